@@ -1,0 +1,8 @@
+//! savepointfs: Flink 1.1 savepoints, served lazily in Flink 1.2 form.
+//!
+//! Layers, each knowing only the one below:
+//! [`source`] (positional byte sources) → [`javaser`] (Java Object Serialization) →
+//! Flink 1.1 model → conversion → Flink 1.2 model → virtual tree → FUSE adapter / CLI.
+
+pub mod javaser;
+pub mod source;

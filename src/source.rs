@@ -1,0 +1,198 @@
+//! Positional byte sources: everything above reads input through `read_at`, so a
+//! multi-GiB savepoint is never loaded whole and big arrays stay where they are.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Random-access, read-only bytes. Implementations must be cheap to share across threads.
+pub trait Source: Send + Sync {
+    fn len(&self) -> u64;
+
+    /// Fills `buf` from `offset`; a short source is an `UnexpectedEof` error.
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
+
+    /// The whole source when it already sits in memory (lets parsers skip buffering).
+    fn as_slice(&self) -> Option<&[u8]> {
+        None
+    }
+
+    /// A name for error messages: a path, or what made the bytes.
+    fn name(&self) -> String;
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Bytes held in memory, named for error messages.
+pub struct MemSource {
+    name: String,
+    bytes: Arc<[u8]>,
+}
+
+impl MemSource {
+    pub fn new(name: impl Into<String>, bytes: impl Into<Arc<[u8]>>) -> Self {
+        MemSource {
+            name: name.into(),
+            bytes: bytes.into(),
+        }
+    }
+}
+
+impl Source for MemSource {
+    fn len(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        let slice = slice_at(&self.bytes, offset, buf.len())?;
+        buf.copy_from_slice(slice);
+        Ok(())
+    }
+    fn as_slice(&self) -> Option<&[u8]> {
+        Some(&self.bytes)
+    }
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+}
+
+fn slice_at(bytes: &[u8], offset: u64, len: usize) -> io::Result<&[u8]> {
+    let start = usize::try_from(offset).ok().filter(|&s| s <= bytes.len());
+    match start.and_then(|s| {
+        s.checked_add(len)
+            .filter(|&e| e <= bytes.len())
+            .map(|e| (s, e))
+    }) {
+        Some((s, e)) => Ok(&bytes[s..e]),
+        None => Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!(
+                "read of {len} bytes at offset {offset} past the end ({} bytes)",
+                bytes.len()
+            ),
+        )),
+    }
+}
+
+/// A read-only file, read with `pread` (no shared cursor, so threads never contend).
+pub struct FileSource {
+    path: PathBuf,
+    file: File,
+    len: u64,
+}
+
+impl FileSource {
+    pub fn open(path: impl AsRef<Path>) -> io::Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let file = File::open(&path)?;
+        let len = file.metadata()?.len();
+        Ok(FileSource { path, file, len })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Source for FileSource {
+    fn len(&self) -> u64 {
+        self.len
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        let end = offset.checked_add(buf.len() as u64);
+        if end.is_none_or(|e| e > self.len) {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "read of {} bytes at offset {offset} past the end ({} bytes)",
+                    buf.len(),
+                    self.len
+                ),
+            ));
+        }
+        self.file.read_exact_at(buf, offset)
+    }
+    fn name(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+impl<S: Source + ?Sized> Source for Arc<S> {
+    fn len(&self) -> u64 {
+        (**self).len()
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        (**self).read_at(offset, buf)
+    }
+    fn as_slice(&self) -> Option<&[u8]> {
+        (**self).as_slice()
+    }
+    fn name(&self) -> String {
+        (**self).name()
+    }
+}
+
+/// A byte range `[start, start+len)` of a source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Span {
+    pub start: u64,
+    pub len: u64,
+}
+
+impl Span {
+    pub fn new(start: u64, len: u64) -> Self {
+        Span { start, len }
+    }
+    pub fn end(&self) -> u64 {
+        self.start + self.len
+    }
+}
+
+/// Reads a span whole. Only for spans the caller knows are small (or wants in memory).
+pub fn read_span(src: &dyn Source, span: Span) -> io::Result<Vec<u8>> {
+    let len = usize::try_from(span.len)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "span too large for memory"))?;
+    if span.end() > src.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!(
+                "span {}+{} past the end ({} bytes)",
+                span.start,
+                span.len,
+                src.len()
+            ),
+        ));
+    }
+    let mut buf = vec![0u8; len];
+    src.read_at(span.start, &mut buf)?;
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mem_source_rejects_reads_past_end() {
+        let s = MemSource::new("t", vec![1u8, 2, 3]);
+        let mut b = [0u8; 2];
+        s.read_at(1, &mut b).unwrap();
+        assert_eq!(b, [2, 3]);
+        assert!(s.read_at(2, &mut b).is_err());
+        assert!(s.read_at(u64::MAX, &mut b).is_err());
+    }
+
+    #[test]
+    fn file_source_reads_ranges() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        std::fs::write(&p, b"hello world").unwrap();
+        let s = FileSource::open(&p).unwrap();
+        assert_eq!(s.len(), 11);
+        assert_eq!(read_span(&s, Span::new(6, 5)).unwrap(), b"world");
+        assert!(read_span(&s, Span::new(7, 5)).is_err());
+    }
+}
