@@ -6,3 +6,4 @@
 
 pub mod javaser;
 pub mod source;
+pub mod stream;
