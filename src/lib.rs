@@ -5,5 +5,8 @@
 //! Flink 1.1 model → conversion → Flink 1.2 model → virtual tree → FUSE adapter / CLI.
 
 pub mod javaser;
+pub mod keygroup;
 pub mod source;
+pub mod v0;
+pub mod v1;
 pub mod stream;

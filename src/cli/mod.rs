@@ -2,6 +2,9 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod dump;
+pub mod inspect;
+
 /// A command's failure: one line for the user and the exit status.
 pub struct Failure {
     pub message: String,
@@ -39,8 +42,16 @@ pub struct Cli {
 }
 
 #[derive(Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Show a Java serialization stream (or list the blobs of a Flink 1.1 savepoint).
+    Dump(dump::DumpArgs),
+    /// Summarize a Flink 1.1 savepoint: tasks, subtasks, chain entries, state handles.
+    Inspect(inspect::InspectArgs),
+}
 
 pub fn run(cli: Cli) -> CliResult {
-    match cli.command {}
+    match cli.command {
+        Command::Dump(args) => dump::run(args),
+        Command::Inspect(args) => inspect::run(args),
+    }
 }

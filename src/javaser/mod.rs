@@ -14,11 +14,17 @@ mod error;
 mod model;
 pub mod mutf8;
 mod reader;
+pub mod rename;
+pub mod render;
+mod writer;
 
 pub use access::{AnnotationReader, ObjectView};
 pub use error::{Error, ErrorKind, Result};
 pub use model::*;
 pub use reader::{Limits, parse_first_object, parse_stream};
+pub use writer::{
+    Chunk, Chunks, DEFAULT_INLINE_MAX, Renaming, WriteOptions, write_object, write_stream,
+};
 
 /// Stream header: `AC ED 00 05`.
 pub const STREAM_MAGIC: u16 = 0xACED;

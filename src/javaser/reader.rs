@@ -5,7 +5,14 @@ use super::error::{Error, ErrorKind, Result};
 use super::model::*;
 use super::{BASE_HANDLE, STREAM_MAGIC, STREAM_VERSION, flags, tc};
 use crate::source::{Source, Span};
+use std::collections::HashSet;
 use std::sync::Arc;
+
+/// The reader's internal result: the error boxed, so that the `Result`s living in
+/// every frame of the recursion stay one pointer wide. With the full [`Error`] inline,
+/// unoptimized builds spent about 15 KB of stack per nesting level (7.6 MB at the
+/// default depth limit, past a 2 MiB thread stack).
+type Res<T> = std::result::Result<T, Box<Error>>;
 
 /// Bounds on what one stream may make the parser do.
 #[derive(Clone, Debug)]
@@ -14,7 +21,8 @@ pub struct Limits {
     pub max_depth: usize,
     /// Handles defined between two resets.
     pub max_handles: usize,
-    /// Nodes (objects, strings, arrays, descriptors...) in the whole graph.
+    /// Nodes (objects, strings, arrays, descriptors...) in the whole graph, plus the
+    /// per-class data records of objects (which cost memory but maybe no input bytes).
     pub max_nodes: usize,
 }
 
@@ -59,27 +67,7 @@ fn parse(
     first_only: bool,
 ) -> Result<Graph> {
     let end = end.min(source.len());
-    let (nodes, contents, consumed_to) = {
-        let mut r = Reader::new(&*source, start, end, limits);
-        r.header()?;
-        let mut contents = Vec::new();
-        while r.cur.pos < end {
-            let c = r.content(true)?;
-            let is_object = matches!(c, Content::Value(_));
-            contents.push(c);
-            if first_only && is_object {
-                break;
-            }
-        }
-        if first_only && !matches!(contents.last(), Some(Content::Value(_))) {
-            return Err(r.fail(ErrorKind::Truncated {
-                what: "object",
-                need: 1,
-                have: 0,
-            }));
-        }
-        (r.nodes, contents, r.cur.pos)
-    };
+    let (nodes, contents, consumed_to) = read_all(&*source, start, end, limits, first_only)?;
     Ok(Graph {
         source,
         start,
@@ -87,6 +75,37 @@ fn parse(
         nodes,
         contents,
     })
+}
+
+fn read_all(
+    source: &dyn Source,
+    start: u64,
+    end: u64,
+    limits: &Limits,
+    first_only: bool,
+) -> Result<(Vec<Node>, Vec<Content>, u64)> {
+    let unbox = |e: Box<Error>| *e;
+    {
+        let mut r = Reader::new(source, start, end, limits);
+        r.header().map_err(unbox)?;
+        let mut contents = Vec::new();
+        while r.cur.pos < end {
+            let c = r.content(true).map_err(unbox)?;
+            let is_object = matches!(c, Content::Value(_));
+            contents.push(c);
+            if first_only && is_object {
+                break;
+            }
+        }
+        if first_only && !matches!(contents.last(), Some(Content::Value(_))) {
+            return Err(*r.fail(ErrorKind::Truncated {
+                what: "object",
+                need: 1,
+                have: 0,
+            }));
+        }
+        Ok((r.nodes, contents, r.cur.pos))
+    }
 }
 
 /// Buffered positional reading over a source, bounded by `end`.
@@ -176,6 +195,8 @@ struct Reader<'s, 'l> {
     depth: usize,
     path: Vec<PathSeg>,
     top_index: usize,
+    /// Per-class data records of objects so far, charged to `max_nodes` with the nodes.
+    records: usize,
 }
 
 macro_rules! prim {
@@ -210,20 +231,22 @@ impl<'s, 'l> Reader<'s, 'l> {
             depth: 0,
             path: Vec::new(),
             top_index: 0,
+            records: 0,
         }
     }
 
-    fn fail(&self, kind: ErrorKind) -> Error {
+    fn fail(&self, kind: ErrorKind) -> Box<Error> {
         self.fail_at(kind, self.cur.pos)
     }
 
-    fn fail_at(&self, kind: ErrorKind, offset: u64) -> Error {
-        Error {
+    #[cold]
+    fn fail_at(&self, kind: ErrorKind, offset: u64) -> Box<Error> {
+        Box::new(Error {
             kind,
             offset,
             source_name: self.cur.src.name(),
             path: self.render_path(),
-        }
+        })
     }
 
     fn render_path(&self) -> String {
@@ -263,25 +286,25 @@ impl<'s, 'l> Reader<'s, 'l> {
         }
     }
 
-    fn u8(&mut self, what: &'static str) -> Result<u8> {
+    fn u8(&mut self, what: &'static str) -> Res<u8> {
         prim!(self, 1, what, |b: [u8; 1]| b[0])
     }
-    fn u16(&mut self, what: &'static str) -> Result<u16> {
+    fn u16(&mut self, what: &'static str) -> Res<u16> {
         prim!(self, 2, what, u16::from_be_bytes)
     }
-    fn i32(&mut self, what: &'static str) -> Result<i32> {
+    fn i32(&mut self, what: &'static str) -> Res<i32> {
         prim!(self, 4, what, i32::from_be_bytes)
     }
-    fn i64(&mut self, what: &'static str) -> Result<i64> {
+    fn i64(&mut self, what: &'static str) -> Res<i64> {
         prim!(self, 8, what, i64::from_be_bytes)
     }
-    fn peek(&mut self, what: &'static str) -> Result<u8> {
+    fn peek(&mut self, what: &'static str) -> Res<u8> {
         self.cur.peek(what).map_err(|k| self.fail(k))
     }
-    fn skip(&mut self, n: u64, what: &'static str) -> Result<Span> {
+    fn skip(&mut self, n: u64, what: &'static str) -> Res<Span> {
         self.cur.skip(n, what).map_err(|k| self.fail(k))
     }
-    fn utf(&mut self, what: &'static str) -> Result<JStr> {
+    fn utf(&mut self, what: &'static str) -> Res<JStr> {
         let off = self.cur.pos;
         let n = self.u16(what)? as usize;
         match self.cur.take(n, what) {
@@ -290,7 +313,7 @@ impl<'s, 'l> Reader<'s, 'l> {
         }
     }
 
-    fn header(&mut self) -> Result<()> {
+    fn header(&mut self) -> Res<()> {
         let off = self.cur.pos;
         let magic = self.u16("stream header")?;
         let version = self.u16("stream header")?;
@@ -305,7 +328,7 @@ impl<'s, 'l> Reader<'s, 'l> {
         Ok(())
     }
 
-    fn enter(&mut self) -> Result<()> {
+    fn enter(&mut self) -> Res<()> {
         self.depth += 1;
         if self.depth > self.limits.max_depth {
             return Err(self.fail(ErrorKind::TooDeep {
@@ -319,12 +342,15 @@ impl<'s, 'l> Reader<'s, 'l> {
         self.depth -= 1;
     }
 
-    fn push_node(&mut self, kind: NodeKind, start: u64) -> Result<NodeId> {
-        if self.nodes.len() >= self.limits.max_nodes {
-            return Err(self.fail(ErrorKind::TooMany {
-                what: "nodes",
-                limit: self.limits.max_nodes,
-            }));
+    fn push_node(&mut self, kind: NodeKind, start: u64) -> Res<NodeId> {
+        if self.nodes.len() + self.records >= self.limits.max_nodes {
+            return Err(self.fail_at(
+                ErrorKind::TooMany {
+                    what: "nodes",
+                    limit: self.limits.max_nodes,
+                },
+                start,
+            ));
         }
         self.nodes.push(Node {
             kind,
@@ -339,19 +365,39 @@ impl<'s, 'l> Reader<'s, 'l> {
         node.span.len = self.cur.pos - node.span.start;
     }
 
-    fn assign_handle(&mut self, id: NodeId) -> Result<()> {
+    /// Counts an object's per-class records against `max_nodes`. A class without fields
+    /// costs no bytes, so objects of a long chain of them would otherwise make a few
+    /// input bytes allocate hundreds of records each.
+    fn charge_records(&mut self, n: usize, at: u64) -> Res<()> {
+        self.records += n;
+        if self.nodes.len() + self.records > self.limits.max_nodes {
+            return Err(self.fail_at(
+                ErrorKind::TooMany {
+                    what: "nodes",
+                    limit: self.limits.max_nodes,
+                },
+                at,
+            ));
+        }
+        Ok(())
+    }
+
+    fn assign_handle(&mut self, id: NodeId) -> Res<()> {
         if self.handles.len() >= self.limits.max_handles {
-            return Err(self.fail(ErrorKind::TooMany {
-                what: "handles",
-                limit: self.limits.max_handles,
-            }));
+            return Err(self.fail_at(
+                ErrorKind::TooMany {
+                    what: "handles",
+                    limit: self.limits.max_handles,
+                },
+                self.nodes[id as usize].span.start,
+            ));
         }
         self.handles.push(id);
         Ok(())
     }
 
     /// Reads a TC_REFERENCE's handle and resolves it.
-    fn reference(&mut self) -> Result<NodeId> {
+    fn reference(&mut self) -> Res<NodeId> {
         let off = self.cur.pos;
         self.u8("reference")?;
         let handle = self.i32("reference handle")? as u32;
@@ -368,7 +414,7 @@ impl<'s, 'l> Reader<'s, 'l> {
         }
     }
 
-    fn wrong_kind(&self, off: u64, id: NodeId, expected: &'static str) -> Error {
+    fn wrong_kind(&self, off: u64, id: NodeId, expected: &'static str) -> Box<Error> {
         let handle = self
             .handles
             .iter()
@@ -385,7 +431,7 @@ impl<'s, 'l> Reader<'s, 'l> {
     }
 
     /// One item of a content sequence (top level or annotation).
-    fn content(&mut self, top: bool) -> Result<Content> {
+    fn content(&mut self, top: bool) -> Res<Content> {
         if top {
             self.path.push(PathSeg::Top(self.top_index));
             self.top_index += 1;
@@ -397,25 +443,14 @@ impl<'s, 'l> Reader<'s, 'l> {
         r
     }
 
-    fn content_inner(&mut self) -> Result<Content> {
+    // The functions below recurse into one another. Whatever does not recurse (reading
+    // headers, lengths, primitives, error construction) sits in separate helpers so that
+    // it does not enlarge the frames that pile up once per nesting level.
+
+    fn content_inner(&mut self) -> Res<Content> {
         match self.peek("content")? {
-            tc::BLOCKDATA => {
-                self.u8("block data")?;
-                let n = self.u8("block data length")? as u64;
-                let data = self.skip(n, "block data")?;
-                Ok(Content::Block(Block { data, long: false }))
-            }
-            tc::BLOCKDATALONG => {
-                self.u8("block data")?;
-                let n = self.i32("block data length")?;
-                if n < 0 {
-                    return Err(self.fail(ErrorKind::NegativeLength {
-                        what: "block data",
-                        len: n as i64,
-                    }));
-                }
-                let data = self.skip(n as u64, "block data")?;
-                Ok(Content::Block(Block { data, long: true }))
+            code @ (tc::BLOCKDATA | tc::BLOCKDATALONG) => {
+                Ok(Content::Block(self.block(code == tc::BLOCKDATALONG)?))
             }
             tc::RESET => {
                 self.u8("reset")?;
@@ -426,8 +461,31 @@ impl<'s, 'l> Reader<'s, 'l> {
         }
     }
 
+    /// One block-data record.
+    fn block(&mut self, long: bool) -> Res<Block> {
+        self.u8("block data")?;
+        let n = if long {
+            let len_off = self.cur.pos;
+            let n = self.i32("block data length")?;
+            if n < 0 {
+                return Err(self.fail_at(
+                    ErrorKind::NegativeLength {
+                        what: "block data",
+                        len: n as i64,
+                    },
+                    len_off,
+                ));
+            }
+            n as u64
+        } else {
+            self.u8("block data length")? as u64
+        };
+        let data = self.skip(n, "block data")?;
+        Ok(Block { data, long })
+    }
+
     /// Contents up to and including TC_ENDBLOCKDATA.
-    fn annotation(&mut self) -> Result<Vec<Content>> {
+    fn annotation(&mut self) -> Res<Vec<Content>> {
         self.enter()?;
         let mut out = Vec::new();
         loop {
@@ -442,7 +500,7 @@ impl<'s, 'l> Reader<'s, 'l> {
     }
 
     /// An object in a field, array element or content position.
-    fn value_object(&mut self) -> Result<Value> {
+    fn value_object(&mut self) -> Res<Value> {
         let off = self.cur.pos;
         self.enter()?;
         let v = match self.peek("object")? {
@@ -457,23 +515,40 @@ impl<'s, 'l> Reader<'s, 'l> {
             tc::CLASS => Value::Node(self.new_class()?),
             tc::ENUM => Value::Node(self.new_enum()?),
             tc::CLASSDESC | tc::PROXYCLASSDESC => Value::Node(self.new_class_desc()?),
-            tc::EXCEPTION => return Err(self.fail_at(ErrorKind::Exception, off)),
-            found => {
-                return Err(self.fail_at(
-                    ErrorKind::UnexpectedTypeCode {
-                        expected: "an object",
-                        found,
-                    },
-                    off,
-                ));
-            }
+            found => return Err(self.not_an_object(found, off)),
         };
         self.leave();
         Ok(v)
     }
 
+    #[cold]
+    fn not_an_object(&self, found: u8, off: u64) -> Box<Error> {
+        let kind = if found == tc::EXCEPTION {
+            ErrorKind::Exception
+        } else {
+            ErrorKind::UnexpectedTypeCode {
+                expected: "an object",
+                found,
+            }
+        };
+        self.fail_at(kind, off)
+    }
+
     /// A class descriptor position: TC_CLASSDESC, TC_PROXYCLASSDESC, TC_NULL or a reference to one.
-    fn class_desc(&mut self) -> Result<Option<NodeId>> {
+    fn class_desc(&mut self) -> Res<Option<NodeId>> {
+        match self.peek("class descriptor")? {
+            tc::CLASSDESC | tc::PROXYCLASSDESC => {
+                self.enter()?;
+                let id = self.new_class_desc()?;
+                self.leave();
+                Ok(Some(id))
+            }
+            _ => self.class_desc_other(),
+        }
+    }
+
+    /// The non-recursive class descriptor positions: TC_NULL and references.
+    fn class_desc_other(&mut self) -> Res<Option<NodeId>> {
         let off = self.cur.pos;
         match self.peek("class descriptor")? {
             tc::NULL => {
@@ -487,12 +562,6 @@ impl<'s, 'l> Reader<'s, 'l> {
                 }
                 Ok(Some(id))
             }
-            tc::CLASSDESC | tc::PROXYCLASSDESC => {
-                self.enter()?;
-                let id = self.new_class_desc()?;
-                self.leave();
-                Ok(Some(id))
-            }
             found => Err(self.fail_at(
                 ErrorKind::UnexpectedTypeCode {
                     expected: "a class descriptor",
@@ -504,7 +573,7 @@ impl<'s, 'l> Reader<'s, 'l> {
     }
 
     /// A class descriptor that instances are about to use: present and complete.
-    fn instance_desc(&mut self) -> Result<NodeId> {
+    fn instance_desc(&mut self) -> Res<NodeId> {
         let off = self.cur.pos;
         let Some(id) = self.class_desc()? else {
             return Err(self.fail_at(
@@ -526,7 +595,41 @@ impl<'s, 'l> Reader<'s, 'l> {
         Ok(id)
     }
 
-    fn new_class_desc(&mut self) -> Result<NodeId> {
+    fn new_class_desc(&mut self) -> Res<NodeId> {
+        // The body read so far is in the node, visible to references made from the
+        // annotation and the superclass; the descriptor stays incomplete until both are read.
+        let id = self.class_desc_head()?;
+        self.incomplete.push(id);
+        self.path.push(PathSeg::ClassAnnotation(id));
+        let annotation = self.annotation()?;
+        self.path.pop();
+        self.path.push(PathSeg::Super(id));
+        let super_off = self.cur.pos;
+        let super_desc = self.class_desc()?;
+        self.path.pop();
+        if let Some(sup) = super_desc
+            && self.incomplete.contains(&sup)
+        {
+            return Err(self.fail_at(
+                ErrorKind::ClassCycle {
+                    class: self.class_name(id),
+                },
+                super_off,
+            ));
+        }
+        self.incomplete.pop();
+        let node = &mut self.nodes[id as usize];
+        if let NodeKind::ClassDesc(d) = &mut node.kind {
+            d.annotation = annotation;
+            d.super_desc = super_desc;
+        }
+        node.span.len = self.cur.pos - node.span.start;
+        Ok(id)
+    }
+
+    /// A class descriptor up to its class annotation: type code, handle, name, UID,
+    /// flags and fields (or a proxy's interfaces), stored in a new node.
+    fn class_desc_head(&mut self) -> Res<NodeId> {
         let start = self.cur.pos;
         let code = self.u8("class descriptor")?;
         let placeholder = NodeKind::Class { desc: 0 };
@@ -542,11 +645,21 @@ impl<'s, 'l> Reader<'s, 'l> {
         };
         if code == tc::PROXYCLASSDESC {
             self.assign_handle(id)?;
+            let count_off = self.cur.pos;
             let n = self.i32("proxy interface count")?;
-            if n < 0 || n as u64 * 2 > self.cur.remaining() {
+            if n < 0 {
+                return Err(self.fail_at(
+                    ErrorKind::NegativeLength {
+                        what: "proxy interface count",
+                        len: n as i64,
+                    },
+                    count_off,
+                ));
+            }
+            if n as u64 * 2 > self.cur.remaining() {
                 return Err(self.fail(ErrorKind::Truncated {
                     what: "proxy interfaces",
-                    need: (n as i64).unsigned_abs() * 2,
+                    need: n as u64 * 2,
                     have: self.cur.remaining(),
                 }));
             }
@@ -559,31 +672,47 @@ impl<'s, 'l> Reader<'s, 'l> {
             desc.name = self.utf("class name")?;
             desc.uid = self.i64("serialVersionUID")?;
             self.assign_handle(id)?;
+            let flags_off = self.cur.pos;
             desc.flags = self.u8("class flags")?;
-            let name = desc.name.lossy();
             let f = desc.flags;
             if f & flags::SERIALIZABLE != 0 && f & flags::EXTERNALIZABLE != 0 {
-                return Err(self.fail(ErrorKind::BadFlags {
-                    class: name,
-                    flags: f,
-                }));
+                return Err(self.fail_at(
+                    ErrorKind::BadFlags {
+                        class: desc.name.lossy(),
+                        flags: f,
+                    },
+                    flags_off,
+                ));
             }
             let n = self.u16("field count")?;
+            // A linear scan for duplicates is quadratic; past a few fields use a set.
+            let mut seen: Option<HashSet<JStr>> = (n > 16).then(HashSet::new);
             for _ in 0..n {
+                let field_off = self.cur.pos;
                 let typecode = self.u8("field type code")?;
                 let fname = self.utf("field name")?;
                 if !b"BCDFIJSZL[".contains(&typecode) {
-                    return Err(self.fail(ErrorKind::BadFieldType {
-                        class: name,
-                        field: fname.lossy(),
-                        typecode,
-                    }));
+                    return Err(self.fail_at(
+                        ErrorKind::BadFieldType {
+                            class: desc.name.lossy(),
+                            field: fname.lossy(),
+                            typecode,
+                        },
+                        field_off,
+                    ));
                 }
-                if desc.fields.iter().any(|x| x.name == fname) {
-                    return Err(self.fail(ErrorKind::DuplicateField {
-                        class: name,
-                        field: fname.lossy(),
-                    }));
+                let duplicate = match &mut seen {
+                    Some(set) => !set.insert(fname.clone()),
+                    None => desc.fields.iter().any(|x| x.name == fname),
+                };
+                if duplicate {
+                    return Err(self.fail_at(
+                        ErrorKind::DuplicateField {
+                            class: desc.name.lossy(),
+                            field: fname.lossy(),
+                        },
+                        field_off,
+                    ));
                 }
                 let type_name = if typecode == b'L' || typecode == b'[' {
                     Some(self.type_string()?)
@@ -597,33 +726,12 @@ impl<'s, 'l> Reader<'s, 'l> {
                 });
             }
         }
-        // The body so far is visible to references made from the annotation and superclass.
-        self.nodes[id as usize].kind = NodeKind::ClassDesc(desc.clone());
-        self.incomplete.push(id);
-        self.path.push(PathSeg::ClassAnnotation(id));
-        desc.annotation = self.annotation()?;
-        self.path.pop();
-        self.path.push(PathSeg::Super(id));
-        let super_off = self.cur.pos;
-        desc.super_desc = self.class_desc()?;
-        self.path.pop();
-        if let Some(sup) = desc.super_desc {
-            if self.incomplete.contains(&sup) {
-                return Err(self.fail_at(
-                    ErrorKind::ClassCycle {
-                        class: desc.name.lossy(),
-                    },
-                    super_off,
-                ));
-            }
-        }
-        self.incomplete.pop();
-        self.finish_node(id, NodeKind::ClassDesc(desc));
+        self.nodes[id as usize].kind = NodeKind::ClassDesc(desc);
         Ok(id)
     }
 
     /// A field's type signature: a String object, new or referenced.
-    fn type_string(&mut self) -> Result<NodeId> {
+    fn type_string(&mut self) -> Res<NodeId> {
         let off = self.cur.pos;
         match self.peek("field type")? {
             tc::STRING | tc::LONGSTRING => self.new_string(),
@@ -644,17 +752,21 @@ impl<'s, 'l> Reader<'s, 'l> {
         }
     }
 
-    fn new_string(&mut self) -> Result<NodeId> {
+    fn new_string(&mut self) -> Res<NodeId> {
         let start = self.cur.pos;
         let s = if self.u8("string")? == tc::STRING {
             JString::Short(self.utf("string")?)
         } else {
+            let len_off = self.cur.pos;
             let n = self.i64("long string length")?;
             if n < 0 {
-                return Err(self.fail(ErrorKind::NegativeLength {
-                    what: "long string",
-                    len: n,
-                }));
+                return Err(self.fail_at(
+                    ErrorKind::NegativeLength {
+                        what: "long string",
+                        len: n,
+                    },
+                    len_off,
+                ));
             }
             JString::Long(self.skip(n as u64, "long string")?)
         };
@@ -664,79 +776,135 @@ impl<'s, 'l> Reader<'s, 'l> {
         Ok(id)
     }
 
-    fn new_object(&mut self) -> Result<NodeId> {
+    fn new_object(&mut self) -> Res<NodeId> {
+        let (id, chain) = self.object_head()?;
+        // Each class's record goes into the node as soon as it starts, and values are
+        // stored as they are read, so this frame (one per nesting level) holds no
+        // records of its own.
+        for &desc in chain.iter().rev() {
+            let (fields, annotated) = self.open_class_data(id, desc);
+            for index in 0..fields {
+                self.path.push(PathSeg::Field {
+                    desc,
+                    index: index as u16,
+                });
+                let value = self.field_value(desc, index)?;
+                self.path.pop();
+                self.last_class_data(id).values.push(value);
+            }
+            if annotated {
+                self.path.push(PathSeg::Annotation(desc));
+                let annotation = self.annotation()?;
+                self.path.pop();
+                self.last_class_data(id).annotation = Some(annotation);
+            }
+        }
+        let node = &mut self.nodes[id as usize];
+        node.span.len = self.cur.pos - node.span.start;
+        Ok(id)
+    }
+
+    /// An object up to its class data: type code, descriptor, node and handle. Returns
+    /// the node and the classes whose data follows, most derived first (just the
+    /// object's own class when it is externalizable: its data is one annotation).
+    fn object_head(&mut self) -> Res<(NodeId, Vec<NodeId>)> {
         let start = self.cur.pos;
         self.u8("object")?;
         let desc = self.instance_desc()?;
         let id = self.push_node(NodeKind::Class { desc }, start)?;
         self.assign_handle(id)?;
-        let own = self.nodes[desc as usize].kind.clone();
-        let NodeKind::ClassDesc(own) = own else {
-            unreachable!("instance_desc checks the kind")
-        };
-        let mut class_data = Vec::new();
-        if own.has(flags::EXTERNALIZABLE) {
-            if !own.has(flags::BLOCK_DATA) {
+        let f = self.class_flags(desc);
+        let chain = if f & flags::EXTERNALIZABLE != 0 {
+            if f & flags::BLOCK_DATA == 0 {
                 return Err(self.fail(ErrorKind::ExternalizableProtocol1 {
-                    class: own.name.lossy(),
+                    class: self.class_name(desc),
                 }));
             }
-            self.path.push(PathSeg::Annotation(desc));
-            let annotation = self.annotation()?;
-            self.path.pop();
-            class_data.push(ClassData {
-                desc,
-                values: Vec::new(),
-                annotation: Some(annotation),
-            });
+            vec![desc]
         } else {
-            let chain = hierarchy(&self.nodes, desc);
-            for &d in chain.iter().rev() {
-                class_data.push(self.class_data(d)?);
-            }
-        }
-        self.finish_node(id, NodeKind::Object(Object { desc, class_data }));
-        Ok(id)
+            self.hierarchy(desc, start)?
+        };
+        self.charge_records(chain.len(), start)?;
+        self.nodes[id as usize].kind = NodeKind::Object(Object {
+            desc,
+            class_data: Vec::with_capacity(chain.len()),
+        });
+        Ok((id, chain))
     }
 
-    fn class_data(&mut self, desc_id: NodeId) -> Result<ClassData> {
-        let NodeKind::ClassDesc(desc) = &self.nodes[desc_id as usize].kind else {
-            unreachable!("hierarchies hold descriptors only")
+    /// Starts the record of class `desc` in object `id`. Returns how many field values
+    /// follow in the stream and whether an annotation follows them: `writeObject` data
+    /// of a serializable class, or all the data of an externalizable object's class.
+    /// Other classes in the chain contribute nothing.
+    fn open_class_data(&mut self, id: NodeId, desc: NodeId) -> (usize, bool) {
+        let own = matches!(&self.nodes[id as usize].kind, NodeKind::Object(o) if o.desc == desc);
+        let (fields, annotated) = match &self.nodes[desc as usize].kind {
+            NodeKind::ClassDesc(d) if d.has(flags::SERIALIZABLE) => {
+                (d.fields.len(), d.has(flags::WRITE_METHOD))
+            }
+            NodeKind::ClassDesc(d) => (0, own && d.has(flags::EXTERNALIZABLE)),
+            _ => (0, false),
         };
-        if !desc.has(flags::SERIALIZABLE) {
-            return Ok(ClassData {
-                desc: desc_id,
-                values: Vec::new(),
+        if let NodeKind::Object(o) = &mut self.nodes[id as usize].kind {
+            o.class_data.push(ClassData {
+                desc,
+                values: Vec::with_capacity(fields.min(PREALLOCATE)),
                 annotation: None,
             });
         }
-        let typecodes: Vec<u8> = desc.fields.iter().map(|f| f.typecode).collect();
-        let write_method = desc.has(flags::WRITE_METHOD);
-        let mut values = Vec::with_capacity(typecodes.len());
-        for (i, &t) in typecodes.iter().enumerate() {
-            self.path.push(PathSeg::Field {
-                desc: desc_id,
-                index: i as u16,
-            });
-            values.push(self.field_value(t)?);
-            self.path.pop();
-        }
-        let annotation = if write_method {
-            self.path.push(PathSeg::Annotation(desc_id));
-            let a = self.annotation()?;
-            self.path.pop();
-            Some(a)
-        } else {
-            None
-        };
-        Ok(ClassData {
-            desc: desc_id,
-            values,
-            annotation,
-        })
+        (fields, annotated)
     }
 
-    fn field_value(&mut self, typecode: u8) -> Result<Value> {
+    /// The record being read of object `id` (opened by `open_class_data`).
+    fn last_class_data(&mut self, id: NodeId) -> &mut ClassData {
+        match &mut self.nodes[id as usize].kind {
+            NodeKind::Object(o) => o.class_data.last_mut().expect("opened before use"),
+            _ => unreachable!("object_head made the node an object"),
+        }
+    }
+
+    fn class_flags(&self, desc: NodeId) -> u8 {
+        match &self.nodes[desc as usize].kind {
+            NodeKind::ClassDesc(d) => d.flags,
+            _ => 0,
+        }
+    }
+
+    /// `desc` and its superclasses, most derived first. Chains cannot loop (a superclass
+    /// is complete before its subclass is), but references can build one far longer
+    /// than inline nesting could: it is held to the same depth limit.
+    fn hierarchy(&self, desc: NodeId, at: u64) -> Res<Vec<NodeId>> {
+        let mut out = vec![desc];
+        let mut cur = desc;
+        while let NodeKind::ClassDesc(d) = &self.nodes[cur as usize].kind {
+            let Some(next) = d.super_desc else { break };
+            if out.len() >= self.limits.max_depth {
+                return Err(self.fail_at(
+                    ErrorKind::TooDeep {
+                        limit: self.limits.max_depth,
+                    },
+                    at,
+                ));
+            }
+            out.push(next);
+            cur = next;
+        }
+        Ok(out)
+    }
+
+    /// The value of field `index` of class `desc`.
+    fn field_value(&mut self, desc: NodeId, index: usize) -> Res<Value> {
+        let typecode = match &self.nodes[desc as usize].kind {
+            NodeKind::ClassDesc(d) => d.fields.get(index).map_or(b'L', |f| f.typecode),
+            _ => b'L',
+        };
+        match typecode {
+            b'L' | b'[' => self.value_object(),
+            _ => self.primitive(typecode),
+        }
+    }
+
+    fn primitive(&mut self, typecode: u8) -> Res<Value> {
         Ok(match typecode {
             b'B' => Value::Byte(self.u8("byte field")? as i8),
             b'C' => Value::Char(self.u16("char field")?),
@@ -745,26 +913,57 @@ impl<'s, 'l> Reader<'s, 'l> {
             b'I' => Value::Int(self.i32("int field")?),
             b'J' => Value::Long(self.i64("long field")?),
             b'S' => Value::Short(self.u16("short field")? as i16),
-            b'Z' => Value::Boolean(self.u8("boolean field")? != 0),
-            _ => self.value_object()?,
+            _ => Value::Boolean(self.u8("boolean field")? != 0),
         })
     }
 
-    fn new_array(&mut self) -> Result<NodeId> {
+    fn new_array(&mut self) -> Res<NodeId> {
+        let (id, desc, length, elem) = self.array_head()?;
+        let elements = match primitive_size(elem) {
+            Some(size) => Elements::Primitive {
+                typecode: elem,
+                data: self.skip(length as u64 * size, "array elements")?,
+            },
+            None => {
+                let mut values = Vec::with_capacity((length as usize).min(PREALLOCATE));
+                for i in 0..length {
+                    self.path.push(PathSeg::Element(i));
+                    values.push(self.value_object()?);
+                    self.path.pop();
+                }
+                Elements::Values(values)
+            }
+        };
+        self.finish_node(
+            id,
+            NodeKind::Array(Array {
+                desc,
+                length,
+                elements,
+            }),
+        );
+        Ok(id)
+    }
+
+    /// An array up to its elements: type code, descriptor, length, node and handle.
+    /// Returns the node, the descriptor, the length and the element type code.
+    fn array_head(&mut self) -> Res<(NodeId, NodeId, u32, u8)> {
         let start = self.cur.pos;
         self.u8("array")?;
         let desc = self.instance_desc()?;
-        let name = match &self.nodes[desc as usize].kind {
-            NodeKind::ClassDesc(d) => d.name.clone(),
-            _ => unreachable!("instance_desc checks the kind"),
+        let elem = match &self.nodes[desc as usize].kind {
+            NodeKind::ClassDesc(d) => match d.name.bytes() {
+                [b'[', e, ..] if primitive_size(*e).is_some() || *e == b'L' || *e == b'[' => {
+                    Some(*e)
+                }
+                _ => None,
+            },
+            _ => None,
         };
-        let elem = match name.bytes() {
-            [b'[', e, ..] => *e,
-            _ => {
-                return Err(self.fail(ErrorKind::BadArrayClass {
-                    class: name.lossy(),
-                }));
-            }
+        let Some(elem) = elem else {
+            return Err(self.fail(ErrorKind::BadArrayClass {
+                class: self.class_name(desc),
+            }));
         };
         let len_off = self.cur.pos;
         let length = self.i32("array length")?;
@@ -779,48 +978,18 @@ impl<'s, 'l> Reader<'s, 'l> {
         }
         let id = self.push_node(NodeKind::Class { desc }, start)?;
         self.assign_handle(id)?;
-        let elements = match primitive_size(elem) {
-            Some(size) => {
-                let data = self.skip(length as u64 * size, "array elements")?;
-                Elements::Primitive {
-                    typecode: elem,
-                    data,
-                }
-            }
-            None if elem == b'L' || elem == b'[' => {
-                if length as u64 > self.cur.remaining() {
-                    return Err(self.fail(ErrorKind::Truncated {
-                        what: "array elements",
-                        need: length as u64,
-                        have: self.cur.remaining(),
-                    }));
-                }
-                let mut values = Vec::with_capacity((length as usize).min(4096));
-                for i in 0..length as u32 {
-                    self.path.push(PathSeg::Element(i));
-                    values.push(self.value_object()?);
-                    self.path.pop();
-                }
-                Elements::Values(values)
-            }
-            None => {
-                return Err(self.fail(ErrorKind::BadArrayClass {
-                    class: name.lossy(),
-                }));
-            }
-        };
-        self.finish_node(
-            id,
-            NodeKind::Array(Array {
-                desc,
-                length: length as u32,
-                elements,
-            }),
-        );
-        Ok(id)
+        // Each element takes at least one byte.
+        if primitive_size(elem).is_none() && length as u64 > self.cur.remaining() {
+            return Err(self.fail(ErrorKind::Truncated {
+                what: "array elements",
+                need: length as u64,
+                have: self.cur.remaining(),
+            }));
+        }
+        Ok((id, desc, length as u32, elem))
     }
 
-    fn new_class(&mut self) -> Result<NodeId> {
+    fn new_class(&mut self) -> Res<NodeId> {
         let start = self.cur.pos;
         self.u8("class")?;
         let desc = self.instance_desc()?;
@@ -830,7 +999,7 @@ impl<'s, 'l> Reader<'s, 'l> {
         Ok(id)
     }
 
-    fn new_enum(&mut self) -> Result<NodeId> {
+    fn new_enum(&mut self) -> Res<NodeId> {
         let start = self.cur.pos;
         self.u8("enum")?;
         let desc = self.instance_desc()?;
@@ -842,20 +1011,9 @@ impl<'s, 'l> Reader<'s, 'l> {
     }
 }
 
-fn hierarchy(nodes: &[Node], desc: NodeId) -> Vec<NodeId> {
-    let mut out = vec![desc];
-    let mut cur = desc;
-    while let NodeKind::ClassDesc(d) = &nodes[cur as usize].kind {
-        match d.super_desc {
-            Some(s) if !out.contains(&s) => {
-                out.push(s);
-                cur = s;
-            }
-            _ => break,
-        }
-    }
-    out
-}
+/// Most elements or field values reserved before any is read: a declared count is
+/// only a claim, and nested containers would each reserve their full claim.
+const PREALLOCATE: usize = 256;
 
 /// Bytes per element of a primitive array type code.
 pub fn primitive_size(typecode: u8) -> Option<u64> {

@@ -1,0 +1,156 @@
+//! `savepointfs inspect SAVEPOINT [--json] [--shallow]`: what a Flink 1.1 savepoint holds,
+//! as a compact table or as the JSON document of design.md (`v0::report`).
+//!
+//! A subtask whose blob does not decode is reported in place (an `error` field / line)
+//! and the rest is still printed; the exit status is then 2.
+
+use super::{CliResult, Failure};
+use savepointfs::source::{FileSource, Source};
+use savepointfs::v0::SavepointIndex;
+use savepointfs::v0::report::{ChainReport, HandleReport, SavepointReport, SubtaskReport};
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(clap::Args)]
+pub struct InspectArgs {
+    /// The savepoint file.
+    pub savepoint: PathBuf,
+    /// Print the JSON document instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Read only the outer index; do not decode the subtask blobs.
+    #[arg(long)]
+    pub shallow: bool,
+}
+
+pub fn run(args: InspectArgs) -> CliResult {
+    let name = args.savepoint.display().to_string();
+    let file = FileSource::open(&args.savepoint)
+        .map_err(|e| Failure::input(format!("{name}: cannot open: {e}")))?;
+    let source: Arc<dyn Source> = Arc::new(file);
+    let index = SavepointIndex::open(source).map_err(Failure::input)?;
+    let report = SavepointReport::build(&index, args.shallow);
+    let text = if args.json {
+        let mut s = serde_json::to_string_pretty(&report).map_err(Failure::other)?;
+        s.push('\n');
+        s
+    } else {
+        table(&report)
+    };
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .map_err(|e| Failure::other(format!("cannot write to stdout: {e}")))?;
+    if report.errors > 0 {
+        return Err(Failure::input(format!(
+            "{name}: {} subtask blob(s) could not be decoded (see the error entries above)",
+            report.errors
+        )));
+    }
+    Ok(())
+}
+
+/// One line per task, one per subtask, one per non-null chain entry.
+fn table(r: &SavepointReport) -> String {
+    let subtasks: usize = r.tasks.iter().map(|t| t.subtasks.len()).sum();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}: Flink 1.1 savepoint (format version {}), checkpoint {}, {} bytes, {} tasks, {} subtasks",
+        r.source,
+        r.version,
+        r.checkpoint_id,
+        r.file_size,
+        r.tasks.len(),
+        subtasks
+    );
+    for t in &r.tasks {
+        let chain = t
+            .chain_length
+            .map_or(String::new(), |c| format!("  chain {c}"));
+        let _ = writeln!(
+            out,
+            "task {}  vertex {}  parallelism {}  subtasks {}{chain}",
+            t.position,
+            t.vertex,
+            t.parallelism,
+            t.subtasks.len()
+        );
+        for p in &t.problems {
+            let _ = writeln!(out, "  problem: {p}");
+        }
+        for s in &t.subtasks {
+            subtask_lines(&mut out, s);
+        }
+    }
+    out
+}
+
+fn subtask_lines(out: &mut String, s: &SubtaskReport) {
+    let blob = match (s.blob_offset, s.blob_length) {
+        (Some(o), Some(l)) => format!("blob {l} B @{o}"),
+        _ => "blob null".to_string(),
+    };
+    let keyed = s
+        .keyed_state_size
+        .map_or(String::new(), |k| format!("  keyed {k} B"));
+    let _ = writeln!(
+        out,
+        "  subtask {}  {blob}  stateSize {}{keyed}",
+        s.index, s.state_size
+    );
+    if let Some(e) = &s.error {
+        let _ = writeln!(out, "    ERROR: {e}");
+    }
+    for c in s.chain.iter().flatten() {
+        chain_line(out, c);
+    }
+    for p in &s.problems {
+        let _ = writeln!(out, "    cannot be migrated: {p}");
+    }
+}
+
+fn chain_line(out: &mut String, c: &ChainReport) {
+    if !c.present {
+        let _ = writeln!(out, "    chain[{}] (no state)", c.index);
+        return;
+    }
+    let mut parts = Vec::new();
+    if let Some(h) = &c.function_state {
+        parts.push(format!("function {}", handle(h)));
+    }
+    if let Some(h) = &c.operator_state {
+        parts.push(format!("operator {}", handle(h)));
+    }
+    for k in &c.kv_states {
+        let path = k.path.as_ref().map_or(String::new(), |p| format!(" {p}"));
+        parts.push(format!(
+            "kv {:?} {} {} B{path}",
+            k.name,
+            short(&k.class),
+            k.size
+        ));
+    }
+    if parts.is_empty() {
+        parts.push("(all fields null)".into());
+    }
+    let _ = writeln!(out, "    chain[{}] {}", c.index, parts.join("; "));
+}
+
+fn handle(h: &HandleReport) -> String {
+    let mut s = format!("{} {} B", short(&h.class), h.size);
+    if let Some(p) = &h.path {
+        let _ = write!(s, " {p}");
+    }
+    if let Some(inner) = &h.inner {
+        let _ = write!(s, " -> {}", handle(inner));
+    }
+    s
+}
+
+/// The class name without its package (`MemValueState$Snapshot`).
+fn short(class: &str) -> &str {
+    class.rsplit('.').next().unwrap_or(class)
+}

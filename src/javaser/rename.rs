@@ -1,0 +1,209 @@
+//! Class renaming for re-emitting Flink 1.1 objects the way Flink 1.2.0 re-serializes
+//! them (formats.md §3.2, §3.8).
+//!
+//! Flink 1.2.0 reads a 1.1 blob with a stream that, for a class name `org.apache.flink.X`
+//! (or an array name `[Lorg.apache.flink.X;`), first tries `org.apache.flink.migration.X`
+//! and uses it when that class exists. When it writes the objects again (the keyed-state
+//! HashMap, §3.7) they therefore carry the migration names, and the JVM writes its own
+//! field signatures, so field-type strings naming migration types are renamed as well.
+//! Everything else (serializers, descriptors, tuples, `Path`, user classes, JDK classes)
+//! keeps its name.
+//!
+//! Names are compared as the modified-UTF-8 bytes of the stream; the table is ASCII.
+
+/// Every type that exists under `org.apache.flink.migration.` in Flink 1.2.0 and takes
+/// over a 1.1 name, written relative to `org.apache.flink.` (drop `migration.` from the
+/// 1.2 name to get the 1.1 one; the UIDs are equal).
+///
+/// Classes: the table of formats.md §3.2. Interfaces: `StateHandle` and
+/// `StreamStateHandle`, the two migration types §3.8 shows in re-written field
+/// signatures; interfaces are never class descriptors in these streams, but a JVM
+/// resolving the 1.1 name would resolve them the same way.
+///
+/// `RocksDBStateBackend$FinalSemiAsyncSnapshot` is in the list on purpose: Flink 1.2.0
+/// does resolve the 1.1 name to the migration class, which is not Serializable, and the
+/// load then fails (§3.9). The writer renames it like Flink; refusing semi-async RocksDB
+/// state is the conversion layer's job, where the error can say why.
+pub const MIGRATION_TYPES: &[&str] = &[
+    "streaming.runtime.tasks.StreamTaskStateList",
+    "streaming.runtime.tasks.StreamTaskState",
+    "runtime.state.AbstractCloseableHandle",
+    "runtime.state.AbstractStateBackend",
+    "runtime.state.AbstractStateBackend$DataInputViewHandle",
+    "runtime.state.memory.SerializedStateHandle",
+    "runtime.state.memory.ByteStreamStateHandle",
+    "runtime.state.memory.AbstractMemStateSnapshot",
+    "runtime.state.memory.MemValueState$Snapshot",
+    "runtime.state.memory.MemListState$Snapshot",
+    "runtime.state.memory.MemReducingState$Snapshot",
+    "runtime.state.memory.MemFoldingState$Snapshot",
+    "runtime.state.filesystem.AbstractFileStateHandle",
+    "runtime.state.filesystem.FileStreamStateHandle",
+    "runtime.state.filesystem.FileSerializableStateHandle",
+    "runtime.state.filesystem.AbstractFsStateSnapshot",
+    "runtime.state.filesystem.FsValueState$Snapshot",
+    "runtime.state.filesystem.FsListState$Snapshot",
+    "runtime.state.filesystem.FsReducingState$Snapshot",
+    "runtime.state.filesystem.FsFoldingState$Snapshot",
+    "runtime.state.filesystem.FsStateBackend",
+    "contrib.streaming.state.RocksDBStateBackend",
+    "contrib.streaming.state.RocksDBStateBackend$FinalFullyAsyncSnapshot",
+    "contrib.streaming.state.RocksDBStateBackend$FinalSemiAsyncSnapshot",
+    // Exist under `migration` in 1.2.0 but never occur inside blobs (§3.2); a user object
+    // holding one would still be resolved to the migration class.
+    "runtime.checkpoint.TaskState",
+    "runtime.checkpoint.SubtaskState",
+    "runtime.checkpoint.KeyGroupState",
+    "util.SerializedValue",
+    // Interfaces seen in 1.2 field signatures (§3.8).
+    "runtime.state.StateHandle",
+    "runtime.state.StreamStateHandle",
+];
+
+const FLINK_DOTTED: &[u8] = b"org.apache.flink.";
+const MIGRATION_DOTTED: &[u8] = b"org.apache.flink.migration.";
+const FLINK_SLASHED: &[u8] = b"org/apache/flink/";
+const MIGRATION_SLASHED: &[u8] = b"org/apache/flink/migration/";
+
+fn is_migration_type(relative_dotted: &[u8]) -> bool {
+    MIGRATION_TYPES
+        .iter()
+        .any(|t| t.as_bytes() == relative_dotted)
+}
+
+/// The migration name of a class-descriptor name, or `None` when it keeps its name.
+///
+/// Handles plain names and array names of any dimension (`[Lorg.apache.flink.X;`,
+/// `[[Lorg.apache.flink.X;`). Flink 1.2.0's stream only tries the one-dimensional array
+/// form, so it could not load a nested array of a migration class at all; renaming it
+/// anyway is what a JVM holding the migration classes writes.
+pub fn class_name(name: &[u8]) -> Option<Vec<u8>> {
+    let dims = name.iter().take_while(|&&b| b == b'[').count();
+    if dims == 0 {
+        let rest = name.strip_prefix(FLINK_DOTTED)?;
+        return is_migration_type(rest).then(|| [MIGRATION_DOTTED, rest].concat());
+    }
+    let element = name[dims..].strip_prefix(b"L")?.strip_suffix(b";")?;
+    let rest = element.strip_prefix(FLINK_DOTTED)?;
+    is_migration_type(rest).then(|| [&name[..=dims], MIGRATION_DOTTED, rest, b";"].concat())
+}
+
+/// The renamed JVM field signature (`Lorg/apache/flink/X;`, `[Lorg/apache/flink/X;`, ...)
+/// when it names a migration type, else `None`.
+pub fn type_string(signature: &[u8]) -> Option<Vec<u8>> {
+    let dims = signature.iter().take_while(|&&b| b == b'[').count();
+    let element = signature[dims..].strip_prefix(b"L")?.strip_suffix(b";")?;
+    let rest = element.strip_prefix(FLINK_SLASHED)?;
+    let dotted: Vec<u8> = rest
+        .iter()
+        .map(|&b| if b == b'/' { b'.' } else { b })
+        .collect();
+    is_migration_type(&dotted)
+        .then(|| [&signature[..=dims], MIGRATION_SLASHED, rest, b";"].concat())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn renamed(name: &str) -> Option<String> {
+        class_name(name.as_bytes()).map(|v| String::from_utf8(v).unwrap())
+    }
+
+    fn signature(sig: &str) -> Option<String> {
+        type_string(sig.as_bytes()).map(|v| String::from_utf8(v).unwrap())
+    }
+
+    #[test]
+    fn renames_migration_classes_only() {
+        assert_eq!(
+            renamed("org.apache.flink.streaming.runtime.tasks.StreamTaskStateList").as_deref(),
+            Some("org.apache.flink.migration.streaming.runtime.tasks.StreamTaskStateList")
+        );
+        assert_eq!(
+            renamed("org.apache.flink.runtime.state.memory.MemValueState$Snapshot").as_deref(),
+            Some("org.apache.flink.migration.runtime.state.memory.MemValueState$Snapshot")
+        );
+        assert_eq!(
+            renamed("org.apache.flink.contrib.streaming.state.RocksDBStateBackend$FinalSemiAsyncSnapshot")
+                .as_deref(),
+            Some("org.apache.flink.migration.contrib.streaming.state.RocksDBStateBackend$FinalSemiAsyncSnapshot")
+        );
+        for keep in [
+            "org.apache.flink.api.common.typeutils.base.LongSerializer",
+            "org.apache.flink.api.common.state.ValueStateDescriptor",
+            "org.apache.flink.api.java.tuple.Tuple2",
+            "org.apache.flink.core.fs.Path",
+            "java.util.HashMap",
+            "[B",
+            // Near misses: a longer class name, a nested class of a migration class that
+            // does not exist, an already-renamed name, a different package.
+            "org.apache.flink.runtime.state.memory.ByteStreamStateHandleX",
+            "org.apache.flink.runtime.state.memory.MemValueState",
+            "org.apache.flink.migration.runtime.state.memory.ByteStreamStateHandle",
+            "com.example.org.apache.flink.runtime.state.memory.ByteStreamStateHandle",
+            "org.apache.flink.runtime.state.memory.MemoryStateBackend",
+            "",
+        ] {
+            assert_eq!(renamed(keep), None, "{keep}");
+        }
+    }
+
+    #[test]
+    fn renames_array_names_of_any_dimension() {
+        assert_eq!(
+            renamed("[Lorg.apache.flink.streaming.runtime.tasks.StreamTaskState;").as_deref(),
+            Some("[Lorg.apache.flink.migration.streaming.runtime.tasks.StreamTaskState;")
+        );
+        assert_eq!(
+            renamed("[[Lorg.apache.flink.runtime.state.StateHandle;").as_deref(),
+            Some("[[Lorg.apache.flink.migration.runtime.state.StateHandle;")
+        );
+        for keep in [
+            "[Lorg.apache.flink.api.common.typeutils.TypeSerializer;",
+            "[Lorg.apache.flink.streaming.runtime.tasks.StreamTaskState",
+            "[org.apache.flink.streaming.runtime.tasks.StreamTaskState;",
+            "[[",
+        ] {
+            assert_eq!(renamed(keep), None, "{keep}");
+        }
+    }
+
+    #[test]
+    fn renames_field_signatures_naming_migration_types() {
+        assert_eq!(
+            signature("Lorg/apache/flink/runtime/state/StateHandle;").as_deref(),
+            Some("Lorg/apache/flink/migration/runtime/state/StateHandle;")
+        );
+        assert_eq!(
+            signature("Lorg/apache/flink/runtime/state/StreamStateHandle;").as_deref(),
+            Some("Lorg/apache/flink/migration/runtime/state/StreamStateHandle;")
+        );
+        assert_eq!(
+            signature("[Lorg/apache/flink/streaming/runtime/tasks/StreamTaskState;").as_deref(),
+            Some("[Lorg/apache/flink/migration/streaming/runtime/tasks/StreamTaskState;")
+        );
+        for keep in [
+            "Lorg/apache/flink/api/common/typeutils/TypeSerializer;",
+            "Lorg/apache/flink/core/fs/Path;",
+            "Ljava/util/HashMap;",
+            "[B",
+            "J",
+            // A dotted name is not a signature.
+            "Lorg.apache.flink.runtime.state.StateHandle;",
+        ] {
+            assert_eq!(signature(keep), None, "{keep}");
+        }
+    }
+
+    #[test]
+    fn table_names_are_relative_and_unique() {
+        for (i, t) in MIGRATION_TYPES.iter().enumerate() {
+            assert!(
+                !t.starts_with("org.") && !t.starts_with("migration."),
+                "{t}"
+            );
+            assert!(!MIGRATION_TYPES[..i].contains(t), "{t} twice");
+        }
+    }
+}
