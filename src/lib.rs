@@ -4,9 +4,10 @@
 //! [`source`] (positional byte sources) → [`javaser`] (Java Object Serialization) →
 //! Flink 1.1 model → conversion → Flink 1.2 model → virtual tree → FUSE adapter / CLI.
 
+pub mod convert;
 pub mod javaser;
 pub mod keygroup;
 pub mod source;
+pub mod stream;
 pub mod v0;
 pub mod v1;
-pub mod stream;

@@ -183,6 +183,14 @@ fn walk(g: &Graph) {
     }
 }
 
+/// The writer must give back exactly the bytes that parsed, however odd they are.
+fn assert_rewritten(g: &Graph, bytes: &[u8]) {
+    let chunks = javaser::write_stream(g, &javaser::WriteOptions::default())
+        .unwrap_or_else(|e| panic!("writer refused a parsed graph: {e}"));
+    let out = chunks.to_vec(&**g.source()).expect("chunks read back");
+    assert!(out == bytes, "writer changed the bytes");
+}
+
 // ---------------------------------------------------------------------------
 // Fixture streams: truncation and bit flips
 
@@ -263,6 +271,7 @@ fn ten_thousand_bit_flips_per_fixture_stream_never_panic_hang_or_balloon() {
                     match javaser::parse_stream(src, 0, len, &Limits::default()) {
                         Ok(g) => {
                             walk(&g);
+                            assert_rewritten(&g, &bytes);
                             true
                         }
                         Err(e) => {
@@ -528,6 +537,7 @@ fn nesting_right_at_the_depth_limit_parses() {
         let (bytes, _) = nested(shape, levels);
         let g = parse(&name, &bytes).unwrap_or_else(|e| panic!("{e}"));
         walk(&g);
+        assert_rewritten(&g, &bytes);
         let (deeper, at) = nested(shape, levels + 1);
         let kind = fails_at(&name, &deeper, &Limits::default(), at);
         assert!(
@@ -621,6 +631,7 @@ fn an_object_whose_field_references_itself_parses() {
     assert_eq!(view.field("me"), Some(Value::Node(id)));
     assert_eq!(g.len, s.at());
     walk(&g);
+    assert_rewritten(&g, &s.0);
 }
 
 #[test]

@@ -41,7 +41,9 @@ impl std::fmt::Debug for Piece {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Piece::Bytes(b) => write!(f, "Bytes({})", b.len()),
-            Piece::Range { source, span } => write!(f, "Range({}@{}+{})", source.name(), span.start, span.len),
+            Piece::Range { source, span } => {
+                write!(f, "Range({}@{}+{})", source.name(), span.start, span.len)
+            }
         }
     }
 }
@@ -69,7 +71,12 @@ impl MultiStream {
             len += p.len();
             kept.push(p);
         }
-        MultiStream { name: name.into(), pieces: kept, starts, len }
+        MultiStream {
+            name: name.into(),
+            pieces: kept,
+            starts,
+            len,
+        }
     }
 
     pub fn pieces(&self) -> &[Piece] {
@@ -93,9 +100,14 @@ impl MultiStream {
             let out = &mut buf[done..done + n];
             match piece {
                 Piece::Bytes(b) => out.copy_from_slice(&b[within as usize..within as usize + n]),
-                Piece::Range { source, span } => source.read_at(span.start + within, out).map_err(|e| {
-                    io::Error::new(e.kind(), format!("{} (piece {i} of {}: {})", e, self.name, source.name()))
-                })?,
+                Piece::Range { source, span } => {
+                    source.read_at(span.start + within, out).map_err(|e| {
+                        io::Error::new(
+                            e.kind(),
+                            format!("{} (piece {i} of {}: {})", e, self.name, source.name()),
+                        )
+                    })?
+                }
             }
             done += n;
             i += 1;
@@ -105,7 +117,10 @@ impl MultiStream {
 
     /// A `Read + Seek` cursor over the stream.
     pub fn reader(self: &Arc<Self>) -> StreamReader {
-        StreamReader { stream: self.clone(), pos: 0 }
+        StreamReader {
+            stream: self.clone(),
+            pos: 0,
+        }
     }
 }
 
@@ -119,7 +134,12 @@ impl Source for MultiStream {
         if n < buf.len() {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
-                format!("{}: read of {} bytes at offset {offset} past the end ({} bytes)", self.name, buf.len(), self.len),
+                format!(
+                    "{}: read of {} bytes at offset {offset} past the end ({} bytes)",
+                    self.name,
+                    buf.len(),
+                    self.len
+                ),
             ));
         }
         Ok(())
@@ -156,7 +176,10 @@ impl Seek for StreamReader {
                 self.pos = p;
                 Ok(p)
             }
-            None => Err(io::Error::new(io::ErrorKind::InvalidInput, "seek before the start of the stream")),
+            None => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "seek before the start of the stream",
+            )),
         }
     }
 }
@@ -236,7 +259,10 @@ mod tests {
                 r.read_to_end(&mut tail).unwrap();
                 assert_eq!(tail, &expected[p..]);
             }
-            assert!(r.seek(SeekFrom::Current(-(expected.len() as i64) - 1)).is_err());
+            assert!(
+                r.seek(SeekFrom::Current(-(expected.len() as i64) - 1))
+                    .is_err()
+            );
         }
     }
 
@@ -254,9 +280,18 @@ mod tests {
     fn source_errors_say_which_piece_failed() {
         let short: Arc<dyn Source> = Arc::new(MemSource::new("savepoint", vec![0u8; 10]));
         // A range that claims more than its source holds (a truncated external file).
-        let ms = MultiStream::new("keyed-state", [Piece::bytes(vec![9u8]), Piece::range(short, Span::new(5, 20))]);
+        let ms = MultiStream::new(
+            "keyed-state",
+            [
+                Piece::bytes(vec![9u8]),
+                Piece::range(short, Span::new(5, 20)),
+            ],
+        );
         let mut buf = [0u8; 21];
         let err = ms.read_at_most(0, &mut buf).unwrap_err();
-        assert!(err.to_string().contains("savepoint") && err.to_string().contains("keyed-state"), "{err}");
+        assert!(
+            err.to_string().contains("savepoint") && err.to_string().contains("keyed-state"),
+            "{err}"
+        );
     }
 }

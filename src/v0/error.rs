@@ -95,13 +95,13 @@ pub enum Error {
     Framing {
         source_name: String,
         offset: u64,
-        location: Location,
+        location: Box<Location>,
         problem: String,
     },
     /// The Java stream of a blob is malformed (the inner error has offset and field path).
-    #[error("{location}: {error}")]
+    #[error("{}", java_message(.location, .error))]
     Java {
-        location: Location,
+        location: Box<Location>,
         #[source]
         error: Box<javaser::Error>,
     },
@@ -110,7 +110,7 @@ pub enum Error {
     Model {
         source_name: String,
         offset: u64,
-        location: Location,
+        location: Box<Location>,
         problem: ModelProblem,
     },
 }
@@ -132,6 +132,18 @@ pub enum ModelProblem {
     NullField { field: &'static str },
     #[error("bad URI {uri:?}: {reason}")]
     BadUri { uri: String, reason: String },
+}
+
+/// Same shape as the other variants: source, offset, location, then what went wrong.
+fn java_message(location: &Location, e: &javaser::Error) -> String {
+    let mut s = format!(
+        "{}: offset {}: {location}: {}",
+        e.source_name, e.offset, e.kind
+    );
+    if !e.path.is_empty() {
+        s.push_str(&format!(" (at {})", e.path));
+    }
+    s
 }
 
 impl Error {

@@ -215,7 +215,7 @@ impl KvSnapshot {
             // Flink 1.1 sums the backup directory; we walk it when it is local.
             KvSnapshot::RocksDbSemiAsync { backup_uri, .. } => backup_uri
                 .as_ref()
-                .and_then(|p| p.tree_size(100_000))
+                .and_then(|p| p.tree_size(10_000))
                 .unwrap_or(0),
         }
     }
@@ -283,7 +283,7 @@ impl<'g> Ctx<'g> {
 
     pub fn java(&self, e: javaser::Error) -> Error {
         Error::Java {
-            location: self.loc.clone(),
+            location: Box::new(self.loc.clone()),
             error: Box::new(e),
         }
     }
@@ -296,7 +296,7 @@ impl<'g> Ctx<'g> {
         Error::Model {
             source_name: self.graph.source().name(),
             offset,
-            location: self.loc.clone(),
+            location: Box::new(self.loc.clone()),
             problem,
         }
     }

@@ -248,8 +248,11 @@ fn read_tasks(source: &dyn Source) -> Result<(i64, Vec<TaskEntry>)> {
 /// One task state; `later_tasks` is the minimum size of the task states after it.
 fn read_task(r: &mut Framing, position: usize, later_tasks: u64) -> Result<TaskEntry> {
     let offset = r.pos;
-    let mut loc = Location::default();
-    loc.field = format!("task {position}");
+    // The vertex is not known yet: name the task by position.
+    let loc = Location {
+        field: format!("task {position}"),
+        ..Location::default()
+    };
     let vertex = VertexId(r.bytes::<16>("job vertex id", &loc)?);
     let loc = Location::task(position, vertex);
     let par_at = r.pos;
@@ -396,7 +399,7 @@ impl<'s> Framing<'s> {
         Error::Framing {
             source_name: self.src.name(),
             offset,
-            location: loc.clone(),
+            location: Box::new(loc.clone()),
             problem,
         }
     }

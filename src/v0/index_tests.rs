@@ -80,7 +80,7 @@ fn framing_problem(r: Result<SavepointIndex>) -> (u64, Location, String) {
             location,
             problem,
             ..
-        }) => (offset, location, problem),
+        }) => (offset, *location, problem),
         other => panic!("expected a framing error, got {other:?}"),
     }
 }

@@ -155,7 +155,7 @@ impl SubtaskModel {
             return Err(Error::Model {
                 source_name: index.source().name(),
                 offset: subtask.offset,
-                location,
+                location: Box::new(location),
                 problem: ModelProblem::NullBlob,
             });
         };
@@ -170,7 +170,7 @@ impl SubtaskModel {
     ) -> Result<SubtaskModel> {
         let graph = javaser::parse_stream(source, blob.start, blob.end(), &Limits::default())
             .map_err(|e| Error::Java {
-                location: location.clone(),
+                location: Box::new(location.clone()),
                 error: Box::new(e),
             })?;
         let mut ctx = Ctx {
@@ -312,7 +312,7 @@ impl OperatorSnapshot {
         let location = Location::default().with_chain(0);
         let graph = javaser::parse_stream(source, span.start, span.end(), &Limits::default())
             .map_err(|e| Error::Java {
-                location: location.clone(),
+                location: Box::new(location.clone()),
                 error: Box::new(e),
             })?;
         let mut ctx = Ctx {

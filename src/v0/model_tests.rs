@@ -381,7 +381,7 @@ fn model_problem(r: Result<SubtaskModel>) -> (u64, Location, ModelProblem) {
             location,
             problem,
             ..
-        }) => (offset, location, problem),
+        }) => (offset, *location, problem),
         Err(e) => panic!("expected a model error, got {e}"),
         Ok(_) => panic!("expected a model error, got a model"),
     }

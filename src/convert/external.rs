@@ -1,0 +1,232 @@
+//! External state files are named by untrusted strings inside the savepoint. Before any
+//! is read it is rewritten by `--map`, resolved (symlinks too) and confined to the
+//! allowed roots; only then is it opened, lazily, read-only.
+
+use crate::source::Source;
+use crate::v0::ExternalPath;
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// Why an external state file cannot be served.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ExternalProblem {
+    #[error("{path} is outside the allowed roots ({roots}); add --allow-root to serve it")]
+    NotAllowed { path: String, roots: String },
+    #[error("{uri} is not a local file (no --map PREFIX=DIR matches it)")]
+    NotLocal { uri: String },
+    #[error("{path}: {reason}")]
+    Unreadable { path: String, reason: String },
+}
+
+/// `--map` and `--allow-root`: where external state may come from.
+#[derive(Clone, Debug, Default)]
+pub struct ExternalPolicy {
+    /// (URI or path prefix, local directory), tried in order.
+    pub maps: Vec<(String, PathBuf)>,
+    /// Canonical directories external files must resolve into.
+    pub allowed_roots: Vec<PathBuf>,
+}
+
+impl ExternalPolicy {
+    /// A policy whose roots are canonicalised now (a root that does not exist is an error).
+    pub fn new(maps: Vec<(String, PathBuf)>, roots: &[PathBuf]) -> io::Result<Self> {
+        let allowed_roots = roots
+            .iter()
+            .map(|r| {
+                r.canonicalize().map_err(|e| {
+                    io::Error::new(e.kind(), format!("allowed root {}: {e}", r.display()))
+                })
+            })
+            .collect::<io::Result<_>>()?;
+        Ok(ExternalPolicy {
+            maps,
+            allowed_roots,
+        })
+    }
+
+    /// Parses `PREFIX=DIR`.
+    pub fn parse_map(s: &str) -> Result<(String, PathBuf), String> {
+        match s.split_once('=') {
+            Some((prefix, dir)) if !prefix.is_empty() && !dir.is_empty() => {
+                Ok((prefix.to_string(), PathBuf::from(dir)))
+            }
+            _ => Err(format!("--map wants PREFIX=DIR, got {s:?}")),
+        }
+    }
+
+    /// The local candidate for an external location, after `--map`.
+    fn candidate(&self, ext: &ExternalPath) -> Result<PathBuf, ExternalProblem> {
+        for (prefix, dir) in &self.maps {
+            for form in [&ext.uri, &ext.display] {
+                if let Some(rest) = form.strip_prefix(prefix.as_str()) {
+                    return Ok(dir.join(rest.trim_start_matches('/')));
+                }
+            }
+        }
+        ext.local.clone().ok_or_else(|| ExternalProblem::NotLocal {
+            uri: ext.uri.clone(),
+        })
+    }
+
+    /// Resolves, confines and measures an external file.
+    pub fn resolve(&self, ext: &ExternalPath) -> Result<ExternalFile, ExternalProblem> {
+        let candidate = self.candidate(ext)?;
+        let unreadable = |reason: String| ExternalProblem::Unreadable {
+            path: candidate.display().to_string(),
+            reason,
+        };
+        let canonical = candidate
+            .canonicalize()
+            .map_err(|e| unreadable(e.to_string()))?;
+        if !self
+            .allowed_roots
+            .iter()
+            .any(|root| canonical.starts_with(root))
+        {
+            let roots = self
+                .allowed_roots
+                .iter()
+                .map(|r| r.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(ExternalProblem::NotAllowed {
+                path: canonical.display().to_string(),
+                roots,
+            });
+        }
+        let meta = std::fs::metadata(&canonical).map_err(|e| unreadable(e.to_string()))?;
+        if !meta.is_file() {
+            return Err(unreadable("not a regular file".into()));
+        }
+        Ok(ExternalFile {
+            path: canonical,
+            len: meta.len(),
+            file: OnceLock::new(),
+        })
+    }
+}
+
+/// A resolved external file of known length, opened on first read.
+pub struct ExternalFile {
+    path: PathBuf,
+    len: u64,
+    file: OnceLock<File>,
+}
+
+impl ExternalFile {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn file(&self) -> io::Result<&File> {
+        if let Some(f) = self.file.get() {
+            return Ok(f);
+        }
+        let f = File::open(&self.path)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.path.display())))?;
+        Ok(self.file.get_or_init(|| f))
+    }
+}
+
+impl Source for ExternalFile {
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        if offset
+            .checked_add(buf.len() as u64)
+            .is_none_or(|end| end > self.len)
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("{}: read past its size {}", self.path.display(), self.len),
+            ));
+        }
+        self.file()?.read_exact_at(buf, offset).map_err(|e| {
+            let what = if e.kind() == io::ErrorKind::UnexpectedEof {
+                "shrank since it was measured".to_string()
+            } else {
+                e.to_string()
+            };
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "{}: {what} (reading {} bytes at {offset})",
+                    self.path.display(),
+                    buf.len()
+                ),
+            )
+        })
+    }
+
+    fn name(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ext(uri: &str) -> ExternalPath {
+        ExternalPath::parse(uri).expect("valid uri")
+    }
+
+    #[test]
+    fn confines_to_allowed_roots_after_resolving_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        let inside = dir.path().join("inside");
+        let outside = dir.path().join("outside");
+        std::fs::create_dir_all(&inside).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(inside.join("a"), b"12345").unwrap();
+        std::fs::write(outside.join("b"), b"x").unwrap();
+        std::os::unix::fs::symlink(outside.join("b"), inside.join("link")).unwrap();
+        let policy = ExternalPolicy::new(vec![], &[inside.clone()]).unwrap();
+
+        let ok = policy
+            .resolve(&ext(&format!("file:{}", inside.join("a").display())))
+            .unwrap();
+        assert_eq!(ok.len(), 5);
+        let mut buf = [0u8; 3];
+        ok.read_at(2, &mut buf).unwrap();
+        assert_eq!(&buf, b"345");
+        assert!(ok.read_at(3, &mut buf).is_err());
+
+        let via_link = policy.resolve(&ext(&format!("file:{}", inside.join("link").display())));
+        assert!(
+            matches!(via_link, Err(ExternalProblem::NotAllowed { .. })),
+            "{:?}",
+            via_link.err()
+        );
+        let dotdot = policy.resolve(&ext(&format!("file:{}/../outside/b", inside.display())));
+        assert!(matches!(dotdot, Err(ExternalProblem::NotAllowed { .. })));
+        let missing = policy.resolve(&ext(&format!("file:{}", inside.join("nope").display())));
+        assert!(matches!(missing, Err(ExternalProblem::Unreadable { .. })));
+    }
+
+    #[test]
+    fn maps_remote_prefixes_to_local_copies() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("chk-10")).unwrap();
+        std::fs::write(dir.path().join("chk-10/state"), b"abc").unwrap();
+        let remote = ext("hdfs://namenode:8020/flink/ckpt/chk-10/state");
+        let strict = ExternalPolicy::new(vec![], &[dir.path().to_path_buf()]).unwrap();
+        assert!(matches!(
+            strict.resolve(&remote),
+            Err(ExternalProblem::NotLocal { .. })
+        ));
+        let map = ExternalPolicy::parse_map(&format!(
+            "hdfs://namenode:8020/flink/ckpt={}",
+            dir.path().display()
+        ))
+        .unwrap();
+        let mapped = ExternalPolicy::new(vec![map], &[dir.path().to_path_buf()]).unwrap();
+        assert_eq!(mapped.resolve(&remote).unwrap().len(), 3);
+        assert!(ExternalPolicy::parse_map("no-equals").is_err());
+    }
+}

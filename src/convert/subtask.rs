@@ -1,0 +1,266 @@
+//! The conversion of one decoded subtask (formats.md §3.4–3.8).
+
+use super::FileKind;
+use super::error::Error;
+use super::external::ExternalPolicy;
+use crate::javaser::{self, Chunk, Value, WriteOptions};
+use crate::source::{Source, Span};
+use crate::stream::{MultiStream, Piece};
+use crate::v0::{Bytes, ChainEntry, StateHandle, SubtaskModel};
+use std::sync::Arc;
+
+/// A converted file: its bytes, and the Flink 1.1 handle class(es) they came from.
+#[derive(Clone)]
+pub struct ConvertedFile {
+    pub stream: Arc<MultiStream>,
+    pub handle: String,
+}
+
+pub type FileResult = Result<ConvertedFile, Error>;
+
+/// The files of one non-null chain entry.
+pub struct ConvertedEntry {
+    pub index: usize,
+    pub legacy_operator_state: FileResult,
+    pub function_state: Option<FileResult>,
+    pub operator_state: Option<FileResult>,
+}
+
+impl ConvertedEntry {
+    /// The entry's files in tree order.
+    pub fn files(&self) -> impl Iterator<Item = (FileKind, &FileResult)> {
+        [
+            (
+                FileKind::LegacyOperatorState,
+                Some(&self.legacy_operator_state),
+            ),
+            (FileKind::FunctionState, self.function_state.as_ref()),
+            (FileKind::OperatorState, self.operator_state.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(k, f)| f.map(|f| (k, f)))
+    }
+}
+
+/// All converted files of one subtask.
+pub struct ConvertedSubtask {
+    /// Chain entries (head operator last); `None` where Flink 1.1 stored null.
+    pub chain: Vec<Option<ConvertedEntry>>,
+    /// `None` when no chain entry had keyed state.
+    pub keyed_state: Option<FileResult>,
+}
+
+impl ConvertedSubtask {
+    pub fn entry(&self, chain: usize) -> Option<&ConvertedEntry> {
+        self.chain.get(chain)?.as_ref()
+    }
+
+    /// Every file with its chain index (`None` for subtask-level files).
+    pub fn files(&self) -> impl Iterator<Item = (Option<usize>, FileKind, &FileResult)> {
+        let entries = self
+            .chain
+            .iter()
+            .flatten()
+            .flat_map(|e| e.files().map(move |(k, f)| (Some(e.index), k, f)));
+        entries.chain(
+            self.keyed_state
+                .iter()
+                .map(|f| (None, FileKind::KeyedState, f)),
+        )
+    }
+
+    /// Approximate heap bytes held (for the cache's byte bound).
+    pub fn heap_bytes(&self) -> usize {
+        let owned: usize = self
+            .files()
+            .filter_map(|(_, _, f)| f.as_ref().ok())
+            .map(|f| {
+                f.stream
+                    .pieces()
+                    .iter()
+                    .map(|p| match p {
+                        Piece::Bytes(b) => b.len() + 32,
+                        Piece::Range { .. } => 48,
+                    })
+                    .sum::<usize>()
+                    + 128
+            })
+            .sum();
+        owned + 256 + self.chain.len() * 64
+    }
+}
+
+/// Converts a decoded subtask. Never fails as a whole: each file carries its own result.
+pub fn convert_subtask(model: &SubtaskModel, policy: &ExternalPolicy) -> ConvertedSubtask {
+    let cx = Cx {
+        model,
+        policy,
+        savepoint: model.graph.source().clone(),
+    };
+    let chain = model
+        .chain
+        .iter()
+        .map(|e| e.as_ref().map(|e| cx.entry(e)))
+        .collect();
+    ConvertedSubtask {
+        chain,
+        keyed_state: cx.keyed_state(),
+    }
+}
+
+struct Cx<'a> {
+    model: &'a SubtaskModel,
+    policy: &'a ExternalPolicy,
+    savepoint: Arc<dyn Source>,
+}
+
+const SIGNAL_0: u8 = 0;
+const SIGNAL_1: u8 = 1;
+
+impl Cx<'_> {
+    fn location(&self, chain: Option<usize>, kind: FileKind) -> String {
+        let mut loc = self.model.location.clone();
+        loc.chain = chain;
+        format!("{loc} {}", kind.file_name())
+    }
+
+    /// The bytes of a handle (a wrapper's are its inner handle's, §3.6).
+    fn handle_piece(&self, h: &StateHandle, location: &str) -> Result<Piece, Error> {
+        match h.bytes() {
+            Bytes::Span(span) => Ok(Piece::range(self.savepoint.clone(), span)),
+            Bytes::External { path, .. } => {
+                let file = self
+                    .policy
+                    .resolve(&path)
+                    .map_err(|problem| Error::External {
+                        location: location.to_string(),
+                        problem,
+                    })?;
+                let len = file.len();
+                Ok(Piece::range(Arc::new(file), Span::new(0, len)))
+            }
+        }
+    }
+
+    fn file(&self, location: String, handle: String, pieces: Vec<Piece>) -> ConvertedFile {
+        ConvertedFile {
+            stream: Arc::new(MultiStream::new(location, pieces)),
+            handle,
+        }
+    }
+
+    fn entry(&self, e: &ChainEntry) -> ConvertedEntry {
+        let single = |h: &StateHandle, kind| {
+            let loc = self.location(Some(e.index), kind);
+            let piece = self.handle_piece(h, &loc)?;
+            Ok(self.file(loc, handle_classes(h), vec![piece]))
+        };
+        let function_state = e
+            .function_state
+            .as_ref()
+            .map(|h| single(h, FileKind::FunctionState));
+        let operator_state = e
+            .operator_state
+            .as_ref()
+            .map(|h| single(h, FileKind::OperatorState));
+        ConvertedEntry {
+            index: e.index,
+            legacy_operator_state: self.legacy(e),
+            function_state,
+            operator_state,
+        }
+    }
+
+    /// `[0x01 | function state | operator state]` or `[0x00 | operator state]` (§3.5, release 1.2.0).
+    fn legacy(&self, e: &ChainEntry) -> FileResult {
+        let loc = self.location(Some(e.index), FileKind::LegacyOperatorState);
+        let mut pieces = Vec::new();
+        let mut classes = Vec::new();
+        match &e.function_state {
+            Some(h) => {
+                pieces.push(Piece::bytes(vec![SIGNAL_1]));
+                pieces.push(self.handle_piece(h, &loc)?);
+                classes.push(handle_classes(h));
+            }
+            None => pieces.push(Piece::bytes(vec![SIGNAL_0])),
+        }
+        if let Some(h) = &e.operator_state {
+            pieces.push(self.handle_piece(h, &loc)?);
+            classes.push(handle_classes(h));
+        }
+        Ok(self.file(loc, classes.join(" + "), pieces))
+    }
+
+    /// The kv-state HashMap of the one chain entry that has it, as a fresh Java stream
+    /// under migration class names (§3.7–3.8). No size cap.
+    fn keyed_state(&self) -> Option<FileResult> {
+        let keyed: Vec<&ChainEntry> = self
+            .model
+            .entries()
+            .filter(|e| e.kv_states_map.is_some())
+            .collect();
+        let first = keyed.first()?;
+        let loc = self.location(None, FileKind::KeyedState);
+        if keyed.len() > 1 {
+            let indices: Vec<usize> = keyed.iter().map(|e| e.index).collect();
+            return Some(Err(Error::NotMigratable {
+                location: loc,
+                reason: format!(
+                    "found more than one keyed state in chain (entries {indices:?}); Flink 1.2 converts one per subtask"
+                ),
+            }));
+        }
+        if let Some(reason) = first
+            .kv_states
+            .iter()
+            .find_map(|k| k.snapshot.migration_problem())
+        {
+            return Some(Err(Error::NotMigratable {
+                location: loc,
+                reason,
+            }));
+        }
+        let map = first.kv_states_map?;
+        let graph = &self.model.graph;
+        let chunks =
+            match javaser::write_object(graph, Value::Node(map), &WriteOptions::migration()) {
+                Ok(c) => c,
+                Err(e) => {
+                    return Some(Err(Error::Reserialize {
+                        location: loc,
+                        error: Arc::new(e),
+                    }));
+                }
+            };
+        let pieces = chunks
+            .into_vec()
+            .into_iter()
+            .map(|c| match c {
+                Chunk::Bytes(b) => Piece::bytes(b),
+                Chunk::Span(s) => Piece::range(graph.source().clone(), s),
+            })
+            .collect();
+        let classes: Vec<&str> = first
+            .kv_states
+            .iter()
+            .map(|k| k.snapshot.class_name())
+            .collect();
+        let mut classes_dedup = classes.clone();
+        classes_dedup.dedup();
+        Some(Ok(self.file(
+            loc,
+            format!("java.util.HashMap<{}>", classes_dedup.join(", ")),
+            pieces,
+        )))
+    }
+}
+
+/// The class chain of a handle, wrapper first: `DataInputViewHandle(ByteStreamStateHandle)`.
+fn handle_classes(h: &StateHandle) -> String {
+    match h {
+        StateHandle::DataInputView { inner, .. } => {
+            format!("{}({})", h.class_name(), handle_classes(inner))
+        }
+        _ => h.class_name().to_string(),
+    }
+}
