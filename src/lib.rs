@@ -9,5 +9,6 @@ pub mod javaser;
 pub mod keygroup;
 pub mod source;
 pub mod stream;
+pub mod tree;
 pub mod v0;
 pub mod v1;

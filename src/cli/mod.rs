@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 pub mod dump;
 pub mod inspect;
+pub mod tree_args;
 
 /// A command's failure: one line for the user and the exit status.
 pub struct Failure {

@@ -1,0 +1,97 @@
+//! Options shared by every command that serves the converted tree (ls, cat, convert,
+//! verify, mount), and opening the tree from them.
+
+use super::Failure;
+use savepointfs::convert::ExternalPolicy;
+use savepointfs::source::{FileSource, Source};
+use savepointfs::tree::{Tree, TreeOptions};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct TreeArgs {
+    /// The Flink 1.1 savepoint file.
+    pub savepoint: PathBuf,
+    /// Rewrite external state paths: URI or path prefix = local directory (repeatable).
+    #[arg(long = "map", value_name = "PREFIX=DIR", value_parser = ExternalPolicy::parse_map)]
+    pub maps: Vec<(String, PathBuf)>,
+    /// Directories external state files may be served from (repeatable; default: the
+    /// savepoint's own directory).
+    #[arg(long = "allow-root", value_name = "DIR")]
+    pub allow_roots: Vec<PathBuf>,
+    /// Bound on cached decoded subtasks (e.g. 256MiB).
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "256MiB")]
+    pub cache_size: u64,
+}
+
+impl TreeArgs {
+    /// Opens the tree; `metadata_root` is the URI prefix `_metadata` names files under.
+    pub fn open(&self, metadata_root: String) -> Result<Tree, Failure> {
+        let source = FileSource::open(&self.savepoint)
+            .map_err(|e| Failure::input(format!("{}: {e}", self.savepoint.display())))?;
+        let mut roots = self.allow_roots.clone();
+        if roots.is_empty() {
+            roots.push(savepoint_dir(&self.savepoint));
+        }
+        let policy = ExternalPolicy::new(self.maps.clone(), &roots).map_err(Failure::input)?;
+        let opts = TreeOptions {
+            cache_bytes: usize::try_from(self.cache_size).unwrap_or(usize::MAX),
+            metadata_root,
+            policy,
+        };
+        let source: Arc<dyn Source> = Arc::new(source);
+        Tree::open(source, opts).map_err(Failure::input)
+    }
+}
+
+fn savepoint_dir(savepoint: &Path) -> PathBuf {
+    match savepoint.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// `file:` + the absolute form of a local directory: what Flink's `Path.toString()` shows.
+pub fn file_uri(dir: &Path) -> Result<String, Failure> {
+    let abs =
+        std::path::absolute(dir).map_err(|e| Failure::other(format!("{}: {e}", dir.display())))?;
+    Ok(format!("file:{}", abs.display()))
+}
+
+/// Parses byte sizes: `4096`, `64k`, `16MiB`, `4GiB`, `1.5G` (binary multiples).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        other => return Err(format!("unknown size unit {other:?} in {s:?}")),
+    };
+    let n: f64 = num.parse().map_err(|_| format!("not a size: {s:?}"))?;
+    let bytes = n * mult as f64;
+    if !(0.0..=u64::MAX as f64).contains(&bytes) {
+        return Err(format!("size out of range: {s:?}"));
+    }
+    Ok(bytes as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+        assert_eq!(parse_size("4GiB"), Ok(4 << 30));
+        assert_eq!(parse_size("1.5k"), Ok(1536));
+        assert!(parse_size("12 parsecs").is_err());
+        assert!(parse_size("").is_err());
+    }
+}

@@ -1,0 +1,452 @@
+//! The virtual tree of design.md, independent of FUSE: stable inode numbers, names made
+//! only from ids and indices, exact sizes before any read, and files served through the
+//! multi-stream reader. Opening reads only the savepoint's outer index; a subtask is
+//! decoded and converted when something under it is first looked at, and kept in a
+//! byte-bounded LRU.
+
+mod cache;
+mod error;
+mod ino;
+
+pub use error::{Error, io_kind_errno};
+pub use ino::{Ino, NodeRef, ROOT};
+
+use crate::convert::{
+    self, ConvertedSubtask, ExternalPolicy, FileKind, FileRef, MultiStream, TaskInput,
+};
+use crate::source::Source;
+use crate::stream::Piece;
+use crate::v0::{SavepointIndex, SubtaskModel, report::SavepointReport};
+use cache::ByteLru;
+use std::sync::{Arc, OnceLock};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+pub const METADATA_NAME: &str = "_metadata";
+pub const REPORT_NAME: &str = "savepoint.json";
+
+#[derive(Clone, Debug)]
+pub struct TreeOptions {
+    /// Bound on cached converted subtasks, in bytes.
+    pub cache_bytes: usize,
+    /// Prefix of the paths `_metadata` names, e.g. `file:/mnt/savepoint`.
+    pub metadata_root: String,
+    pub policy: ExternalPolicy,
+}
+
+impl TreeOptions {
+    pub const DEFAULT_CACHE_BYTES: usize = 256 << 20;
+}
+
+/// A directory entry or `stat` result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub ino: Ino,
+    pub name: String,
+    pub is_dir: bool,
+    /// Exact length for files; 0 for directories and for files that fail to convert.
+    pub size: u64,
+}
+
+/// An open file: its bytes stay readable whatever the cache evicts.
+pub struct OpenFile {
+    pub stream: Arc<MultiStream>,
+}
+
+type Converted = Result<ConvertedSubtask, convert::Error>;
+
+pub struct Tree {
+    index: SavepointIndex,
+    opts: TreeOptions,
+    cache: ByteLru<(u32, u32), Converted>,
+    metadata: OnceLock<Result<Arc<MultiStream>, convert::Error>>,
+    report: OnceLock<Arc<MultiStream>>,
+}
+
+impl Tree {
+    /// Opens a savepoint, reading its outer index only.
+    pub fn open(source: Arc<dyn Source>, opts: TreeOptions) -> Result<Tree> {
+        let index = SavepointIndex::open(source)?;
+        if index.tasks().len() > ino::MAX_TASKS
+            || index
+                .tasks()
+                .iter()
+                .any(|t| t.subtasks.len() > ino::MAX_SUBTASKS)
+        {
+            return Err(Error::TooLarge(format!(
+                "{}: more than {} task states or {} subtasks per task",
+                index.source().name(),
+                ino::MAX_TASKS,
+                ino::MAX_SUBTASKS
+            )));
+        }
+        let cache = ByteLru::new(opts.cache_bytes);
+        Ok(Tree {
+            index,
+            opts,
+            cache,
+            metadata: OnceLock::new(),
+            report: OnceLock::new(),
+        })
+    }
+
+    pub fn index(&self) -> &SavepointIndex {
+        &self.index
+    }
+
+    /// (entries, bytes) in the subtask cache.
+    pub fn cache_usage(&self) -> (usize, usize) {
+        self.cache.usage()
+    }
+
+    /// The converted subtask at (task position, subtask position), from the cache or decoded now.
+    pub fn subtask(&self, task: u32, sub: u32) -> Result<Arc<Converted>> {
+        if let Some(hit) = self.cache.get(&(task, sub)) {
+            return Ok(hit);
+        }
+        let (t, s) = self.subtask_entry(task, sub)?;
+        let converted = match SubtaskModel::decode(&self.index, t, s) {
+            Ok(model) if model.chain.len() > ino::MAX_CHAIN => {
+                let e = format!(
+                    "{}: chain of {} operators, more than {} supported",
+                    model.location,
+                    model.chain.len(),
+                    ino::MAX_CHAIN
+                );
+                (Err(convert::Error::Metadata(e)), 256)
+            }
+            Ok(model) => {
+                let c = convert::convert_subtask(&model, &self.opts.policy);
+                // The graph is dropped here: only the converted pieces are kept.
+                let cost = c.heap_bytes();
+                (Ok(c), cost)
+            }
+            Err(e) => {
+                log::warn!("{e}");
+                (Err(convert::Error::Decode(Arc::new(e))), 256)
+            }
+        };
+        let value = Arc::new(converted.0);
+        self.cache.insert((task, sub), value.clone(), converted.1);
+        Ok(value)
+    }
+
+    fn subtask_entry(
+        &self,
+        task: u32,
+        sub: u32,
+    ) -> Result<(&crate::v0::TaskEntry, &crate::v0::SubtaskEntry)> {
+        let t = self
+            .index
+            .tasks()
+            .get(task as usize)
+            .ok_or_else(|| Error::NotFound(format!("task {task}")))?;
+        let s = t
+            .subtasks
+            .get(sub as usize)
+            .ok_or_else(|| Error::NotFound(format!("task {task} subtask {sub}")))?;
+        Ok((t, s))
+    }
+
+    fn converted(&self, task: u32, sub: u32) -> Result<Arc<Converted>> {
+        let c = self.subtask(task, sub)?;
+        if let Err(e) = c.as_ref() {
+            return Err(Error::Convert(e.clone()));
+        }
+        Ok(c)
+    }
+
+    /// The name of a node (not its path).
+    pub fn name(&self, node: NodeRef) -> Result<String> {
+        Ok(match node {
+            NodeRef::Root => String::new(),
+            NodeRef::Metadata => METADATA_NAME.into(),
+            NodeRef::Report => REPORT_NAME.into(),
+            NodeRef::Vertex { task } => self.subtask_task(task)?.vertex.to_string(),
+            NodeRef::Subtask { task, sub } => {
+                format!("subtask-{}", self.subtask_entry(task, sub)?.1.index)
+            }
+            NodeRef::Chain { chain, .. } => format!("chain-{chain}"),
+            NodeRef::File { kind, .. } => kind.file_name().into(),
+        })
+    }
+
+    fn subtask_task(&self, task: u32) -> Result<&crate::v0::TaskEntry> {
+        self.index
+            .tasks()
+            .get(task as usize)
+            .ok_or_else(|| Error::NotFound(format!("task {task}")))
+    }
+
+    /// The file's converted stream, or why it cannot be had.
+    fn file_stream(&self, node: NodeRef) -> Result<Arc<MultiStream>> {
+        match node {
+            NodeRef::Metadata => Ok(self.metadata_stream()?),
+            NodeRef::Report => Ok(self.report_stream()),
+            NodeRef::File {
+                task,
+                sub,
+                chain,
+                kind,
+            } => {
+                let c = self.converted(task, sub)?;
+                let converted = c.as_ref().as_ref().map_err(|e| Error::Convert(e.clone()))?;
+                let file = match chain {
+                    None if kind == FileKind::KeyedState => converted.keyed_state.as_ref(),
+                    None => None,
+                    Some(k) => converted.entry(k as usize).and_then(|e| match kind {
+                        FileKind::LegacyOperatorState => Some(&e.legacy_operator_state),
+                        FileKind::FunctionState => e.function_state.as_ref(),
+                        FileKind::OperatorState => e.operator_state.as_ref(),
+                        FileKind::KeyedState => None,
+                    }),
+                };
+                let file = file.ok_or_else(|| Error::NotFound(format!("{node:?}")))?;
+                file.as_ref()
+                    .map(|f| f.stream.clone())
+                    .map_err(|e| Error::Convert(e.clone()))
+            }
+            _ => Err(Error::IsADirectory(self.name(node)?)),
+        }
+    }
+
+    /// `stat`: exact sizes for files (converting the subtask if needed).
+    pub fn getattr(&self, ino: Ino) -> Result<Entry> {
+        let node = NodeRef::from_ino(ino).ok_or_else(|| Error::NotFound(format!("inode {ino}")))?;
+        let name = self.name(node)?;
+        match node {
+            NodeRef::Root | NodeRef::Vertex { .. } | NodeRef::Subtask { .. } => Ok(Entry {
+                ino,
+                name,
+                is_dir: true,
+                size: 0,
+            }),
+            NodeRef::Chain { task, sub, chain } => {
+                let c = self.converted(task, sub)?;
+                match c.as_ref() {
+                    Ok(conv) if conv.entry(chain as usize).is_some() => Ok(Entry {
+                        ino,
+                        name,
+                        is_dir: true,
+                        size: 0,
+                    }),
+                    _ => Err(Error::NotFound(name)),
+                }
+            }
+            _ => {
+                let size = match self.file_stream(node) {
+                    Ok(s) => s.len(),
+                    // A file that fails to convert still exists; opening it reports why.
+                    Err(Error::Convert(_)) => 0,
+                    Err(e) => return Err(e),
+                };
+                Ok(Entry {
+                    ino,
+                    name,
+                    is_dir: false,
+                    size,
+                })
+            }
+        }
+    }
+
+    /// Directory listing in a stable order.
+    pub fn children(&self, ino: Ino) -> Result<Vec<Entry>> {
+        let node = NodeRef::from_ino(ino).ok_or_else(|| Error::NotFound(format!("inode {ino}")))?;
+        let nodes: Vec<NodeRef> = match node {
+            NodeRef::Root => [NodeRef::Metadata, NodeRef::Report]
+                .into_iter()
+                .chain((0..self.index.tasks().len() as u32).map(|task| NodeRef::Vertex { task }))
+                .collect(),
+            NodeRef::Vertex { task } => (0..self.subtask_task(task)?.subtasks.len() as u32)
+                .map(|sub| NodeRef::Subtask { task, sub })
+                .collect(),
+            NodeRef::Subtask { task, sub } => {
+                let c = self.converted(task, sub)?;
+                let conv = c.as_ref().as_ref().map_err(|e| Error::Convert(e.clone()))?;
+                let mut v: Vec<NodeRef> = conv
+                    .chain
+                    .iter()
+                    .flatten()
+                    .map(|e| NodeRef::Chain {
+                        task,
+                        sub,
+                        chain: e.index as u32,
+                    })
+                    .collect();
+                if conv.keyed_state.is_some() {
+                    v.push(NodeRef::File {
+                        task,
+                        sub,
+                        chain: None,
+                        kind: FileKind::KeyedState,
+                    });
+                }
+                v
+            }
+            NodeRef::Chain { task, sub, chain } => {
+                let c = self.converted(task, sub)?;
+                let conv = c.as_ref().as_ref().map_err(|e| Error::Convert(e.clone()))?;
+                let e = conv
+                    .entry(chain as usize)
+                    .ok_or_else(|| Error::NotFound(format!("chain-{chain}")))?;
+                e.files()
+                    .map(|(kind, _)| NodeRef::File {
+                        task,
+                        sub,
+                        chain: Some(chain),
+                        kind,
+                    })
+                    .collect()
+            }
+            _ => return Err(Error::NotADirectory(self.name(node)?)),
+        };
+        nodes.into_iter().map(|n| self.getattr(n.ino())).collect()
+    }
+
+    /// A child by name.
+    pub fn lookup(&self, parent: Ino, name: &str) -> Result<Entry> {
+        self.children(parent)?
+            .into_iter()
+            .find(|e| e.name == name)
+            .ok_or_else(|| Error::NotFound(name.to_string()))
+    }
+
+    /// A node by slash-separated path from the root (`""` or `"/"` is the root).
+    pub fn resolve(&self, path: &str) -> Result<Entry> {
+        let mut entry = self.getattr(ROOT)?;
+        for part in path.split('/').filter(|p| !p.is_empty() && *p != ".") {
+            if !entry.is_dir {
+                return Err(Error::NotADirectory(entry.name));
+            }
+            entry = self.lookup(entry.ino, part)?;
+        }
+        Ok(entry)
+    }
+
+    pub fn open_file(&self, ino: Ino) -> Result<OpenFile> {
+        let node = NodeRef::from_ino(ino).ok_or_else(|| Error::NotFound(format!("inode {ino}")))?;
+        Ok(OpenFile {
+            stream: self.file_stream(node)?,
+        })
+    }
+
+    /// Provenance, as extended attributes: where the bytes come from and which Flink 1.1
+    /// handle they were.
+    pub fn xattrs(&self, ino: Ino) -> Result<Vec<(&'static str, String)>> {
+        let node = NodeRef::from_ino(ino).ok_or_else(|| Error::NotFound(format!("inode {ino}")))?;
+        let stream = match self.file_stream(node) {
+            Ok(s) => s,
+            Err(Error::IsADirectory(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let savepoint = self.index.source().name();
+        let source = stream
+            .pieces()
+            .iter()
+            .map(|p| match p {
+                Piece::Bytes(b) => format!("generated({})", b.len()),
+                Piece::Range { source, span } if source.name() == savepoint => {
+                    format!("savepoint@{}+{}", span.start, span.len)
+                }
+                Piece::Range { source, span } => {
+                    format!("{}@{}+{}", source.name(), span.start, span.len)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        let handle = match node {
+            NodeRef::Metadata => {
+                "generated: Flink 1.2 savepoint metadata (format version 1)".to_string()
+            }
+            NodeRef::Report => "generated: inspect --json".to_string(),
+            NodeRef::File {
+                task,
+                sub,
+                chain,
+                kind,
+            } => {
+                let c = self.converted(task, sub)?;
+                let conv = c.as_ref().as_ref().map_err(|e| Error::Convert(e.clone()))?;
+                conv.files()
+                    .find(|(ch, k, _)| *ch == chain.map(|c| c as usize) && *k == kind)
+                    .and_then(|(_, _, f)| f.as_ref().ok())
+                    .map(|f| f.handle.clone())
+                    .unwrap_or_default()
+            }
+            _ => String::new(),
+        };
+        Ok(vec![
+            ("user.savepointfs.source", source),
+            ("user.savepointfs.handle", handle),
+        ])
+    }
+
+    fn report_stream(&self) -> Arc<MultiStream> {
+        self.report
+            .get_or_init(|| {
+                let report = SavepointReport::build(&self.index, false);
+                let mut bytes = serde_json::to_vec_pretty(&report)
+                    .unwrap_or_else(|e| format!("{{\"error\": {:?}}}", e.to_string()).into_bytes());
+                bytes.push(b'\n');
+                Arc::new(MultiStream::new(REPORT_NAME, [Piece::bytes(bytes)]))
+            })
+            .clone()
+    }
+
+    fn metadata_stream(&self) -> Result<Arc<MultiStream>, convert::Error> {
+        self.metadata
+            .get_or_init(|| self.build_metadata().map(Arc::new))
+            .clone()
+    }
+
+    /// Converts every subtask (through the cache) and writes the V1 `_metadata`.
+    fn build_metadata(&self) -> Result<MultiStream, convert::Error> {
+        let mut held: Vec<Vec<(u32, Arc<Converted>)>> = Vec::new();
+        for (ti, t) in self.index.tasks().iter().enumerate() {
+            let mut subs = Vec::new();
+            for si in 0..t.subtasks.len() {
+                let c = self
+                    .subtask(ti as u32, si as u32)
+                    .map_err(|e| convert::Error::Metadata(e.to_string()))?;
+                subs.push((t.subtasks[si].index, c));
+            }
+            held.push(subs);
+        }
+        let tasks: Vec<TaskInput<'_>> = self
+            .index
+            .tasks()
+            .iter()
+            .zip(&held)
+            .map(|(t, subs)| TaskInput {
+                vertex: t.vertex.0,
+                parallelism: t.parallelism,
+                subtasks: subs
+                    .iter()
+                    .map(|(i, c)| (*i, c.as_ref().as_ref().map_err(Clone::clone)))
+                    .collect(),
+            })
+            .collect();
+        let root = self.opts.metadata_root.trim_end_matches('/');
+        let path_of = |f: FileRef<'_>| {
+            let vertex: String = f.vertex.iter().map(|b| format!("{b:02x}")).collect();
+            match f.chain {
+                Some(k) => format!(
+                    "{root}/{vertex}/subtask-{}/chain-{k}/{}",
+                    f.subtask,
+                    f.kind.file_name()
+                ),
+                None => format!(
+                    "{root}/{vertex}/subtask-{}/{}",
+                    f.subtask,
+                    f.kind.file_name()
+                ),
+            }
+        };
+        let model = convert::migration_metadata(self.index.checkpoint_id(), &tasks, &path_of)?;
+        let mut bytes = Vec::new();
+        crate::v1::write(&model, &mut bytes)
+            .map_err(|e| convert::Error::Metadata(e.to_string()))?;
+        Ok(MultiStream::new(METADATA_NAME, [Piece::bytes(bytes)]))
+    }
+}
