@@ -3,7 +3,7 @@
 
 mod common;
 
-use savepointfs::convert::ExternalPolicy;
+use savepointfs::convert::{ExternalPolicy, Target};
 use savepointfs::source::{FileSource, MemSource, Source};
 use savepointfs::tree::{Entry, ROOT, Tree, TreeOptions};
 use savepointfs::v1;
@@ -16,6 +16,7 @@ fn open(fx: &std::path::Path, cache_bytes: usize) -> Tree {
         cache_bytes,
         metadata_root: "file:/mnt/sp".into(),
         policy: ExternalPolicy::default(),
+        target: Target::Migration,
     };
     Tree::open(source, opts).unwrap()
 }

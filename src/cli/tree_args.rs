@@ -2,7 +2,7 @@
 //! verify, mount), and opening the tree from them.
 
 use super::Failure;
-use savepointfs::convert::ExternalPolicy;
+use savepointfs::convert::{ExternalPolicy, Target};
 use savepointfs::source::{FileSource, Source};
 use savepointfs::tree::{Tree, TreeOptions};
 use std::path::{Path, PathBuf};
@@ -22,6 +22,10 @@ pub struct TreeArgs {
     /// Bound on cached decoded subtasks (e.g. 256MiB).
     #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "256MiB")]
     pub cache_size: u64,
+    /// Which Flink `_metadata` is for: flink-1.10 (native, stock Flink 1.4-1.10),
+    /// flink-1.2 (native, Flink 1.2/1.3) or migration (Flink 1.2's own in-memory form).
+    #[arg(long, value_name = "TARGET", value_parser = Target::parse, default_value = "flink-1.10")]
+    pub target: Target,
 }
 
 impl TreeArgs {
@@ -38,6 +42,7 @@ impl TreeArgs {
             cache_bytes: usize::try_from(self.cache_size).unwrap_or(usize::MAX),
             metadata_root,
             policy,
+            target: self.target,
         };
         let source: Arc<dyn Source> = Arc::new(source);
         Tree::open(source, opts).map_err(Failure::input)

@@ -1,10 +1,13 @@
-//! The faithful ("migration") `_metadata`: Flink 1.2.0's in-memory conversion flattened
-//! to the V1 format (formats.md §3.3–3.4, §3.14). Each legacy stream and each keyed-state
-//! stream becomes a file handle naming our converted file.
+//! `_metadata` for each target. `migration`: Flink 1.2.0's in-memory conversion flattened
+//! to the V1 format (formats.md §3.3–3.4, §3.14): legacy streams and the keyed-state
+//! stream as file handles. `flink-1.10` / `flink-1.2`: the native layout (native.md §7.2):
+//! managed operator state, raw operator state and key-group handles, with 0 legacy slots
+//! (stock Flink 1.4–1.10) or one null slot per chain entry (Flink 1.2/1.3 check the count).
 
 use super::FileKind;
 use super::error::Error;
-use super::subtask::ConvertedSubtask;
+use super::native::DEFAULT_OPERATOR_STATE;
+use super::subtask::{ConvertedFile, ConvertedSubtask, FileResult};
 use crate::source::Source;
 use crate::v1;
 
@@ -25,8 +28,40 @@ pub struct TaskInput<'a> {
     pub subtasks: Vec<(u32, Result<&'a ConvertedSubtask, Error>)>,
 }
 
-/// Builds the V1 model. `path_of` names a file (an absolute URI, e.g. `file:/mnt/sp/...`).
-pub fn migration_metadata(
+/// Which Flink the `_metadata` is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// The faithful flattening of Flink 1.2.0's migration (loads, restores only partly).
+    Migration,
+    /// Native state, one null legacy slot per chain entry (Flink 1.2 and 1.3).
+    Flink12,
+    /// Native state, no legacy slots (stock Flink 1.4 to 1.10).
+    Flink110,
+}
+
+impl Target {
+    pub const ALL: [Target; 3] = [Target::Flink110, Target::Flink12, Target::Migration];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Migration => "migration",
+            Target::Flink12 => "flink-1.2",
+            Target::Flink110 => "flink-1.10",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Target, String> {
+        Target::ALL
+            .into_iter()
+            .find(|t| t.name() == s)
+            .ok_or_else(|| format!("unknown target {s:?}: choose flink-1.10, flink-1.2 or migration"))
+    }
+}
+
+/// Builds the V1 model for `target`. `path_of` names a file (an absolute URI, e.g.
+/// `file:/mnt/sp/...`).
+pub fn build_metadata(
+    target: Target,
     checkpoint_id: i64,
     tasks: &[TaskInput<'_>],
     path_of: &dyn Fn(FileRef<'_>) -> String,
@@ -60,10 +95,17 @@ pub fn migration_metadata(
             let converted = converted
                 .as_ref()
                 .map_err(|e| Error::Metadata(e.to_string()))?;
-            subtasks.push((
-                *index as i32,
-                subtask_state(&task.vertex, *index, converted, path_of)?,
-            ));
+            if target != Target::Migration && converted.chain.len() != chain_length {
+                return Err(Error::Metadata(format!(
+                    "vertex {vertex_hex} subtask {index}: chain of {} operators where the task's first subtask has {chain_length}",
+                    converted.chain.len()
+                )));
+            }
+            let state = match target {
+                Target::Migration => subtask_state(&task.vertex, *index, converted, path_of)?,
+                native => native_subtask_state(native, &task.vertex, *index, converted, path_of)?,
+            };
+            subtasks.push((*index as i32, state));
         }
         out.push(v1::TaskState {
             vertex: v1::VertexId(task.vertex),
@@ -131,4 +173,56 @@ fn subtask_state(
         managed_keyed,
         raw_keyed: None,
     })
+}
+
+/// Native layout (native.md §7.2).
+fn native_subtask_state(
+    target: Target,
+    vertex: &[u8; 16],
+    index: u32,
+    converted: &ConvertedSubtask,
+    path_of: &dyn Fn(FileRef<'_>) -> String,
+) -> Result<v1::SubtaskState, Error> {
+    let handle = |chain: Option<usize>, kind: FileKind, f: &FileResult| -> Result<(v1::StreamHandle, u64), Error> {
+        let f: &ConvertedFile = f.as_ref().map_err(|e| Error::Metadata(e.to_string()))?;
+        let path = path_of(FileRef { vertex, subtask: index, chain, kind });
+        Ok((v1::StreamHandle::File { size: f.stream.len() as i64, path }, f.offset))
+    };
+    let operator = |chain: usize, kind: FileKind, f: Option<&FileResult>| -> Result<Option<v1::OperatorHandle>, Error> {
+        let Some(f) = f else { return Ok(None) };
+        let (delegate, offset) = handle(Some(chain), kind, f)?;
+        Ok(Some(v1::OperatorHandle {
+            states: vec![v1::OperatorStateEntry {
+                name: DEFAULT_OPERATOR_STATE.to_string(),
+                mode: v1::Mode::SplitDistribute,
+                offsets: vec![offset as i64],
+            }],
+            delegate,
+        }))
+    };
+    let mut managed_operator = Vec::with_capacity(converted.chain.len());
+    let mut raw_operator = Vec::with_capacity(converted.chain.len());
+    for (k, entry) in converted.chain.iter().enumerate() {
+        let (managed, raw) = match entry {
+            None => (None, None),
+            Some(e) => (
+                operator(k, FileKind::ManagedOperatorState, e.managed_operator_state.as_ref())?,
+                operator(k, FileKind::OperatorState, e.operator_state.as_ref())?,
+            ),
+        };
+        managed_operator.push(managed);
+        raw_operator.push(raw);
+    }
+    let managed_keyed = match &converted.managed_keyed_state {
+        None => None,
+        Some(f) => {
+            let (delegate, offset) = handle(None, FileKind::ManagedKeyedState, f)?;
+            Some(v1::KeyGroupsHandle { start: index as i32, offsets: vec![offset as i64], delegate })
+        }
+    };
+    let legacy = match target {
+        Target::Flink12 => vec![None; converted.chain.len()],
+        _ => Vec::new(),
+    };
+    Ok(v1::SubtaskState { duration: -1, legacy, managed_operator, raw_operator, managed_keyed, raw_keyed: None })
 }

@@ -10,11 +10,12 @@
 mod error;
 pub mod external;
 mod metadata;
+pub mod native;
 mod subtask;
 
 pub use error::Error;
 pub use external::{ExternalFile, ExternalPolicy, ExternalProblem};
-pub use metadata::{FileRef, TaskInput, migration_metadata};
+pub use metadata::{FileRef, Target, TaskInput, build_metadata};
 pub use subtask::{ConvertedEntry, ConvertedFile, ConvertedSubtask, FileResult, convert_subtask};
 
 pub use crate::stream::MultiStream;
@@ -30,6 +31,10 @@ pub enum FileKind {
     OperatorState,
     /// Per subtask: the kv-state HashMap re-serialized under migration names (§3.7–3.8).
     KeyedState,
+    /// Per chain entry with function state, native: `ListCheckpointed` state `_default_`.
+    ManagedOperatorState,
+    /// Per subtask with keyed state, native: a key-group stream.
+    ManagedKeyedState,
 }
 
 impl FileKind {
@@ -40,13 +45,18 @@ impl FileKind {
             FileKind::FunctionState => "function-state",
             FileKind::OperatorState => "operator-state",
             FileKind::KeyedState => "keyed-state",
+            FileKind::ManagedOperatorState => "managed-operator-state",
+            FileKind::ManagedKeyedState => "managed-keyed-state",
         }
     }
 
-    pub const ALL: [FileKind; 4] = [
+    /// Every kind; the position is part of the inode number, so only append.
+    pub const ALL: [FileKind; 6] = [
         FileKind::LegacyOperatorState,
         FileKind::FunctionState,
         FileKind::OperatorState,
         FileKind::KeyedState,
+        FileKind::ManagedOperatorState,
+        FileKind::ManagedKeyedState,
     ];
 }

@@ -1,19 +1,24 @@
-//! The conversion of one decoded subtask (formats.md §3.4–3.8).
+//! The conversion of one decoded subtask: the faithful files of formats.md §3.4–3.8 and
+//! the native files of native.md §7.3–7.4.
 
 use super::FileKind;
 use super::error::Error;
 use super::external::ExternalPolicy;
+use super::native;
 use crate::javaser::{self, Chunk, Value, WriteOptions};
 use crate::source::{Source, Span};
 use crate::stream::{MultiStream, Piece};
-use crate::v0::{Bytes, ChainEntry, StateHandle, SubtaskModel};
+use crate::v0::{Bytes, ChainEntry, ExternalPath, HeapSnapshot, StateHandle, SubtaskModel};
 use std::sync::Arc;
 
-/// A converted file: its bytes, and the Flink 1.1 handle class(es) they came from.
+/// A converted file: its bytes, the Flink 1.1 handle class(es) they came from, and
+/// where its state starts (the offset a V1 handle records: key-group or operator-state
+/// offset; 0 for plain streams).
 #[derive(Clone)]
 pub struct ConvertedFile {
     pub stream: Arc<MultiStream>,
     pub handle: String,
+    pub offset: u64,
 }
 
 pub type FileResult = Result<ConvertedFile, Error>;
@@ -24,18 +29,18 @@ pub struct ConvertedEntry {
     pub legacy_operator_state: FileResult,
     pub function_state: Option<FileResult>,
     pub operator_state: Option<FileResult>,
+    /// Native: the function state as `ListCheckpointed` operator state.
+    pub managed_operator_state: Option<FileResult>,
 }
 
 impl ConvertedEntry {
     /// The entry's files in tree order.
     pub fn files(&self) -> impl Iterator<Item = (FileKind, &FileResult)> {
         [
-            (
-                FileKind::LegacyOperatorState,
-                Some(&self.legacy_operator_state),
-            ),
+            (FileKind::LegacyOperatorState, Some(&self.legacy_operator_state)),
             (FileKind::FunctionState, self.function_state.as_ref()),
             (FileKind::OperatorState, self.operator_state.as_ref()),
+            (FileKind::ManagedOperatorState, self.managed_operator_state.as_ref()),
         ]
         .into_iter()
         .filter_map(|(k, f)| f.map(|f| (k, f)))
@@ -48,6 +53,8 @@ pub struct ConvertedSubtask {
     pub chain: Vec<Option<ConvertedEntry>>,
     /// `None` when no chain entry had keyed state.
     pub keyed_state: Option<FileResult>,
+    /// Native: the key-group stream of the subtask's keyed state.
+    pub managed_keyed_state: Option<FileResult>,
 }
 
 impl ConvertedSubtask {
@@ -55,36 +62,37 @@ impl ConvertedSubtask {
         self.chain.get(chain)?.as_ref()
     }
 
+    /// The subtask-level files in tree order.
+    pub fn subtask_files(&self) -> impl Iterator<Item = (FileKind, &FileResult)> {
+        [
+            (FileKind::KeyedState, self.keyed_state.as_ref()),
+            (FileKind::ManagedKeyedState, self.managed_keyed_state.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(k, f)| f.map(|f| (k, f)))
+    }
+
     /// Every file with its chain index (`None` for subtask-level files).
     pub fn files(&self) -> impl Iterator<Item = (Option<usize>, FileKind, &FileResult)> {
-        let entries = self
-            .chain
-            .iter()
-            .flatten()
-            .flat_map(|e| e.files().map(move |(k, f)| (Some(e.index), k, f)));
-        entries.chain(
-            self.keyed_state
-                .iter()
-                .map(|f| (None, FileKind::KeyedState, f)),
-        )
+        let entries = self.chain.iter().flatten().flat_map(|e| e.files().map(move |(k, f)| (Some(e.index), k, f)));
+        entries.chain(self.subtask_files().map(|(k, f)| (None, k, f)))
+    }
+
+    /// A file by position.
+    pub fn file(&self, chain: Option<usize>, kind: FileKind) -> Option<&FileResult> {
+        self.files().find(|(c, k, _)| *c == chain && *k == kind).map(|(_, _, f)| f)
     }
 
     /// Approximate heap bytes held (for the cache's byte bound).
     pub fn heap_bytes(&self) -> usize {
+        let piece_bytes = |p: &Piece| match p {
+            Piece::Bytes(b) => b.len() + 32,
+            Piece::Range { .. } => 48,
+        };
         let owned: usize = self
             .files()
             .filter_map(|(_, _, f)| f.as_ref().ok())
-            .map(|f| {
-                f.stream
-                    .pieces()
-                    .iter()
-                    .map(|p| match p {
-                        Piece::Bytes(b) => b.len() + 32,
-                        Piece::Range { .. } => 48,
-                    })
-                    .sum::<usize>()
-                    + 128
-            })
+            .map(|f| f.stream.pieces().iter().map(piece_bytes).sum::<usize>() + 128)
             .sum();
         owned + 256 + self.chain.len() * 64
     }
@@ -92,20 +100,9 @@ impl ConvertedSubtask {
 
 /// Converts a decoded subtask. Never fails as a whole: each file carries its own result.
 pub fn convert_subtask(model: &SubtaskModel, policy: &ExternalPolicy) -> ConvertedSubtask {
-    let cx = Cx {
-        model,
-        policy,
-        savepoint: model.graph.source().clone(),
-    };
-    let chain = model
-        .chain
-        .iter()
-        .map(|e| e.as_ref().map(|e| cx.entry(e)))
-        .collect();
-    ConvertedSubtask {
-        chain,
-        keyed_state: cx.keyed_state(),
-    }
+    let cx = Cx { model, policy, savepoint: model.graph.source().clone() };
+    let chain = model.chain.iter().map(|e| e.as_ref().map(|e| cx.entry(e))).collect();
+    ConvertedSubtask { chain, keyed_state: cx.keyed_state(), managed_keyed_state: cx.managed_keyed_state() }
 }
 
 struct Cx<'a> {
@@ -124,50 +121,44 @@ impl Cx<'_> {
         format!("{loc} {}", kind.file_name())
     }
 
-    /// The bytes of a handle (a wrapper's are its inner handle's, §3.6).
-    fn handle_piece(&self, h: &StateHandle, location: &str) -> Result<Piece, Error> {
-        match h.bytes() {
+    /// Bytes that live in the savepoint or in an external file, as a piece.
+    fn bytes_piece(&self, bytes: Bytes, location: &str) -> Result<Piece, Error> {
+        match bytes {
             Bytes::Span(span) => Ok(Piece::range(self.savepoint.clone(), span)),
-            Bytes::External { path, .. } => {
-                let file = self
-                    .policy
-                    .resolve(&path)
-                    .map_err(|problem| Error::External {
-                        location: location.to_string(),
-                        problem,
-                    })?;
-                let len = file.len();
-                Ok(Piece::range(Arc::new(file), Span::new(0, len)))
-            }
+            Bytes::External { path, .. } => self.external_piece(&path, location),
         }
     }
 
-    fn file(&self, location: String, handle: String, pieces: Vec<Piece>) -> ConvertedFile {
-        ConvertedFile {
-            stream: Arc::new(MultiStream::new(location, pieces)),
-            handle,
-        }
+    fn external_piece(&self, path: &ExternalPath, location: &str) -> Result<Piece, Error> {
+        let file = self
+            .policy
+            .resolve(path)
+            .map_err(|problem| Error::External { location: location.to_string(), problem })?;
+        let len = file.len();
+        Ok(Piece::range(Arc::new(file), Span::new(0, len)))
+    }
+
+    /// The bytes of a handle (a wrapper's are its inner handle's, §3.6).
+    fn handle_piece(&self, h: &StateHandle, location: &str) -> Result<Piece, Error> {
+        self.bytes_piece(h.bytes(), location)
+    }
+
+    fn file(&self, location: String, handle: String, pieces: Vec<Piece>, offset: u64) -> ConvertedFile {
+        ConvertedFile { stream: Arc::new(MultiStream::new(location, pieces)), handle, offset }
     }
 
     fn entry(&self, e: &ChainEntry) -> ConvertedEntry {
         let single = |h: &StateHandle, kind| {
             let loc = self.location(Some(e.index), kind);
             let piece = self.handle_piece(h, &loc)?;
-            Ok(self.file(loc, handle_classes(h), vec![piece]))
+            Ok(self.file(loc, handle_classes(h), vec![piece], 0))
         };
-        let function_state = e
-            .function_state
-            .as_ref()
-            .map(|h| single(h, FileKind::FunctionState));
-        let operator_state = e
-            .operator_state
-            .as_ref()
-            .map(|h| single(h, FileKind::OperatorState));
         ConvertedEntry {
             index: e.index,
             legacy_operator_state: self.legacy(e),
-            function_state,
-            operator_state,
+            function_state: e.function_state.as_ref().map(|h| single(h, FileKind::FunctionState)),
+            operator_state: e.operator_state.as_ref().map(|h| single(h, FileKind::OperatorState)),
+            managed_operator_state: e.function_state.as_ref().map(|h| self.managed_operator_state(e.index, h)),
         }
     }
 
@@ -188,17 +179,13 @@ impl Cx<'_> {
             pieces.push(self.handle_piece(h, &loc)?);
             classes.push(handle_classes(h));
         }
-        Ok(self.file(loc, classes.join(" + "), pieces))
+        Ok(self.file(loc, classes.join(" + "), pieces, 0))
     }
 
     /// The kv-state HashMap of the one chain entry that has it, as a fresh Java stream
     /// under migration class names (§3.7–3.8). No size cap.
     fn keyed_state(&self) -> Option<FileResult> {
-        let keyed: Vec<&ChainEntry> = self
-            .model
-            .entries()
-            .filter(|e| e.kv_states_map.is_some())
-            .collect();
+        let keyed: Vec<&ChainEntry> = self.model.entries().filter(|e| e.kv_states_map.is_some()).collect();
         let first = keyed.first()?;
         let loc = self.location(None, FileKind::KeyedState);
         if keyed.len() > 1 {
@@ -210,28 +197,15 @@ impl Cx<'_> {
                 ),
             }));
         }
-        if let Some(reason) = first
-            .kv_states
-            .iter()
-            .find_map(|k| k.snapshot.migration_problem())
-        {
-            return Some(Err(Error::NotMigratable {
-                location: loc,
-                reason,
-            }));
+        if let Some(reason) = first.kv_states.iter().find_map(|k| k.snapshot.migration_problem()) {
+            return Some(Err(Error::NotMigratable { location: loc, reason }));
         }
         let map = first.kv_states_map?;
         let graph = &self.model.graph;
-        let chunks =
-            match javaser::write_object(graph, Value::Node(map), &WriteOptions::migration()) {
-                Ok(c) => c,
-                Err(e) => {
-                    return Some(Err(Error::Reserialize {
-                        location: loc,
-                        error: Arc::new(e),
-                    }));
-                }
-            };
+        let chunks = match javaser::write_object(graph, Value::Node(map), &WriteOptions::migration()) {
+            Ok(c) => c,
+            Err(e) => return Some(Err(Error::Reserialize { location: loc, error: Arc::new(e) })),
+        };
         let pieces = chunks
             .into_vec()
             .into_iter()
@@ -240,27 +214,59 @@ impl Cx<'_> {
                 Chunk::Span(s) => Piece::range(graph.source().clone(), s),
             })
             .collect();
-        let classes: Vec<&str> = first
-            .kv_states
-            .iter()
-            .map(|k| k.snapshot.class_name())
-            .collect();
-        let mut classes_dedup = classes.clone();
-        classes_dedup.dedup();
-        Some(Ok(self.file(
-            loc,
-            format!("java.util.HashMap<{}>", classes_dedup.join(", ")),
-            pieces,
-        )))
+        Some(Ok(self.file(loc, format!("java.util.HashMap<{}>", kv_classes(first)), pieces, 0)))
+    }
+
+    /// Native: `_default_` header + the function state's Java stream verbatim (§7.4.1).
+    fn managed_operator_state(&self, chain: usize, h: &StateHandle) -> FileResult {
+        let loc = self.location(Some(chain), FileKind::ManagedOperatorState);
+        let header =
+            native::operator_state_header().map_err(|reason| Error::NotMigratable { location: loc.clone(), reason })?;
+        let offset = header.len() as u64;
+        let element = self.handle_piece(h, &loc)?;
+        let handle = format!("ListCheckpointed({})", handle_classes(h));
+        Ok(self.file(loc, handle, vec![Piece::bytes(header), element], offset))
+    }
+
+    /// Native: the head operator's keyed state as one key-group stream (§7.3).
+    fn managed_keyed_state(&self) -> Option<FileResult> {
+        let loc = self.location(None, FileKind::ManagedKeyedState);
+        let entry = match native::keyed_entry(self.model, &loc) {
+            Ok(None) => return None,
+            Ok(Some(e)) => e,
+            Err(e) => return Some(Err(e)),
+        };
+        // maxParallelism = parallelism, so subtask i owns exactly key group i (formats.md §3.13).
+        let key_group = self.model.location.subtask.unwrap_or(0);
+        let data_piece = |h: &HeapSnapshot| -> Result<(Piece, i32), Error> {
+            let piece = self.bytes_piece(h.data.clone(), &loc)?;
+            let namespaces = native::first_int(&piece).map_err(|e| Error::NotMigratable {
+                location: loc.clone(),
+                reason: format!("state {:?}: cannot read its namespace count: {e}", h.state_name),
+            })?;
+            Ok((piece, namespaces))
+        };
+        let result = native::heap_keyed_stream(&self.model.graph, entry, key_group, &loc, &data_piece).map(
+            |(pieces, offset)| {
+                let handle = format!("key group {key_group} of {}", kv_classes(entry));
+                self.file(loc.clone(), handle, pieces, offset)
+            },
+        );
+        Some(result)
     }
 }
 
 /// The class chain of a handle, wrapper first: `DataInputViewHandle(ByteStreamStateHandle)`.
 fn handle_classes(h: &StateHandle) -> String {
     match h {
-        StateHandle::DataInputView { inner, .. } => {
-            format!("{}({})", h.class_name(), handle_classes(inner))
-        }
+        StateHandle::DataInputView { inner, .. } => format!("{}({})", h.class_name(), handle_classes(inner)),
         _ => h.class_name().to_string(),
     }
+}
+
+/// The distinct snapshot classes of an entry's keyed state.
+fn kv_classes(e: &ChainEntry) -> String {
+    let mut classes: Vec<&str> = e.kv_states.iter().map(|k| k.snapshot.class_name()).collect();
+    classes.dedup();
+    classes.join(", ")
 }

@@ -7,12 +7,14 @@
 mod cache;
 mod error;
 mod ino;
+pub mod verify;
+pub mod walk;
 
 pub use error::{Error, io_kind_errno};
 pub use ino::{Ino, NodeRef, ROOT};
 
 use crate::convert::{
-    self, ConvertedSubtask, ExternalPolicy, FileKind, FileRef, MultiStream, TaskInput,
+    self, ConvertedSubtask, ExternalPolicy, FileRef, MultiStream, Target, TaskInput,
 };
 use crate::source::Source;
 use crate::stream::Piece;
@@ -32,6 +34,8 @@ pub struct TreeOptions {
     /// Prefix of the paths `_metadata` names, e.g. `file:/mnt/savepoint`.
     pub metadata_root: String,
     pub policy: ExternalPolicy,
+    /// Which Flink `_metadata` is for.
+    pub target: Target,
 }
 
 impl TreeOptions {
@@ -46,6 +50,21 @@ pub struct Entry {
     pub is_dir: bool,
     /// Exact length for files; 0 for directories and for files that fail to convert.
     pub size: u64,
+}
+
+/// A directory entry without its size (see [`Tree::list`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listed {
+    pub ino: Ino,
+    pub name: String,
+    pub is_dir: bool,
+}
+
+fn is_dir(node: NodeRef) -> bool {
+    matches!(
+        node,
+        NodeRef::Root | NodeRef::Vertex { .. } | NodeRef::Subtask { .. } | NodeRef::Chain { .. }
+    )
 }
 
 /// An open file: its bytes stay readable whatever the cache evicts.
@@ -191,16 +210,7 @@ impl Tree {
             } => {
                 let c = self.converted(task, sub)?;
                 let converted = c.as_ref().as_ref().map_err(|e| Error::Convert(e.clone()))?;
-                let file = match chain {
-                    None if kind == FileKind::KeyedState => converted.keyed_state.as_ref(),
-                    None => None,
-                    Some(k) => converted.entry(k as usize).and_then(|e| match kind {
-                        FileKind::LegacyOperatorState => Some(&e.legacy_operator_state),
-                        FileKind::FunctionState => e.function_state.as_ref(),
-                        FileKind::OperatorState => e.operator_state.as_ref(),
-                        FileKind::KeyedState => None,
-                    }),
-                };
+                let file = converted.file(chain.map(|c| c as usize), kind);
                 let file = file.ok_or_else(|| Error::NotFound(format!("{node:?}")))?;
                 file.as_ref()
                     .map(|f| f.stream.clone())
@@ -252,6 +262,39 @@ impl Tree {
 
     /// Directory listing in a stable order.
     pub fn children(&self, ino: Ino) -> Result<Vec<Entry>> {
+        self.child_nodes(ino)?
+            .into_iter()
+            .map(|n| self.getattr(n.ino()))
+            .collect()
+    }
+
+    /// Directory listing without sizes: names, inode numbers and types only. Listing the
+    /// root this way does not build `_metadata` (which converts every subtask).
+    pub fn list(&self, ino: Ino) -> Result<Vec<Listed>> {
+        self.child_nodes(ino)?
+            .into_iter()
+            .map(|n| {
+                Ok(Listed {
+                    ino: n.ino(),
+                    name: self.name(n)?,
+                    is_dir: is_dir(n),
+                })
+            })
+            .collect()
+    }
+
+    /// Whether `getattr(ino)` costs no more than converting the node's own subtask:
+    /// false for `_metadata` and `savepoint.json` until first built (each decodes every
+    /// subtask), so a directory listing can leave their sizes for an explicit `stat`.
+    pub fn attr_is_cheap(&self, ino: Ino) -> bool {
+        match NodeRef::from_ino(ino) {
+            Some(NodeRef::Metadata) => self.metadata.get().is_some(),
+            Some(NodeRef::Report) => self.report.get().is_some(),
+            _ => true,
+        }
+    }
+
+    fn child_nodes(&self, ino: Ino) -> Result<Vec<NodeRef>> {
         let node = NodeRef::from_ino(ino).ok_or_else(|| Error::NotFound(format!("inode {ino}")))?;
         let nodes: Vec<NodeRef> = match node {
             NodeRef::Root => [NodeRef::Metadata, NodeRef::Report]
@@ -274,14 +317,12 @@ impl Tree {
                         chain: e.index as u32,
                     })
                     .collect();
-                if conv.keyed_state.is_some() {
-                    v.push(NodeRef::File {
-                        task,
-                        sub,
-                        chain: None,
-                        kind: FileKind::KeyedState,
-                    });
-                }
+                v.extend(conv.subtask_files().map(|(kind, _)| NodeRef::File {
+                    task,
+                    sub,
+                    chain: None,
+                    kind,
+                }));
                 v
             }
             NodeRef::Chain { task, sub, chain } => {
@@ -301,15 +342,17 @@ impl Tree {
             }
             _ => return Err(Error::NotADirectory(self.name(node)?)),
         };
-        nodes.into_iter().map(|n| self.getattr(n.ino())).collect()
+        Ok(nodes)
     }
 
-    /// A child by name.
+    /// A child by name (only that child's size is computed).
     pub fn lookup(&self, parent: Ino, name: &str) -> Result<Entry> {
-        self.children(parent)?
+        let child = self
+            .list(parent)?
             .into_iter()
             .find(|e| e.name == name)
-            .ok_or_else(|| Error::NotFound(name.to_string()))
+            .ok_or_else(|| Error::NotFound(name.to_string()))?;
+        self.getattr(child.ino)
     }
 
     /// A node by slash-separated path from the root (`""` or `"/"` is the root).
@@ -368,9 +411,8 @@ impl Tree {
             } => {
                 let c = self.converted(task, sub)?;
                 let conv = c.as_ref().as_ref().map_err(|e| Error::Convert(e.clone()))?;
-                conv.files()
-                    .find(|(ch, k, _)| *ch == chain.map(|c| c as usize) && *k == kind)
-                    .and_then(|(_, _, f)| f.as_ref().ok())
+                conv.file(chain.map(|c| c as usize), kind)
+                    .and_then(|f| f.as_ref().ok())
                     .map(|f| f.handle.clone())
                     .unwrap_or_default()
             }
@@ -386,8 +428,13 @@ impl Tree {
         self.report
             .get_or_init(|| {
                 let report = SavepointReport::build(&self.index, false);
-                let mut bytes = serde_json::to_vec_pretty(&report)
-                    .unwrap_or_else(|e| format!("{{\"error\": {:?}}}", e.to_string()).into_bytes());
+                // The inspect document, plus which target `_metadata` serves.
+                let mut doc = serde_json::to_value(&report).unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }));
+                if let Some(map) = doc.as_object_mut() {
+                    map.insert("target".into(), self.opts.target.name().into());
+                    map.insert("metadata_root".into(), self.opts.metadata_root.clone().into());
+                }
+                let mut bytes = serde_json::to_vec_pretty(&doc).unwrap_or_default();
                 bytes.push(b'\n');
                 Arc::new(MultiStream::new(REPORT_NAME, [Piece::bytes(bytes)]))
             })
@@ -443,7 +490,7 @@ impl Tree {
                 ),
             }
         };
-        let model = convert::migration_metadata(self.index.checkpoint_id(), &tasks, &path_of)?;
+        let model = convert::build_metadata(self.opts.target, self.index.checkpoint_id(), &tasks, &path_of)?;
         let mut bytes = Vec::new();
         crate::v1::write(&model, &mut bytes)
             .map_err(|e| convert::Error::Metadata(e.to_string()))?;

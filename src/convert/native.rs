@@ -1,0 +1,211 @@
+//! The native target (native.md): state written the way Flink 1.2+ writes its own
+//! savepoints, so a stock Flink restores it with its normal code. Keyed state becomes a
+//! key-group stream (computed header + the 1.1 `data` bytes verbatim), `Checkpointed`
+//! function state becomes `ListCheckpointed` managed operator state `_default_`
+//! (computed header + the 1.1 `serializedData` verbatim), and the operator's own bytes
+//! are raw operator state (the `operator-state` file itself, offset 0).
+
+use super::error::Error;
+use crate::javaser::builder::{ClassSpec, StreamBuilder};
+use crate::javaser::{self, Graph, NodeId, Value, WriteOptions, mutf8};
+use crate::source::Source;
+use crate::stream::Piece;
+use crate::v0::{ChainEntry, HeapSnapshot, KvSnapshot, StateKind, SubtaskModel};
+
+/// The operator-state name Flink gives `ListCheckpointed` state and raw operator state.
+pub const DEFAULT_OPERATOR_STATE: &str = "_default_";
+
+const VOID_SERIALIZER: &str = "org.apache.flink.api.common.typeutils.base.VoidSerializer";
+
+// TODO(lead): share these with the synth class table once it lands (move to v0).
+static TYPE_SERIALIZER: ClassSpec = ClassSpec {
+    name: "org.apache.flink.api.common.typeutils.TypeSerializer",
+    uid: 1,
+    flags: javaser::flags::SERIALIZABLE,
+    fields: &[],
+    superclass: None,
+};
+
+static TYPE_SERIALIZER_SINGLETON: ClassSpec = ClassSpec {
+    name: "org.apache.flink.api.common.typeutils.base.TypeSerializerSingleton",
+    uid: 8766687317209282373,
+    flags: javaser::flags::SERIALIZABLE,
+    fields: &[],
+    superclass: Some(&TYPE_SERIALIZER),
+};
+
+/// `VoidNamespaceSerializer` (a class Flink 1.1 lacks): Flink 1.2+ needs a non-null
+/// namespace where 1.1 used `VoidSerializer` (native.md §7.3.5, A.2).
+static VOID_NAMESPACE_SERIALIZER: ClassSpec = ClassSpec {
+    name: "org.apache.flink.runtime.state.VoidNamespaceSerializer",
+    uid: 1,
+    flags: javaser::flags::SERIALIZABLE,
+    fields: &[],
+    superclass: Some(&TYPE_SERIALIZER_SINGLETON),
+};
+
+/// `JavaSerializer`, the element serializer of `ListCheckpointed` state (native.md A.4).
+static JAVA_SERIALIZER: ClassSpec = ClassSpec {
+    name: "org.apache.flink.runtime.state.JavaSerializer",
+    uid: 0x465358cea4340a92,
+    flags: javaser::flags::SERIALIZABLE,
+    fields: &[],
+    superclass: Some(&TYPE_SERIALIZER),
+};
+
+
+/// A stream holding one fresh object of a field-less class.
+fn singleton_stream(spec: &'static ClassSpec) -> Result<Vec<u8>, String> {
+    let mut b = StreamBuilder::new(Vec::new(), spec.name, 0).map_err(|e| e.to_string())?;
+    b.begin_object(spec).map_err(|e| e.to_string())?;
+    b.finish().map_err(|e| e.to_string())
+}
+
+/// The header of a `_default_` managed operator state stream (native.md §7.4.1): proxy
+/// version 1, one state `_default_` in SPLIT_DISTRIBUTE mode, its `JavaSerializer` as a
+/// bare stream, then the element count 1. The element follows at the returned length.
+pub fn operator_state_header() -> Result<Vec<u8>, String> {
+    let mut h = Vec::with_capacity(160);
+    h.extend_from_slice(&1i32.to_be_bytes());
+    h.extend_from_slice(&1i16.to_be_bytes());
+    put_utf(&mut h, DEFAULT_OPERATOR_STATE)?;
+    h.push(0); // SPLIT_DISTRIBUTE
+    h.extend_from_slice(&singleton_stream(&JAVA_SERIALIZER)?);
+    h.extend_from_slice(&1i32.to_be_bytes());
+    Ok(h)
+}
+
+fn put_utf(out: &mut Vec<u8>, s: &str) -> Result<(), String> {
+    let b = mutf8::encode(s);
+    let n = u16::try_from(b.len()).map_err(|_| format!("name of {} bytes does not fit writeUTF", b.len()))?;
+    out.extend_from_slice(&n.to_be_bytes());
+    out.extend_from_slice(&b);
+    Ok(())
+}
+
+/// Serializer proxy framing: `int 1, int length, Java stream` (native.md §7.3.5).
+fn put_proxy(out: &mut Vec<u8>, stream: &[u8]) -> Result<(), String> {
+    let n = i32::try_from(stream.len()).map_err(|_| "serializer stream too large".to_string())?;
+    out.extend_from_slice(&1i32.to_be_bytes());
+    out.extend_from_slice(&n.to_be_bytes());
+    out.extend_from_slice(stream);
+    Ok(())
+}
+
+/// A serializer object re-emitted as a fresh standalone stream (handles renumbered).
+fn reemit(graph: &Graph, node: NodeId) -> Result<Vec<u8>, String> {
+    let chunks = javaser::write_object(graph, Value::Node(node), &WriteOptions::default()).map_err(|e| e.to_string())?;
+    chunks.to_vec(&**graph.source()).map_err(|e| e.to_string())
+}
+
+fn is_class(graph: &Graph, node: NodeId, name: &str) -> bool {
+    graph.class_name_of(node).is_some_and(|n| n.is(name))
+}
+
+/// State type ordinals of `KeyedBackendSerializationProxy` (native.md §7.3.1).
+fn type_ordinal(kind: StateKind) -> i32 {
+    match kind {
+        StateKind::Value => 1,
+        StateKind::List => 2,
+        StateKind::Reducing => 3,
+        StateKind::Folding => 4,
+    }
+}
+
+/// The one chain entry whose keyed state native Flink can take: the head operator's.
+pub fn keyed_entry<'m>(model: &'m SubtaskModel, location: &str) -> Result<Option<&'m ChainEntry>, Error> {
+    let keyed: Vec<&ChainEntry> = model.entries().filter(|e| e.kv_states_map.is_some()).collect();
+    let Some(first) = keyed.first() else { return Ok(None) };
+    let not = |reason: String| Error::NotMigratable { location: location.to_string(), reason };
+    if keyed.len() > 1 {
+        let idx: Vec<usize> = keyed.iter().map(|e| e.index).collect();
+        return Err(not(format!("chain entries {idx:?} all have keyed state; a Flink job has one keyed backend per task")));
+    }
+    let head = model.chain.len().saturating_sub(1);
+    if first.index != head {
+        return Err(not(format!(
+            "keyed state sits on chain entry {} but the head operator is entry {head}; Flink restores keyed state to the head",
+            first.index
+        )));
+    }
+    Ok(Some(first))
+}
+
+/// The heap-layout managed keyed state stream of one subtask (native.md §7.3.1–7.3.2)
+/// and the offset of its key group. `key_group` = the subtask index (maxParallelism =
+/// parallelism). `data_piece` turns a snapshot's data into a piece (a span of the
+/// savepoint or an external file), and `first_int` reads its namespace count.
+pub fn heap_keyed_stream(
+    graph: &Graph,
+    entry: &ChainEntry,
+    key_group: u32,
+    location: &str,
+    data_piece: &dyn Fn(&HeapSnapshot) -> Result<(Piece, i32), Error>,
+) -> Result<(Vec<Piece>, u64), Error> {
+    let fail = |reason: String| Error::NotMigratable { location: location.to_string(), reason };
+    let heaps: Vec<(&str, &HeapSnapshot)> = entry
+        .kv_states
+        .iter()
+        .map(|k| match &k.snapshot {
+            KvSnapshot::Heap(h) => Ok((k.name.as_str(), h)),
+            other => Err(fail(format!(
+                "{} holds RocksDB state; the heap layout needs heap (memory or filesystem backend) snapshots",
+                other.class_name()
+            ))),
+        })
+        .collect::<Result<_, _>>()?;
+    let Some((_, first)) = heaps.first() else {
+        return Err(fail("the keyed-state map is empty".into()));
+    };
+    let mut header = Vec::new();
+    header.extend_from_slice(&1i32.to_be_bytes());
+    put_proxy(&mut header, &reemit(graph, first.key_serializer).map_err(fail)?).map_err(fail)?;
+    let n = i16::try_from(heaps.len()).map_err(|_| fail(format!("{} keyed states in one operator", heaps.len())))?;
+    header.extend_from_slice(&n.to_be_bytes());
+    for (name, h) in &heaps {
+        header.extend_from_slice(&type_ordinal(h.kind).to_be_bytes());
+        put_utf(&mut header, name).map_err(fail)?;
+        let namespace = if is_class(graph, h.namespace_serializer, VOID_SERIALIZER) {
+            singleton_stream(&VOID_NAMESPACE_SERIALIZER)
+        } else {
+            reemit(graph, h.namespace_serializer)
+        };
+        put_proxy(&mut header, &namespace.map_err(fail)?).map_err(fail)?;
+        put_proxy(&mut header, &reemit(graph, h.state_serializer).map_err(fail)?).map_err(fail)?;
+    }
+    let offset = header.len() as u64;
+    header.extend_from_slice(&(key_group as i32).to_be_bytes());
+    let mut pieces = Vec::new();
+    let mut pending = header;
+    for (j, (_, h)) in heaps.iter().enumerate() {
+        pending.extend_from_slice(&(j as i16).to_be_bytes());
+        let (piece, namespaces) = data_piece(h)?;
+        if namespaces == 0 {
+            pending.push(0);
+        } else {
+            pending.push(1);
+            pieces.push(Piece::bytes(std::mem::take(&mut pending)));
+            pieces.push(piece);
+        }
+    }
+    if !pending.is_empty() {
+        pieces.push(Piece::bytes(pending));
+    }
+    Ok((pieces, offset))
+}
+
+/// Reads the big-endian int at the start of a piece (a snapshot's namespace count).
+pub fn first_int(piece: &Piece) -> std::io::Result<i32> {
+    let mut b = [0u8; 4];
+    match piece {
+        Piece::Bytes(bytes) => b.copy_from_slice(bytes.get(..4).ok_or(std::io::ErrorKind::UnexpectedEof)?),
+        Piece::Range { source, span } => {
+            if span.len < 4 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            source.read_at(span.start, &mut b)?;
+        }
+    }
+    Ok(i32::from_be_bytes(b))
+}
+
