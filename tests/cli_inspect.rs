@@ -151,19 +151,44 @@ fn table_mentions_every_vertex() {
 }
 
 #[test]
-fn a_flink_1_2_savepoint_gets_a_clear_message() {
+fn a_flink_1_2_savepoint_is_shown_from_its_v1_model() {
     let Some(fx) = common::shared_fixtures() else {
         return;
     };
     let v1 = fx.join("flink-1.2/savepoints/stateful-udf-migration-itcase-flink1.2-savepoint");
     let out = inspect(&["--json"], &v1);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("already a Flink 1.2 savepoint"),
-        "stderr: {err}"
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.stdout.is_empty());
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["format"], "flink-1.2");
+    assert_eq!(doc["checkpoint_id"], 10);
+    assert_eq!(doc["tasks"].as_array().unwrap().len(), 6);
+    // Flink 1.2 wrote its own legacy streams here: the layout of our migration target.
+    assert_eq!(doc["target"], "migration");
+    let text = inspect(&[], &v1);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("Flink 1.2 savepoint metadata") && text.contains("max parallelism 4"),
+        "{text}"
+    );
+    // A directory holding `_metadata` is read through it (as a mount point is).
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        fx.join("flink-1.2/savepoints/nonKeyed-flink1.2-metadata"),
+        dir.path().join("_metadata"),
+    )
+    .unwrap();
+    let out = inspect(&["--json"], dir.path());
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Flink 1.2's own native job: one null legacy slot per operator, like our flink-1.2 target.
+    assert_eq!(
+        (doc["checkpoint_id"].as_i64(), doc["target"].as_str()),
+        (Some(41), Some("flink-1.2"))
+    );
 }
 
 #[test]

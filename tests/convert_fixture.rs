@@ -167,23 +167,53 @@ fn inline(h: &v1::StreamHandle) -> &[u8] {
 
 #[test]
 fn native_keyed_streams_equal_flink_1_2_heap_key_group_streams() {
-    let Some(fx) = common::shared_fixtures() else { return };
+    let Some(fx) = common::shared_fixtures() else {
+        return;
+    };
     let source: Arc<dyn Source> = Arc::new(FileSource::open(common::mem11(&fx)).unwrap());
     let index = SavepointIndex::open(source).unwrap();
-    let v12 = FileSource::open(fx.join("flink-1.2/savepoints/stateful-udf-migration-itcase-flink1.2-savepoint")).unwrap();
+    let v12 = FileSource::open(
+        fx.join("flink-1.2/savepoints/stateful-udf-migration-itcase-flink1.2-savepoint"),
+    )
+    .unwrap();
     let sp = v1::read(&v12).unwrap();
     let mut compared = 0;
     for (task, sub) in index.subtasks() {
         let model = SubtaskModel::decode(&index, task, sub).unwrap();
         let converted = convert_subtask(&model, &ExternalPolicy::default());
-        let Some(ours) = &converted.managed_keyed_state else { continue };
+        let Some(ours) = &converted.managed_keyed_state else {
+            continue;
+        };
         let ours = ours.as_ref().unwrap();
-        let theirs_task = sp.tasks.iter().find(|t| t.vertex.to_string() == task.vertex.to_string()).unwrap();
-        let (_, theirs) = theirs_task.subtasks.iter().find(|(i, _)| *i as u32 == sub.index).unwrap();
-        let kg = theirs.managed_keyed.as_ref().expect("Flink 1.2 wrote keyed state here too");
-        assert_eq!((kg.start, kg.offsets.clone()), (sub.index as i32, vec![ours.offset as i64]));
-        assert_eq!(ours.offset, 1223, "header length of a Tuple1<Long> key, Void namespace, Long value");
-        assert_eq!(read_all(&*ours.stream), inline(&kg.delegate), "{} subtask {}", task.vertex, sub.index);
+        let theirs_task = sp
+            .tasks
+            .iter()
+            .find(|t| t.vertex.to_string() == task.vertex.to_string())
+            .unwrap();
+        let (_, theirs) = theirs_task
+            .subtasks
+            .iter()
+            .find(|(i, _)| *i as u32 == sub.index)
+            .unwrap();
+        let kg = theirs
+            .managed_keyed
+            .as_ref()
+            .expect("Flink 1.2 wrote keyed state here too");
+        assert_eq!(
+            (kg.start, kg.offsets.clone()),
+            (sub.index as i32, vec![ours.offset as i64])
+        );
+        assert_eq!(
+            ours.offset, 1223,
+            "header length of a Tuple1<Long> key, Void namespace, Long value"
+        );
+        assert_eq!(
+            read_all(&*ours.stream),
+            inline(&kg.delegate),
+            "{} subtask {}",
+            task.vertex,
+            sub.index
+        );
         compared += 1;
     }
     assert_eq!(compared, 9, "9 of 9 (vertex, subtask) pairs");
@@ -191,11 +221,16 @@ fn native_keyed_streams_equal_flink_1_2_heap_key_group_streams() {
 
 #[test]
 fn native_operator_streams_match_flink_1_2_layouts() {
-    let Some(fx) = common::shared_fixtures() else { return };
+    let Some(fx) = common::shared_fixtures() else {
+        return;
+    };
     let source: Arc<dyn Source> = Arc::new(FileSource::open(common::mem11(&fx)).unwrap());
     let index = SavepointIndex::open(source).unwrap();
     // The `_default_` header Flink 1.2 writes for ListCheckpointed state (nonKeyed job).
-    let non_keyed = v1::read(&FileSource::open(fx.join("flink-1.2/savepoints/nonKeyed-flink1.2-metadata")).unwrap()).unwrap();
+    let non_keyed = v1::read(
+        &FileSource::open(fx.join("flink-1.2/savepoints/nonKeyed-flink1.2-metadata")).unwrap(),
+    )
+    .unwrap();
     let flink_headers: Vec<Vec<u8>> = non_keyed
         .tasks
         .iter()
@@ -204,17 +239,28 @@ fn native_operator_streams_match_flink_1_2_layouts() {
         .map(|h| inline(&h.delegate)[..155].to_vec())
         .collect();
     assert_eq!(flink_headers.len(), 12);
-    let v12 = v1::read(&FileSource::open(fx.join("flink-1.2/savepoints/stateful-udf-migration-itcase-flink1.2-savepoint")).unwrap()).unwrap();
+    let v12 = v1::read(
+        &FileSource::open(
+            fx.join("flink-1.2/savepoints/stateful-udf-migration-itcase-flink1.2-savepoint"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
     let mut compared = 0;
     for (task, sub) in index.subtasks() {
         let model = SubtaskModel::decode(&index, task, sub).unwrap();
         let converted = convert_subtask(&model, &ExternalPolicy::default());
         for entry in converted.chain.iter().flatten() {
-            let Some(managed) = &entry.managed_operator_state else { continue };
+            let Some(managed) = &entry.managed_operator_state else {
+                continue;
+            };
             let managed = managed.as_ref().unwrap();
             let bytes = read_all(&*managed.stream);
             assert_eq!(managed.offset, 155);
-            assert!(flink_headers.iter().all(|h| h[..] == bytes[..155]), "header equals Flink 1.2's `_default_` header");
+            assert!(
+                flink_headers.iter().all(|h| h[..] == bytes[..155]),
+                "header equals Flink 1.2's `_default_` header"
+            );
             // The element is the 1.2 legacy stream of the same vertex and subtask without its
             // leading 01 (and without the operator's own 21 bytes where it has them).
             let legacy = v12
@@ -225,14 +271,50 @@ fn native_operator_streams_match_flink_1_2_layouts() {
                 .and_then(|(_, s)| s.legacy.iter().flatten().next())
                 .map(inline)
                 .expect("Flink 1.2 wrote a legacy stream here");
-            let raw = entry.operator_state.as_ref().map(|r| read_all(&*r.as_ref().unwrap().stream)).unwrap_or_default();
+            let raw = entry
+                .operator_state
+                .as_ref()
+                .map(|r| read_all(&*r.as_ref().unwrap().stream))
+                .unwrap_or_default();
             assert_eq!(&legacy[1..legacy.len() - raw.len()], &bytes[155..]);
             if !raw.is_empty() {
-                assert_eq!(&legacy[legacy.len() - raw.len()..], &raw[..], "raw operator state = the operator's bytes");
+                assert_eq!(
+                    &legacy[legacy.len() - raw.len()..],
+                    &raw[..],
+                    "raw operator state = the operator's bytes"
+                );
                 assert_eq!(raw.len(), 21);
             }
             compared += 1;
         }
     }
     assert_eq!(compared, 13, "13 of 13 function states");
+}
+
+#[test]
+fn every_key_of_the_real_fixture_sits_in_its_key_group() {
+    let Some(fx) = common::shared_fixtures() else {
+        return;
+    };
+    let source: Arc<dyn Source> = Arc::new(FileSource::open(common::mem11(&fx)).unwrap());
+    let index = SavepointIndex::open(source).unwrap();
+    let mut checked = 0;
+    for (task, sub) in index.subtasks() {
+        let model = SubtaskModel::decode(&index, task, sub).unwrap();
+        for c in savepointfs::convert::keys::check_subtask(
+            &model,
+            task.parallelism,
+            &ExternalPolicy::default(),
+        ) {
+            assert_eq!(
+                (c.total_misplaced, c.unchecked.as_deref()),
+                (0, None),
+                "{} subtask {}: {c:?}",
+                task.vertex,
+                sub.index
+            );
+            checked += c.checked;
+        }
+    }
+    assert_eq!(checked, 12, "3 keyed vertices x keys 0..3");
 }

@@ -1,13 +1,17 @@
 //! `savepointfs inspect SAVEPOINT [--json] [--shallow]`: what a Flink 1.1 savepoint holds,
-//! as a compact table or as the JSON document of design.md (`v0::report`).
+//! as a compact table or as the JSON document of design.md (`v0::report`). A Flink 1.2
+//! (V1) file — or a directory holding `_metadata`, such as a mount or `convert` output —
+//! is shown from the V1 model, with the target its layout matches.
 //!
 //! A subtask whose blob does not decode is reported in place (an `error` field / line)
 //! and the rest is still printed; the exit status is then 2.
 
 use super::{CliResult, Failure};
+use savepointfs::convert::Target;
 use savepointfs::source::{FileSource, Source};
-use savepointfs::v0::SavepointIndex;
 use savepointfs::v0::report::{ChainReport, HandleReport, SavepointReport, SubtaskReport};
+use savepointfs::v0::{self, SavepointIndex};
+use savepointfs::v1;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -15,7 +19,7 @@ use std::sync::Arc;
 
 #[derive(clap::Args)]
 pub struct InspectArgs {
-    /// The savepoint file.
+    /// The savepoint file (Flink 1.1 or 1.2), or a directory holding `_metadata`.
     pub savepoint: PathBuf,
     /// Print the JSON document instead of the table.
     #[arg(long)]
@@ -26,10 +30,18 @@ pub struct InspectArgs {
 }
 
 pub fn run(args: InspectArgs) -> CliResult {
-    let name = args.savepoint.display().to_string();
-    let file = FileSource::open(&args.savepoint)
-        .map_err(|e| Failure::input(format!("{name}: cannot open: {e}")))?;
+    let path = if args.savepoint.is_dir() {
+        args.savepoint.join("_metadata")
+    } else {
+        args.savepoint.clone()
+    };
+    let name = path.display().to_string();
+    let file =
+        FileSource::open(&path).map_err(|e| Failure::input(format!("{name}: cannot open: {e}")))?;
     let source: Arc<dyn Source> = Arc::new(file);
+    if v0::format_version(&*source).ok() == Some(v0::VERSION_V1) {
+        return write_out(&inspect_v1(&*source, args.json)?);
+    }
     let index = SavepointIndex::open(source).map_err(Failure::input)?;
     let report = SavepointReport::build(&index, args.shallow);
     let text = if args.json {
@@ -39,10 +51,7 @@ pub fn run(args: InspectArgs) -> CliResult {
     } else {
         table(&report)
     };
-    std::io::stdout()
-        .lock()
-        .write_all(text.as_bytes())
-        .map_err(|e| Failure::other(format!("cannot write to stdout: {e}")))?;
+    write_out(&text)?;
     if report.errors > 0 {
         return Err(Failure::input(format!(
             "{name}: {} subtask blob(s) could not be decoded (see the error entries above)",
@@ -50,6 +59,72 @@ pub fn run(args: InspectArgs) -> CliResult {
         )));
     }
     Ok(())
+}
+
+fn write_out(text: &str) -> CliResult {
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .map_err(|e| Failure::other(format!("cannot write to stdout: {e}")))
+}
+
+/// A Flink 1.2 savepoint: the V1 model as JSON, or one line per task and subtask.
+fn inspect_v1(source: &dyn Source, json: bool) -> Result<String, Failure> {
+    let sp = v1::read(source).map_err(Failure::input)?;
+    let target = Target::infer(&sp).map(Target::name);
+    if json {
+        let doc = serde_json::json!({
+            "source": source.name(),
+            "format": "flink-1.2",
+            "version": sp.version,
+            "checkpoint_id": sp.checkpoint_id,
+            "target": target,
+            "tasks": sp.tasks,
+        });
+        let mut s = serde_json::to_string_pretty(&doc).map_err(Failure::other)?;
+        s.push('\n');
+        return Ok(s);
+    }
+    let mut out = String::new();
+    let subtasks: usize = sp.tasks.iter().map(|t| t.subtasks.len()).sum();
+    let _ = writeln!(
+        out,
+        "{}: Flink 1.2 savepoint metadata (format version {}), checkpoint {}, {} tasks, {} subtasks, layout: {}",
+        source.name(),
+        sp.version,
+        sp.checkpoint_id,
+        sp.tasks.len(),
+        subtasks,
+        target.unwrap_or("not one of ours")
+    );
+    for t in &sp.tasks {
+        let _ = writeln!(
+            out,
+            "task vertex {}  parallelism {}  max parallelism {}  chain {}",
+            t.vertex, t.parallelism, t.max_parallelism, t.chain_length
+        );
+        for (i, s) in &t.subtasks {
+            let count = |v: &[Option<v1::OperatorHandle>]| v.iter().flatten().count();
+            let size = |h: &v1::StreamHandle| h.size();
+            let keyed = s.managed_keyed.as_ref().map_or("-".to_string(), |k| {
+                format!(
+                    "key groups {}..{} ({} B)",
+                    k.start,
+                    k.start + k.offsets.len() as i32 - 1,
+                    size(&k.delegate)
+                )
+            });
+            let _ = writeln!(
+                out,
+                "  subtask {i}: legacy {}/{}  managed operator {}  raw operator {}  managed keyed {keyed}",
+                s.legacy.iter().flatten().count(),
+                s.legacy.len(),
+                count(&s.managed_operator),
+                count(&s.raw_operator),
+            );
+        }
+    }
+    Ok(out)
 }
 
 /// One line per task, one per subtask, one per non-null chain entry.

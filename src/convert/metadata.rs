@@ -54,7 +54,9 @@ impl Target {
         Target::ALL
             .into_iter()
             .find(|t| t.name() == s)
-            .ok_or_else(|| format!("unknown target {s:?}: choose flink-1.10, flink-1.2 or migration"))
+            .ok_or_else(|| {
+                format!("unknown target {s:?}: choose flink-1.10, flink-1.2 or migration")
+            })
     }
 }
 
@@ -183,12 +185,29 @@ fn native_subtask_state(
     converted: &ConvertedSubtask,
     path_of: &dyn Fn(FileRef<'_>) -> String,
 ) -> Result<v1::SubtaskState, Error> {
-    let handle = |chain: Option<usize>, kind: FileKind, f: &FileResult| -> Result<(v1::StreamHandle, u64), Error> {
+    let handle = |chain: Option<usize>,
+                  kind: FileKind,
+                  f: &FileResult|
+     -> Result<(v1::StreamHandle, u64), Error> {
         let f: &ConvertedFile = f.as_ref().map_err(|e| Error::Metadata(e.to_string()))?;
-        let path = path_of(FileRef { vertex, subtask: index, chain, kind });
-        Ok((v1::StreamHandle::File { size: f.stream.len() as i64, path }, f.offset))
+        let path = path_of(FileRef {
+            vertex,
+            subtask: index,
+            chain,
+            kind,
+        });
+        Ok((
+            v1::StreamHandle::File {
+                size: f.stream.len() as i64,
+                path,
+            },
+            f.offset,
+        ))
     };
-    let operator = |chain: usize, kind: FileKind, f: Option<&FileResult>| -> Result<Option<v1::OperatorHandle>, Error> {
+    let operator = |chain: usize,
+                    kind: FileKind,
+                    f: Option<&FileResult>|
+     -> Result<Option<v1::OperatorHandle>, Error> {
         let Some(f) = f else { return Ok(None) };
         let (delegate, offset) = handle(Some(chain), kind, f)?;
         Ok(Some(v1::OperatorHandle {
@@ -206,7 +225,11 @@ fn native_subtask_state(
         let (managed, raw) = match entry {
             None => (None, None),
             Some(e) => (
-                operator(k, FileKind::ManagedOperatorState, e.managed_operator_state.as_ref())?,
+                operator(
+                    k,
+                    FileKind::ManagedOperatorState,
+                    e.managed_operator_state.as_ref(),
+                )?,
                 operator(k, FileKind::OperatorState, e.operator_state.as_ref())?,
             ),
         };
@@ -217,12 +240,47 @@ fn native_subtask_state(
         None => None,
         Some(f) => {
             let (delegate, offset) = handle(None, FileKind::ManagedKeyedState, f)?;
-            Some(v1::KeyGroupsHandle { start: index as i32, offsets: vec![offset as i64], delegate })
+            Some(v1::KeyGroupsHandle {
+                start: index as i32,
+                offsets: vec![offset as i64],
+                delegate,
+            })
         }
     };
     let legacy = match target {
         Target::Flink12 => vec![None; converted.chain.len()],
         _ => Vec::new(),
     };
-    Ok(v1::SubtaskState { duration: -1, legacy, managed_operator, raw_operator, managed_keyed, raw_keyed: None })
+    Ok(v1::SubtaskState {
+        duration: -1,
+        legacy,
+        managed_operator,
+        raw_operator,
+        managed_keyed,
+        raw_keyed: None,
+    })
+}
+
+impl Target {
+    /// Which target a V1 `_metadata` looks like it was written for, from its layout:
+    /// non-null legacy handles → migration; no legacy slots → flink-1.10; one null slot
+    /// per chain entry → flink-1.2. `None` when it fits none (e.g. a file Flink wrote
+    /// itself with mixed slots).
+    pub fn infer(sp: &v1::Savepoint) -> Option<Target> {
+        let subtasks = || {
+            sp.tasks
+                .iter()
+                .flat_map(|t| t.subtasks.iter().map(move |(_, s)| (t, s)))
+        };
+        if subtasks().any(|(_, s)| s.legacy.iter().any(Option::is_some)) {
+            return Some(Target::Migration);
+        }
+        if subtasks().all(|(_, s)| s.legacy.is_empty()) {
+            return Some(Target::Flink110);
+        }
+        if subtasks().all(|(t, s)| s.legacy.len() == t.chain_length as usize) {
+            return Some(Target::Flink12);
+        }
+        None
+    }
 }

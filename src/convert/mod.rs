@@ -9,6 +9,7 @@
 
 mod error;
 pub mod external;
+pub mod keys;
 mod metadata;
 pub mod native;
 mod subtask;

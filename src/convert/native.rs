@@ -53,7 +53,6 @@ static JAVA_SERIALIZER: ClassSpec = ClassSpec {
     superclass: Some(&TYPE_SERIALIZER),
 };
 
-
 /// A stream holding one fresh object of a field-less class.
 fn singleton_stream(spec: &'static ClassSpec) -> Result<Vec<u8>, String> {
     let mut b = StreamBuilder::new(Vec::new(), spec.name, 0).map_err(|e| e.to_string())?;
@@ -77,7 +76,8 @@ pub fn operator_state_header() -> Result<Vec<u8>, String> {
 
 fn put_utf(out: &mut Vec<u8>, s: &str) -> Result<(), String> {
     let b = mutf8::encode(s);
-    let n = u16::try_from(b.len()).map_err(|_| format!("name of {} bytes does not fit writeUTF", b.len()))?;
+    let n = u16::try_from(b.len())
+        .map_err(|_| format!("name of {} bytes does not fit writeUTF", b.len()))?;
     out.extend_from_slice(&n.to_be_bytes());
     out.extend_from_slice(&b);
     Ok(())
@@ -94,7 +94,8 @@ fn put_proxy(out: &mut Vec<u8>, stream: &[u8]) -> Result<(), String> {
 
 /// A serializer object re-emitted as a fresh standalone stream (handles renumbered).
 fn reemit(graph: &Graph, node: NodeId) -> Result<Vec<u8>, String> {
-    let chunks = javaser::write_object(graph, Value::Node(node), &WriteOptions::default()).map_err(|e| e.to_string())?;
+    let chunks = javaser::write_object(graph, Value::Node(node), &WriteOptions::default())
+        .map_err(|e| e.to_string())?;
     chunks.to_vec(&**graph.source()).map_err(|e| e.to_string())
 }
 
@@ -113,13 +114,26 @@ fn type_ordinal(kind: StateKind) -> i32 {
 }
 
 /// The one chain entry whose keyed state native Flink can take: the head operator's.
-pub fn keyed_entry<'m>(model: &'m SubtaskModel, location: &str) -> Result<Option<&'m ChainEntry>, Error> {
-    let keyed: Vec<&ChainEntry> = model.entries().filter(|e| e.kv_states_map.is_some()).collect();
-    let Some(first) = keyed.first() else { return Ok(None) };
-    let not = |reason: String| Error::NotMigratable { location: location.to_string(), reason };
+pub fn keyed_entry<'m>(
+    model: &'m SubtaskModel,
+    location: &str,
+) -> Result<Option<&'m ChainEntry>, Error> {
+    let keyed: Vec<&ChainEntry> = model
+        .entries()
+        .filter(|e| e.kv_states_map.is_some())
+        .collect();
+    let Some(first) = keyed.first() else {
+        return Ok(None);
+    };
+    let not = |reason: String| Error::NotMigratable {
+        location: location.to_string(),
+        reason,
+    };
     if keyed.len() > 1 {
         let idx: Vec<usize> = keyed.iter().map(|e| e.index).collect();
-        return Err(not(format!("chain entries {idx:?} all have keyed state; a Flink job has one keyed backend per task")));
+        return Err(not(format!(
+            "chain entries {idx:?} all have keyed state; a Flink job has one keyed backend per task"
+        )));
     }
     let head = model.chain.len().saturating_sub(1);
     if first.index != head {
@@ -142,7 +156,10 @@ pub fn heap_keyed_stream(
     location: &str,
     data_piece: &dyn Fn(&HeapSnapshot) -> Result<(Piece, i32), Error>,
 ) -> Result<(Vec<Piece>, u64), Error> {
-    let fail = |reason: String| Error::NotMigratable { location: location.to_string(), reason };
+    let fail = |reason: String| Error::NotMigratable {
+        location: location.to_string(),
+        reason,
+    };
     let heaps: Vec<(&str, &HeapSnapshot)> = entry
         .kv_states
         .iter()
@@ -159,8 +176,13 @@ pub fn heap_keyed_stream(
     };
     let mut header = Vec::new();
     header.extend_from_slice(&1i32.to_be_bytes());
-    put_proxy(&mut header, &reemit(graph, first.key_serializer).map_err(fail)?).map_err(fail)?;
-    let n = i16::try_from(heaps.len()).map_err(|_| fail(format!("{} keyed states in one operator", heaps.len())))?;
+    put_proxy(
+        &mut header,
+        &reemit(graph, first.key_serializer).map_err(fail)?,
+    )
+    .map_err(fail)?;
+    let n = i16::try_from(heaps.len())
+        .map_err(|_| fail(format!("{} keyed states in one operator", heaps.len())))?;
     header.extend_from_slice(&n.to_be_bytes());
     for (name, h) in &heaps {
         header.extend_from_slice(&type_ordinal(h.kind).to_be_bytes());
@@ -171,7 +193,11 @@ pub fn heap_keyed_stream(
             reemit(graph, h.namespace_serializer)
         };
         put_proxy(&mut header, &namespace.map_err(fail)?).map_err(fail)?;
-        put_proxy(&mut header, &reemit(graph, h.state_serializer).map_err(fail)?).map_err(fail)?;
+        put_proxy(
+            &mut header,
+            &reemit(graph, h.state_serializer).map_err(fail)?,
+        )
+        .map_err(fail)?;
     }
     let offset = header.len() as u64;
     header.extend_from_slice(&(key_group as i32).to_be_bytes());
@@ -198,7 +224,9 @@ pub fn heap_keyed_stream(
 pub fn first_int(piece: &Piece) -> std::io::Result<i32> {
     let mut b = [0u8; 4];
     match piece {
-        Piece::Bytes(bytes) => b.copy_from_slice(bytes.get(..4).ok_or(std::io::ErrorKind::UnexpectedEof)?),
+        Piece::Bytes(bytes) => {
+            b.copy_from_slice(bytes.get(..4).ok_or(std::io::ErrorKind::UnexpectedEof)?)
+        }
         Piece::Range { source, span } => {
             if span.len < 4 {
                 return Err(std::io::ErrorKind::UnexpectedEof.into());
@@ -208,4 +236,3 @@ pub fn first_int(piece: &Piece) -> std::io::Result<i32> {
     }
     Ok(i32::from_be_bytes(b))
 }
-

@@ -37,10 +37,16 @@ impl ConvertedEntry {
     /// The entry's files in tree order.
     pub fn files(&self) -> impl Iterator<Item = (FileKind, &FileResult)> {
         [
-            (FileKind::LegacyOperatorState, Some(&self.legacy_operator_state)),
+            (
+                FileKind::LegacyOperatorState,
+                Some(&self.legacy_operator_state),
+            ),
             (FileKind::FunctionState, self.function_state.as_ref()),
             (FileKind::OperatorState, self.operator_state.as_ref()),
-            (FileKind::ManagedOperatorState, self.managed_operator_state.as_ref()),
+            (
+                FileKind::ManagedOperatorState,
+                self.managed_operator_state.as_ref(),
+            ),
         ]
         .into_iter()
         .filter_map(|(k, f)| f.map(|f| (k, f)))
@@ -66,7 +72,10 @@ impl ConvertedSubtask {
     pub fn subtask_files(&self) -> impl Iterator<Item = (FileKind, &FileResult)> {
         [
             (FileKind::KeyedState, self.keyed_state.as_ref()),
-            (FileKind::ManagedKeyedState, self.managed_keyed_state.as_ref()),
+            (
+                FileKind::ManagedKeyedState,
+                self.managed_keyed_state.as_ref(),
+            ),
         ]
         .into_iter()
         .filter_map(|(k, f)| f.map(|f| (k, f)))
@@ -74,13 +83,19 @@ impl ConvertedSubtask {
 
     /// Every file with its chain index (`None` for subtask-level files).
     pub fn files(&self) -> impl Iterator<Item = (Option<usize>, FileKind, &FileResult)> {
-        let entries = self.chain.iter().flatten().flat_map(|e| e.files().map(move |(k, f)| (Some(e.index), k, f)));
+        let entries = self
+            .chain
+            .iter()
+            .flatten()
+            .flat_map(|e| e.files().map(move |(k, f)| (Some(e.index), k, f)));
         entries.chain(self.subtask_files().map(|(k, f)| (None, k, f)))
     }
 
     /// A file by position.
     pub fn file(&self, chain: Option<usize>, kind: FileKind) -> Option<&FileResult> {
-        self.files().find(|(c, k, _)| *c == chain && *k == kind).map(|(_, _, f)| f)
+        self.files()
+            .find(|(c, k, _)| *c == chain && *k == kind)
+            .map(|(_, _, f)| f)
     }
 
     /// Approximate heap bytes held (for the cache's byte bound).
@@ -100,9 +115,21 @@ impl ConvertedSubtask {
 
 /// Converts a decoded subtask. Never fails as a whole: each file carries its own result.
 pub fn convert_subtask(model: &SubtaskModel, policy: &ExternalPolicy) -> ConvertedSubtask {
-    let cx = Cx { model, policy, savepoint: model.graph.source().clone() };
-    let chain = model.chain.iter().map(|e| e.as_ref().map(|e| cx.entry(e))).collect();
-    ConvertedSubtask { chain, keyed_state: cx.keyed_state(), managed_keyed_state: cx.managed_keyed_state() }
+    let cx = Cx {
+        model,
+        policy,
+        savepoint: model.graph.source().clone(),
+    };
+    let chain = model
+        .chain
+        .iter()
+        .map(|e| e.as_ref().map(|e| cx.entry(e)))
+        .collect();
+    ConvertedSubtask {
+        chain,
+        keyed_state: cx.keyed_state(),
+        managed_keyed_state: cx.managed_keyed_state(),
+    }
 }
 
 struct Cx<'a> {
@@ -133,7 +160,10 @@ impl Cx<'_> {
         let file = self
             .policy
             .resolve(path)
-            .map_err(|problem| Error::External { location: location.to_string(), problem })?;
+            .map_err(|problem| Error::External {
+                location: location.to_string(),
+                problem,
+            })?;
         let len = file.len();
         Ok(Piece::range(Arc::new(file), Span::new(0, len)))
     }
@@ -143,8 +173,18 @@ impl Cx<'_> {
         self.bytes_piece(h.bytes(), location)
     }
 
-    fn file(&self, location: String, handle: String, pieces: Vec<Piece>, offset: u64) -> ConvertedFile {
-        ConvertedFile { stream: Arc::new(MultiStream::new(location, pieces)), handle, offset }
+    fn file(
+        &self,
+        location: String,
+        handle: String,
+        pieces: Vec<Piece>,
+        offset: u64,
+    ) -> ConvertedFile {
+        ConvertedFile {
+            stream: Arc::new(MultiStream::new(location, pieces)),
+            handle,
+            offset,
+        }
     }
 
     fn entry(&self, e: &ChainEntry) -> ConvertedEntry {
@@ -156,9 +196,18 @@ impl Cx<'_> {
         ConvertedEntry {
             index: e.index,
             legacy_operator_state: self.legacy(e),
-            function_state: e.function_state.as_ref().map(|h| single(h, FileKind::FunctionState)),
-            operator_state: e.operator_state.as_ref().map(|h| single(h, FileKind::OperatorState)),
-            managed_operator_state: e.function_state.as_ref().map(|h| self.managed_operator_state(e.index, h)),
+            function_state: e
+                .function_state
+                .as_ref()
+                .map(|h| single(h, FileKind::FunctionState)),
+            operator_state: e
+                .operator_state
+                .as_ref()
+                .map(|h| single(h, FileKind::OperatorState)),
+            managed_operator_state: e
+                .function_state
+                .as_ref()
+                .map(|h| self.managed_operator_state(e.index, h)),
         }
     }
 
@@ -185,7 +234,11 @@ impl Cx<'_> {
     /// The kv-state HashMap of the one chain entry that has it, as a fresh Java stream
     /// under migration class names (§3.7–3.8). No size cap.
     fn keyed_state(&self) -> Option<FileResult> {
-        let keyed: Vec<&ChainEntry> = self.model.entries().filter(|e| e.kv_states_map.is_some()).collect();
+        let keyed: Vec<&ChainEntry> = self
+            .model
+            .entries()
+            .filter(|e| e.kv_states_map.is_some())
+            .collect();
         let first = keyed.first()?;
         let loc = self.location(None, FileKind::KeyedState);
         if keyed.len() > 1 {
@@ -197,15 +250,28 @@ impl Cx<'_> {
                 ),
             }));
         }
-        if let Some(reason) = first.kv_states.iter().find_map(|k| k.snapshot.migration_problem()) {
-            return Some(Err(Error::NotMigratable { location: loc, reason }));
+        if let Some(reason) = first
+            .kv_states
+            .iter()
+            .find_map(|k| k.snapshot.migration_problem())
+        {
+            return Some(Err(Error::NotMigratable {
+                location: loc,
+                reason,
+            }));
         }
         let map = first.kv_states_map?;
         let graph = &self.model.graph;
-        let chunks = match javaser::write_object(graph, Value::Node(map), &WriteOptions::migration()) {
-            Ok(c) => c,
-            Err(e) => return Some(Err(Error::Reserialize { location: loc, error: Arc::new(e) })),
-        };
+        let chunks =
+            match javaser::write_object(graph, Value::Node(map), &WriteOptions::migration()) {
+                Ok(c) => c,
+                Err(e) => {
+                    return Some(Err(Error::Reserialize {
+                        location: loc,
+                        error: Arc::new(e),
+                    }));
+                }
+            };
         let pieces = chunks
             .into_vec()
             .into_iter()
@@ -214,14 +280,21 @@ impl Cx<'_> {
                 Chunk::Span(s) => Piece::range(graph.source().clone(), s),
             })
             .collect();
-        Some(Ok(self.file(loc, format!("java.util.HashMap<{}>", kv_classes(first)), pieces, 0)))
+        Some(Ok(self.file(
+            loc,
+            format!("java.util.HashMap<{}>", kv_classes(first)),
+            pieces,
+            0,
+        )))
     }
 
     /// Native: `_default_` header + the function state's Java stream verbatim (§7.4.1).
     fn managed_operator_state(&self, chain: usize, h: &StateHandle) -> FileResult {
         let loc = self.location(Some(chain), FileKind::ManagedOperatorState);
-        let header =
-            native::operator_state_header().map_err(|reason| Error::NotMigratable { location: loc.clone(), reason })?;
+        let header = native::operator_state_header().map_err(|reason| Error::NotMigratable {
+            location: loc.clone(),
+            reason,
+        })?;
         let offset = header.len() as u64;
         let element = self.handle_piece(h, &loc)?;
         let handle = format!("ListCheckpointed({})", handle_classes(h));
@@ -242,16 +315,20 @@ impl Cx<'_> {
             let piece = self.bytes_piece(h.data.clone(), &loc)?;
             let namespaces = native::first_int(&piece).map_err(|e| Error::NotMigratable {
                 location: loc.clone(),
-                reason: format!("state {:?}: cannot read its namespace count: {e}", h.state_name),
+                reason: format!(
+                    "state {:?}: cannot read its namespace count: {e}",
+                    h.state_name
+                ),
             })?;
             Ok((piece, namespaces))
         };
-        let result = native::heap_keyed_stream(&self.model.graph, entry, key_group, &loc, &data_piece).map(
-            |(pieces, offset)| {
-                let handle = format!("key group {key_group} of {}", kv_classes(entry));
-                self.file(loc.clone(), handle, pieces, offset)
-            },
-        );
+        let result =
+            native::heap_keyed_stream(&self.model.graph, entry, key_group, &loc, &data_piece).map(
+                |(pieces, offset)| {
+                    let handle = format!("key group {key_group} of {}", kv_classes(entry));
+                    self.file(loc.clone(), handle, pieces, offset)
+                },
+            );
         Some(result)
     }
 }
@@ -259,14 +336,20 @@ impl Cx<'_> {
 /// The class chain of a handle, wrapper first: `DataInputViewHandle(ByteStreamStateHandle)`.
 fn handle_classes(h: &StateHandle) -> String {
     match h {
-        StateHandle::DataInputView { inner, .. } => format!("{}({})", h.class_name(), handle_classes(inner)),
+        StateHandle::DataInputView { inner, .. } => {
+            format!("{}({})", h.class_name(), handle_classes(inner))
+        }
         _ => h.class_name().to_string(),
     }
 }
 
 /// The distinct snapshot classes of an entry's keyed state.
 fn kv_classes(e: &ChainEntry) -> String {
-    let mut classes: Vec<&str> = e.kv_states.iter().map(|k| k.snapshot.class_name()).collect();
+    let mut classes: Vec<&str> = e
+        .kv_states
+        .iter()
+        .map(|k| k.snapshot.class_name())
+        .collect();
     classes.dedup();
     classes.join(", ")
 }

@@ -1,0 +1,381 @@
+//! Key placement checks. Flink files each restored key under the key group of the stream
+//! it sits in and never re-hashes it, so a key in the wrong subtask is lost without an
+//! error (native.md §7.3.6). We decode keys where the serializers are known, recompute
+//! each key's group (formats.md §3.13) and report every mismatch.
+
+use crate::javaser::{Elements, Graph, NodeId, NodeKind};
+use crate::keygroup::JavaKey;
+use crate::stream::MultiStream;
+use std::io::{self, BufReader, Read};
+
+/// How to read one serialized value, as far as we know the serializer.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Codec {
+    Long,
+    Int,
+    Bool,
+    /// Flink `StringValue` encoding (formats.md §2.5).
+    String,
+    /// `VoidSerializer`: one byte.
+    Void,
+    /// Fields back to back, no arity (`TupleSerializer`).
+    Tuple(Vec<Codec>),
+    /// `int n` then n elements (`ArrayListSerializer`).
+    List(Box<Codec>),
+    /// Fixed-size values we cannot interpret (e.g. `TimeWindow$Serializer`: 16 bytes).
+    Opaque(usize),
+}
+
+const BASE: &str = "org.apache.flink.api.common.typeutils.base.";
+
+impl Codec {
+    /// The codec of a serializer object in a 1.1 blob; `Err` names a serializer we cannot read.
+    pub fn of(graph: &Graph, node: NodeId) -> Result<Codec, String> {
+        Self::of_depth(graph, node, 0)
+    }
+
+    fn of_depth(graph: &Graph, node: NodeId, depth: usize) -> Result<Codec, String> {
+        let name = graph
+            .class_name_of(node)
+            .map(|n| n.lossy())
+            .unwrap_or_else(|| "a non-object".into());
+        if depth > 16 {
+            return Err(format!("{name} (nested too deeply)"));
+        }
+        let simple = name.strip_prefix(BASE).unwrap_or("");
+        Ok(match simple {
+            "LongSerializer" => Codec::Long,
+            "IntSerializer" => Codec::Int,
+            "BooleanSerializer" => Codec::Bool,
+            "StringSerializer" => Codec::String,
+            "VoidSerializer" => Codec::Void,
+            _ if name
+                == "org.apache.flink.streaming.api.windowing.windows.TimeWindow$Serializer" =>
+            {
+                Codec::Opaque(16)
+            }
+            _ if name == "org.apache.flink.api.java.typeutils.runtime.TupleSerializer" => {
+                let obj = graph
+                    .object(crate::javaser::Value::Node(node))
+                    .ok()
+                    .flatten()
+                    .ok_or_else(|| name.clone())?;
+                let fields = obj
+                    .field("fieldSerializers")
+                    .and_then(|v| v.node())
+                    .ok_or_else(|| name.clone())?;
+                let NodeKind::Array(arr) = &graph.node(fields).kind else {
+                    return Err(name);
+                };
+                let Elements::Values(vs) = &arr.elements else {
+                    return Err(name);
+                };
+                let parts = vs
+                    .iter()
+                    .map(|v| {
+                        v.node()
+                            .ok_or_else(|| format!("{name} with a null field serializer"))
+                    })
+                    .map(|n| n.and_then(|n| Self::of_depth(graph, n, depth + 1)))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Codec::Tuple(parts)
+            }
+            _ if name == "org.apache.flink.runtime.state.ArrayListSerializer" => {
+                let obj = graph
+                    .object(crate::javaser::Value::Node(node))
+                    .ok()
+                    .flatten()
+                    .ok_or_else(|| name.clone())?;
+                let elem = obj
+                    .field("elementSerializer")
+                    .and_then(|v| v.node())
+                    .ok_or_else(|| name.clone())?;
+                Codec::List(Box::new(Self::of_depth(graph, elem, depth + 1)?))
+            }
+            _ => return Err(name),
+        })
+    }
+
+    /// Reads one value; `Some(key)` when it is a type whose Java `hashCode` we know.
+    pub fn read(&self, r: &mut impl Read) -> io::Result<Option<JavaKey>> {
+        let mut b8 = [0u8; 8];
+        Ok(match self {
+            Codec::Long => {
+                r.read_exact(&mut b8)?;
+                Some(JavaKey::Long(i64::from_be_bytes(b8)))
+            }
+            Codec::Int => {
+                r.read_exact(&mut b8[..4])?;
+                Some(JavaKey::Int(i32::from_be_bytes([
+                    b8[0], b8[1], b8[2], b8[3],
+                ])))
+            }
+            Codec::Bool => {
+                r.read_exact(&mut b8[..1])?;
+                Some(JavaKey::Bool(b8[0] != 0))
+            }
+            Codec::Void => {
+                r.read_exact(&mut b8[..1])?;
+                None
+            }
+            Codec::String => read_string_value(r)?.map(JavaKey::String),
+            Codec::Tuple(parts) => {
+                let mut fields = Vec::with_capacity(parts.len());
+                for p in parts {
+                    fields.push(p.read(r)?);
+                }
+                fields
+                    .into_iter()
+                    .collect::<Option<Vec<_>>>()
+                    .map(JavaKey::Tuple)
+            }
+            Codec::List(elem) => {
+                r.read_exact(&mut b8[..4])?;
+                let n = i32::from_be_bytes([b8[0], b8[1], b8[2], b8[3]]);
+                if n < 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("negative list length {n}"),
+                    ));
+                }
+                for _ in 0..n {
+                    elem.read(r)?;
+                }
+                None
+            }
+            Codec::Opaque(n) => {
+                io::copy(&mut r.take(*n as u64), &mut io::sink())?;
+                None
+            }
+        })
+    }
+}
+
+/// `StringValue.readString`: length+1 as 7-bit groups (0 = null), then UTF-16 units the same way.
+fn read_string_value(r: &mut impl Read) -> io::Result<Option<String>> {
+    let varint = |r: &mut dyn Read| -> io::Result<u32> {
+        let mut out = 0u32;
+        for shift in (0..35).step_by(7) {
+            let mut b = [0u8; 1];
+            r.read_exact(&mut b)?;
+            out |= ((b[0] & 0x7F) as u32) << shift;
+            if b[0] & 0x80 == 0 {
+                return Ok(out);
+            }
+        }
+        Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "string length varint too long",
+        ))
+    };
+    let len = varint(r)?;
+    if len == 0 {
+        return Ok(None);
+    }
+    let mut units = Vec::with_capacity((len as usize - 1).min(1 << 16));
+    for _ in 0..len - 1 {
+        units.push(varint(r)? as u16);
+    }
+    Ok(Some(String::from_utf16_lossy(&units)))
+}
+
+/// What a key check found for one keyed state of one subtask.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct KeyCheck {
+    pub state: String,
+    pub checked: u64,
+    /// (key as text, the group it belongs to) for keys outside the subtask's group.
+    pub misplaced: Vec<(String, u32)>,
+    pub total_misplaced: u64,
+    /// Why (part of) the state could not be checked.
+    pub unchecked: Option<String>,
+}
+
+const MAX_LISTED: usize = 20;
+
+/// Walks a heap snapshot's data (formats.md §2.5) and checks every key's group.
+pub fn check_heap_data(
+    state: &str,
+    data: &MultiStream,
+    key: &Codec,
+    namespace: &Codec,
+    value: &Codec,
+    expected_group: u32,
+    max_parallelism: u32,
+) -> KeyCheck {
+    let mut check = KeyCheck {
+        state: state.to_string(),
+        ..KeyCheck::default()
+    };
+    let stream = std::sync::Arc::new(data.clone());
+    let mut r = BufReader::with_capacity(1 << 16, stream.reader());
+    let result = (|| -> io::Result<()> {
+        let namespaces = read_i32(&mut r)?;
+        for _ in 0..namespaces.max(0) {
+            namespace.read(&mut r)?;
+            let entries = read_i32(&mut r)?;
+            for _ in 0..entries.max(0) {
+                let k = key.read(&mut r)?;
+                value.read(&mut r)?;
+                match k {
+                    Some(k) => {
+                        check.checked += 1;
+                        let group = k.key_group(max_parallelism);
+                        if group != expected_group {
+                            check.total_misplaced += 1;
+                            if check.misplaced.len() < MAX_LISTED {
+                                check.misplaced.push((format!("{k:?}"), group));
+                            }
+                        }
+                    }
+                    None => {
+                        check.unchecked.get_or_insert_with(|| {
+                            "keys of a type whose hashCode is unknown".into()
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        check.unchecked = Some(format!(
+            "data could not be decoded after {} keys: {e}",
+            check.checked
+        ));
+    }
+    check
+}
+
+fn read_i32(r: &mut impl Read) -> io::Result<i32> {
+    let mut b = [0u8; 4];
+    r.read_exact(&mut b)?;
+    Ok(i32::from_be_bytes(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stream::Piece;
+
+    fn stream(bytes: Vec<u8>) -> MultiStream {
+        MultiStream::new("data", [Piece::bytes(bytes)])
+    }
+
+    #[test]
+    fn finds_a_key_in_the_wrong_group() {
+        // 1 namespace (Void 00), 2 entries: Tuple1<Long>(3) -> 3 and (0) -> 0.
+        let mut d = vec![0, 0, 0, 1, 0, 0, 0, 0, 2];
+        for k in [3i64, 0] {
+            d.extend_from_slice(&k.to_be_bytes());
+            d.extend_from_slice(&k.to_be_bytes());
+        }
+        let key = Codec::Tuple(vec![Codec::Long]);
+        // Key 3 is in group 1 and key 0 in group 2 with max parallelism 4 (formats.md §3.13).
+        let c = check_heap_data(
+            "s",
+            &stream(d.clone()),
+            &key,
+            &Codec::Void,
+            &Codec::Long,
+            1,
+            4,
+        );
+        assert_eq!((c.checked, c.total_misplaced), (2, 1));
+        assert_eq!(c.misplaced[0].1, 2);
+        assert_eq!(c.unchecked, None);
+        let truncated = check_heap_data(
+            "s",
+            &stream(d[..20].to_vec()),
+            &key,
+            &Codec::Void,
+            &Codec::Long,
+            1,
+            4,
+        );
+        assert!(truncated.unchecked.unwrap().contains("after 0 keys"));
+    }
+
+    #[test]
+    fn reads_string_values() {
+        let mut r: &[u8] = &[0x05, b'k', b'e', b'y', b'1', 0x00];
+        assert_eq!(read_string_value(&mut r).unwrap().as_deref(), Some("key1"));
+        assert_eq!(read_string_value(&mut r).unwrap(), None);
+    }
+}
+
+/// Checks every heap keyed state of a decoded subtask against the subtask's key group
+/// (maxParallelism = parallelism, so subtask i owns group i). RocksDB snapshots are
+/// reported unchecked: their key serializer is not in the savepoint.
+pub fn check_subtask(
+    model: &crate::v0::SubtaskModel,
+    parallelism: u32,
+    policy: &super::ExternalPolicy,
+) -> Vec<KeyCheck> {
+    use crate::v0::{Bytes, KvSnapshot};
+    let group = model.location.subtask.unwrap_or(0);
+    let mut out = Vec::new();
+    for entry in model.entries() {
+        for kv in &entry.kv_states {
+            let mut check = KeyCheck {
+                state: kv.name.clone(),
+                ..KeyCheck::default()
+            };
+            let KvSnapshot::Heap(h) = &kv.snapshot else {
+                check.unchecked = Some(format!(
+                    "{}: key serializer not recorded by Flink 1.1's RocksDB backend",
+                    kv.snapshot.class_name()
+                ));
+                out.push(check);
+                continue;
+            };
+            let codecs = (
+                Codec::of(&model.graph, h.key_serializer),
+                Codec::of(&model.graph, h.namespace_serializer),
+                Codec::of(&model.graph, h.state_serializer),
+            );
+            let (key, ns, value) = match codecs {
+                (Ok(k), Ok(n), Ok(v)) => (k, n, v),
+                (k, n, v) => {
+                    let unknown: Vec<String> =
+                        [k.err(), n.err(), v.err()].into_iter().flatten().collect();
+                    check.unchecked = Some(format!(
+                        "serializer(s) we cannot decode: {}",
+                        unknown.join(", ")
+                    ));
+                    out.push(check);
+                    continue;
+                }
+            };
+            let piece = match &h.data {
+                Bytes::Span(span) => Ok(crate::stream::Piece::range(
+                    model.graph.source().clone(),
+                    *span,
+                )),
+                Bytes::External { path, .. } => policy.resolve(path).map(|f| {
+                    let len = crate::source::Source::len(&f);
+                    crate::stream::Piece::range(
+                        std::sync::Arc::new(f),
+                        crate::source::Span::new(0, len),
+                    )
+                }),
+            };
+            match piece {
+                Ok(p) => out.push(check_heap_data(
+                    &kv.name,
+                    &MultiStream::new(kv.name.clone(), [p]),
+                    &key,
+                    &ns,
+                    &value,
+                    group,
+                    parallelism,
+                )),
+                Err(problem) => {
+                    check.unchecked = Some(format!("external state file {problem}"));
+                    out.push(check);
+                }
+            }
+        }
+    }
+    out
+}
