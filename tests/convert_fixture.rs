@@ -2,7 +2,7 @@
 
 mod common;
 
-use savepointfs::convert::{ExternalPolicy, convert_subtask};
+use savepointfs::convert::{ConvertOptions, ExternalPolicy, convert_subtask};
 use savepointfs::javaser::{self, Limits};
 use savepointfs::source::{FileSource, MemSource, Source};
 use savepointfs::v0::{Bytes, KvSnapshot, SavepointIndex, SubtaskModel};
@@ -23,14 +23,14 @@ fn legacy_streams_equal_the_ones_real_flink_1_2_wrote() {
     };
     let source: Arc<dyn Source> = Arc::new(FileSource::open(common::mem11(&fx)).unwrap());
     let index = SavepointIndex::open(source).unwrap();
-    let policy = ExternalPolicy::default();
+    let opts = ConvertOptions::default();
 
     // Ours: per (vertex, subtask), the legacy streams in chain order.
     let mut ours: BTreeMap<(String, u32), Vec<Vec<u8>>> = BTreeMap::new();
     let mut signal_only = 0;
     for (task, sub) in index.subtasks() {
         let model = SubtaskModel::decode(&index, task, sub).unwrap();
-        let converted = convert_subtask(&model, &policy);
+        let converted = convert_subtask(&model, &opts);
         for (entry, model_entry) in converted.chain.iter().flatten().zip(model.entries()) {
             let bytes = read_all(&*entry.legacy_operator_state.as_ref().unwrap().stream);
             if model_entry.function_state.is_none() {
@@ -99,7 +99,7 @@ fn keyed_state_files_carry_the_1_1_snapshot_bytes_under_migration_names() {
     let mut files = 0;
     for (task, sub) in index.subtasks() {
         let model = SubtaskModel::decode(&index, task, sub).unwrap();
-        let converted = convert_subtask(&model, &ExternalPolicy::default());
+        let converted = convert_subtask(&model, &ConvertOptions::default());
         let Some(keyed) = &converted.keyed_state else {
             assert!(model.entries().all(|e| e.kv_states_map.is_none()));
             continue;
@@ -180,7 +180,7 @@ fn native_keyed_streams_equal_flink_1_2_heap_key_group_streams() {
     let mut compared = 0;
     for (task, sub) in index.subtasks() {
         let model = SubtaskModel::decode(&index, task, sub).unwrap();
-        let converted = convert_subtask(&model, &ExternalPolicy::default());
+        let converted = convert_subtask(&model, &ConvertOptions::default());
         let Some(ours) = &converted.managed_keyed_state else {
             continue;
         };
@@ -249,7 +249,7 @@ fn native_operator_streams_match_flink_1_2_layouts() {
     let mut compared = 0;
     for (task, sub) in index.subtasks() {
         let model = SubtaskModel::decode(&index, task, sub).unwrap();
-        let converted = convert_subtask(&model, &ExternalPolicy::default());
+        let converted = convert_subtask(&model, &ConvertOptions::default());
         for entry in converted.chain.iter().flatten() {
             let Some(managed) = &entry.managed_operator_state else {
                 continue;
@@ -317,4 +317,114 @@ fn every_key_of_the_real_fixture_sits_in_its_key_group() {
         }
     }
     assert_eq!(checked, 12, "3 keyed vertices x keys 0..3");
+}
+
+/// A Flink 1.1 RocksDB fully-async snapshot stream (formats.md §2.5) of the fixture job's
+/// keyed state: one column `state-name` (LongSerializer), `Tuple1<Long>` keys k → k.
+fn rocks11_stream(keys: &[i64]) -> Vec<u8> {
+    use savepointfs::javaser::builder::StreamBuilder;
+    use savepointfs::synth::classes::{LONG_SERIALIZER, VALUE_STATE_DESCRIPTOR};
+    let mut b = StreamBuilder::new(Vec::new(), "column", 0).unwrap();
+    b.begin_object(&VALUE_STATE_DESCRIPTOR).unwrap();
+    b.string("state-name").unwrap();
+    b.begin_object(&LONG_SERIALIZER).unwrap();
+    b.block_boolean(false).unwrap();
+    b.end_annotation().unwrap();
+    let column = b.finish().unwrap();
+    let mut s = 1i32.to_be_bytes().to_vec();
+    s.push(0);
+    s.extend_from_slice(&column);
+    for k in keys {
+        s.push(0);
+        s.extend_from_slice(&10i32.to_be_bytes());
+        s.extend_from_slice(&k.to_be_bytes());
+        s.extend_from_slice(&[0x2A, 0x00]);
+        s.extend_from_slice(&8i32.to_be_bytes());
+        s.extend_from_slice(&k.to_be_bytes());
+    }
+    s
+}
+
+#[test]
+fn rocksdb_key_group_streams_equal_flink_1_2_rocksdb_streams() {
+    use savepointfs::convert::key_serializer::KeySerializer;
+    use savepointfs::convert::{native, rocks::RocksSnapshot};
+    use savepointfs::source::Span;
+    let Some(fx) = common::shared_fixtures() else {
+        return;
+    };
+    let v12 =
+        v1::read(
+            &FileSource::open(fx.join(
+                "flink-1.2/savepoints/stateful-udf-migration-itcase-flink1.2-rocksdb-savepoint",
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+    let key_serializer = KeySerializer::parse("tuple1-long")
+        .unwrap()
+        .stream()
+        .unwrap();
+    // Keys 0..3 with parallelism 4: key 3 in group 1, keys 0 and 1 in group 2, key 2 in group 3.
+    let mut compared = 0;
+    for (subtask, keys) in [(1u32, vec![3i64]), (2, vec![0, 1]), (3, vec![2])] {
+        let stream = rocks11_stream(&keys);
+        let len = stream.len() as u64;
+        let snap = Arc::new(
+            RocksSnapshot::open(
+                Arc::new(MemSource::new("rocks11", stream)),
+                Span::new(0, len),
+            )
+            .unwrap(),
+        );
+        assert_eq!(snap.record_count(), keys.len() as u64);
+        let states: Vec<native::StateHeader<'_>> = snap
+            .columns
+            .iter()
+            .map(|c| native::StateHeader {
+                type_ordinal: c.type_ordinal,
+                name: &c.name,
+                namespace_serializer: None,
+                value_serializer: &c.value_serializer,
+            })
+            .collect();
+        let mut ours = native::keyed_header(&key_serializer, &states).unwrap();
+        let offset = ours.len();
+        let region = snap.key_group_region(subtask as u8);
+        let mut body = vec![0u8; region.len() as usize];
+        region.read_at(0, &mut body).unwrap();
+        ours.extend_from_slice(&body);
+        // Every window of the region reads the same bytes as the whole.
+        for start in 0..body.len() {
+            let mut one = [0u8; 3];
+            let n = (body.len() - start).min(3);
+            region.read_at(start as u64, &mut one[..n]).unwrap();
+            assert_eq!(&one[..n], &body[start..start + n]);
+        }
+        for task in &v12.tasks {
+            for (i, st) in &task.subtasks {
+                let Some(kg) = &st.managed_keyed else {
+                    continue;
+                };
+                if *i as u32 != subtask
+                    || task.chain_length != 1
+                    || kg.offsets != vec![offset as i64]
+                {
+                    continue;
+                }
+                let theirs = inline(&kg.delegate);
+                assert_eq!(theirs.len(), ours.len());
+                // [368,372): TupleSerializerBase.length cached as 8 by Flink 1.2's RocksDB job, -2 in 1.1 (native.md §7.3.5).
+                assert_eq!(&theirs[..368], &ours[..368]);
+                assert_eq!(
+                    &theirs[372..],
+                    &ours[372..],
+                    "vertex {} subtask {i}",
+                    task.vertex
+                );
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared >= 6, "compared {compared} streams");
 }

@@ -17,6 +17,8 @@ fn open(fx: &std::path::Path, cache_bytes: usize) -> Tree {
         metadata_root: "file:/mnt/sp".into(),
         policy: ExternalPolicy::default(),
         target: Target::Migration,
+        keyed_layout: None,
+        key_serializer: None,
     };
     Tree::open(source, opts).unwrap()
 }

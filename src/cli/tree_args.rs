@@ -2,7 +2,8 @@
 //! verify, mount), and opening the tree from them.
 
 use super::Failure;
-use savepointfs::convert::{ExternalPolicy, Target};
+use savepointfs::convert::key_serializer::KeySerializer;
+use savepointfs::convert::{ExternalPolicy, KeyedLayout, Target};
 use savepointfs::source::{FileSource, Source};
 use savepointfs::tree::{Tree, TreeOptions};
 use std::path::{Path, PathBuf};
@@ -26,6 +27,15 @@ pub struct TreeArgs {
     /// flink-1.2 (native, Flink 1.2/1.3) or migration (Flink 1.2's own in-memory form).
     #[arg(long, value_name = "TARGET", value_parser = Target::parse, default_value = "flink-1.10")]
     pub target: Target,
+    /// Layout of native keyed state; must match the restoring job's backend (default:
+    /// heap for memory/filesystem savepoints, rocksdb for RocksDB ones).
+    #[arg(long, value_name = "heap|rocksdb", value_parser = KeyedLayout::parse)]
+    pub keyed_layout: Option<KeyedLayout>,
+    /// Key serializer for native keyed state of RocksDB savepoints (Flink 1.1's RocksDB
+    /// backend does not record it): long, int, string, tuple1-long, tuple1-int,
+    /// tuple1-string, or java:FILE (a Java-serialized TypeSerializer).
+    #[arg(long, value_name = "SERIALIZER", value_parser = KeySerializer::parse)]
+    pub key_serializer: Option<KeySerializer>,
 }
 
 impl TreeArgs {
@@ -43,6 +53,11 @@ impl TreeArgs {
             metadata_root,
             policy,
             target: self.target,
+            keyed_layout: self.keyed_layout,
+            key_serializer: match &self.key_serializer {
+                Some(k) => Some(k.stream().map_err(Failure::input)?),
+                None => None,
+            },
         };
         let source: Arc<dyn Source> = Arc::new(source);
         Tree::open(source, opts).map_err(Failure::input)

@@ -9,15 +9,20 @@
 
 mod error;
 pub mod external;
+pub mod key_serializer;
 pub mod keys;
 mod metadata;
 pub mod native;
+pub mod rocks;
 mod subtask;
 
 pub use error::Error;
 pub use external::{ExternalFile, ExternalPolicy, ExternalProblem};
 pub use metadata::{FileRef, Target, TaskInput, build_metadata};
-pub use subtask::{ConvertedEntry, ConvertedFile, ConvertedSubtask, FileResult, convert_subtask};
+pub use subtask::{
+    ConvertOptions, ConvertedEntry, ConvertedFile, ConvertedSubtask, FileResult, KeyedLayout,
+    convert_subtask,
+};
 
 pub use crate::stream::MultiStream;
 

@@ -145,10 +145,41 @@ pub fn keyed_entry<'m>(
     Ok(Some(first))
 }
 
+/// One state of a keyed stream's header.
+pub struct StateHeader<'a> {
+    pub type_ordinal: i32,
+    pub name: &'a str,
+    /// The namespace serializer stream; `None` = `VoidNamespaceSerializer`.
+    pub namespace_serializer: Option<Vec<u8>>,
+    pub value_serializer: &'a [u8],
+}
+
+/// `KeyedBackendSerializationProxy` version 1 (native.md §7.3.1): key serializer proxy,
+/// then per state its type, name and namespace and value serializer proxies. Its
+/// length is the key group's offset.
+pub fn keyed_header(key_serializer: &[u8], states: &[StateHeader<'_>]) -> Result<Vec<u8>, String> {
+    let mut header = Vec::new();
+    header.extend_from_slice(&1i32.to_be_bytes());
+    put_proxy(&mut header, key_serializer)?;
+    let n = i16::try_from(states.len())
+        .map_err(|_| format!("{} keyed states in one operator", states.len()))?;
+    header.extend_from_slice(&n.to_be_bytes());
+    for s in states {
+        header.extend_from_slice(&s.type_ordinal.to_be_bytes());
+        put_utf(&mut header, s.name)?;
+        match &s.namespace_serializer {
+            Some(ns) => put_proxy(&mut header, ns)?,
+            None => put_proxy(&mut header, &singleton_stream(&VOID_NAMESPACE_SERIALIZER)?)?,
+        }
+        put_proxy(&mut header, s.value_serializer)?;
+    }
+    Ok(header)
+}
+
 /// The heap-layout managed keyed state stream of one subtask (native.md §7.3.1–7.3.2)
 /// and the offset of its key group. `key_group` = the subtask index (maxParallelism =
 /// parallelism). `data_piece` turns a snapshot's data into a piece (a span of the
-/// savepoint or an external file), and `first_int` reads its namespace count.
+/// savepoint or an external file) with its namespace count.
 pub fn heap_keyed_stream(
     graph: &Graph,
     entry: &ChainEntry,
@@ -174,31 +205,30 @@ pub fn heap_keyed_stream(
     let Some((_, first)) = heaps.first() else {
         return Err(fail("the keyed-state map is empty".into()));
     };
-    let mut header = Vec::new();
-    header.extend_from_slice(&1i32.to_be_bytes());
-    put_proxy(
-        &mut header,
-        &reemit(graph, first.key_serializer).map_err(fail)?,
-    )
-    .map_err(fail)?;
-    let n = i16::try_from(heaps.len())
-        .map_err(|_| fail(format!("{} keyed states in one operator", heaps.len())))?;
-    header.extend_from_slice(&n.to_be_bytes());
-    for (name, h) in &heaps {
-        header.extend_from_slice(&type_ordinal(h.kind).to_be_bytes());
-        put_utf(&mut header, name).map_err(fail)?;
-        let namespace = if is_class(graph, h.namespace_serializer, VOID_SERIALIZER) {
-            singleton_stream(&VOID_NAMESPACE_SERIALIZER)
-        } else {
-            reemit(graph, h.namespace_serializer)
-        };
-        put_proxy(&mut header, &namespace.map_err(fail)?).map_err(fail)?;
-        put_proxy(
-            &mut header,
-            &reemit(graph, h.state_serializer).map_err(fail)?,
-        )
-        .map_err(fail)?;
+    let key_serializer = reemit(graph, first.key_serializer).map_err(fail)?;
+    let mut values = Vec::with_capacity(heaps.len());
+    let mut namespaces = Vec::with_capacity(heaps.len());
+    for (_, h) in &heaps {
+        values.push(reemit(graph, h.state_serializer).map_err(fail)?);
+        namespaces.push(
+            if is_class(graph, h.namespace_serializer, VOID_SERIALIZER) {
+                None
+            } else {
+                Some(reemit(graph, h.namespace_serializer).map_err(fail)?)
+            },
+        );
     }
+    let states: Vec<StateHeader<'_>> = heaps
+        .iter()
+        .zip(values.iter().zip(namespaces))
+        .map(|((name, h), (value, ns))| StateHeader {
+            type_ordinal: type_ordinal(h.kind),
+            name,
+            namespace_serializer: ns,
+            value_serializer: value,
+        })
+        .collect();
+    let mut header = keyed_header(&key_serializer, &states).map_err(fail)?;
     let offset = header.len() as u64;
     header.extend_from_slice(&(key_group as i32).to_be_bytes());
     let mut pieces = Vec::new();

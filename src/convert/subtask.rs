@@ -4,11 +4,13 @@
 use super::FileKind;
 use super::error::Error;
 use super::external::ExternalPolicy;
-use super::native;
+use super::{native, rocks};
 use crate::javaser::{self, Chunk, Value, WriteOptions};
 use crate::source::{Source, Span};
 use crate::stream::{MultiStream, Piece};
-use crate::v0::{Bytes, ChainEntry, ExternalPath, HeapSnapshot, StateHandle, SubtaskModel};
+use crate::v0::{
+    Bytes, ChainEntry, ExternalPath, HeapSnapshot, KvSnapshot, StateHandle, SubtaskModel,
+};
 use std::sync::Arc;
 
 /// A converted file: its bytes, the Flink 1.1 handle class(es) they came from, and
@@ -113,11 +115,51 @@ impl ConvertedSubtask {
     }
 }
 
+/// The layout of native keyed state; it must match the restoring job's state backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyedLayout {
+    /// Memory and filesystem backends (`HeapKeyedStateBackend`).
+    Heap,
+    RocksDb,
+}
+
+impl KeyedLayout {
+    pub fn parse(s: &str) -> Result<KeyedLayout, String> {
+        match s {
+            "heap" => Ok(KeyedLayout::Heap),
+            "rocksdb" => Ok(KeyedLayout::RocksDb),
+            _ => Err(format!(
+                "unknown keyed layout {s:?}: choose heap or rocksdb"
+            )),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyedLayout::Heap => "heap",
+            KeyedLayout::RocksDb => "rocksdb",
+        }
+    }
+}
+
+/// How to convert.
+#[derive(Clone, Debug, Default)]
+pub struct ConvertOptions {
+    pub policy: ExternalPolicy,
+    /// The key serializer for native keyed state of RocksDB snapshots, as a Java stream
+    /// (Flink 1.1's RocksDB backend does not record it).
+    pub key_serializer: Option<Arc<[u8]>>,
+    /// Native keyed layout; `None`: the source's own (heap for memory/filesystem
+    /// snapshots, RocksDB for RocksDB snapshots).
+    pub keyed_layout: Option<KeyedLayout>,
+}
+
 /// Converts a decoded subtask. Never fails as a whole: each file carries its own result.
-pub fn convert_subtask(model: &SubtaskModel, policy: &ExternalPolicy) -> ConvertedSubtask {
+pub fn convert_subtask(model: &SubtaskModel, opts: &ConvertOptions) -> ConvertedSubtask {
     let cx = Cx {
         model,
-        policy,
+        policy: &opts.policy,
+        opts,
         savepoint: model.graph.source().clone(),
     };
     let chain = model
@@ -135,6 +177,7 @@ pub fn convert_subtask(model: &SubtaskModel, policy: &ExternalPolicy) -> Convert
 struct Cx<'a> {
     model: &'a SubtaskModel,
     policy: &'a ExternalPolicy,
+    opts: &'a ConvertOptions,
     savepoint: Arc<dyn Source>,
 }
 
@@ -309,12 +352,60 @@ impl Cx<'_> {
             Ok(Some(e)) => e,
             Err(e) => return Some(Err(e)),
         };
+        if let Some(reason) = entry
+            .kv_states
+            .iter()
+            .find_map(|k| k.snapshot.migration_problem())
+        {
+            return Some(Err(Error::NotMigratable {
+                location: loc,
+                reason,
+            }));
+        }
         // maxParallelism = parallelism, so subtask i owns exactly key group i (formats.md §3.13).
         let key_group = self.model.location.subtask.unwrap_or(0);
+        let rocks = entry.kv_states.iter().find_map(|k| match &k.snapshot {
+            KvSnapshot::RocksDbFullyAsync { state_handle, .. } => Some(state_handle),
+            _ => None,
+        });
+        let source_layout = if rocks.is_some() {
+            KeyedLayout::RocksDb
+        } else {
+            KeyedLayout::Heap
+        };
+        let layout = self.opts.keyed_layout.unwrap_or(source_layout);
+        if layout != source_layout {
+            return Some(Err(Error::NotMigratable {
+                location: loc,
+                reason: format!(
+                    "the {} layout was asked for, but the snapshot is {} state; converting between keyed layouts is not supported",
+                    layout.name(),
+                    source_layout.name()
+                ),
+            }));
+        }
+        let handle = format!("key group {key_group} of {}", kv_classes(entry));
+        let result = match rocks {
+            Some(state_handle) => self.rocks_keyed_state(state_handle, key_group, &loc),
+            None => self.heap_keyed_state(entry, key_group, &loc),
+        };
+        match result {
+            Ok(None) => None,
+            Ok(Some((pieces, offset))) => Some(Ok(self.file(loc.clone(), handle, pieces, offset))),
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    fn heap_keyed_state(
+        &self,
+        entry: &ChainEntry,
+        key_group: u32,
+        loc: &str,
+    ) -> Result<Option<(Vec<Piece>, u64)>, Error> {
         let data_piece = |h: &HeapSnapshot| -> Result<(Piece, i32), Error> {
-            let piece = self.bytes_piece(h.data.clone(), &loc)?;
+            let piece = self.bytes_piece(h.data.clone(), loc)?;
             let namespaces = native::first_int(&piece).map_err(|e| Error::NotMigratable {
-                location: loc.clone(),
+                location: loc.to_string(),
                 reason: format!(
                     "state {:?}: cannot read its namespace count: {e}",
                     h.state_name
@@ -322,14 +413,61 @@ impl Cx<'_> {
             })?;
             Ok((piece, namespaces))
         };
-        let result =
-            native::heap_keyed_stream(&self.model.graph, entry, key_group, &loc, &data_piece).map(
-                |(pieces, offset)| {
-                    let handle = format!("key group {key_group} of {}", kv_classes(entry));
-                    self.file(loc.clone(), handle, pieces, offset)
-                },
-            );
-        Some(result)
+        native::heap_keyed_stream(&self.model.graph, entry, key_group, loc, &data_piece).map(Some)
+    }
+
+    /// RocksDB fully-async snapshot → RocksDB key-group stream; `None` without records
+    /// (Flink skips a key group at offset 0, so a subtask without records gets no handle).
+    fn rocks_keyed_state(
+        &self,
+        state_handle: &StateHandle,
+        key_group: u32,
+        loc: &str,
+    ) -> Result<Option<(Vec<Piece>, u64)>, Error> {
+        let fail = |reason: String| Error::NotMigratable {
+            location: loc.to_string(),
+            reason,
+        };
+        let Some(key_serializer) = &self.opts.key_serializer else {
+            return Err(fail(format!(
+                "Flink 1.1's RocksDB backend does not record the key serializer; name it with --key-serializer ({})",
+                super::key_serializer::CHOICES
+            )));
+        };
+        let kg = u8::try_from(key_group).ok().filter(|&g| g < 128).ok_or_else(|| {
+            fail(format!("key group {key_group}: parallelism above 128 needs two-byte key-group prefixes, which are not supported"))
+        })?;
+        let (source, span) = match self.handle_piece(state_handle, loc)? {
+            Piece::Range { source, span } => (source, span),
+            Piece::Bytes(_) => return Err(fail("snapshot stream unexpectedly in memory".into())),
+        };
+        let snapshot = rocks::RocksSnapshot::open(source, span)
+            .map_err(|e| fail(format!("RocksDB snapshot: {e}")))?;
+        if snapshot.is_empty() {
+            return Ok(None);
+        }
+        let states: Vec<native::StateHeader<'_>> = snapshot
+            .columns
+            .iter()
+            .map(|c| native::StateHeader {
+                type_ordinal: c.type_ordinal,
+                name: &c.name,
+                namespace_serializer: None,
+                value_serializer: &c.value_serializer,
+            })
+            .collect();
+        let header = native::keyed_header(key_serializer, &states).map_err(fail)?;
+        let offset = header.len() as u64;
+        let snapshot = Arc::new(snapshot);
+        let region = snapshot.key_group_region(kg);
+        let len = region.len();
+        Ok(Some((
+            vec![
+                Piece::bytes(header),
+                Piece::range(region, Span::new(0, len)),
+            ],
+            offset,
+        )))
     }
 }
 

@@ -7,6 +7,7 @@
 mod cache;
 mod error;
 mod ino;
+pub mod problems;
 pub mod verify;
 pub mod walk;
 
@@ -14,7 +15,8 @@ pub use error::{Error, io_kind_errno};
 pub use ino::{Ino, NodeRef, ROOT};
 
 use crate::convert::{
-    self, ConvertedSubtask, ExternalPolicy, FileRef, MultiStream, Target, TaskInput,
+    self, ConvertOptions, ConvertedSubtask, ExternalPolicy, FileRef, KeyedLayout, MultiStream,
+    Target, TaskInput,
 };
 use crate::source::Source;
 use crate::stream::Piece;
@@ -36,6 +38,10 @@ pub struct TreeOptions {
     pub policy: ExternalPolicy,
     /// Which Flink `_metadata` is for.
     pub target: Target,
+    /// Native keyed layout (`None`: the source's own).
+    pub keyed_layout: Option<KeyedLayout>,
+    /// Key serializer stream for RocksDB sources (`--key-serializer`).
+    pub key_serializer: Option<Arc<[u8]>>,
 }
 
 impl TreeOptions {
@@ -77,6 +83,7 @@ type Converted = Result<ConvertedSubtask, convert::Error>;
 pub struct Tree {
     index: SavepointIndex,
     opts: TreeOptions,
+    convert: ConvertOptions,
     cache: ByteLru<(u32, u32), Converted>,
     metadata: OnceLock<Result<Arc<MultiStream>, convert::Error>>,
     report: OnceLock<Arc<MultiStream>>,
@@ -100,9 +107,15 @@ impl Tree {
             )));
         }
         let cache = ByteLru::new(opts.cache_bytes);
+        let convert = ConvertOptions {
+            policy: opts.policy.clone(),
+            key_serializer: opts.key_serializer.clone(),
+            keyed_layout: opts.keyed_layout,
+        };
         Ok(Tree {
             index,
             opts,
+            convert,
             cache,
             metadata: OnceLock::new(),
             report: OnceLock::new(),
@@ -135,7 +148,7 @@ impl Tree {
                 (Err(convert::Error::Metadata(e)), 256)
             }
             Ok(model) => {
-                let c = convert::convert_subtask(&model, &self.opts.policy);
+                let c = convert::convert_subtask(&model, &self.convert);
                 // The graph is dropped here: only the converted pieces are kept.
                 let cost = c.heap_bytes();
                 (Ok(c), cost)
@@ -429,10 +442,14 @@ impl Tree {
             .get_or_init(|| {
                 let report = SavepointReport::build(&self.index, false);
                 // The inspect document, plus which target `_metadata` serves.
-                let mut doc = serde_json::to_value(&report).unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }));
+                let mut doc = serde_json::to_value(&report)
+                    .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }));
                 if let Some(map) = doc.as_object_mut() {
                     map.insert("target".into(), self.opts.target.name().into());
-                    map.insert("metadata_root".into(), self.opts.metadata_root.clone().into());
+                    map.insert(
+                        "metadata_root".into(),
+                        self.opts.metadata_root.clone().into(),
+                    );
                 }
                 let mut bytes = serde_json::to_vec_pretty(&doc).unwrap_or_default();
                 bytes.push(b'\n');
@@ -490,7 +507,12 @@ impl Tree {
                 ),
             }
         };
-        let model = convert::build_metadata(self.opts.target, self.index.checkpoint_id(), &tasks, &path_of)?;
+        let model = convert::build_metadata(
+            self.opts.target,
+            self.index.checkpoint_id(),
+            &tasks,
+            &path_of,
+        )?;
         let mut bytes = Vec::new();
         crate::v1::write(&model, &mut bytes)
             .map_err(|e| convert::Error::Metadata(e.to_string()))?;

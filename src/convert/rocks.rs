@@ -1,0 +1,413 @@
+//! Flink 1.1 RocksDB fully-async snapshots (formats.md §2.5) served as Flink 1.2+
+//! RocksDB key-group streams (native.md §7.3.3), without materialising them.
+//!
+//! Old record: `u8 column, int kLen, K ‖ 2A ‖ NS, int vLen, value`. New record:
+//! `int kLen, kg ‖ K ‖ NS, int vLen, value` — the same key length, the separator replaced
+//! by a key-group prefix — plus, after the last record of each state, a short naming the
+//! next state (or `ffff`), and bit 0x80 set on that record's first key byte. Reads are
+//! served by re-encoding records on the fly from a sparse index of record positions
+//! built by one pass over the stream at conversion time.
+
+use crate::javaser::{self, Limits, Value};
+use crate::source::{Source, Span};
+use std::io::{self, BufRead, BufReader, Read};
+use std::sync::Arc;
+
+/// One column of the snapshot: a keyed state.
+pub struct Column {
+    pub name: String,
+    /// `KeyedBackendSerializationProxy` state type (1 VALUE, 2 LIST, 3 REDUCING, 4 FOLDING).
+    pub type_ordinal: i32,
+    /// The descriptor's value serializer, re-emitted as a fresh stream.
+    pub value_serializer: Vec<u8>,
+}
+
+/// Checkpoints every this many records: reads re-encode at most this many to find their start.
+const STRIDE: u64 = 1024;
+/// The Void namespace: one byte `00` after the `2A` separator.
+const VOID_NAMESPACE: [u8; 2] = [0x2A, 0x00];
+
+#[derive(Clone, Copy)]
+struct Checkpoint {
+    /// Offset in the output's record region.
+    out: u64,
+    /// Offset of the record's column byte in the input.
+    input: u64,
+    record: u64,
+}
+
+/// The parsed shape of a snapshot stream.
+pub struct RocksSnapshot {
+    pub columns: Vec<Column>,
+    source: Arc<dyn Source>,
+    /// Where the records start and end in `source`.
+    records: Span,
+    record_count: u64,
+    /// For each state with records, in order: (state id, index of its last record).
+    runs: Vec<(u16, u64)>,
+    checkpoints: Vec<Checkpoint>,
+    /// Length of the re-encoded record region (first short included).
+    region_len: u64,
+}
+
+fn bad(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg)
+}
+
+/// Reads exactly from a source at a moving position.
+struct SourceReader<'a> {
+    src: &'a dyn Source,
+    pos: u64,
+    end: u64,
+}
+
+impl Read for SourceReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = (self.end.saturating_sub(self.pos)).min(buf.len() as u64) as usize;
+        self.src.read_at(self.pos, &mut buf[..n])?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+fn read_u8(r: &mut impl Read) -> io::Result<u8> {
+    let mut b = [0u8; 1];
+    r.read_exact(&mut b)?;
+    Ok(b[0])
+}
+
+fn read_len(r: &mut impl Read, what: &str, at: u64) -> io::Result<u32> {
+    let mut b = [0u8; 4];
+    r.read_exact(&mut b)?;
+    let n = i32::from_be_bytes(b);
+    u32::try_from(n).map_err(|_| {
+        bad(format!(
+            "negative {what} length {n} in the record at offset {at}"
+        ))
+    })
+}
+
+impl RocksSnapshot {
+    /// Parses the column header and indexes the records of a stream at `span` of `source`.
+    pub fn open(source: Arc<dyn Source>, span: Span) -> io::Result<RocksSnapshot> {
+        let name = source.name();
+        let mut pos = span.start;
+        let mut b4 = [0u8; 4];
+        source.read_at(pos, &mut b4)?;
+        pos += 4;
+        let n = i32::from_be_bytes(b4);
+        if !(0..=255).contains(&n) {
+            return Err(bad(format!(
+                "{name}: offset {}: RocksDB snapshot with {n} columns",
+                span.start
+            )));
+        }
+        let mut columns = Vec::new();
+        for expected in 0..n {
+            let mut mb = [0u8; 1];
+            source.read_at(pos, &mut mb)?;
+            if mb[0] as i32 != expected {
+                return Err(bad(format!(
+                    "{name}: offset {pos}: column {expected} has mapping byte {}",
+                    mb[0]
+                )));
+            }
+            let g = javaser::parse_first_object(
+                source.clone(),
+                pos + 1,
+                span.end(),
+                &Limits::default(),
+            )
+            .map_err(|e| bad(e.to_string()))?;
+            pos += 1 + g.len;
+            columns.push(column(&g).map_err(|e| bad(format!("{name}: offset {}: {e}", g.start)))?);
+        }
+        let records = Span::new(pos, span.end() - pos);
+        let mut snap = RocksSnapshot {
+            columns,
+            source,
+            records,
+            record_count: 0,
+            runs: Vec::new(),
+            checkpoints: Vec::new(),
+            region_len: 0,
+        };
+        snap.index()?;
+        Ok(snap)
+    }
+
+    /// One pass over the records: checks the layout and records checkpoints.
+    fn index(&mut self) -> io::Result<()> {
+        let name = self.source.name();
+        let reader = SourceReader {
+            src: &*self.source,
+            pos: self.records.start,
+            end: self.records.end(),
+        };
+        let mut r = BufReader::with_capacity(1 << 16, reader);
+        let mut input = self.records.start;
+        let mut out = 2u64; // the first state id
+        let mut prev_key: Vec<u8> = Vec::new();
+        let mut state: Option<u8> = None;
+        let mut record = 0u64;
+        while !r.fill_buf()?.is_empty() {
+            let at = input;
+            let column = read_u8(&mut r)?;
+            if column as usize >= self.columns.len() {
+                return Err(bad(format!(
+                    "{name}: offset {at}: record of column {column}, but there are {} columns",
+                    self.columns.len()
+                )));
+            }
+            let klen = read_len(&mut r, "key", at)?;
+            let mut key = vec![0u8; klen as usize];
+            r.read_exact(&mut key)?;
+            if !key.ends_with(&VOID_NAMESPACE) {
+                return Err(bad(format!(
+                    "{name}: offset {at}: key does not end with 2A 00: only the Void namespace (non-windowed state) is supported"
+                )));
+            }
+            let vlen = read_len(&mut r, "value", at)?;
+            skip(&mut r, vlen as u64)?;
+            if state != Some(column) {
+                if let Some(s) = state {
+                    if column < s {
+                        return Err(bad(format!(
+                            "{name}: offset {at}: records of column {column} after column {s}"
+                        )));
+                    }
+                    self.runs.push((s as u16, record - 1));
+                    out += 2;
+                }
+                state = Some(column);
+                prev_key.clear();
+            } else if key[..key.len() - 2] <= prev_key[..prev_key.len() - 2] {
+                return Err(bad(format!(
+                    "{name}: offset {at}: keys out of order; variable-length keys would need sorting"
+                )));
+            }
+            if record % STRIDE == 0 {
+                self.checkpoints.push(Checkpoint {
+                    out,
+                    input: at,
+                    record,
+                });
+            }
+            prev_key = key;
+            out += 4 + klen as u64 + 4 + vlen as u64;
+            input = at + 1 + 4 + klen as u64 + 4 + vlen as u64;
+            record += 1;
+        }
+        if let Some(s) = state {
+            self.runs.push((s as u16, record - 1));
+            out += 2;
+        }
+        self.record_count = record;
+        self.region_len = if record == 0 { 0 } else { out };
+        Ok(())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.record_count == 0
+    }
+
+    pub fn record_count(&self) -> u64 {
+        self.record_count
+    }
+
+    /// The re-encoded records as a source (`key_group` = the subtask's group, < 128).
+    pub fn key_group_region(self: &Arc<Self>, key_group: u8) -> Arc<dyn Source> {
+        Arc::new(Region {
+            snap: self.clone(),
+            key_group,
+        })
+    }
+}
+
+fn skip(r: &mut impl BufRead, mut n: u64) -> io::Result<()> {
+    while n > 0 {
+        let avail = r.fill_buf()?.len() as u64;
+        if avail == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        let k = avail.min(n);
+        r.consume(k as usize);
+        n -= k;
+    }
+    Ok(())
+}
+
+/// The column's `StateDescriptor`: name, state type and value serializer.
+fn column(g: &javaser::Graph) -> Result<Column, String> {
+    let root = g.roots().next().ok_or("empty column stream")?;
+    let obj = g
+        .object(root)
+        .map_err(|e| e.to_string())?
+        .ok_or("null column descriptor")?;
+    let type_ordinal = [
+        ("ValueStateDescriptor", 1),
+        ("ListStateDescriptor", 2),
+        ("ReducingStateDescriptor", 3),
+        ("FoldingStateDescriptor", 4),
+    ]
+    .iter()
+    .find(|(c, _)| obj.is_a(&format!("org.apache.flink.api.common.state.{c}")))
+    .map(|(_, t)| *t)
+    .ok_or_else(|| {
+        format!(
+            "column descriptor is a {}, not a StateDescriptor",
+            obj.class_name().lossy()
+        )
+    })?;
+    let name = g
+        .string_value(obj.require("name").map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())?;
+    let name = name.ok_or("column descriptor without a name")?;
+    let serializer = obj.require("serializer").map_err(|e| e.to_string())?;
+    let Value::Node(_) = serializer else {
+        return Err(format!("state {name:?} has no serializer"));
+    };
+    let chunks = javaser::write_object(g, serializer, &javaser::WriteOptions::default())
+        .map_err(|e| e.to_string())?;
+    let value_serializer = chunks.to_vec(&**g.source()).map_err(|e| e.to_string())?;
+    Ok(Column {
+        name,
+        type_ordinal,
+        value_serializer,
+    })
+}
+
+/// The record region of a key-group stream, re-encoded on read.
+struct Region {
+    snap: Arc<RocksSnapshot>,
+    key_group: u8,
+}
+
+impl Source for Region {
+    fn len(&self) -> u64 {
+        self.snap.region_len
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        let end = offset
+            .checked_add(buf.len() as u64)
+            .filter(|&e| e <= self.len());
+        if end.is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("{}: read past the end", self.name()),
+            ));
+        }
+        let mut out = Emitter {
+            offset,
+            buf,
+            filled: 0,
+        };
+        let snap = &self.snap;
+        if offset < 2 {
+            out.put(0, &snap.runs[0].0.to_be_bytes());
+        }
+        let cp = snap.checkpoints[snap
+            .checkpoints
+            .partition_point(|c| c.out <= offset)
+            .saturating_sub(1)];
+        let reader = SourceReader {
+            src: &*snap.source,
+            pos: cp.input,
+            end: snap.records.end(),
+        };
+        let mut r = BufReader::with_capacity(1 << 16, reader);
+        let mut pos = cp.out;
+        let mut record = cp.record;
+        let mut run = snap.runs.partition_point(|&(_, last)| last < record);
+        while !out.done() && record < snap.record_count {
+            let at = r.get_ref().pos;
+            let _column = read_u8(&mut r)?;
+            let klen = read_len(&mut r, "key", at)?;
+            let mut key = vec![0u8; klen as usize];
+            r.read_exact(&mut key)?;
+            let vlen = read_len(&mut r, "value", at)?;
+            let last = snap.runs.get(run).is_some_and(|&(_, l)| l == record);
+            // kg ‖ K ‖ NS: drop the 2A separator, prefix the key group.
+            let mut new_key = Vec::with_capacity(key.len());
+            new_key.push(self.key_group | if last { 0x80 } else { 0 });
+            new_key.extend_from_slice(&key[..key.len() - 2]);
+            new_key.push(key[key.len() - 1]);
+            out.put(pos, &klen.to_be_bytes());
+            out.put(pos + 4, &new_key);
+            out.put(pos + 4 + klen as u64, &vlen.to_be_bytes());
+            let value_at = pos + 8 + klen as u64;
+            out.put_reader(value_at, vlen as u64, &mut r)?;
+            pos = value_at + vlen as u64;
+            if last {
+                let next = snap.runs.get(run + 1).map_or(0xFFFFu16, |&(s, _)| s);
+                out.put(pos, &next.to_be_bytes());
+                pos += 2;
+                run += 1;
+            }
+            record += 1;
+        }
+        if !out.done() {
+            return Err(bad(format!(
+                "{}: records ended before offset {}",
+                self.name(),
+                offset + buf.len() as u64
+            )));
+        }
+        Ok(())
+    }
+
+    fn name(&self) -> String {
+        format!(
+            "{} (RocksDB records as key group {})",
+            self.snap.source.name(),
+            self.key_group
+        )
+    }
+}
+
+/// Copies the part of each emitted piece that overlaps the requested window.
+struct Emitter<'b> {
+    offset: u64,
+    buf: &'b mut [u8],
+    filled: usize,
+}
+
+impl Emitter<'_> {
+    fn done(&self) -> bool {
+        self.filled == self.buf.len()
+    }
+
+    fn window(&self, at: u64, len: u64) -> Option<(usize, usize, usize)> {
+        let end = self.offset + self.buf.len() as u64;
+        let lo = at.max(self.offset);
+        let hi = (at + len).min(end);
+        (lo < hi).then(|| {
+            (
+                (lo - at) as usize,
+                (lo - self.offset) as usize,
+                (hi - lo) as usize,
+            )
+        })
+    }
+
+    fn put(&mut self, at: u64, bytes: &[u8]) {
+        if let Some((from, to, n)) = self.window(at, bytes.len() as u64) {
+            self.buf[to..to + n].copy_from_slice(&bytes[from..from + n]);
+            self.filled += n;
+        }
+    }
+
+    /// Emits `len` bytes from a reader, consuming them whether or not they are wanted.
+    fn put_reader(&mut self, at: u64, len: u64, r: &mut impl BufRead) -> io::Result<()> {
+        match self.window(at, len) {
+            None => skip(r, len),
+            Some((from, to, n)) => {
+                skip(r, from as u64)?;
+                r.read_exact(&mut self.buf[to..to + n])?;
+                self.filled += n;
+                skip(r, len - from as u64 - n as u64)
+            }
+        }
+    }
+}
