@@ -2,6 +2,8 @@
 //! test behaves when they are absent (skip loudly locally, fail in CI).
 #![allow(dead_code)]
 
+pub mod mount;
+
 use std::path::PathBuf;
 
 /// `../shared/fixtures` beside the clone, or `None` (after a loud notice) when absent.
@@ -96,4 +98,27 @@ pub fn all_streams(
         ));
     }
     out
+}
+
+/// A real-Flink oracle from `../shared/tools` (`flinkcheck` or `flinkrestore`), or `None`
+/// after a loud notice when it or Java is missing; with `CI=true` that is a failure.
+pub fn flink_tool(tool: &str) -> Option<PathBuf> {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../shared/tools/{tool}/{tool}"));
+    let java = std::process::Command::new("java")
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if java && path.is_file() {
+        return Some(path);
+    }
+    let why = format!(
+        "{tool} needs Java and {} (java found: {java})",
+        path.display()
+    );
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI=true but {why}");
+    }
+    eprintln!("NOTICE: skipping: {why}");
+    None
 }

@@ -1,0 +1,146 @@
+//! Real Flink restores our native output: a Flink 1.10.3 MiniCluster running the job that
+//! wrote the 1.1 fixture (../shared/tools/flinkrestore) checks every restored value.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn savepointfs(args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_savepointfs"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "savepointfs {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn restore(tool: &Path, dir: &Path, v11: &Path) -> (Option<i32>, String) {
+    let out = Command::new(tool)
+        .arg(dir)
+        .args([
+            "--v11",
+            v11.to_str().unwrap(),
+            "--backend",
+            "heap",
+            "--operator-state",
+            "--raw-operator-state",
+        ])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), text)
+}
+
+#[test]
+fn flink_1_10_restores_every_value_and_the_check_is_live() {
+    let Some(fx) = common::shared_fixtures() else {
+        return;
+    };
+    let Some(tool) = common::flink_tool("flinkrestore") else {
+        return;
+    };
+    let v11 = common::mem11(&fx);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("native");
+    savepointfs(&["convert", v11.to_str().unwrap(), out.to_str().unwrap()]);
+
+    let (code, text) = restore(&tool, &out, &v11);
+    assert_eq!(code, Some(0), "{text}");
+    for line in [
+        "correct restored keyed values: 12 of 12",
+        "restored legacy function states (ListCheckpointed \"_default_\"): 13 of 13",
+        "restored raw operator states: 4 of 4",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+
+    // Negative control: key 3 of KeyedStateSettingFlatMap (072c..., subtask 1) patched to 99.
+    // Its stream ends with the one entry's value (data = ns count, Void ns, 1 entry, key, value).
+    let patched = dir.path().join("patched");
+    savepointfs(&["convert", v11.to_str().unwrap(), patched.to_str().unwrap()]);
+    let file = patched.join("072c4efc280f5df0bfc5743297a438e7/subtask-1/managed-keyed-state");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let n = bytes.len();
+    assert_eq!(
+        &bytes[n - 16..],
+        &[0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 3],
+        "key 3 -> 3"
+    );
+    bytes[n - 8..].copy_from_slice(&99i64.to_be_bytes());
+    std::fs::write(&file, bytes).unwrap();
+    let (code, text) = restore(&tool, &patched, &v11);
+    assert_eq!(code, Some(3), "{text}");
+    assert!(
+        text.contains("correct restored keyed values: 11 of 12"),
+        "{text}"
+    );
+    assert!(text.contains("key 3: value 99 subtask 1 WRONG"), "{text}");
+}
+
+#[test]
+fn flinkcheck_accepts_every_target_for_the_real_fixture() {
+    let Some(fx) = common::shared_fixtures() else {
+        return;
+    };
+    let Some(check) = common::flink_tool("flinkcheck") else {
+        return;
+    };
+    let v11 = common::mem11(&fx);
+    let dir = tempfile::tempdir().unwrap();
+    for target in ["flink-1.10", "flink-1.2", "migration"] {
+        let out = dir.path().join(target);
+        savepointfs(&[
+            "convert",
+            v11.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "--target",
+            target,
+        ]);
+        let report = Command::new(&check).arg(&out).output().unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap_or_else(|e| {
+            panic!("{target}: {e}: {}", String::from_utf8_lossy(&report.stderr))
+        });
+        assert_eq!(report.status.code(), Some(0), "{target}: {json:#}");
+        assert_eq!(json["ok"], true);
+        assert_eq!(json["flink_restore_validation"]["ok"], true, "{target}");
+        let stock = json["stock_flink_1_10_default_mode"]["accepted"].as_bool();
+        // A stock Flink 1.10 refuses any legacy slot count != 0 (formats.md §3.14).
+        assert_eq!(stock, Some(target == "flink-1.10"), "{target}");
+        let summary = json["handle_summary"].to_string();
+        if target != "migration" {
+            // native.md §7.6: 9 key-group and 17 operator-state handles (13 managed + 4 raw).
+            let handles: Vec<&serde_json::Value> = json["task_states"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|t| t["subtasks"].as_array().unwrap())
+                .flat_map(|s| {
+                    let mut v: Vec<&serde_json::Value> = s["managed_operator_state"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .collect();
+                    v.extend(s["raw_operator_state"].as_array().unwrap());
+                    v.push(&s["managed_keyed_state"]);
+                    v
+                })
+                .filter(|h| !h.is_null())
+                .collect();
+            let kg = handles.iter().filter(|h| h["type"] == "key_groups").count();
+            let op = handles
+                .iter()
+                .filter(|h| h["type"] == "operator_state")
+                .count();
+            assert_eq!((kg, op), (9, 17), "{target}: {summary}");
+        }
+    }
+}
