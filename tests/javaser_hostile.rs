@@ -3,97 +3,21 @@
 //! cycles, bad handles and flags), and the configurable limits.
 //!
 //! A counting global allocator (per thread, so parallel tests do not disturb each
-//! other) proves that no input makes the parser allocate out of proportion.
+//! other; see `hostile/mod.rs`) proves that no input makes the parser allocate out of
+//! proportion, and a stack probe that deep nesting fits a 2 MiB thread.
 
 mod common;
+mod hostile;
 
-use savepointfs::javaser::{
-    self, Content, Error, ErrorKind, Graph, Limits, NodeId, NodeKind, Value,
+use hostile::walk::walk;
+use hostile::{
+    H, MIB, Nesting, OBJECT_ARRAY, SER, SHAPES, SplitMix, Stream, measured, nested, stack_used,
 };
+use savepointfs::javaser::{self, Content, Error, ErrorKind, Graph, Limits, Value};
 use savepointfs::source::MemSource;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-// ---------------------------------------------------------------------------
-// Allocation accounting
-
-struct CountingAlloc;
-
-thread_local! {
-    static LIVE: Cell<usize> = const { Cell::new(0) };
-    static PEAK: Cell<usize> = const { Cell::new(0) };
-    static TOTAL: Cell<u64> = const { Cell::new(0) };
-}
-
-fn grew(n: usize) {
-    let _ = LIVE.try_with(|live| {
-        let now = live.get() + n;
-        live.set(now);
-        let _ = PEAK.try_with(|p| p.set(p.get().max(now)));
-    });
-    let _ = TOTAL.try_with(|t| t.set(t.get() + n as u64));
-}
-
-fn shrank(n: usize) {
-    let _ = LIVE.try_with(|live| live.set(live.get().saturating_sub(n)));
-}
-
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        shrank(layout.size());
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            shrank(layout.size());
-            grew(new_size);
-        }
-        p
-    }
-}
-
-#[global_allocator]
-static ALLOC: CountingAlloc = CountingAlloc;
-
-/// What a closure allocated on this thread: the peak of live bytes above the level at
-/// the start, and the sum of all allocations.
-#[derive(Clone, Copy, Debug)]
-struct Usage {
-    peak: usize,
-    total: u64,
-}
-
-fn measured<R>(f: impl FnOnce() -> R) -> (R, Usage) {
-    let base = LIVE.with(Cell::get);
-    PEAK.with(|p| p.set(base));
-    let total0 = TOTAL.with(Cell::get);
-    let r = f();
-    let usage = Usage {
-        peak: PEAK.with(Cell::get) - base,
-        total: TOTAL.with(Cell::get) - total0,
-    };
-    (r, usage)
-}
-
-const MIB: usize = 1 << 20;
 
 // ---------------------------------------------------------------------------
 // Parsing helpers
@@ -123,64 +47,6 @@ fn fails_at(name: &str, bytes: &[u8], limits: &Limits, offset: u64) -> ErrorKind
     );
     assert_eq!(e.offset, offset, "{name}: offset of: {text}");
     e.kind
-}
-
-/// Exercises the typed access layer on every node, as a consumer of a weird but
-/// well-formed graph would. It may return errors; it must not panic.
-fn walk(g: &Graph) {
-    use std::hint::black_box;
-    for root in g.roots() {
-        let _ = black_box(g.object(root).is_ok());
-        let _ = black_box(g.string_value(root).is_ok());
-        let _ = black_box(g.byte_array(root).is_ok());
-    }
-    for id in 0..g.nodes.len() as NodeId {
-        black_box(g.class_name_of(id));
-        let v = Value::Node(id);
-        match &g.node(id).kind {
-            NodeKind::String(_) => {
-                black_box(g.string(id));
-                let _ = black_box(g.string_value(v));
-            }
-            NodeKind::ClassDesc(_) => {
-                assert!(g.hierarchy(id).first() == Some(&id));
-            }
-            NodeKind::Array(_) => {
-                let _ = black_box(g.array(v).is_ok());
-                let _ = black_box(g.byte_array(v));
-            }
-            NodeKind::Object(o) => {
-                let view = g.object(v).expect("an object node").expect("not null");
-                black_box(view.class_name());
-                black_box(view.is_a("java.util.HashMap"));
-                let _ = black_box(view.hash_map_entries());
-                let _ = black_box(view.array_list_elements());
-                let _ = black_box(view.tuple_fields());
-                let _ = black_box(view.boxed());
-                for data in &o.class_data {
-                    let Some(desc) = g.class_desc(data.desc) else {
-                        panic!("class data of node {id} names a non-descriptor")
-                    };
-                    for f in &desc.fields {
-                        let name = f.name.lossy();
-                        if let Ok(value) = view.require(&name) {
-                            let _ = black_box(g.object(value).is_ok());
-                            let _ = black_box(g.string_value(value));
-                            let _ = black_box(g.array(value).is_ok());
-                        }
-                    }
-                    if let Ok(mut a) = view.annotation(&desc.name.lossy()) {
-                        black_box(a.at_end());
-                        let _ = black_box(a.read_i64());
-                        let _ = black_box(a.read_object());
-                        let _ = black_box(a.read_bool());
-                        black_box(a.at_end());
-                    }
-                }
-            }
-            NodeKind::Class { .. } | NodeKind::Enum { .. } => {}
-        }
-    }
 }
 
 /// The writer must give back exactly the bytes that parsed, however odd they are.
@@ -233,19 +99,6 @@ fn every_proper_prefix_of_every_fixture_stream_is_an_error() {
         }
     }
     eprintln!("{prefixes} prefixes rejected");
-}
-
-/// splitmix64: a tiny deterministic generator, so every failure is reproducible.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
 }
 
 const FLIPS_PER_STREAM: usize = 10_000;
@@ -304,73 +157,6 @@ fn ten_thousand_bit_flips_per_fixture_stream_never_panic_hang_or_balloon() {
 // ---------------------------------------------------------------------------
 // Hand-made streams
 
-const OBJECT_ARRAY: &str = "[Ljava.lang.Object;";
-const H: u32 = javaser::BASE_HANDLE;
-
-/// Stream bytes assembled by hand; `at()` gives the offsets the assertions use.
-struct Stream(Vec<u8>);
-
-impl Stream {
-    fn new() -> Self {
-        Stream(vec![0xAC, 0xED, 0x00, 0x05])
-    }
-    fn at(&self) -> u64 {
-        self.0.len() as u64
-    }
-    fn u8(&mut self, b: u8) -> &mut Self {
-        self.0.push(b);
-        self
-    }
-    fn u16(&mut self, v: u16) -> &mut Self {
-        self.0.extend_from_slice(&v.to_be_bytes());
-        self
-    }
-    fn i32(&mut self, v: i32) -> &mut Self {
-        self.0.extend_from_slice(&v.to_be_bytes());
-        self
-    }
-    fn i64(&mut self, v: i64) -> &mut Self {
-        self.0.extend_from_slice(&v.to_be_bytes());
-        self
-    }
-    fn utf(&mut self, s: &str) -> &mut Self {
-        self.u16(s.len() as u16);
-        self.0.extend_from_slice(s.as_bytes());
-        self
-    }
-    fn reference(&mut self, handle: u32) -> &mut Self {
-        self.u8(0x71).i32(handle as i32)
-    }
-    fn string(&mut self, s: &str) -> &mut Self {
-        self.u8(0x74).utf(s)
-    }
-    /// TC_CLASSDESC with primitive fields only, up to its (empty) class annotation;
-    /// the superclass comes next. Takes one handle.
-    fn desc(&mut self, name: &str, flags: u8, fields: &[(u8, &str)]) -> &mut Self {
-        self.u8(0x72).utf(name).i64(0x1234).u8(flags);
-        self.u16(fields.len() as u16);
-        for (t, n) in fields {
-            self.u8(*t).utf(n);
-        }
-        self.u8(0x78)
-    }
-    /// A class with one object field `name` of JVM type `ty`: takes two handles
-    /// (descriptor, then the type string).
-    fn desc_with_object_field(
-        &mut self,
-        name: &str,
-        flags: u8,
-        field: &str,
-        ty: &str,
-    ) -> &mut Self {
-        self.u8(0x72).utf(name).i64(0x1234).u8(flags).u16(1);
-        self.u8(b'L').utf(field).string(ty).u8(0x78)
-    }
-}
-
-const SER: u8 = 0x02;
-const SER_WRITE: u8 = 0x03;
-
 #[test]
 fn byte_array_lengths_beyond_the_input_are_rejected_before_allocating() {
     // 75, class desc [B (handle 0), null super, then the length.
@@ -411,103 +197,6 @@ fn byte_array_lengths_beyond_the_input_are_rejected_before_allocating() {
     }
 }
 
-/// The shapes in which the grammar nests, each `levels` deep, with the offset where
-/// the default depth limit (512) must stop it.
-#[derive(Clone, Copy, Debug)]
-enum Nesting {
-    /// `Object[]` holding `Object[]` holding ...: one depth unit per level.
-    ObjectArrays,
-    /// An object whose field holds the next object: one unit per level.
-    ObjectFields,
-    /// A `writeObject` class whose annotation holds the next object: two units.
-    ObjectAnnotations,
-    /// A class descriptor whose superclass is written inline: one unit per level,
-    /// plus its class annotation.
-    Superclasses,
-    /// A class descriptor whose class annotation holds an object of a new class: three.
-    ClassAnnotations,
-}
-
-const SHAPES: [Nesting; 5] = [
-    Nesting::ObjectArrays,
-    Nesting::ObjectFields,
-    Nesting::ObjectAnnotations,
-    Nesting::Superclasses,
-    Nesting::ClassAnnotations,
-];
-
-fn nested(shape: Nesting, levels: usize) -> (Vec<u8>, u64) {
-    let mut s = Stream::new();
-    // The offset at which each level enters the depth that matters for the limit.
-    let mut marks = Vec::with_capacity(levels);
-    let fail_level = match shape {
-        Nesting::ObjectArrays => {
-            for i in 0..levels {
-                marks.push(s.at());
-                s.u8(0x75);
-                if i == 0 {
-                    s.desc(OBJECT_ARRAY, SER, &[]).u8(0x70);
-                } else {
-                    s.reference(H);
-                }
-                s.i32(1);
-            }
-            marks.push(s.at());
-            s.u8(0x70);
-            512 // array i is at depth i + 1, and so is the innermost null at i = levels
-        }
-        Nesting::ObjectFields => {
-            for i in 0..levels {
-                marks.push(s.at());
-                s.u8(0x73);
-                if i == 0 {
-                    s.desc_with_object_field("N", SER, "next", "LN;").u8(0x70);
-                } else {
-                    s.reference(H);
-                }
-            }
-            marks.push(s.at());
-            s.u8(0x70);
-            512 // likewise
-        }
-        Nesting::ObjectAnnotations => {
-            for i in 0..levels {
-                marks.push(s.at());
-                s.u8(0x73);
-                if i == 0 {
-                    s.desc("W", SER_WRITE, &[]).u8(0x70);
-                } else {
-                    s.reference(H);
-                }
-            }
-            s.0.extend(std::iter::repeat_n(0x78, levels));
-            256 // object i at depth 2i + 1, its annotation at 2i + 2
-        }
-        Nesting::Superclasses => {
-            s.u8(0x73);
-            for _ in 0..levels {
-                s.u8(0x72).utf("C").i64(1).u8(SER).u16(0);
-                marks.push(s.at());
-                s.u8(0x78);
-            }
-            s.u8(0x70);
-            510 // descriptor i at depth i + 2, its class annotation at i + 3
-        }
-        Nesting::ClassAnnotations => {
-            for _ in 0..levels {
-                s.u8(0x73).u8(0x72).utf("A").i64(1).u8(SER).u16(0);
-                marks.push(s.at());
-            }
-            for _ in 0..levels {
-                s.u8(0x78).u8(0x70);
-            }
-            170 // object i at depth 3i + 1, its class annotation at 3i + 3
-        }
-    };
-    let fail_at = marks.get(fail_level).copied().unwrap_or(u64::MAX);
-    (s.0, fail_at)
-}
-
 #[test]
 fn nesting_100000_deep_stops_at_the_depth_limit() {
     for shape in SHAPES {
@@ -537,7 +226,16 @@ fn nesting_right_at_the_depth_limit_parses() {
         let (bytes, _) = nested(shape, levels);
         let g = parse(&name, &bytes).unwrap_or_else(|e| panic!("{e}"));
         walk(&g);
-        assert_rewritten(&g, &bytes);
+        // The writer recurses too, with larger frames: unoptimized, it needs about
+        // 6.4 MB of stack at this depth (0.55 MB optimized), so it gets a big thread.
+        let bytes = Arc::new(bytes);
+        let (g, b) = (Arc::new(g), bytes.clone());
+        std::thread::Builder::new()
+            .stack_size(32 * MIB)
+            .spawn(move || assert_rewritten(&g, &b))
+            .expect("spawn")
+            .join()
+            .unwrap_or_else(|_| panic!("{name}: not rewritten"));
         let (deeper, at) = nested(shape, levels + 1);
         let kind = fails_at(&name, &deeper, &Limits::default(), at);
         assert!(
@@ -545,41 +243,6 @@ fn nesting_right_at_the_depth_limit_parses() {
             "{name}: {kind:?}"
         );
     }
-}
-
-/// Runs `f` on a fresh thread and reports how many bytes of stack it used, by painting
-/// the unused stack below the caller with a pattern and finding the lowest overwrite.
-fn stack_used(f: impl FnOnce() + Send + 'static) -> usize {
-    const STACK: usize = 32 * MIB;
-    const PAINT: usize = 24 * MIB;
-    const PATTERN: u64 = 0xA5C3_5A3C_A5C3_5A3C;
-    std::thread::Builder::new()
-        .stack_size(STACK)
-        .spawn(move || {
-            let marker = 0u8;
-            let top = std::hint::black_box(&marker) as *const u8 as usize;
-            let low = (top - PAINT) & !7;
-            let high = (top - 64 * 1024) & !7;
-            // SAFETY: [low, high) lies inside this thread's 32 MiB stack, below every
-            // live frame; nothing else uses it until `f` grows into it.
-            unsafe {
-                let mut p = low;
-                while p < high {
-                    std::ptr::write_volatile(p as *mut u64, PATTERN);
-                    p += 8;
-                }
-            }
-            f();
-            let mut p = low;
-            // SAFETY: the same stack range, read after `f` returned.
-            while p < high && unsafe { std::ptr::read_volatile(p as *const u64) } == PATTERN {
-                p += 8;
-            }
-            top - p
-        })
-        .expect("spawn")
-        .join()
-        .expect("measured closure panicked")
 }
 
 /// The reader recurses; 512 levels of its deepest-framed shape must fit a test
@@ -1030,7 +693,8 @@ fn node_and_handle_limits_fire() {
 /// object that referenced it: the work must stay proportional to the input.
 #[test]
 fn small_objects_of_a_large_class_cost_little() {
-    let cases: [(&str, Box<dyn Fn(&mut Stream)>); 2] = [
+    type Build = Box<dyn Fn(&mut Stream)>;
+    let cases: [(&str, Build); 2] = [
         (
             "class annotation of 50,000 nulls",
             Box::new(|s: &mut Stream| {
@@ -1111,4 +775,35 @@ fn deep_truncated_containers_do_not_preallocate() {
     eprintln!("wide: {input} bytes in, {usage:?}, {took:?}");
     assert!(usage.peak < 16 * MIB, "{input} bytes in, {usage:?}");
     assert!(took < MAX_PARSE_TIME, "{took:?}");
+}
+
+/// Objects of a long chain of classes that write nothing cost 6 bytes each but one
+/// record per class: the records are held to 2 per input byte read (plus 4096).
+#[test]
+fn records_of_empty_classes_are_held_to_the_input_read() {
+    let mut s = Stream::new();
+    for i in 0..512u32 {
+        s.desc("E", SER, &[]);
+        if i == 0 {
+            s.u8(0x70)
+        } else {
+            s.reference(H + i - 1)
+        };
+    }
+    let mut fail_at = None;
+    for j in 0..40_000u64 {
+        let start = s.at();
+        s.u8(0x73).reference(H + 511);
+        if fail_at.is_none() && 512 * (j + 1) > 2 * s.at() + 4096 {
+            fail_at = Some(start);
+        }
+    }
+    let (kind, usage) =
+        measured(|| fails_at("empty classes", &s.0, &Limits::default(), fail_at.unwrap()));
+    assert!(
+        matches!(kind, ErrorKind::TooMany { what, .. } if what.starts_with("class data records")),
+        "{kind:?}"
+    );
+    // Before this bound, the same 250 KB made the reader allocate 950 MB.
+    assert!(usage.peak < 4 * MIB, "{} bytes in, {usage:?}", s.0.len());
 }

@@ -2,6 +2,8 @@
 //! object), then the typed access helpers over whatever parsed.
 #![no_main]
 
+/// Shared with the hostile-input tests.
+#[path = "../../tests/hostile/walk.rs"]
 mod walk;
 
 use libfuzzer_sys::fuzz_target;

@@ -13,6 +13,7 @@ pub mod key_serializer;
 pub mod keys;
 mod metadata;
 pub mod native;
+pub mod relayout;
 pub mod rocks;
 mod subtask;
 

@@ -176,47 +176,40 @@ pub fn keyed_header(key_serializer: &[u8], states: &[StateHeader<'_>]) -> Result
     Ok(header)
 }
 
-/// The heap-layout managed keyed state stream of one subtask (native.md §7.3.1–7.3.2)
-/// and the offset of its key group. `key_group` = the subtask index (maxParallelism =
-/// parallelism). `data_piece` turns a snapshot's data into a piece (a span of the
-/// savepoint or an external file) with its namespace count.
-pub fn heap_keyed_stream(
-    graph: &Graph,
-    entry: &ChainEntry,
-    key_group: u32,
-    location: &str,
-    data_piece: &dyn Fn(&HeapSnapshot) -> Result<(Piece, i32), Error>,
-) -> Result<(Vec<Piece>, u64), Error> {
-    let fail = |reason: String| Error::NotMigratable {
-        location: location.to_string(),
-        reason,
-    };
+/// The heap snapshots of a keyed chain entry, by state name.
+pub fn heap_states(entry: &ChainEntry) -> Result<Vec<(&str, &HeapSnapshot)>, String> {
     let heaps: Vec<(&str, &HeapSnapshot)> = entry
         .kv_states
         .iter()
         .map(|k| match &k.snapshot {
             KvSnapshot::Heap(h) => Ok((k.name.as_str(), h)),
-            other => Err(fail(format!(
-                "{} holds RocksDB state; the heap layout needs heap (memory or filesystem backend) snapshots",
+            other => Err(format!(
+                "{} is not a heap (memory or filesystem backend) snapshot",
                 other.class_name()
-            ))),
+            )),
         })
         .collect::<Result<_, _>>()?;
-    let Some((_, first)) = heaps.first() else {
-        return Err(fail("the keyed-state map is empty".into()));
-    };
-    let key_serializer = reemit(graph, first.key_serializer).map_err(fail)?;
+    if heaps.is_empty() {
+        return Err("the keyed-state map is empty".into());
+    }
+    Ok(heaps)
+}
+
+/// The header of a stream made from heap snapshots: their own key, namespace
+/// (`VoidSerializer` → `VoidNamespaceSerializer`) and value serializers, re-emitted.
+pub fn heap_header(graph: &Graph, heaps: &[(&str, &HeapSnapshot)]) -> Result<Vec<u8>, String> {
+    let first = heaps.first().ok_or("no keyed states")?.1;
+    let key_serializer = reemit(graph, first.key_serializer)?;
     let mut values = Vec::with_capacity(heaps.len());
     let mut namespaces = Vec::with_capacity(heaps.len());
-    for (_, h) in &heaps {
-        values.push(reemit(graph, h.state_serializer).map_err(fail)?);
-        namespaces.push(
-            if is_class(graph, h.namespace_serializer, VOID_SERIALIZER) {
-                None
-            } else {
-                Some(reemit(graph, h.namespace_serializer).map_err(fail)?)
-            },
-        );
+    for (_, h) in heaps {
+        values.push(reemit(graph, h.state_serializer)?);
+        let void = is_class(graph, h.namespace_serializer, VOID_SERIALIZER);
+        namespaces.push(if void {
+            None
+        } else {
+            Some(reemit(graph, h.namespace_serializer)?)
+        });
     }
     let states: Vec<StateHeader<'_>> = heaps
         .iter()
@@ -228,11 +221,19 @@ pub fn heap_keyed_stream(
             value_serializer: value,
         })
         .collect();
-    let mut header = keyed_header(&key_serializer, &states).map_err(fail)?;
-    let offset = header.len() as u64;
-    header.extend_from_slice(&(key_group as i32).to_be_bytes());
+    keyed_header(&key_serializer, &states)
+}
+
+/// The heap-layout body (native.md §7.3.2): `int key group`, then per state `short j,
+/// 01` + the 1.1 `data` verbatim, or `short j, 00` when it has no namespaces.
+/// `data_piece` gives a snapshot's data as a piece with its namespace count.
+pub fn heap_body(
+    heaps: &[(&str, &HeapSnapshot)],
+    key_group: u32,
+    data_piece: &dyn Fn(&HeapSnapshot) -> Result<(Piece, i32), Error>,
+) -> Result<Vec<Piece>, Error> {
     let mut pieces = Vec::new();
-    let mut pending = header;
+    let mut pending = (key_group as i32).to_be_bytes().to_vec();
     for (j, (_, h)) in heaps.iter().enumerate() {
         pending.extend_from_slice(&(j as i16).to_be_bytes());
         let (piece, namespaces) = data_piece(h)?;
@@ -247,7 +248,7 @@ pub fn heap_keyed_stream(
     if !pending.is_empty() {
         pieces.push(Piece::bytes(pending));
     }
-    Ok((pieces, offset))
+    Ok(pieces)
 }
 
 /// Reads the big-endian int at the start of a piece (a snapshot's namespace count).

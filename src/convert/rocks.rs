@@ -411,3 +411,51 @@ impl Emitter<'_> {
         }
     }
 }
+
+/// One record of a snapshot, as ranges of the source.
+pub struct Record {
+    pub column: u8,
+    /// The key without its `2A 00` separator and Void namespace: `K`.
+    pub key: Span,
+    pub value: Span,
+}
+
+impl RocksSnapshot {
+    pub fn source(&self) -> &Arc<dyn Source> {
+        &self.source
+    }
+
+    /// Walks every record in stream order (one sequential pass).
+    pub fn for_each_record(&self, mut f: impl FnMut(Record) -> io::Result<()>) -> io::Result<()> {
+        let reader = SourceReader {
+            src: &*self.source,
+            pos: self.records.start,
+            end: self.records.end(),
+        };
+        let mut r = BufReader::with_capacity(1 << 16, reader);
+        let mut at = self.records.start;
+        for _ in 0..self.record_count {
+            let column = read_u8(&mut r)?;
+            let klen = read_len(&mut r, "key", at)? as u64;
+            skip(&mut r, klen)?;
+            let vlen = read_len(&mut r, "value", at)? as u64;
+            skip(&mut r, vlen)?;
+            let key = Span::new(at + 5, klen - VOID_NAMESPACE.len() as u64);
+            let value = Span::new(at + 5 + klen + 4, vlen);
+            f(Record { column, key, value })?;
+            at += 1 + 4 + klen + 4 + vlen;
+        }
+        Ok(())
+    }
+
+    /// Records per column (the index already checked they are grouped by column).
+    pub fn counts(&self) -> Vec<u64> {
+        let mut counts = vec![0u64; self.columns.len()];
+        let mut first = 0u64;
+        for &(state, last) in &self.runs {
+            counts[state as usize] = last + 1 - first;
+            first = last + 1;
+        }
+        counts
+    }
+}

@@ -4,7 +4,7 @@
 use super::FileKind;
 use super::error::Error;
 use super::external::ExternalPolicy;
-use super::{native, rocks};
+use super::{keys, native, relayout, rocks};
 use crate::javaser::{self, Chunk, Value, WriteOptions};
 use crate::source::{Source, Span};
 use crate::stream::{MultiStream, Piece};
@@ -344,7 +344,8 @@ impl Cx<'_> {
         Ok(self.file(loc, handle, vec![Piece::bytes(header), element], offset))
     }
 
-    /// Native: the head operator's keyed state as one key-group stream (§7.3).
+    /// Native: the head operator's keyed state as one key-group stream (§7.3), in the
+    /// source's layout or, where keys and values can be measured, the other one.
     fn managed_keyed_state(&self) -> Option<FileResult> {
         let loc = self.location(None, FileKind::ManagedKeyedState);
         let entry = match native::keyed_entry(self.model, &loc) {
@@ -352,15 +353,16 @@ impl Cx<'_> {
             Ok(Some(e)) => e,
             Err(e) => return Some(Err(e)),
         };
+        let fail = |reason: String| Error::NotMigratable {
+            location: loc.clone(),
+            reason,
+        };
         if let Some(reason) = entry
             .kv_states
             .iter()
             .find_map(|k| k.snapshot.migration_problem())
         {
-            return Some(Err(Error::NotMigratable {
-                location: loc,
-                reason,
-            }));
+            return Some(Err(fail(reason)));
         }
         // maxParallelism = parallelism, so subtask i owns exactly key group i (formats.md §3.13).
         let key_group = self.model.location.subtask.unwrap_or(0);
@@ -374,56 +376,88 @@ impl Cx<'_> {
             KeyedLayout::Heap
         };
         let layout = self.opts.keyed_layout.unwrap_or(source_layout);
-        if layout != source_layout {
-            return Some(Err(Error::NotMigratable {
-                location: loc,
-                reason: format!(
-                    "the {} layout was asked for, but the snapshot is {} state; converting between keyed layouts is not supported",
-                    layout.name(),
-                    source_layout.name()
-                ),
-            }));
-        }
-        let handle = format!("key group {key_group} of {}", kv_classes(entry));
-        let result = match rocks {
-            Some(state_handle) => self.rocks_keyed_state(state_handle, key_group, &loc),
-            None => self.heap_keyed_state(entry, key_group, &loc),
+        let built = match rocks {
+            Some(h) => self.from_rocks(h, key_group, layout, &loc),
+            None => self.from_heap(entry, key_group, layout, &loc),
         };
-        match result {
+        let handle = format!(
+            "key group {key_group} of {} in the {} layout",
+            kv_classes(entry),
+            layout.name()
+        );
+        match built {
             Ok(None) => None,
-            Ok(Some((pieces, offset))) => Some(Ok(self.file(loc.clone(), handle, pieces, offset))),
+            Ok(Some((header, body))) => {
+                let offset = header.len() as u64;
+                let pieces = std::iter::once(Piece::bytes(header)).chain(body).collect();
+                Some(Ok(self.file(loc.clone(), handle, pieces, offset)))
+            }
             Err(e) => Some(Err(e)),
         }
     }
 
-    fn heap_keyed_state(
+    /// Header and body from heap snapshots.
+    fn from_heap(
         &self,
         entry: &ChainEntry,
         key_group: u32,
+        layout: KeyedLayout,
         loc: &str,
-    ) -> Result<Option<(Vec<Piece>, u64)>, Error> {
-        let data_piece = |h: &HeapSnapshot| -> Result<(Piece, i32), Error> {
-            let piece = self.bytes_piece(h.data.clone(), loc)?;
-            let namespaces = native::first_int(&piece).map_err(|e| Error::NotMigratable {
-                location: loc.to_string(),
-                reason: format!(
-                    "state {:?}: cannot read its namespace count: {e}",
-                    h.state_name
-                ),
-            })?;
-            Ok((piece, namespaces))
+    ) -> Keyed {
+        let fail = |reason: String| Error::NotMigratable {
+            location: loc.to_string(),
+            reason,
         };
-        native::heap_keyed_stream(&self.model.graph, entry, key_group, loc, &data_piece).map(Some)
+        let heaps = native::heap_states(entry).map_err(fail)?;
+        let header = native::heap_header(&self.model.graph, &heaps).map_err(fail)?;
+        if layout == KeyedLayout::Heap {
+            let data_piece = |h: &HeapSnapshot| -> Result<(Piece, i32), Error> {
+                let piece = self.bytes_piece(h.data.clone(), loc)?;
+                let namespaces = native::first_int(&piece).map_err(|e| {
+                    fail(format!(
+                        "state {:?}: cannot read its namespace count: {e}",
+                        h.state_name
+                    ))
+                })?;
+                Ok((piece, namespaces))
+            };
+            return Ok(Some((
+                header,
+                native::heap_body(&heaps, key_group, &data_piece)?,
+            )));
+        }
+        let kg = rocks_key_group(key_group).map_err(fail)?;
+        let mut states = Vec::with_capacity(heaps.len());
+        for (name, h) in &heaps {
+            let codec = |node| {
+                keys::Codec::of(&self.model.graph, node).map_err(|s| fail(format!(
+                "state {name:?}: the RocksDB layout needs every key, namespace and value measured, and {s} cannot be read"
+            )))
+            };
+            let (source, span) = match self.bytes_piece(h.data.clone(), loc)? {
+                Piece::Range { source, span } => (source, span),
+                Piece::Bytes(_) => return Err(fail("snapshot data unexpectedly in memory".into())),
+            };
+            states.push(relayout::HeapState {
+                data: (source, span),
+                key: codec(h.key_serializer)?,
+                namespace: codec(h.namespace_serializer)?,
+                value: codec(h.state_serializer)?,
+            });
+        }
+        let body = relayout::heap_to_rocks(&states, kg).map_err(fail)?;
+        Ok(body.map(|b| (header, b)))
     }
 
-    /// RocksDB fully-async snapshot → RocksDB key-group stream; `None` without records
+    /// Header and body from a RocksDB fully-async snapshot; `None` without records
     /// (Flink skips a key group at offset 0, so a subtask without records gets no handle).
-    fn rocks_keyed_state(
+    fn from_rocks(
         &self,
         state_handle: &StateHandle,
         key_group: u32,
+        layout: KeyedLayout,
         loc: &str,
-    ) -> Result<Option<(Vec<Piece>, u64)>, Error> {
+    ) -> Keyed {
         let fail = |reason: String| Error::NotMigratable {
             location: loc.to_string(),
             reason,
@@ -434,9 +468,6 @@ impl Cx<'_> {
                 super::key_serializer::CHOICES
             )));
         };
-        let kg = u8::try_from(key_group).ok().filter(|&g| g < 128).ok_or_else(|| {
-            fail(format!("key group {key_group}: parallelism above 128 needs two-byte key-group prefixes, which are not supported"))
-        })?;
         let (source, span) = match self.handle_piece(state_handle, loc)? {
             Piece::Range { source, span } => (source, span),
             Piece::Bytes(_) => return Err(fail("snapshot stream unexpectedly in memory".into())),
@@ -457,18 +488,30 @@ impl Cx<'_> {
             })
             .collect();
         let header = native::keyed_header(key_serializer, &states).map_err(fail)?;
-        let offset = header.len() as u64;
-        let snapshot = Arc::new(snapshot);
-        let region = snapshot.key_group_region(kg);
+        if layout == KeyedLayout::Heap {
+            return Ok(Some((
+                header,
+                relayout::rocks_to_heap(&snapshot, key_group).map_err(fail)?,
+            )));
+        }
+        let kg = rocks_key_group(key_group).map_err(fail)?;
+        let region = Arc::new(snapshot).key_group_region(kg);
         let len = region.len();
         Ok(Some((
-            vec![
-                Piece::bytes(header),
-                Piece::range(region, Span::new(0, len)),
-            ],
-            offset,
+            header,
+            vec![Piece::range(region, Span::new(0, len))],
         )))
     }
+}
+
+/// A native keyed stream's header and body, or `None` when it holds nothing.
+type Keyed = Result<Option<(Vec<u8>, Vec<Piece>)>, Error>;
+
+/// The one-byte key-group prefix of the RocksDB layout (maxParallelism ≤ 128).
+fn rocks_key_group(key_group: u32) -> Result<u8, String> {
+    u8::try_from(key_group).ok().filter(|&g| g < 128).ok_or_else(|| {
+        format!("key group {key_group}: parallelism above 128 needs two-byte key-group prefixes, which are not supported")
+    })
 }
 
 /// The class chain of a handle, wrapper first: `DataInputViewHandle(ByteStreamStateHandle)`.

@@ -85,27 +85,25 @@ fn read_all(
     first_only: bool,
 ) -> Result<(Vec<Node>, Vec<Content>, u64)> {
     let unbox = |e: Box<Error>| *e;
-    {
-        let mut r = Reader::new(source, start, end, limits);
-        r.header().map_err(unbox)?;
-        let mut contents = Vec::new();
-        while r.cur.pos < end {
-            let c = r.content(true).map_err(unbox)?;
-            let is_object = matches!(c, Content::Value(_));
-            contents.push(c);
-            if first_only && is_object {
-                break;
-            }
+    let mut r = Reader::new(source, start, end, limits);
+    r.header().map_err(unbox)?;
+    let mut contents = Vec::new();
+    while r.cur.pos < end {
+        let c = r.content(true).map_err(unbox)?;
+        let is_object = matches!(c, Content::Value(_));
+        contents.push(c);
+        if first_only && is_object {
+            break;
         }
-        if first_only && !matches!(contents.last(), Some(Content::Value(_))) {
-            return Err(*r.fail(ErrorKind::Truncated {
-                what: "object",
-                need: 1,
-                have: 0,
-            }));
-        }
-        Ok((r.nodes, contents, r.cur.pos))
     }
+    if first_only && !matches!(contents.last(), Some(Content::Value(_))) {
+        return Err(*r.fail(ErrorKind::Truncated {
+            what: "object",
+            need: 1,
+            have: 0,
+        }));
+    }
+    Ok((r.nodes, contents, r.cur.pos))
 }
 
 /// Buffered positional reading over a source, bounded by `end`.
@@ -195,9 +193,21 @@ struct Reader<'s, 'l> {
     depth: usize,
     path: Vec<PathSeg>,
     top_index: usize,
-    /// Per-class data records of objects so far, charged to `max_nodes` with the nodes.
+    /// Per-class data records of objects so far, charged to `max_nodes` with the nodes
+    /// and held to [`RECORDS_PER_BYTE`] of the input read.
     records: usize,
+    /// Where the stream starts.
+    start: u64,
 }
+
+/// Per-class data records that objects may hold per byte read so far, beyond
+/// [`RECORDS_ALLOWANCE`]. A class with no fields and no annotation takes no bytes, so
+/// 6-byte objects of a 512-deep chain of such classes would otherwise allocate 28 KB
+/// each (250 KB of input reached 950 MB before `max_nodes` stopped it). Real streams
+/// stay far below: every object takes at least 6 bytes, and it would need a hierarchy
+/// of 12 classes that all write nothing to reach 2 records per byte.
+const RECORDS_PER_BYTE: u64 = 2;
+const RECORDS_ALLOWANCE: u64 = 4096;
 
 macro_rules! prim {
     ($self:ident, $n:expr, $what:expr, $conv:expr) => {{
@@ -232,6 +242,7 @@ impl<'s, 'l> Reader<'s, 'l> {
             path: Vec::new(),
             top_index: 0,
             records: 0,
+            start,
         }
     }
 
@@ -365,9 +376,8 @@ impl<'s, 'l> Reader<'s, 'l> {
         node.span.len = self.cur.pos - node.span.start;
     }
 
-    /// Counts an object's per-class records against `max_nodes`. A class without fields
-    /// costs no bytes, so objects of a long chain of them would otherwise make a few
-    /// input bytes allocate hundreds of records each.
+    /// Counts an object's per-class records against `max_nodes` and against the input
+    /// read so far (see [`RECORDS_PER_BYTE`]).
     fn charge_records(&mut self, n: usize, at: u64) -> Res<()> {
         self.records += n;
         if self.nodes.len() + self.records > self.limits.max_nodes {
@@ -375,6 +385,18 @@ impl<'s, 'l> Reader<'s, 'l> {
                 ErrorKind::TooMany {
                     what: "nodes",
                     limit: self.limits.max_nodes,
+                },
+                at,
+            ));
+        }
+        let budget = (self.cur.pos - self.start)
+            .saturating_mul(RECORDS_PER_BYTE)
+            .saturating_add(RECORDS_ALLOWANCE);
+        if self.records as u64 > budget {
+            return Err(self.fail_at(
+                ErrorKind::TooMany {
+                    what: "class data records for the bytes read (2 per byte)",
+                    limit: budget as usize,
                 },
                 at,
             ));
