@@ -5,7 +5,7 @@
 use crate::javaser::builder::{BuildResult, ClassSpec, StreamBuilder};
 use crate::javaser::{self, Limits};
 use crate::source::MemSource;
-use crate::synth::classes::{
+use crate::v0::classes::{
     INT_SERIALIZER, LONG_SERIALIZER, STRING_SERIALIZER, TUPLE_SERIALIZER, TUPLE1,
     TYPE_SERIALIZER_ARRAY,
 };

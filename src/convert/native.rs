@@ -9,6 +9,7 @@ use super::error::Error;
 use crate::javaser::builder::{ClassSpec, StreamBuilder};
 use crate::javaser::{self, Graph, NodeId, Value, WriteOptions, mutf8};
 use crate::source::Source;
+use crate::v0::classes::{TYPE_SERIALIZER, TYPE_SERIALIZER_SINGLETON};
 use crate::stream::Piece;
 use crate::v0::{ChainEntry, HeapSnapshot, KvSnapshot, StateKind, SubtaskModel};
 
@@ -16,23 +17,6 @@ use crate::v0::{ChainEntry, HeapSnapshot, KvSnapshot, StateKind, SubtaskModel};
 pub const DEFAULT_OPERATOR_STATE: &str = "_default_";
 
 const VOID_SERIALIZER: &str = "org.apache.flink.api.common.typeutils.base.VoidSerializer";
-
-// TODO(lead): share these with the synth class table once it lands (move to v0).
-static TYPE_SERIALIZER: ClassSpec = ClassSpec {
-    name: "org.apache.flink.api.common.typeutils.TypeSerializer",
-    uid: 1,
-    flags: javaser::flags::SERIALIZABLE,
-    fields: &[],
-    superclass: None,
-};
-
-static TYPE_SERIALIZER_SINGLETON: ClassSpec = ClassSpec {
-    name: "org.apache.flink.api.common.typeutils.base.TypeSerializerSingleton",
-    uid: 8766687317209282373,
-    flags: javaser::flags::SERIALIZABLE,
-    fields: &[],
-    superclass: Some(&TYPE_SERIALIZER),
-};
 
 /// `VoidNamespaceSerializer` (a class Flink 1.1 lacks): Flink 1.2+ needs a non-null
 /// namespace where 1.1 used `VoidSerializer` (native.md §7.3.5, A.2).

@@ -1,0 +1,263 @@
+//! Synthetic Flink 1.1 (version 0) savepoints of any shape and size, for tests, demos and
+//! benchmarks (`savepointfs synth`).
+//!
+//! The objects are the ones Flink 1.1 writes (formats.md §1.2, §2; class descriptors
+//! byte-identical to the real fixtures', see [`classes`]), laid out like the fixture job:
+//! per chain entry (head operator last) a `SerializedStateHandle` function state, a
+//! `DataInputViewHandle` operator state and a `kvStates` map of `ValueState<Long>`
+//! snapshots, with each key in the subtask its key group names (maxParallelism =
+//! parallelism).
+//!
+//! **Shape.** Vertex 0 is a source (function and operator state, never keyed) unless it
+//! is the only vertex; every other vertex is keyed when `keyed_states > 0`. In each
+//! vertex's chain the head (last entry) has function state, operator state and the keyed
+//! states; the other entries hold a small function state (a `Tuple2<String, Long>`).
+//! With `null_entries` entry 0 is null (like the fixture's stateless sink); with
+//! `two_keyed_entries` entry `chain - 2` gets keyed states too (and is then never null).
+//! A state is present in a subtask only if the subtask holds one of its keys (Flink 1.1
+//! registers states lazily); a subtask without any has `kvStates = null`. Keys: see
+//! [`keys`]; map headers and entry order: `javamap`.
+//!
+//! **Size.** The sum of all subtasks' `stateSize` (the sum of handle sizes, formats.md §2.6)
+//! equals `state_bytes` exactly. The structural part (small function states, operator
+//! labels, keyed data of `keys` keys per state) is fixed by the shape; the rest is spread
+//! evenly over the subtasks as head-operator payload: half as a `byte[]` function state
+//! when that half is at least 1,024 bytes, the other half (or all of it) as operator
+//! bytes. Without `keys`, the key count is chosen so that keyed data is about half of
+//! `state_bytes`. A `state_bytes` smaller than the structural part is an error naming
+//! the minimum.
+//!
+//! **Memory.** Everything streams: blobs go straight to the output file (each blob's
+//! length is patched in afterwards), array bodies and external files are written in
+//! 64 KiB pieces, and keys are recomputed rather than stored, so memory stays at a few
+//! MiB whatever the size.
+
+mod blob;
+
+mod javamap;
+pub mod keys;
+mod objects;
+mod output;
+mod plan;
+pub mod prng;
+mod state_bytes;
+
+use crate::javaser::builder::BuildError;
+use std::path::{Path, PathBuf};
+
+pub use output::generate;
+pub use plan::FunctionState;
+
+/// The standalone Java stream Flink 1.1 stores for a `Checkpointed` UDF's state value
+/// (`SerializedStateHandle.serializedData`, or a `FileSerializableStateHandle` file);
+/// a `Bytes` payload is filler drawn from `seed`.
+pub fn function_state_stream(value: &FunctionState, seed: u64) -> Result<Vec<u8>, SynthError> {
+    objects::function_stream(
+        Vec::new(),
+        value,
+        &mut prng::Prng::new(seed),
+        "function state",
+    )
+}
+
+/// Which backend wrote the savepoint (Flink 1.1 names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// `MemoryStateBackend`: every handle inline in the blobs.
+    Memory,
+    /// `FsStateBackend`: keyed snapshots in files, function and operator state in files
+    /// when over 1,024 bytes (the default file-state threshold).
+    Filesystem,
+    /// `RocksDBStateBackend`: keyed state as one `"dummy_state"` snapshot per subtask;
+    /// function and operator state as its non-partitioned backend writes them.
+    RocksDb,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RocksDbMode {
+    /// `FinalFullyAsyncSnapshot`: the database as one stream (formats.md §2.5).
+    FullyAsync,
+    /// `FinalSemiAsyncSnapshot`: only a `backupUri` (no directory is created there, so
+    /// its size counts 0); Flink 1.2 cannot migrate it (formats.md §3.9).
+    SemiAsync,
+}
+
+/// The key type of the keyed states.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyType {
+    /// `Tuple1<Long>` (a `keyBy(0)` on a tuple, as in the fixture job).
+    Tuple1Long,
+    Long,
+}
+
+/// What to generate.
+#[derive(Clone, Debug)]
+pub struct SynthSpec {
+    pub vertices: u32,
+    pub parallelism: u32,
+    /// Operators per chain (chain entries per subtask).
+    pub chain: u32,
+    pub backend: Backend,
+    /// Total state bytes: the sum of every subtask's stateSize.
+    pub state_bytes: u64,
+    /// Keyed `ValueState<Long>` states per keyed chain entry.
+    pub keyed_states: u32,
+    /// Keys per keyed state, over all subtasks; `None` = derived from `state_bytes`.
+    pub keys: Option<u64>,
+    pub key_type: KeyType,
+    /// Where external state files go; `None` = `<savepoint dir>/state`.
+    pub external_dir: Option<PathBuf>,
+    pub seed: u64,
+    pub checkpoint_id: i64,
+    pub rocksdb_mode: RocksDbMode,
+    /// RocksDB with an `FsStateBackend` as its non-partitioned backend: the database
+    /// stream, function and operator state go to files when over 1,024 bytes.
+    pub rocksdb_files: bool,
+    /// Move one key of subtask 0 into subtask 1 (a wrong key group, for `verify` tests).
+    pub misplace_key: bool,
+    /// Keyed state on two chain entries (Flink 1.2 refuses that).
+    pub two_keyed_entries: bool,
+    /// Chain entry 0 is null (a stateless operator, like the fixture's sink).
+    pub null_entries: bool,
+}
+
+impl Default for SynthSpec {
+    fn default() -> Self {
+        SynthSpec {
+            vertices: 3,
+            parallelism: 4,
+            chain: 2,
+            backend: Backend::Memory,
+            state_bytes: 64 << 10,
+            keyed_states: 1,
+            keys: None,
+            key_type: KeyType::Tuple1Long,
+            external_dir: None,
+            seed: 1,
+            checkpoint_id: 10,
+            rocksdb_mode: RocksDbMode::FullyAsync,
+            rocksdb_files: false,
+            misplace_key: false,
+            two_keyed_entries: false,
+            null_entries: false,
+        }
+    }
+}
+
+impl SynthSpec {
+    /// The external directory: as given (made absolute), or `<savepoint dir>/state`.
+    pub fn external_dir_for(&self, savepoint: &Path) -> std::io::Result<PathBuf> {
+        let dir = match &self.external_dir {
+            Some(d) => d.clone(),
+            None => savepoint
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .join("state"),
+        };
+        std::path::absolute(dir)
+    }
+}
+
+/// What was written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SynthSummary {
+    pub savepoint: PathBuf,
+    pub file_size: u64,
+    /// Sum of the subtasks' stateSize (= the spec's `state_bytes`).
+    pub state_bytes: u64,
+    pub subtasks: u64,
+    pub keys_per_state: u64,
+    pub external_files: u64,
+    pub external_bytes: u64,
+    /// Where the external files are (`<dir>/<job id>/chk-<id>`), when there are any.
+    pub external_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SynthError {
+    #[error("invalid synth options: {0}")]
+    Spec(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Build(#[from] BuildError),
+}
+
+impl SynthError {
+    fn io(path: &Path, source: std::io::Error) -> Self {
+        SynthError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Parses a byte count: a plain number, or one with a suffix — `K`/`KiB`, `M`/`MiB`,
+/// `G`/`GiB`, `T`/`TiB` (powers of 1,024), `kB`/`MB`/`GB`/`TB` (powers of 1,000), `B`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, suffix) = t.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a byte count (e.g. 4096, 16MiB, 4GiB)"))?;
+    let mult: u64 = match suffix.trim() {
+        "" | "B" => 1,
+        "K" | "KiB" | "k" => 1 << 10,
+        "M" | "MiB" => 1 << 20,
+        "G" | "GiB" => 1 << 30,
+        "T" | "TiB" => 1 << 40,
+        "kB" | "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "TB" => 1_000_000_000_000,
+        other => {
+            return Err(format!(
+                "unknown size suffix {other:?} in {text:?} (use KiB, MiB, GiB, TiB or kB, MB, GB, TB)"
+            ));
+        }
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_binary_and_decimal_suffixes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("16MiB"), Ok(16 << 20));
+        assert_eq!(parse_size("4GiB"), Ok(4 << 30));
+        assert_eq!(parse_size("4G"), Ok(4 << 30));
+        assert_eq!(parse_size("2kB"), Ok(2000));
+        assert_eq!(parse_size("3 MB"), Ok(3_000_000));
+        assert!(
+            parse_size("4XB")
+                .unwrap_err()
+                .contains("unknown size suffix")
+        );
+        assert!(parse_size("GiB").is_err());
+        assert!(
+            parse_size("99999999999TiB")
+                .unwrap_err()
+                .contains("too large")
+        );
+    }
+
+    #[test]
+    fn external_dir_defaults_beside_the_savepoint() {
+        let spec = SynthSpec::default();
+        let d = spec
+            .external_dir_for(Path::new("/tmp/x/savepoint-1"))
+            .unwrap();
+        assert_eq!(d, PathBuf::from("/tmp/x/state"));
+        let rel = spec.external_dir_for(Path::new("sp")).unwrap();
+        assert!(rel.is_absolute() && rel.ends_with("state"), "{rel:?}");
+    }
+}

@@ -1,0 +1,203 @@
+//! The small Java objects of a Flink 1.1 savepoint, written with the stream builder:
+//! serializers, state descriptors, paths, and the standalone streams that are state
+//! themselves (a UDF's function state value, a RocksDB column's descriptor).
+//!
+//! Object identity follows what the fixture shows: a state descriptor's `name` is the
+//! very String used as the kvStates key, and its `serializer` object is the snapshot's
+//! `stateSerializer`; the key serializer's `LongSerializer` is a separate object.
+
+use super::KeyType;
+use super::SynthError;
+use crate::v0::classes::*;
+use super::plan::FunctionState;
+use super::prng::Prng;
+use super::state_bytes::write_filler;
+use crate::javaser::builder::{
+    ArrayBodyWriter, BuildError, BuildResult, ClassSpec, CountingWriter, Handle, StreamBuilder,
+};
+use std::io::{self, Write};
+
+/// A string field value: a new String object, or one written before.
+#[derive(Clone, Copy)]
+pub enum Text<'a> {
+    New(&'a str),
+    Ref(Handle),
+}
+
+fn text<W: Write>(b: &mut StreamBuilder<W>, t: Text<'_>) -> BuildResult<()> {
+    match t {
+        Text::New(s) => b.string(s).map(|_| ()),
+        Text::Ref(h) => b.reference(h),
+    }
+}
+
+/// A serializer singleton such as `LongSerializer` (no fields anywhere in its hierarchy).
+pub fn singleton<W: Write>(
+    b: &mut StreamBuilder<W>,
+    spec: &'static ClassSpec,
+) -> BuildResult<Handle> {
+    b.begin_object(spec)
+}
+
+/// `TupleSerializer(Tuple1, [LongSerializer])` as the fixture has it (`length` -2).
+pub fn tuple1_long_serializer<W: Write>(b: &mut StreamBuilder<W>) -> BuildResult<Handle> {
+    let h = b.begin_object(&TUPLE_SERIALIZER)?;
+    // TupleSerializerBase: arity, length, fieldSerializers, tupleClass.
+    b.field_int(1)?;
+    b.field_int(-2)?;
+    b.begin_object_array(&TYPE_SERIALIZER_ARRAY, 1)?;
+    singleton(b, &LONG_SERIALIZER)?;
+    b.class_object(&TUPLE1)?;
+    Ok(h)
+}
+
+pub fn key_serializer<W: Write>(b: &mut StreamBuilder<W>, key: KeyType) -> BuildResult<Handle> {
+    match key {
+        KeyType::Tuple1Long => tuple1_long_serializer(b),
+        KeyType::Long => singleton(b, &LONG_SERIALIZER),
+    }
+}
+
+/// `ValueStateDescriptor(name, LongSerializer)` without default value; returns the
+/// handle of its serializer object.
+pub fn value_state_descriptor<W: Write>(
+    b: &mut StreamBuilder<W>,
+    name: Text<'_>,
+) -> BuildResult<Handle> {
+    b.begin_object(&VALUE_STATE_DESCRIPTOR)?;
+    // StateDescriptor: name, serializer, then writeObject's `boolean hasDefault`.
+    text(b, name)?;
+    let serializer = singleton(b, &LONG_SERIALIZER)?;
+    b.block_boolean(false)?;
+    b.end_annotation()?;
+    Ok(serializer)
+}
+
+/// A `java.net.URI`: its string, then the empty `writeObject` annotation.
+pub fn uri<W: Write>(b: &mut StreamBuilder<W>, uri: &str) -> BuildResult<Handle> {
+    let h = b.begin_object(&URI)?;
+    b.string(uri)?;
+    b.end_annotation()?;
+    Ok(h)
+}
+
+/// An `org.apache.flink.core.fs.Path` of a URI.
+pub fn path<W: Write>(b: &mut StreamBuilder<W>, uri_text: &str) -> BuildResult<Handle> {
+    let h = b.begin_object(&PATH)?;
+    uri(b, uri_text)?;
+    Ok(h)
+}
+
+/// A `java.lang.Long` object.
+pub fn boxed_long<W: Write>(b: &mut StreamBuilder<W>, v: i64) -> BuildResult<Handle> {
+    let h = b.begin_object(&LONG)?;
+    b.field_long(v)?;
+    Ok(h)
+}
+
+/// Turns an I/O error from a nested writer back into the builder error it carries, if any.
+pub fn body_error(e: io::Error, target: &str) -> SynthError {
+    if e.get_ref().is_some_and(|inner| inner.is::<BuildError>()) {
+        let inner = e.into_inner().map(|i| i.downcast::<BuildError>());
+        if let Some(Ok(b)) = inner {
+            return SynthError::Build(*b);
+        }
+        return SynthError::Spec(format!("{target}: lost a builder error"));
+    }
+    SynthError::Io {
+        path: target.into(),
+        source: e,
+    }
+}
+
+/// The standalone Java stream of a UDF's state value (`SerializedStateHandle.serializedData`
+/// or a `FileSerializableStateHandle` file). `Bytes` payloads are filler from `rng`.
+pub fn function_stream<W: Write>(
+    out: W,
+    f: &FunctionState,
+    rng: &mut Prng,
+    target: &str,
+) -> Result<W, SynthError> {
+    let mut b = StreamBuilder::new(out, target, 0)?;
+    match f {
+        FunctionState::Text(t) => {
+            b.string(t)?;
+        }
+        FunctionState::Tuple2(word, n) => {
+            b.begin_object(&TUPLE2)?;
+            b.string(word)?;
+            boxed_long(&mut b, *n)?;
+        }
+        FunctionState::Bytes(n) => {
+            let len = u32::try_from(*n).map_err(|_| {
+                SynthError::Spec(format!("a function state of {n} bytes is over 4 GiB"))
+            })?;
+            b.begin_primitive_array(&BYTE_ARRAY, len)?;
+            write_filler(&mut ArrayBodyWriter(&mut b), *n, rng)
+                .map_err(|e| body_error(e, target))?;
+        }
+    }
+    Ok(b.finish()?)
+}
+
+/// Length of [`function_stream`] without writing it.
+pub fn function_stream_size(f: &FunctionState) -> Result<u64, SynthError> {
+    let (probe, extra) = match f {
+        FunctionState::Bytes(n) => (FunctionState::Bytes(0), *n),
+        other => (other.clone(), 0),
+    };
+    let c = function_stream(
+        CountingWriter::new(io::sink()),
+        &probe,
+        &mut Prng::new(0),
+        "size",
+    )?;
+    Ok(c.count + extra)
+}
+
+/// One RocksDB column header's Java stream: a fresh `ObjectOutputStream` holding the
+/// column's `ValueStateDescriptor` (formats.md §2.5).
+pub fn column_stream(name: &str) -> Result<Vec<u8>, SynthError> {
+    let mut b = StreamBuilder::new(Vec::new(), "RocksDB column descriptor", 0)?;
+    value_state_descriptor(&mut b, Text::New(name))?;
+    Ok(b.finish()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::javaser::{Limits, parse_stream};
+    use crate::source::{MemSource, Source};
+    use std::sync::Arc;
+
+    fn parse(bytes: Vec<u8>) -> crate::javaser::Graph {
+        let n = bytes.len() as u64;
+        let src: Arc<dyn Source> = Arc::new(MemSource::new("t", bytes));
+        parse_stream(src, 0, n, &Limits::default()).unwrap()
+    }
+
+    #[test]
+    fn function_streams_have_the_fixture_sizes() {
+        // formats.md §2.5: "Here be dragons!" is 23 B and ("hello", 42) is 233 B.
+        let text = FunctionState::Text("Here be dragons!".into());
+        assert_eq!(function_stream_size(&text).unwrap(), 23);
+        let tuple = FunctionState::Tuple2("hello".into(), 42);
+        assert_eq!(function_stream_size(&tuple).unwrap(), 233);
+        let bytes = FunctionState::Bytes(5000);
+        let mut rng = Prng::new(9);
+        let out = function_stream(Vec::new(), &bytes, &mut rng, "t").unwrap();
+        assert_eq!(out.len() as u64, function_stream_size(&bytes).unwrap());
+        parse(out);
+    }
+
+    #[test]
+    fn column_stream_is_one_value_state_descriptor() {
+        let s = column_stream("state-0").unwrap();
+        let g = parse(s);
+        let root = g.roots().next().unwrap().node().unwrap();
+        assert_eq!(
+            g.class_name_of(root).unwrap().lossy(),
+            "org.apache.flink.api.common.state.ValueStateDescriptor"
+        );
+    }
+}

@@ -1,0 +1,505 @@
+//! The Flink 1.1 (and JDK) classes we write from scratch, exactly as a stream describes
+//! them: names, serialVersionUIDs, flags, fields in stream order and superclasses
+//! (formats.md §2.3, §2.4, §5.4). The synthetic savepoint generator writes whole
+//! savepoints with them; the conversion writes serializer objects (key serializers the
+//! user names for RocksDB state). `tests/synth.rs` compares these descriptors with the
+//! ones in the real Flink-written fixtures.
+
+use crate::javaser::builder::{ClassSpec, FieldSpec};
+use crate::javaser::flags::{SERIALIZABLE, WRITE_METHOD};
+
+const S: u8 = SERIALIZABLE;
+const SW: u8 = SERIALIZABLE | WRITE_METHOD;
+
+const STATE_HANDLE: &str = "Lorg/apache/flink/runtime/state/StateHandle;";
+const TYPE_SERIALIZER_SIG: &str = "Lorg/apache/flink/api/common/typeutils/TypeSerializer;";
+const STATE_DESCRIPTOR_SIG: &str = "Lorg/apache/flink/api/common/state/StateDescriptor;";
+const OBJECT_SIG: &str = "Ljava/lang/Object;";
+
+const fn class(
+    name: &'static str,
+    uid: i64,
+    flags: u8,
+    fields: &'static [FieldSpec],
+    superclass: Option<&'static ClassSpec>,
+) -> ClassSpec {
+    ClassSpec {
+        name,
+        uid,
+        flags,
+        fields,
+        superclass,
+    }
+}
+
+// --- streaming runtime -------------------------------------------------------------
+
+pub static STREAM_TASK_STATE_LIST: ClassSpec = class(
+    "org.apache.flink.streaming.runtime.tasks.StreamTaskStateList",
+    1,
+    S,
+    &[FieldSpec::reference(
+        "states",
+        "[Lorg/apache/flink/streaming/runtime/tasks/StreamTaskState;",
+    )],
+    None,
+);
+
+pub static STREAM_TASK_STATE_ARRAY: ClassSpec = class(
+    "[Lorg.apache.flink.streaming.runtime.tasks.StreamTaskState;",
+    -3048050435236578399,
+    S,
+    &[],
+    None,
+);
+
+pub static STREAM_TASK_STATE: ClassSpec = class(
+    "org.apache.flink.streaming.runtime.tasks.StreamTaskState",
+    1,
+    S,
+    &[
+        FieldSpec::reference("functionState", STATE_HANDLE),
+        FieldSpec::reference("kvStates", "Ljava/util/HashMap;"),
+        FieldSpec::reference("operatorState", STATE_HANDLE),
+    ],
+    None,
+);
+
+// --- state handles -----------------------------------------------------------------
+
+pub static ABSTRACT_CLOSEABLE_HANDLE: ClassSpec = class(
+    "org.apache.flink.runtime.state.AbstractCloseableHandle",
+    1,
+    S,
+    &[],
+    None,
+);
+
+pub static SERIALIZED_STATE_HANDLE: ClassSpec = class(
+    "org.apache.flink.runtime.state.memory.SerializedStateHandle",
+    4145685722538475769,
+    S,
+    &[FieldSpec::reference("serializedData", "[B")],
+    Some(&ABSTRACT_CLOSEABLE_HANDLE),
+);
+
+pub static BYTE_STREAM_STATE_HANDLE: ClassSpec = class(
+    "org.apache.flink.runtime.state.memory.ByteStreamStateHandle",
+    -5280226231200217594,
+    S,
+    &[FieldSpec::reference("data", "[B")],
+    Some(&ABSTRACT_CLOSEABLE_HANDLE),
+);
+
+pub static DATA_INPUT_VIEW_HANDLE: ClassSpec = class(
+    "org.apache.flink.runtime.state.AbstractStateBackend$DataInputViewHandle",
+    2891559813513532079,
+    S,
+    &[FieldSpec::reference(
+        "stream",
+        "Lorg/apache/flink/runtime/state/StreamStateHandle;",
+    )],
+    None,
+);
+
+pub static ABSTRACT_FILE_STATE_HANDLE: ClassSpec = class(
+    "org.apache.flink.runtime.state.filesystem.AbstractFileStateHandle",
+    350284443258002355,
+    S,
+    &[FieldSpec::reference(
+        "filePath",
+        "Lorg/apache/flink/core/fs/Path;",
+    )],
+    Some(&ABSTRACT_CLOSEABLE_HANDLE),
+);
+
+pub static FILE_STREAM_STATE_HANDLE: ClassSpec = class(
+    "org.apache.flink.runtime.state.filesystem.FileStreamStateHandle",
+    -6826990484549987311,
+    S,
+    &[],
+    Some(&ABSTRACT_FILE_STATE_HANDLE),
+);
+
+pub static FILE_SERIALIZABLE_STATE_HANDLE: ClassSpec = class(
+    "org.apache.flink.runtime.state.filesystem.FileSerializableStateHandle",
+    -657631394290213622,
+    S,
+    &[],
+    Some(&ABSTRACT_FILE_STATE_HANDLE),
+);
+
+// --- keyed-state snapshots ---------------------------------------------------------
+
+pub static ABSTRACT_MEM_STATE_SNAPSHOT: ClassSpec = class(
+    "org.apache.flink.runtime.state.memory.AbstractMemStateSnapshot",
+    1,
+    S,
+    &[
+        FieldSpec::reference("data", "[B"),
+        FieldSpec::reference("keySerializer", TYPE_SERIALIZER_SIG),
+        FieldSpec::reference("namespaceSerializer", TYPE_SERIALIZER_SIG),
+        FieldSpec::reference("stateDesc", STATE_DESCRIPTOR_SIG),
+        FieldSpec::reference("stateSerializer", TYPE_SERIALIZER_SIG),
+    ],
+    None,
+);
+
+pub static MEM_VALUE_STATE_SNAPSHOT: ClassSpec = class(
+    "org.apache.flink.runtime.state.memory.MemValueState$Snapshot",
+    1,
+    S,
+    &[],
+    Some(&ABSTRACT_MEM_STATE_SNAPSHOT),
+);
+
+/// Not emitted (the generator writes `ValueState`s only); listed so that the table is
+/// complete for the other state kinds of formats.md §2.3.
+pub static MEM_LIST_STATE_SNAPSHOT: ClassSpec = class(
+    "org.apache.flink.runtime.state.memory.MemListState$Snapshot",
+    1,
+    S,
+    &[],
+    Some(&ABSTRACT_MEM_STATE_SNAPSHOT),
+);
+
+pub static MEM_REDUCING_STATE_SNAPSHOT: ClassSpec = class(
+    "org.apache.flink.runtime.state.memory.MemReducingState$Snapshot",
+    1,
+    S,
+    &[],
+    Some(&ABSTRACT_MEM_STATE_SNAPSHOT),
+);
+
+pub static MEM_FOLDING_STATE_SNAPSHOT: ClassSpec = class(
+    "org.apache.flink.runtime.state.memory.MemFoldingState$Snapshot",
+    1,
+    S,
+    &[],
+    Some(&ABSTRACT_MEM_STATE_SNAPSHOT),
+);
+
+pub static ABSTRACT_FS_STATE_SNAPSHOT: ClassSpec = class(
+    "org.apache.flink.runtime.state.filesystem.AbstractFsStateSnapshot",
+    1,
+    S,
+    &[
+        FieldSpec::reference("keySerializer", TYPE_SERIALIZER_SIG),
+        FieldSpec::reference("namespaceSerializer", TYPE_SERIALIZER_SIG),
+        FieldSpec::reference("stateDesc", STATE_DESCRIPTOR_SIG),
+        FieldSpec::reference("stateSerializer", TYPE_SERIALIZER_SIG),
+    ],
+    Some(&ABSTRACT_FILE_STATE_HANDLE),
+);
+
+pub static FS_VALUE_STATE_SNAPSHOT: ClassSpec = class(
+    "org.apache.flink.runtime.state.filesystem.FsValueState$Snapshot",
+    1,
+    S,
+    &[],
+    Some(&ABSTRACT_FS_STATE_SNAPSHOT),
+);
+
+pub static FS_LIST_STATE_SNAPSHOT: ClassSpec = class(
+    "org.apache.flink.runtime.state.filesystem.FsListState$Snapshot",
+    1,
+    S,
+    &[],
+    Some(&ABSTRACT_FS_STATE_SNAPSHOT),
+);
+
+pub static FS_REDUCING_STATE_SNAPSHOT: ClassSpec = class(
+    "org.apache.flink.runtime.state.filesystem.FsReducingState$Snapshot",
+    1,
+    S,
+    &[],
+    Some(&ABSTRACT_FS_STATE_SNAPSHOT),
+);
+
+pub static FS_FOLDING_STATE_SNAPSHOT: ClassSpec = class(
+    "org.apache.flink.runtime.state.filesystem.FsFoldingState$Snapshot",
+    1,
+    S,
+    &[],
+    Some(&ABSTRACT_FS_STATE_SNAPSHOT),
+);
+
+pub static FINAL_FULLY_ASYNC_SNAPSHOT: ClassSpec = class(
+    "org.apache.flink.contrib.streaming.state.RocksDBStateBackend$FinalFullyAsyncSnapshot",
+    1,
+    S,
+    &[
+        FieldSpec::primitive(b'J', "checkpointId"),
+        FieldSpec::reference("stateHandle", STATE_HANDLE),
+    ],
+    None,
+);
+
+pub static FINAL_SEMI_ASYNC_SNAPSHOT: ClassSpec = class(
+    "org.apache.flink.contrib.streaming.state.RocksDBStateBackend$FinalSemiAsyncSnapshot",
+    1,
+    S,
+    &[
+        FieldSpec::primitive(b'J', "checkpointId"),
+        FieldSpec::reference("backupUri", "Ljava/net/URI;"),
+        FieldSpec::reference("stateDescriptors", "Ljava/util/List;"),
+    ],
+    None,
+);
+
+// --- state descriptors and serializers ---------------------------------------------
+
+/// `writeObject`: `defaultWriteObject`, then block data `boolean hasDefault` (we never
+/// write a default value).
+pub static STATE_DESCRIPTOR: ClassSpec = class(
+    "org.apache.flink.api.common.state.StateDescriptor",
+    1,
+    SW,
+    &[
+        FieldSpec::reference("name", "Ljava/lang/String;"),
+        FieldSpec::reference("serializer", TYPE_SERIALIZER_SIG),
+    ],
+    None,
+);
+
+pub static VALUE_STATE_DESCRIPTOR: ClassSpec = class(
+    "org.apache.flink.api.common.state.ValueStateDescriptor",
+    1,
+    S,
+    &[],
+    Some(&STATE_DESCRIPTOR),
+);
+
+pub static TYPE_SERIALIZER: ClassSpec = class(
+    "org.apache.flink.api.common.typeutils.TypeSerializer",
+    1,
+    S,
+    &[],
+    None,
+);
+
+pub static TYPE_SERIALIZER_SINGLETON: ClassSpec = class(
+    "org.apache.flink.api.common.typeutils.base.TypeSerializerSingleton",
+    8766687317209282373,
+    S,
+    &[],
+    Some(&TYPE_SERIALIZER),
+);
+
+pub static LONG_SERIALIZER: ClassSpec = class(
+    "org.apache.flink.api.common.typeutils.base.LongSerializer",
+    1,
+    S,
+    &[],
+    Some(&TYPE_SERIALIZER_SINGLETON),
+);
+
+pub static VOID_SERIALIZER: ClassSpec = class(
+    "org.apache.flink.api.common.typeutils.base.VoidSerializer",
+    1,
+    S,
+    &[],
+    Some(&TYPE_SERIALIZER_SINGLETON),
+);
+
+/// Not emitted; listed with the other singletons of formats.md §2.4.
+pub static INT_SERIALIZER: ClassSpec = class(
+    "org.apache.flink.api.common.typeutils.base.IntSerializer",
+    1,
+    S,
+    &[],
+    Some(&TYPE_SERIALIZER_SINGLETON),
+);
+
+pub static STRING_SERIALIZER: ClassSpec = class(
+    "org.apache.flink.api.common.typeutils.base.StringSerializer",
+    1,
+    S,
+    &[],
+    Some(&TYPE_SERIALIZER_SINGLETON),
+);
+
+pub static TUPLE_SERIALIZER_BASE: ClassSpec = class(
+    "org.apache.flink.api.java.typeutils.runtime.TupleSerializerBase",
+    1,
+    S,
+    &[
+        FieldSpec::primitive(b'I', "arity"),
+        FieldSpec::primitive(b'I', "length"),
+        FieldSpec::reference(
+            "fieldSerializers",
+            "[Lorg/apache/flink/api/common/typeutils/TypeSerializer;",
+        ),
+        FieldSpec::reference("tupleClass", "Ljava/lang/Class;"),
+    ],
+    Some(&TYPE_SERIALIZER),
+);
+
+pub static TUPLE_SERIALIZER: ClassSpec = class(
+    "org.apache.flink.api.java.typeutils.runtime.TupleSerializer",
+    1,
+    S,
+    &[],
+    Some(&TUPLE_SERIALIZER_BASE),
+);
+
+pub static TYPE_SERIALIZER_ARRAY: ClassSpec = class(
+    "[Lorg.apache.flink.api.common.typeutils.TypeSerializer;",
+    4143624638847974296,
+    S,
+    &[],
+    None,
+);
+
+// --- values ------------------------------------------------------------------------
+
+pub static TUPLE: ClassSpec = class("org.apache.flink.api.java.tuple.Tuple", 1, S, &[], None);
+
+pub static TUPLE1: ClassSpec = class(
+    "org.apache.flink.api.java.tuple.Tuple1",
+    1,
+    S,
+    &[FieldSpec::reference("f0", OBJECT_SIG)],
+    Some(&TUPLE),
+);
+
+pub static TUPLE2: ClassSpec = class(
+    "org.apache.flink.api.java.tuple.Tuple2",
+    1,
+    S,
+    &[
+        FieldSpec::reference("f0", OBJECT_SIG),
+        FieldSpec::reference("f1", OBJECT_SIG),
+    ],
+    Some(&TUPLE),
+);
+
+pub static NUMBER: ClassSpec = class("java.lang.Number", -8742448824652078965, S, &[], None);
+
+pub static LONG: ClassSpec = class(
+    "java.lang.Long",
+    4290774380558885855,
+    S,
+    &[FieldSpec::primitive(b'J', "value")],
+    Some(&NUMBER),
+);
+
+pub static BYTE_ARRAY: ClassSpec = class("[B", -5984413125824719648, S, &[], None);
+
+// --- collections and paths ---------------------------------------------------------
+
+/// `writeObject`: fields, then block `int capacity, int size`, then size × (key, value).
+pub static HASH_MAP: ClassSpec = class(
+    "java.util.HashMap",
+    362498820763181265,
+    SW,
+    &[
+        FieldSpec::primitive(b'F', "loadFactor"),
+        FieldSpec::primitive(b'I', "threshold"),
+    ],
+    None,
+);
+
+/// `writeObject`: field `size`, then block `int size`, then the elements.
+pub static ARRAY_LIST: ClassSpec = class(
+    "java.util.ArrayList",
+    8683452581122892189,
+    SW,
+    &[FieldSpec::primitive(b'I', "size")],
+    None,
+);
+
+pub static PATH: ClassSpec = class(
+    "org.apache.flink.core.fs.Path",
+    1,
+    S,
+    &[FieldSpec::reference("uri", "Ljava/net/URI;")],
+    None,
+);
+
+/// `writeObject`: the `string` field, then an empty annotation.
+pub static URI: ClassSpec = class(
+    "java.net.URI",
+    -6052424284110960213,
+    SW,
+    &[FieldSpec::reference("string", "Ljava/lang/String;")],
+    None,
+);
+
+/// Every class above, for table-wide checks.
+pub static ALL: &[&ClassSpec] = &[
+    &STREAM_TASK_STATE_LIST,
+    &STREAM_TASK_STATE_ARRAY,
+    &STREAM_TASK_STATE,
+    &ABSTRACT_CLOSEABLE_HANDLE,
+    &SERIALIZED_STATE_HANDLE,
+    &BYTE_STREAM_STATE_HANDLE,
+    &DATA_INPUT_VIEW_HANDLE,
+    &ABSTRACT_FILE_STATE_HANDLE,
+    &FILE_STREAM_STATE_HANDLE,
+    &FILE_SERIALIZABLE_STATE_HANDLE,
+    &ABSTRACT_MEM_STATE_SNAPSHOT,
+    &MEM_VALUE_STATE_SNAPSHOT,
+    &MEM_LIST_STATE_SNAPSHOT,
+    &MEM_REDUCING_STATE_SNAPSHOT,
+    &MEM_FOLDING_STATE_SNAPSHOT,
+    &ABSTRACT_FS_STATE_SNAPSHOT,
+    &FS_VALUE_STATE_SNAPSHOT,
+    &FS_LIST_STATE_SNAPSHOT,
+    &FS_REDUCING_STATE_SNAPSHOT,
+    &FS_FOLDING_STATE_SNAPSHOT,
+    &FINAL_FULLY_ASYNC_SNAPSHOT,
+    &FINAL_SEMI_ASYNC_SNAPSHOT,
+    &STATE_DESCRIPTOR,
+    &VALUE_STATE_DESCRIPTOR,
+    &TYPE_SERIALIZER,
+    &TYPE_SERIALIZER_SINGLETON,
+    &LONG_SERIALIZER,
+    &VOID_SERIALIZER,
+    &INT_SERIALIZER,
+    &STRING_SERIALIZER,
+    &TUPLE_SERIALIZER_BASE,
+    &TUPLE_SERIALIZER,
+    &TYPE_SERIALIZER_ARRAY,
+    &TUPLE,
+    &TUPLE1,
+    &TUPLE2,
+    &NUMBER,
+    &LONG,
+    &BYTE_ARRAY,
+    &HASH_MAP,
+    &ARRAY_LIST,
+    &PATH,
+    &URI,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::v0;
+
+    #[test]
+    fn fields_are_in_the_jdk_order_and_names_are_unique() {
+        let mut names = std::collections::HashSet::new();
+        for c in ALL {
+            assert!(c.fields_in_jdk_order(), "{}", c.name);
+            assert!(names.insert(c.name), "{} listed twice", c.name);
+        }
+    }
+
+    #[test]
+    fn handle_class_names_agree_with_the_v0_reader() {
+        assert_eq!(SERIALIZED_STATE_HANDLE.name, v0::SERIALIZED_STATE_HANDLE);
+        assert_eq!(BYTE_STREAM_STATE_HANDLE.name, v0::BYTE_STREAM_STATE_HANDLE);
+        assert_eq!(DATA_INPUT_VIEW_HANDLE.name, v0::DATA_INPUT_VIEW_HANDLE);
+        assert_eq!(FILE_STREAM_STATE_HANDLE.name, v0::FILE_STREAM_STATE_HANDLE);
+        assert_eq!(
+            FILE_SERIALIZABLE_STATE_HANDLE.name,
+            v0::FILE_SERIALIZABLE_STATE_HANDLE
+        );
+        assert_eq!(FINAL_FULLY_ASYNC_SNAPSHOT.name, v0::FULLY_ASYNC_SNAPSHOT);
+        assert_eq!(FINAL_SEMI_ASYNC_SNAPSHOT.name, v0::SEMI_ASYNC_SNAPSHOT);
+        assert_eq!(STREAM_TASK_STATE_LIST.name, v0::STREAM_TASK_STATE_LIST);
+        assert_eq!(STREAM_TASK_STATE.name, v0::STREAM_TASK_STATE);
+    }
+}
