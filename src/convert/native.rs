@@ -9,8 +9,8 @@ use super::error::Error;
 use crate::javaser::builder::{ClassSpec, StreamBuilder};
 use crate::javaser::{self, Graph, NodeId, Value, WriteOptions, mutf8};
 use crate::source::Source;
-use crate::v0::classes::{TYPE_SERIALIZER, TYPE_SERIALIZER_SINGLETON};
 use crate::stream::Piece;
+use crate::v0::classes::{TYPE_SERIALIZER, TYPE_SERIALIZER_SINGLETON};
 use crate::v0::{ChainEntry, HeapSnapshot, KvSnapshot, StateKind, SubtaskModel};
 
 /// The operator-state name Flink gives `ListCheckpointed` state and raw operator state.

@@ -16,7 +16,7 @@
 //! order, then a `writeObject` annotation ended by [`StreamBuilder::end_annotation`]).
 //! Class specs are static data ([`ClassSpec`]), so one table describes every class.
 
-use super::{BASE_HANDLE, STREAM_MAGIC, STREAM_VERSION, flags, mutf8, tc};
+use super::{BASE_HANDLE, ErrorKind, STREAM_MAGIC, STREAM_VERSION, flags, mutf8, tc};
 use std::collections::HashMap;
 use std::io::{self, Write};
 
@@ -95,25 +95,10 @@ impl ClassSpec {
     }
 }
 
-/// What went wrong while building a stream: where (the target's name and the byte
-/// offset the stream had reached) and why.
-#[derive(Debug, thiserror::Error)]
-#[error("{target}: offset {offset}: {kind}")]
-pub struct BuildError {
-    pub target: String,
-    /// Absolute offset in the target (the stream's base offset plus its position).
-    pub offset: u64,
-    pub kind: BuildErrorKind,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum BuildErrorKind {
-    #[error("write failed: {0}")]
-    Io(io::Error),
-    /// The caller broke the stream grammar (a bug in the caller, reported, not a panic).
-    #[error("{0}")]
-    Misuse(String),
-}
+/// The layer's one error type: the target's name as the source, the absolute offset the
+/// stream had reached, and why — `ErrorKind::Io` when writing failed, `ErrorKind::Write`
+/// when the caller broke the stream grammar (a bug in the caller, reported, not a panic).
+pub type BuildError = super::Error;
 
 pub type BuildResult<T> = Result<T, BuildError>;
 
@@ -168,21 +153,17 @@ impl<W: Write> StreamBuilder<W> {
         Ok(self.out)
     }
 
-    fn error(&self, kind: BuildErrorKind) -> BuildError {
-        BuildError {
-            target: self.target.clone(),
-            offset: self.base + self.pos,
-            kind,
-        }
+    fn error(&self, kind: ErrorKind) -> BuildError {
+        BuildError::new(kind, self.base + self.pos, self.target.clone())
     }
 
     fn misuse(&self, msg: impl Into<String>) -> BuildError {
-        self.error(BuildErrorKind::Misuse(msg.into()))
+        self.error(ErrorKind::Write(msg.into()))
     }
 
     fn raw(&mut self, bytes: &[u8]) -> BuildResult<()> {
         if let Err(e) = self.out.write_all(bytes) {
-            return Err(self.error(BuildErrorKind::Io(e)));
+            return Err(self.error(ErrorKind::Io(e)));
         }
         self.pos += bytes.len() as u64;
         Ok(())

@@ -4,6 +4,7 @@
 //!
 //! Layout and classes: formats.md §1 and §2.
 
+pub mod classes;
 mod error;
 mod handles;
 mod index;
