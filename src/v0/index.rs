@@ -376,11 +376,21 @@ fn read_subtask(
 }
 
 /// Reads big-endian framing fields one small `read_at` at a time.
+/// Forward reader of the framing. A subtask's trailing fields and the next subtask's
+/// header are adjacent, so a small read-ahead window serves them with one `pread` per
+/// subtask; a blob is skipped by moving `pos` past it, never read.
 struct Framing<'s> {
     src: &'s dyn Source,
     pos: u64,
     len: u64,
+    window: [u8; WINDOW],
+    window_start: u64,
+    window_len: usize,
 }
+
+/// Bytes read ahead: a subtask's stateSize, duration and the next entry's index and
+/// length (24 bytes), or a task header, fit.
+const WINDOW: usize = 64;
 
 impl<'s> Framing<'s> {
     fn new(src: &'s dyn Source) -> Self {
@@ -388,6 +398,9 @@ impl<'s> Framing<'s> {
             src,
             pos: 0,
             len: src.len(),
+            window: [0; WINDOW],
+            window_start: 0,
+            window_len: 0,
         }
     }
 
@@ -415,15 +428,24 @@ impl<'s> Framing<'s> {
                 ),
             ));
         }
+        let in_window = self.pos >= self.window_start
+            && self.pos + N as u64 <= self.window_start + self.window_len as u64;
+        if !in_window {
+            let n = (self.remaining().min(WINDOW as u64) as usize).max(N);
+            self.src
+                .read_at(self.pos, &mut self.window[..n])
+                .map_err(|error| Error::Io {
+                    source_name: self.src.name(),
+                    offset: self.pos,
+                    what,
+                    error,
+                })?;
+            self.window_start = self.pos;
+            self.window_len = n;
+        }
+        let at = (self.pos - self.window_start) as usize;
         let mut buf = [0u8; N];
-        self.src
-            .read_at(self.pos, &mut buf)
-            .map_err(|error| Error::Io {
-                source_name: self.src.name(),
-                offset: self.pos,
-                what,
-                error,
-            })?;
+        buf.copy_from_slice(&self.window[at..at + N]);
         self.pos += N as u64;
         Ok(buf)
     }

@@ -287,7 +287,7 @@ fn open_reads_only_the_framing_of_huge_blobs() {
     assert_eq!(t.subtasks[1].state_size, (GIB - 1) as i64);
     let read = counting.bytes_read.load(Ordering::Relaxed);
     assert!(read < 1 << 20, "open read {read} bytes");
-    // Exactly the framing: magic+version 8, checkpoint id and task count 12, task 28,
-    // 2 subtask entries of 24.
-    assert_eq!(read, 8 + 12 + 28 + 2 * 24);
+    // The framing with a 64-byte read-ahead: the format check, the header window, and
+    // about one window per subtask entry (its trailing fields and the next header).
+    assert!(read <= 8 + 64 * (2 + 2), "open read {read} bytes");
 }
