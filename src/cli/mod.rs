@@ -2,9 +2,15 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod cat;
+pub mod convert;
 pub mod dump;
 pub mod inspect;
+pub mod ls;
+pub mod mount;
+pub mod synth;
 pub mod tree_args;
+pub mod verify;
 
 /// A command's failure: one line for the user and the exit status.
 pub struct Failure {
@@ -48,11 +54,32 @@ pub enum Command {
     Dump(dump::DumpArgs),
     /// Summarize a Flink 1.1 savepoint: tasks, subtasks, chain entries, state handles.
     Inspect(inspect::InspectArgs),
+    /// Mount a savepoint read-only (FUSE) in its converted form.
+    Mount(mount::MountArgs),
+    /// Unmount a savepointfs mount (also a dead one).
+    Umount(mount::UmountArgs),
+    /// List the converted tree without mounting it.
+    Ls(ls::LsArgs),
+    /// Write one file of the converted tree to stdout.
+    Cat(cat::CatArgs),
+    /// Write the whole converted tree (with _metadata) to a directory.
+    Convert(convert::ConvertArgs),
+    /// Decode everything, check external state files, read every converted file.
+    Verify(verify::VerifyArgs),
+    /// Write a synthetic Flink 1.1 savepoint of any shape and size.
+    Synth(synth::SynthArgs),
 }
 
 pub fn run(cli: Cli) -> CliResult {
     match cli.command {
         Command::Dump(args) => dump::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Mount(args) => mount::run(args),
+        Command::Umount(args) => mount::run_umount(args),
+        Command::Ls(args) => ls::run(args),
+        Command::Cat(args) => cat::run(args),
+        Command::Convert(args) => convert::run(args),
+        Command::Verify(args) => verify::run(args),
+        Command::Synth(args) => synth::run(args),
     }
 }

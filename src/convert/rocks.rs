@@ -148,6 +148,7 @@ impl RocksSnapshot {
         let mut input = self.records.start;
         let mut out = 2u64; // the first state id
         let mut prev_key: Vec<u8> = Vec::new();
+        let mut key: Vec<u8> = Vec::new();
         let mut state: Option<u8> = None;
         let mut record = 0u64;
         while !r.fill_buf()?.is_empty() {
@@ -160,7 +161,7 @@ impl RocksSnapshot {
                 )));
             }
             let klen = read_len(&mut r, "key", at)?;
-            let mut key = vec![0u8; klen as usize];
+            key.resize(klen as usize, 0);
             r.read_exact(&mut key)?;
             if !key.ends_with(&VOID_NAMESPACE) {
                 return Err(bad(format!(
@@ -193,7 +194,7 @@ impl RocksSnapshot {
                     record,
                 });
             }
-            prev_key = key;
+            std::mem::swap(&mut prev_key, &mut key);
             out += 4 + klen as u64 + 4 + vlen as u64;
             input = at + 1 + 4 + klen as u64 + 4 + vlen as u64;
             record += 1;
@@ -320,23 +321,29 @@ impl Source for Region {
         let mut pos = cp.out;
         let mut record = cp.record;
         let mut run = snap.runs.partition_point(|&(_, last)| last < record);
+        let mut key: Vec<u8> = Vec::new();
         while !out.done() && record < snap.record_count {
-            let at = r.get_ref().pos;
+            let at = r.get_ref().pos - r.buffer().len() as u64;
             let _column = read_u8(&mut r)?;
             let klen = read_len(&mut r, "key", at)?;
-            let mut key = vec![0u8; klen as usize];
+            key.resize(klen as usize, 0);
             r.read_exact(&mut key)?;
+            if !key.ends_with(&VOID_NAMESPACE) {
+                return Err(bad(format!(
+                    "{}: offset {at}: record changed since it was indexed",
+                    self.name()
+                )));
+            }
             let vlen = read_len(&mut r, "value", at)?;
             let last = snap.runs.get(run).is_some_and(|&(_, l)| l == record);
-            // kg ‖ K ‖ NS: drop the 2A separator, prefix the key group.
-            let mut new_key = Vec::with_capacity(key.len());
-            new_key.push(self.key_group | if last { 0x80 } else { 0 });
-            new_key.extend_from_slice(&key[..key.len() - 2]);
-            new_key.push(key[key.len() - 1]);
+            // kg ‖ K ‖ NS: the 2A separator dropped, the key group prefixed.
+            let k = klen as u64;
             out.put(pos, &klen.to_be_bytes());
-            out.put(pos + 4, &new_key);
-            out.put(pos + 4 + klen as u64, &vlen.to_be_bytes());
-            let value_at = pos + 8 + klen as u64;
+            out.put(pos + 4, &[self.key_group | if last { 0x80 } else { 0 }]);
+            out.put(pos + 5, &key[..key.len() - 2]);
+            out.put(pos + 3 + k, &key[key.len() - 1..]);
+            out.put(pos + 4 + k, &vlen.to_be_bytes());
+            let value_at = pos + 8 + k;
             out.put_reader(value_at, vlen as u64, &mut r)?;
             pos = value_at + vlen as u64;
             if last {
@@ -406,6 +413,10 @@ impl Emitter<'_> {
                 skip(r, from as u64)?;
                 r.read_exact(&mut self.buf[to..to + n])?;
                 self.filled += n;
+                if self.done() {
+                    // Nothing after this is wanted: leave the rest of the value unread.
+                    return Ok(());
+                }
                 skip(r, len - from as u64 - n as u64)
             }
         }

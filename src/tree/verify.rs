@@ -8,70 +8,28 @@
 //!    subtask's state size as Flink 1.1 recorded it (formats.md §2.6: inline lengths
 //!    plus file lengths at snapshot time) still equals what the files add up to now,
 //!    which is what catches an external file truncated or replaced since.
-//! 2. Every file of the tree is converted and read to the end through the multi-stream
+//! 2. `_metadata` is built for the chosen target and read back with our V1 reader;
+//!    every file it names exists in the tree with the size it declares.
+//! 3. Every file of the tree is converted and read to the end through the multi-stream
 //!    reader, and yields exactly its `stat` size.
-//! 3. `_metadata` is built and read back with our V1 reader.
 //!
 //! A cause is reported once: a file whose conversion fails for a reason step 1 already
-//! reported for its subtask is not reported again.
+//! reported for its subtask is not reported again. A file that cannot be converted but
+//! that `_metadata` does not name (e.g. a native-target file of a savepoint served for
+//! `--target migration`) is a warning, not a problem.
 
 mod rocksdb;
 
 pub use rocksdb::{RocksDbSummary, check_stream as check_rocksdb_stream};
 
+use super::problems::{Place, Problem, cause_of};
 use super::{METADATA_NAME, NodeRef, ROOT, Tree};
 use crate::javaser::{self, Limits};
 use crate::source::{Source, Span};
 use crate::stream::{MultiStream, Piece};
-use crate::v0::{Bytes, ExternalPath, KvSnapshot, StateHandle, SubtaskModel, VertexId};
-use std::collections::HashSet;
-use std::fmt;
+use crate::v0::{Bytes, ExternalPath, KvSnapshot, StateHandle, SubtaskModel};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
-
-/// Where a problem is, as precisely as known.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Place {
-    pub vertex: Option<VertexId>,
-    pub subtask: Option<u32>,
-    pub chain: Option<usize>,
-    /// A tree file name, or what inside the chain entry (`keyed state "count"`).
-    pub what: Option<String>,
-}
-
-impl fmt::Display for Place {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut parts = Vec::new();
-        if let Some(v) = &self.vertex {
-            parts.push(format!("vertex {v}"));
-        }
-        if let Some(s) = self.subtask {
-            parts.push(format!("subtask {s}"));
-        }
-        if let Some(c) = self.chain {
-            parts.push(format!("chain {c}"));
-        }
-        if let Some(w) = &self.what {
-            parts.push(w.clone());
-        }
-        if parts.is_empty() {
-            parts.push("savepoint".into());
-        }
-        f.write_str(&parts.join(" "))
-    }
-}
-
-/// One problem: `vertex <hex> subtask <i> chain <k> <file>: cause`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Problem {
-    pub place: Place,
-    pub cause: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.place, self.cause)
-    }
-}
 
 /// What was checked.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -83,6 +41,7 @@ pub struct Summary {
     /// External file references checked.
     pub external_files: usize,
     pub problems: usize,
+    pub warnings: usize,
 }
 
 /// How an external file's content can be checked beyond its existence.
@@ -90,8 +49,8 @@ pub struct Summary {
 enum Content {
     /// Opaque bytes (read in step 2 through the tree file that serves them).
     Opaque,
-    /// Opaque bytes no tree file serves (a filesystem-backend keyed-state snapshot
-    /// file, named by path inside `keyed-state`): read it here.
+    /// Opaque bytes the faithful tree only names (a filesystem-backend keyed-state
+    /// snapshot file: `keyed-state` holds its path): read to the end here.
     Unserved,
     /// One complete Java serialization stream.
     JavaStream,
@@ -126,6 +85,16 @@ impl Verifier<'_, '_> {
         (self.report)(Problem {
             place,
             cause: cause.into(),
+            warning: false,
+        });
+    }
+
+    fn warning(&mut self, place: Place, cause: impl Into<String>) {
+        self.summary.warnings += 1;
+        (self.report)(Problem {
+            place,
+            cause: cause.into(),
+            warning: true,
         });
     }
 
@@ -147,12 +116,25 @@ impl Verifier<'_, '_> {
                 return true;
             }
         };
+        // What Flink 1.2 cannot migrate: per keyed state where the snapshot says so
+        // (placed precisely), and the model's chain-level findings (the per-snapshot
+        // ones it also lists start with `chain[k]`).
+        for e in model.entries() {
+            for kv in &e.kv_states {
+                if let Some(p) = kv.snapshot.migration_problem() {
+                    let place = Place {
+                        chain: Some(e.index),
+                        what: Some(format!("keyed state {:?}", kv.name)),
+                        ..base.clone()
+                    };
+                    self.problem(place, format!("cannot be migrated: {p}"));
+                }
+            }
+        }
         for p in model.migration_problems() {
-            let place = Place {
-                what: Some("keyed-state".into()),
-                ..base.clone()
-            };
-            self.problem(place, p);
+            if !p.starts_with("chain[") {
+                self.problem(base.clone(), format!("cannot be migrated: {p}"));
+            }
         }
         let savepoint = index.source().clone();
         // Sizes per formats.md §2.6, with external lengths as they are now.
@@ -181,8 +163,12 @@ impl Verifier<'_, '_> {
                 let what = format!("keyed state {:?}", kv.name);
                 match &kv.snapshot {
                     KvSnapshot::Heap(heap) => {
-                        let size =
-                            self.bytes_size(&heap.data, Content::Unserved, at(what), &mut externals);
+                        let size = self.bytes_size(
+                            &heap.data,
+                            Content::Unserved,
+                            at(what),
+                            &mut externals,
+                        );
                         add(&mut now_size, size);
                     }
                     KvSnapshot::RocksDbFullyAsync { state_handle, .. } => {
@@ -192,10 +178,11 @@ impl Verifier<'_, '_> {
                             at(what.clone()),
                             &mut externals,
                         );
-                        if let (Some(_), Bytes::Span(span)) = (size, state_handle.bytes()) {
-                            if let Err(cause) = rocksdb::check_stream(savepoint.clone(), span) {
-                                self.problem(at(what), format!("RocksDB snapshot stream: {cause}"));
-                            }
+                        // Inline in the savepoint: walked here (a file was walked above).
+                        if let (Some(_), Bytes::Span(span)) = (size, state_handle.bytes())
+                            && let Err(cause) = rocksdb::check_stream(savepoint.clone(), span)
+                        {
+                            self.problem(at(what), format!("RocksDB snapshot stream: {cause}"));
                         }
                         add(&mut now_size, size);
                     }
@@ -276,8 +263,11 @@ impl Verifier<'_, '_> {
         let checked = match content {
             Content::Opaque => Ok(()),
             Content::Unserved => {
-                let stream = MultiStream::new(name.clone(), [Piece::range(source, Span::new(0, len))]);
-                drain(&stream, &mut self.buf).map(|_| ()).map_err(|e| e.to_string())
+                let stream =
+                    MultiStream::new(name.clone(), [Piece::range(source, Span::new(0, len))]);
+                drain(&stream, &mut self.buf)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
             }
             Content::JavaStream => javaser::parse_stream(source, 0, len, &Limits::default())
                 .map(|_| ())
@@ -293,90 +283,90 @@ impl Verifier<'_, '_> {
         Some((name, len))
     }
 
-    /// Step 2 and 3.
-    fn files(&mut self, failed: &HashSet<(u32, u32)>) {
+    /// Step 2: `_metadata` and the files it names.
+    fn metadata(&mut self) -> Result<BTreeMap<String, i64>, super::Error> {
         let tree = self.tree;
-        let root = match tree.getattr(ROOT) {
-            Ok(r) => r,
-            Err(e) => return self.problem(Place::default(), e.to_string()),
-        };
-        for item in tree.walk(root, "") {
+        let place = Place::named(METADATA_NAME);
+        let named = tree.metadata_files()?;
+        if let Ok(entry) = tree.resolve(METADATA_NAME) {
+            self.file(METADATA_NAME, entry.ino, None);
+        }
+        for (path, declared) in &named {
+            match tree.resolve(path) {
+                Ok(e) if !e.is_dir && e.size as i64 == *declared => {}
+                Ok(e) => self.problem(
+                    place.clone(),
+                    format!(
+                        "names {path} with size {declared}, but the tree has {} bytes there",
+                        e.size
+                    ),
+                ),
+                Err(e) => self.problem(
+                    place.clone(),
+                    format!("names {path}, which the tree does not have: {e}"),
+                ),
+            }
+        }
+        Ok(named)
+    }
+
+    /// Step 3: every other file, read to the end.
+    fn files(&mut self, failed: &HashSet<(u32, u32)>, named: Option<&BTreeMap<String, i64>>) {
+        let tree = self.tree;
+        for item in tree.walk(ROOT, "") {
             let v = match item {
                 Ok(v) => v,
                 Err(u) => {
-                    let node = subtask_of_path(tree, &u.path);
-                    if !node.is_some_and(|(t, s)| failed.contains(&(t, s))) {
-                        self.problem(self.place_of_path(&u.path), u.error.to_string());
+                    let ino = tree.resolve(&u.path).map(|e| e.ino).ok();
+                    let covered = match ino.and_then(NodeRef::from_ino) {
+                        Some(NodeRef::Subtask { task, sub } | NodeRef::Chain { task, sub, .. }) => {
+                            failed.contains(&(task, sub))
+                        }
+                        _ => false,
+                    };
+                    if !covered {
+                        let place = ino.map_or_else(|| Place::named(&u.path), |i| tree.place_of(i));
+                        self.problem(place, cause_of(&u.error));
                     }
                     continue;
                 }
             };
-            if v.entry.is_dir || v.entry.name == METADATA_NAME {
+            if v.entry.is_dir || v.path == METADATA_NAME {
                 continue;
             }
-            self.file(&v.path, v.entry.ino, v.entry.size, failed);
-        }
-        // `_metadata` cannot be built when a file it names cannot; that is a
-        // consequence of problems already reported, not a new one.
-        let earlier = self.summary.problems;
-        let place = Place {
-            what: Some(METADATA_NAME.into()),
-            ..Place::default()
-        };
-        let stream = match tree.resolve(METADATA_NAME).and_then(|e| tree.open_file(e.ino)) {
-            Ok(f) => f.stream,
-            Err(e) if earlier == 0 => return self.problem(place, e.to_string()),
-            Err(_) => return,
-        };
-        match drain(&stream, &mut self.buf) {
-            Ok(n) => {
-                self.summary.files += 1;
-                self.summary.bytes += n;
-            }
-            Err(e) => return self.problem(place, format!("cannot read: {e}")),
-        }
-        if let Err(e) = crate::v1::read(&*stream) {
-            self.problem(place, format!("does not read back as a V1 savepoint: {e}"));
+            let in_failed = match NodeRef::from_ino(v.entry.ino) {
+                Some(NodeRef::File { task, sub, .. }) => failed.contains(&(task, sub)),
+                _ => false,
+            };
+            let unnamed = named.is_some_and(|n| !n.contains_key(&v.path));
+            let policy = if in_failed {
+                OnFailure::Skip
+            } else if unnamed {
+                OnFailure::Warn
+            } else {
+                OnFailure::Report
+            };
+            self.file(&v.path, v.entry.ino, Some(policy));
         }
     }
 
-    fn place_of_path(&self, path: &str) -> Place {
-        let node = self.tree.resolve(path).ok().and_then(|e| NodeRef::from_ino(e.ino));
-        let what = path.rsplit('/').next().map(str::to_string);
-        let (task, sub, chain) = match node {
-            Some(NodeRef::File { task, sub, chain, .. }) => (task, Some(sub), chain),
-            Some(NodeRef::Chain { task, sub, chain }) => (task, Some(sub), Some(chain)),
-            Some(NodeRef::Subtask { task, sub }) => (task, Some(sub), None),
-            Some(NodeRef::Vertex { task }) => (task, None, None),
-            _ => {
-                return Place {
-                    what,
-                    ..Place::default()
-                };
-            }
-        };
-        let t = self.tree.index.tasks().get(task as usize);
-        Place {
-            vertex: t.map(|t| t.vertex),
-            subtask: sub.and_then(|s| t?.subtasks.get(s as usize)).map(|s| s.index),
-            chain: chain.map(|c| c as usize),
-            what: match node {
-                Some(NodeRef::File { .. }) => what,
-                _ => None,
-            },
-        }
-    }
-
-    fn file(&mut self, path: &str, ino: u64, size: u64, failed: &HashSet<(u32, u32)>) {
-        let in_failed = match NodeRef::from_ino(ino) {
-            Some(NodeRef::File { task, sub, .. }) => failed.contains(&(task, sub)),
-            _ => false,
-        };
-        let stream = match self.tree.open_file(ino) {
-            Ok(f) => f.stream,
+    /// Reads one file to the end. `policy` says what a conversion failure is (`None`
+    /// for `_metadata`, which was just built).
+    fn file(&mut self, path: &str, ino: u64, policy: Option<OnFailure>) {
+        let tree = self.tree;
+        let opened = tree
+            .getattr(ino)
+            .and_then(|e| Ok((e.size, tree.open_file(ino)?)));
+        let (size, stream) = match opened {
+            Ok((size, f)) => (size, f.stream),
             Err(e) => {
-                if !in_failed {
-                    self.problem(self.place_of_path(path), e.to_string());
+                match policy {
+                    Some(OnFailure::Skip) => {}
+                    Some(OnFailure::Warn) => self.warning(
+                        tree.place_of(ino),
+                        format!("{} (not named by _metadata)", cause_of(&e)),
+                    ),
+                    _ => self.problem(tree.place_of(ino), cause_of(&e)),
                 }
                 return;
             }
@@ -387,30 +377,21 @@ impl Verifier<'_, '_> {
                 self.summary.bytes += n;
             }
             Ok(n) => self.problem(
-                self.place_of_path(path),
-                format!("read {n} bytes, but its size is {size}"),
+                tree.place_of(ino),
+                format!("{path}: read {n} bytes, but its size is {size}"),
             ),
-            Err(e) => self.problem(self.place_of_path(path), format!("cannot read: {e}")),
+            Err(e) => self.problem(tree.place_of(ino), format!("cannot read: {e}")),
         }
     }
 }
 
-/// The (task, subtask) positions a tree path lies under, if any.
-fn subtask_of_path(tree: &Tree, path: &str) -> Option<(u32, u32)> {
-        let mut parts = path.split('/').filter(|p| !p.is_empty());
-        let vertex = parts.next()?;
-        let subtask = parts.next()?;
-        let task = tree
-            .index
-            .tasks()
-            .iter()
-            .position(|t| t.vertex.to_string() == vertex)?;
-        let index: u32 = subtask.strip_prefix("subtask-")?.parse().ok()?;
-        let sub = tree.index.tasks()[task]
-            .subtasks
-            .iter()
-            .position(|s| s.index == index)?;
-        Some((task as u32, sub as u32))
+#[derive(Clone, Copy)]
+enum OnFailure {
+    /// Its subtask's problem was already reported.
+    Skip,
+    /// `_metadata` does not name it.
+    Warn,
+    Report,
 }
 
 /// The handle holding the bytes, wrappers removed.
@@ -446,35 +427,15 @@ impl Tree {
                 }
             }
         }
-        v.files(&failed);
+        let named = v.metadata();
+        v.files(&failed, named.as_ref().ok());
+        // `_metadata` cannot be built when a file it names cannot: a consequence of
+        // problems already reported, unless there are none.
+        if let Err(e) = named
+            && v.summary.problems == 0
+        {
+            v.problem(Place::named(METADATA_NAME), cause_of(&e));
+        }
         v.summary
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn places_read_like_tree_paths() {
-        let p = Place {
-            vertex: Some(VertexId([0xab; 16])),
-            subtask: Some(3),
-            chain: Some(1),
-            what: Some("legacy-operator-state".into()),
-        };
-        assert_eq!(
-            Problem {
-                place: p,
-                cause: "gone".into()
-            }
-            .to_string(),
-            format!("vertex {} subtask 3 chain 1 legacy-operator-state: gone", "ab".repeat(16))
-        );
-        let m = Place {
-            what: Some("_metadata".into()),
-            ..Place::default()
-        };
-        assert_eq!(m.to_string(), "_metadata");
     }
 }

@@ -151,7 +151,10 @@ mod tests {
 
     #[test]
     fn walks_records_to_the_end_and_catches_truncation() {
-        let whole = stream(&[(b"\0\0\0\0\0\0\0\x03*\0", b"\0\0\0\0\0\0\0\x03"), (b"k", b"")]);
+        let whole = stream(&[
+            (b"\0\0\0\0\0\0\0\x03*\0", b"\0\0\0\0\0\0\0\x03"),
+            (b"k", b""),
+        ]);
         assert_eq!(
             check(whole.clone()),
             Ok(RocksDbSummary {

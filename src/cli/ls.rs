@@ -1,0 +1,146 @@
+//! `savepointfs ls SAVEPOINT [PATH] [-l] [-R]`: the converted tree as a mount would
+//! show it, without mounting.
+//!
+//! Output: one node per line. Without `-R`, a directory's children by name (a file
+//! PATH prints PATH itself). With `-R`, every node below PATH, depth first, as a path
+//! relative to PATH. With `-l`, each line is `TYPE SIZE INODE NAME`: TYPE `d` or `-`
+//! (or `!` for a file that cannot be converted), the exact size in bytes, the inode
+//! number the mount uses (stable across runs). Names never contain spaces.
+//!
+//! A missing PATH is one line on stderr and exit status 2. A directory or file that
+//! cannot be converted is reported on stderr (one line each); the listing goes on and
+//! the exit status is 2.
+
+use super::tree_args::{TreeArgs, file_uri};
+use super::{CliResult, Failure};
+use savepointfs::tree::problems::cause_of;
+use savepointfs::tree::{Error, Ino, Tree};
+use std::io::{self, Write};
+
+#[derive(clap::Args)]
+pub struct LsArgs {
+    #[command(flatten)]
+    pub tree: TreeArgs,
+    /// A path in the tree (default: the root).
+    #[arg(default_value = "")]
+    pub path: String,
+    /// Long format: type, exact size, inode number, name.
+    #[arg(short = 'l')]
+    pub long: bool,
+    /// List everything below PATH, depth first.
+    #[arg(short = 'R')]
+    pub recursive: bool,
+    /// URI prefix `_metadata` names files under (default: `file:` + the current
+    /// directory's absolute path); it changes `_metadata`'s size.
+    #[arg(long, value_name = "URI")]
+    pub metadata_root: Option<String>,
+}
+
+/// The offline commands print every problem themselves, as one line each; the
+/// library's log warnings about the same failures would only repeat them (an explicit
+/// `RUST_LOG` still wins).
+pub fn quiet_library_warnings() {
+    if std::env::var_os("RUST_LOG").is_none() {
+        log::set_max_level(log::LevelFilter::Error);
+    }
+}
+
+/// `--metadata-root`, or `file:` + the current directory.
+pub fn metadata_root(given: &Option<String>) -> Result<String, Failure> {
+    match given {
+        Some(root) => Ok(root.clone()),
+        None => file_uri(&std::env::current_dir().map_err(Failure::other)?),
+    }
+}
+
+pub fn run(args: LsArgs) -> CliResult {
+    quiet_library_warnings();
+    let tree = args.tree.open(metadata_root(&args.metadata_root)?)?;
+    let start = tree
+        .resolve(&args.path)
+        .map_err(|e| Failure::input(format!("{}: {}", args.path_label(), cause_of(&e))))?;
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let mut failures = 0usize;
+    let result: io::Result<()> = (|| {
+        if !start.is_dir {
+            let text = line(&tree, args.long, &args.path, start.ino, &mut failures);
+            return writeln!(out, "{text}");
+        }
+        let nodes: Vec<(String, Ino)> = if args.recursive {
+            let mut v = Vec::new();
+            for item in tree.walk(start.ino, "") {
+                match item {
+                    Ok(n) => v.push((n.path, n.entry.ino)),
+                    Err(u) => {
+                        failures += 1;
+                        eprintln!("savepointfs: {}: {}", u.path, cause_of(&u.error));
+                    }
+                }
+            }
+            v
+        } else {
+            match tree.list(start.ino) {
+                Ok(children) => children.into_iter().map(|c| (c.name, c.ino)).collect(),
+                Err(e) => {
+                    failures += 1;
+                    eprintln!("savepointfs: {}: {}", args.path_label(), cause_of(&e));
+                    Vec::new()
+                }
+            }
+        };
+        for (name, ino) in nodes {
+            let text = line(&tree, args.long, &name, ino, &mut failures);
+            writeln!(out, "{text}")?;
+        }
+        Ok(())
+    })();
+    match result.and_then(|()| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
+        Err(e) => return Err(Failure::other(format!("cannot write to stdout: {e}"))),
+        Ok(()) => {}
+    }
+    if failures > 0 {
+        return Err(Failure::input(format!(
+            "{failures} node(s) could not be converted (see above)"
+        )));
+    }
+    Ok(())
+}
+
+impl LsArgs {
+    fn path_label(&self) -> &str {
+        if self.path.is_empty() {
+            "/"
+        } else {
+            &self.path
+        }
+    }
+}
+
+/// The name, or with `long` `TYPE SIZE INODE NAME`; a file that cannot be converted is
+/// `!` with size 0 and its cause goes to stderr.
+fn line(tree: &Tree, long: bool, name: &str, ino: Ino, failures: &mut usize) -> String {
+    if !long {
+        return name.to_string();
+    }
+    let mut fail = |e: &Error| {
+        *failures += 1;
+        eprintln!("savepointfs: {name}: {}", cause_of(e));
+    };
+    let (kind, size) = match tree.getattr(ino) {
+        Ok(e) if e.is_dir => ('d', 0),
+        Ok(e) => match tree.open_file(ino) {
+            Ok(_) => ('-', e.size),
+            Err(err) => {
+                fail(&err);
+                ('!', 0)
+            }
+        },
+        Err(err) => {
+            fail(&err);
+            ('!', 0)
+        }
+    };
+    format!("{kind} {size:>12} {ino:>20} {name}")
+}

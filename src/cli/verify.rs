@@ -1,0 +1,58 @@
+//! `savepointfs verify SAVEPOINT`: decodes every subtask, checks every external state
+//! file (allowed root, readable, the size the savepoint recorded, complete content
+//! where that is knowable), reads every converted file to the end and builds
+//! `_metadata` (see `tree::verify`). One line per problem on stdout
+//! (`vertex <hex> subtask <i> chain <k> <file>: cause`), then a summary line; exit
+//! status 2 when anything is wrong.
+
+use super::ls::metadata_root;
+use super::tree_args::TreeArgs;
+use super::{CliResult, Failure};
+use std::io::Write;
+
+#[derive(clap::Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub tree: TreeArgs,
+    /// URI prefix `_metadata` names files under (default: `file:` + the current
+    /// directory's absolute path); only its size depends on it.
+    #[arg(long, value_name = "URI")]
+    pub metadata_root: Option<String>,
+}
+
+pub fn run(args: VerifyArgs) -> CliResult {
+    super::ls::quiet_library_warnings();
+    let tree = args.tree.open(metadata_root(&args.metadata_root)?)?;
+    let stdout = std::io::stdout();
+    let mut write_error = None;
+    let summary = tree.verify(&mut |p| {
+        if write_error.is_none()
+            && let Err(e) = writeln!(stdout.lock(), "{p}")
+        {
+            write_error = Some(e);
+        }
+    });
+    if let Some(e) = write_error {
+        return Err(Failure::other(format!("cannot write to stdout: {e}")));
+    }
+    let line = format!(
+        "{}: {} subtasks, {} files ({} bytes) read, {} external file references checked, {} warning(s): {}",
+        args.tree.savepoint.display(),
+        summary.subtasks,
+        summary.files,
+        summary.bytes,
+        summary.external_files,
+        summary.warnings,
+        match summary.problems {
+            0 => "ok".to_string(),
+            1 => "1 problem".to_string(),
+            n => format!("{n} problems"),
+        }
+    );
+    if summary.problems > 0 {
+        return Err(Failure::input(line));
+    }
+    writeln!(stdout.lock(), "{line}")
+        .map_err(|e| Failure::other(format!("cannot write to stdout: {e}")))?;
+    Ok(())
+}
