@@ -311,3 +311,46 @@ fn a_damaged_subtask_is_one_problem_and_stops_convert() {
     );
     assert!(!out.exists());
 }
+
+/// A key in the wrong subtask would be dropped by Flink without a word (native.md
+/// §7.3.6): `verify` recomputes every key's group, on all three backends.
+#[test]
+fn a_key_in_the_wrong_subtask_is_reported() {
+    for backend in ["memory", "filesystem", "rocksdb"] {
+        let dir = tempfile::tempdir().unwrap();
+        let args = ["--key-serializer", "tuple1-long"];
+        let good = synth(dir.path(), backend, "256KiB", &[]);
+        let summary = passes(&good, &args);
+        let checked: u64 = summary
+            .split(", ")
+            .find_map(|p| p.strip_suffix(" keys checked in their key groups"))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{backend}: no key count in {summary:?}"));
+        assert!(checked > 100, "{backend}: {summary}");
+
+        let bad_dir = tempfile::tempdir().unwrap();
+        let bad = synth(bad_dir.path(), backend, "256KiB", &["--misplace-key"]);
+        let out = verify(&bad, &args);
+        assert_eq!(out.status.code(), Some(2), "{backend}");
+        let stdout = text(&out.stdout);
+        let lines: Vec<&str> = stdout
+            .lines()
+            .filter(|l| l.contains("outside this subtask's key group"))
+            .collect();
+        assert_eq!(lines.len(), 1, "{backend}: {stdout}");
+        assert!(
+            lines[0].starts_with("vertex ") && lines[0].contains(" 1 of "),
+            "{backend}: {}",
+            lines[0]
+        );
+        assert!(text(&out.stderr).contains("1 problem"), "{backend}");
+    }
+    // Without the key serializer, RocksDB keys cannot be checked: a warning, not silence.
+    let dir = tempfile::tempdir().unwrap();
+    let sp = synth(dir.path(), "rocksdb", "256KiB", &["--misplace-key"]);
+    let out = verify(&sp, &[]);
+    assert!(
+        text(&out.stdout).contains("key groups not checked")
+            && text(&out.stdout).contains("--key-serializer")
+    );
+}

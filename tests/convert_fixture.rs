@@ -323,7 +323,7 @@ fn every_key_of_the_real_fixture_sits_in_its_key_group() {
 /// keyed state: one column `state-name` (LongSerializer), `Tuple1<Long>` keys k → k.
 fn rocks11_stream(keys: &[i64]) -> Vec<u8> {
     use savepointfs::javaser::builder::StreamBuilder;
-    use savepointfs::synth::classes::{LONG_SERIALIZER, VALUE_STATE_DESCRIPTOR};
+    use savepointfs::v0::classes::{LONG_SERIALIZER, VALUE_STATE_DESCRIPTOR};
     let mut b = StreamBuilder::new(Vec::new(), "column", 0).unwrap();
     b.begin_object(&VALUE_STATE_DESCRIPTOR).unwrap();
     b.string("state-name").unwrap();

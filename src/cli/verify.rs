@@ -36,12 +36,13 @@ pub fn run(args: VerifyArgs) -> CliResult {
         return Err(Failure::other(format!("cannot write to stdout: {e}")));
     }
     let line = format!(
-        "{}: {} subtasks, {} files ({} bytes) read, {} external file references checked, {} warning(s): {}",
+        "{}: {} subtasks, {} files ({} bytes) read, {} external file references checked, {} keys checked in their key groups, {} warning(s): {}",
         args.tree.savepoint.display(),
         summary.subtasks,
         summary.files,
         summary.bytes,
         summary.external_files,
+        summary.keys_checked,
         summary.warnings,
         match summary.problems {
             0 => "ok".to_string(),

@@ -224,7 +224,7 @@ pub fn check_heap_data(
                         if group != expected_group {
                             check.total_misplaced += 1;
                             if check.misplaced.len() < MAX_LISTED {
-                                check.misplaced.push((format!("{k:?}"), group));
+                                check.misplaced.push((show(&k), group));
                             }
                         }
                     }
@@ -245,6 +245,21 @@ pub fn check_heap_data(
         ));
     }
     check
+}
+
+/// A key as Java would print it: `3`, `"a"`, `(3,"a")` for a tuple.
+fn show(k: &JavaKey) -> String {
+    match k {
+        JavaKey::Long(v) => v.to_string(),
+        JavaKey::Int(v) => v.to_string(),
+        JavaKey::Bool(v) => v.to_string(),
+        JavaKey::String(s) => format!("{s:?}"),
+        JavaKey::Tuple(fields) => format!(
+            "({})",
+            fields.iter().map(show).collect::<Vec<_>>().join(",")
+        ),
+        other => format!("{other:?}"),
+    }
 }
 
 fn read_i32(r: &mut impl Read) -> io::Result<i32> {
@@ -304,16 +319,56 @@ mod tests {
     }
 }
 
-/// Checks every heap keyed state of a decoded subtask against the subtask's key group
-/// (maxParallelism = parallelism, so subtask i owns group i). RocksDB snapshots are
-/// reported unchecked: their key serializer is not in the savepoint.
+/// The codec of a key serializer given as a standalone Java stream (`--key-serializer`).
+pub fn codec_of_stream(stream: &[u8]) -> Result<Codec, String> {
+    let src = std::sync::Arc::new(crate::source::MemSource::new(
+        "key serializer",
+        stream.to_vec(),
+    ));
+    let g = crate::javaser::parse_stream(
+        src,
+        0,
+        stream.len() as u64,
+        &crate::javaser::Limits::default(),
+    )
+    .map_err(|e| e.to_string())?;
+    let root = g
+        .roots()
+        .next()
+        .and_then(|v| v.node())
+        .ok_or("the key serializer stream holds no object")?;
+    Codec::of(&g, root)
+}
+
+/// Checks every keyed state of a decoded subtask against the subtask's key group
+/// (maxParallelism = parallelism, so subtask i owns group i). RocksDB snapshots need the
+/// key serializer the user named (Flink 1.1 did not record it).
 pub fn check_subtask(
     model: &crate::v0::SubtaskModel,
     parallelism: u32,
-    policy: &super::ExternalPolicy,
+    opts: &super::ConvertOptions,
 ) -> Vec<KeyCheck> {
     use crate::v0::{Bytes, KvSnapshot};
     let group = model.location.subtask.unwrap_or(0);
+    let piece = |bytes: &Bytes| -> Result<crate::stream::Piece, String> {
+        match bytes {
+            Bytes::Span(span) => Ok(crate::stream::Piece::range(
+                model.graph.source().clone(),
+                *span,
+            )),
+            Bytes::External { path, .. } => opts
+                .policy
+                .resolve(path)
+                .map_err(|p| format!("external state file {p}"))
+                .map(|f| {
+                    let len = crate::source::Source::len(&f);
+                    crate::stream::Piece::range(
+                        std::sync::Arc::new(f),
+                        crate::source::Span::new(0, len),
+                    )
+                }),
+        }
+    };
     let mut out = Vec::new();
     for entry in model.entries() {
         for kv in &entry.kv_states {
@@ -321,61 +376,134 @@ pub fn check_subtask(
                 state: kv.name.clone(),
                 ..KeyCheck::default()
             };
-            let KvSnapshot::Heap(h) = &kv.snapshot else {
-                check.unchecked = Some(format!(
-                    "{}: key serializer not recorded by Flink 1.1's RocksDB backend",
-                    kv.snapshot.class_name()
-                ));
-                out.push(check);
-                continue;
-            };
-            let codecs = (
-                Codec::of(&model.graph, h.key_serializer),
-                Codec::of(&model.graph, h.namespace_serializer),
-                Codec::of(&model.graph, h.state_serializer),
-            );
-            let (key, ns, value) = match codecs {
-                (Ok(k), Ok(n), Ok(v)) => (k, n, v),
-                (k, n, v) => {
-                    let unknown: Vec<String> =
-                        [k.err(), n.err(), v.err()].into_iter().flatten().collect();
-                    check.unchecked = Some(format!(
-                        "serializer(s) we cannot decode: {}",
-                        unknown.join(", ")
-                    ));
-                    out.push(check);
-                    continue;
+            match &kv.snapshot {
+                KvSnapshot::Heap(h) => {
+                    let codecs = (
+                        Codec::of(&model.graph, h.key_serializer),
+                        Codec::of(&model.graph, h.namespace_serializer),
+                        Codec::of(&model.graph, h.state_serializer),
+                    );
+                    match (codecs, piece(&h.data)) {
+                        ((Ok(k), Ok(n), Ok(v)), Ok(p)) => {
+                            let data = MultiStream::new(kv.name.clone(), [p]);
+                            out.push(check_heap_data(
+                                &kv.name,
+                                &data,
+                                &k,
+                                &n,
+                                &v,
+                                group,
+                                parallelism,
+                            ));
+                            continue;
+                        }
+                        ((k, n, v), p) => {
+                            let mut why: Vec<String> = [k.err(), n.err(), v.err()]
+                                .into_iter()
+                                .flatten()
+                                .map(|s| format!("cannot decode values of {s}"))
+                                .collect();
+                            why.extend(p.err());
+                            check.unchecked = Some(why.join("; "));
+                        }
+                    }
                 }
-            };
-            let piece = match &h.data {
-                Bytes::Span(span) => Ok(crate::stream::Piece::range(
-                    model.graph.source().clone(),
-                    *span,
-                )),
-                Bytes::External { path, .. } => policy.resolve(path).map(|f| {
-                    let len = crate::source::Source::len(&f);
-                    crate::stream::Piece::range(
-                        std::sync::Arc::new(f),
-                        crate::source::Span::new(0, len),
+                KvSnapshot::RocksDbFullyAsync { state_handle, .. } => {
+                    let Some(stream) = &opts.key_serializer else {
+                        check.unchecked = Some("Flink 1.1's RocksDB backend does not record the key serializer; name it with --key-serializer".into());
+                        out.push(check);
+                        continue;
+                    };
+                    match (codec_of_stream(stream), piece(&state_handle.bytes())) {
+                        (Ok(codec), Ok(crate::stream::Piece::Range { source, span })) => {
+                            out.extend(check_rocks(source, span, &codec, group, parallelism));
+                            continue;
+                        }
+                        (Err(e), _) | (_, Err(e)) => check.unchecked = Some(e),
+                        (Ok(_), Ok(_)) => {
+                            check.unchecked = Some("snapshot stream unexpectedly in memory".into())
+                        }
+                    }
+                }
+                KvSnapshot::RocksDbSemiAsync { .. } => {
+                    check.unchecked = Some(
+                        "semi-asynchronous RocksDB snapshot: its keys are not in the savepoint"
+                            .into(),
                     )
-                }),
-            };
-            match piece {
-                Ok(p) => out.push(check_heap_data(
-                    &kv.name,
-                    &MultiStream::new(kv.name.clone(), [p]),
-                    &key,
-                    &ns,
-                    &value,
-                    group,
-                    parallelism,
-                )),
-                Err(problem) => {
-                    check.unchecked = Some(format!("external state file {problem}"));
-                    out.push(check);
                 }
             }
+            out.push(check);
         }
     }
     out
+}
+
+/// Checks the keys of a RocksDB fully-async snapshot, one result per column.
+fn check_rocks(
+    source: std::sync::Arc<dyn crate::source::Source>,
+    span: crate::source::Span,
+    key: &Codec,
+    expected_group: u32,
+    max_parallelism: u32,
+) -> Vec<KeyCheck> {
+    let snap = match super::rocks::RocksSnapshot::open(source.clone(), span) {
+        Ok(s) => s,
+        Err(e) => {
+            return vec![KeyCheck {
+                state: "dummy_state".into(),
+                unchecked: Some(format!("RocksDB snapshot: {e}")),
+                ..KeyCheck::default()
+            }];
+        }
+    };
+    let mut checks: Vec<KeyCheck> = snap
+        .columns
+        .iter()
+        .map(|c| KeyCheck {
+            state: c.name.clone(),
+            ..KeyCheck::default()
+        })
+        .collect();
+    let mut buf = Vec::new();
+    let walked = snap.for_each_record(|r| {
+        let check = &mut checks[r.column as usize];
+        buf.resize(r.key.len as usize, 0);
+        source.read_at(r.key.start, &mut buf)?;
+        let mut reader: &[u8] = &buf;
+        match key.read(&mut reader) {
+            Ok(Some(k)) if reader.is_empty() => {
+                check.checked += 1;
+                let group = k.key_group(max_parallelism);
+                if group != expected_group {
+                    check.total_misplaced += 1;
+                    if check.misplaced.len() < MAX_LISTED {
+                        check.misplaced.push((show(&k), group));
+                    }
+                }
+            }
+            Ok(Some(_)) => {
+                check.unchecked.get_or_insert_with(|| {
+                    "keys longer than the named key serializer reads".into()
+                });
+            }
+            Ok(None) => {
+                check
+                    .unchecked
+                    .get_or_insert_with(|| "keys of a type whose hashCode is unknown".into());
+            }
+            Err(e) => {
+                check.unchecked.get_or_insert_with(|| {
+                    format!("a key does not decode with the named key serializer: {e}")
+                });
+            }
+        }
+        Ok(())
+    });
+    if let Err(e) = walked {
+        for c in &mut checks {
+            c.unchecked
+                .get_or_insert_with(|| format!("RocksDB records: {e}"));
+        }
+    }
+    checks
 }

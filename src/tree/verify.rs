@@ -40,6 +40,8 @@ pub struct Summary {
     pub bytes: u64,
     /// External file references checked.
     pub external_files: usize,
+    /// Keys whose key group was recomputed.
+    pub keys_checked: u64,
     pub problems: usize,
     pub warnings: usize,
 }
@@ -136,6 +138,7 @@ impl Verifier<'_, '_> {
                 self.problem(base.clone(), format!("cannot be migrated: {p}"));
             }
         }
+        self.keys(&model, t.parallelism, &base);
         let savepoint = index.source().clone();
         // Sizes per formats.md §2.6, with external lengths as they are now.
         let mut now_size = Some(0u64);
@@ -195,6 +198,80 @@ impl Verifier<'_, '_> {
             self.check_recorded_size(base, s.state_size, now, &externals);
         }
         self.summary.problems > before
+    }
+
+    /// Key placement (native.md §7.3.6): Flink files each restored key under the key
+    /// group of the stream it sits in and never re-checks, so a key in the wrong subtask
+    /// would be lost silently. Also warns on state kinds whose native restore is unproven.
+    fn keys(&mut self, model: &SubtaskModel, parallelism: u32, base: &Place) {
+        let chain = model
+            .entries()
+            .find(|e| !e.kv_states.is_empty())
+            .map(|e| e.index);
+        let at = |state: &str| Place {
+            chain,
+            what: Some(format!("keyed state {state:?}")),
+            ..base.clone()
+        };
+        for c in crate::convert::keys::check_subtask(model, parallelism, &self.tree.convert) {
+            self.summary.keys_checked += c.checked;
+            if c.total_misplaced > 0 {
+                let examples: Vec<String> = c
+                    .misplaced
+                    .iter()
+                    .take(3)
+                    .map(|(k, g)| format!("{k} belongs to key group {g} (subtask {g})"))
+                    .collect();
+                self.problem(
+                    at(&c.state),
+                    format!(
+                        "{} of {} keys are outside this subtask's key group {}; Flink would drop them without an error (e.g. {})",
+                        c.total_misplaced,
+                        c.checked,
+                        model.location.subtask.unwrap_or(0),
+                        examples.join(", ")
+                    ),
+                );
+            }
+            if let Some(why) = c.unchecked {
+                self.warning(at(&c.state), format!("key groups not checked: {why}"));
+            }
+        }
+        for kv in model.entries().flat_map(|e| e.kv_states.iter()) {
+            if let KvSnapshot::Heap(h) = &kv.snapshot {
+                let mut unproven = Vec::new();
+                if h.kind != crate::v0::StateKind::Value {
+                    unproven.push(format!("{:?} state", h.kind).to_lowercase());
+                }
+                for (what, node) in [
+                    ("namespace", h.namespace_serializer),
+                    ("key", h.key_serializer),
+                    ("value", h.state_serializer),
+                ] {
+                    let class = model
+                        .graph
+                        .class_name_of(node)
+                        .map(|n| n.lossy())
+                        .unwrap_or_default();
+                    if class.contains("TimeWindow")
+                        || class.contains("kryo")
+                        || class.contains("Pojo")
+                        || class.contains("Avro")
+                    {
+                        unproven.push(format!("{what} serializer {class}"));
+                    }
+                }
+                if !unproven.is_empty() {
+                    self.warning(
+                        at(&kv.name),
+                        format!(
+                            "native restore of {} is untested (native.md §7.5)",
+                            unproven.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
     }
 
     /// Flink 1.1 recorded the subtask's state size with the external files' lengths at
