@@ -5,10 +5,13 @@
 //! Flink 1.1 model → conversion → Flink 1.2 model → virtual tree → FUSE adapter / CLI.
 
 pub mod convert;
+pub mod fuse;
 pub mod javaser;
 pub mod keygroup;
+pub mod prng;
 pub mod source;
 pub mod stream;
+pub mod synth;
 pub mod tree;
 pub mod v0;
 pub mod v1;

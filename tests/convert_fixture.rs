@@ -2,7 +2,7 @@
 
 mod common;
 
-use savepointfs::convert::{ConvertOptions, ExternalPolicy, convert_subtask};
+use savepointfs::convert::{ConvertOptions, convert_subtask};
 use savepointfs::javaser::{self, Limits};
 use savepointfs::source::{FileSource, MemSource, Source};
 use savepointfs::v0::{Bytes, KvSnapshot, SavepointIndex, SubtaskModel};
@@ -304,7 +304,7 @@ fn every_key_of_the_real_fixture_sits_in_its_key_group() {
         for c in savepointfs::convert::keys::check_subtask(
             &model,
             task.parallelism,
-            &ExternalPolicy::default(),
+            &ConvertOptions::default(),
         ) {
             assert_eq!(
                 (c.total_misplaced, c.unchecked.as_deref()),
@@ -348,7 +348,7 @@ fn rocks11_stream(keys: &[i64]) -> Vec<u8> {
 #[test]
 fn rocksdb_key_group_streams_equal_flink_1_2_rocksdb_streams() {
     use savepointfs::convert::key_serializer::KeySerializer;
-    use savepointfs::convert::{native, rocks::RocksSnapshot};
+    use savepointfs::convert::rocks::RocksSnapshot;
     use savepointfs::source::Span;
     let Some(fx) = common::shared_fixtures() else {
         return;
@@ -378,17 +378,7 @@ fn rocksdb_key_group_streams_equal_flink_1_2_rocksdb_streams() {
             .unwrap(),
         );
         assert_eq!(snap.record_count(), keys.len() as u64);
-        let states: Vec<native::StateHeader<'_>> = snap
-            .columns
-            .iter()
-            .map(|c| native::StateHeader {
-                type_ordinal: c.type_ordinal,
-                name: &c.name,
-                namespace_serializer: None,
-                value_serializer: &c.value_serializer,
-            })
-            .collect();
-        let mut ours = native::keyed_header(&key_serializer, &states).unwrap();
+        let mut ours = snap.header(&key_serializer).unwrap();
         let offset = ours.len();
         let region = snap.key_group_region(subtask as u8);
         let mut body = vec![0u8; region.len() as usize];
@@ -433,7 +423,7 @@ fn rocksdb_key_group_streams_equal_flink_1_2_rocksdb_streams() {
 fn keyed_layouts_convert_both_ways_to_flink_1_2_bytes() {
     use savepointfs::convert::KeyedLayout;
     use savepointfs::convert::key_serializer::KeySerializer;
-    use savepointfs::convert::{native, relayout, rocks::RocksSnapshot};
+    use savepointfs::convert::{relayout, rocks::RocksSnapshot};
     use savepointfs::source::Span;
     let Some(fx) = common::shared_fixtures() else {
         return;
@@ -497,17 +487,7 @@ fn keyed_layouts_convert_both_ways_to_flink_1_2_bytes() {
             Span::new(0, len),
         )
         .unwrap();
-        let states: Vec<native::StateHeader<'_>> = snap
-            .columns
-            .iter()
-            .map(|c| native::StateHeader {
-                type_ordinal: c.type_ordinal,
-                name: &c.name,
-                namespace_serializer: None,
-                value_serializer: &c.value_serializer,
-            })
-            .collect();
-        let header = native::keyed_header(&key_serializer, &states).unwrap();
+        let header = snap.header(&key_serializer).unwrap();
         let body = relayout::rocks_to_heap(&snap, subtask).unwrap();
         let ours: Vec<u8> = read_all(&savepointfs::stream::MultiStream::new(
             "heap",

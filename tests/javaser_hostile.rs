@@ -111,10 +111,10 @@ fn ten_thousand_bit_flips_per_fixture_stream_never_panic_hang_or_balloon() {
     let (mut slowest, mut biggest) = (Duration::ZERO, 0usize);
     for (si, (label, original)) in fixture_streams().into_iter().enumerate() {
         let seed = 0x5EED_0000 + si as u64;
-        let mut rng = SplitMix(seed);
+        let mut rng = SplitMix::new(seed);
         let mut bytes = original.clone();
         for _ in 0..FLIPS_PER_STREAM {
-            let bit = (rng.next() % (bytes.len() as u64 * 8)) as usize;
+            let bit = (rng.next_u64() % (bytes.len() as u64 * 8)) as usize;
             bytes[bit / 8] ^= 1 << (bit % 8);
             let src = source(&label, &bytes);
             let len = bytes.len() as u64;

@@ -4,6 +4,8 @@
 
 mod common;
 
+use savepointfs::prng::Prng;
+
 use savepointfs::javaser::{self, Limits, NodeId, Value};
 use savepointfs::keygroup::{JavaKey, operator_index_for_key_group};
 use savepointfs::source::{FileSource, MemSource, Source, Span, read_span};
@@ -363,18 +365,6 @@ fn every_operator_snapshot_decodes_as_a_chain_entry() {
     }
 }
 
-/// splitmix64: a fixed, seeded sequence.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
 /// Opens the bytes and decodes every subtask; true when all of it succeeded.
 fn decode_everything(bytes: Vec<u8>) -> bool {
     let Ok(idx) = SavepointIndex::open(Arc::new(MemSource::new("damaged", bytes))) else {
@@ -431,10 +421,10 @@ fn single_bit_flips_give_errors_or_valid_results() {
         return;
     };
     let bytes = std::fs::read(common::mem11(&fx)).unwrap();
-    let mut rng = Rng(0x5EED_F11B);
+    let mut rng = Prng::new(0x5EED_F11B);
     let (mut ok, mut failed) = (0, 0);
     for i in 0..10_000 {
-        let bit = rng.next() % (bytes.len() as u64 * 8);
+        let bit = rng.next_u64() % (bytes.len() as u64 * 8);
         let mut damaged = bytes.clone();
         damaged[(bit / 8) as usize] ^= 1 << (bit % 8);
         match std::panic::catch_unwind(|| decode_everything(damaged)) {

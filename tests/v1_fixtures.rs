@@ -4,6 +4,8 @@
 
 mod common;
 
+use savepointfs::prng::Prng;
+
 use savepointfs::source::{FileSource, MemSource, Source};
 use savepointfs::v1::{self, Encoder, ErrorKind, HandleFamily, Mode, Savepoint, StreamHandle};
 use serde_json::Value;
@@ -566,21 +568,6 @@ fn every_proper_prefix_is_an_error() {
     }
 }
 
-/// SplitMix64: a fixed seed gives the same mutants on every run.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 /// 10,000 mutants per file, 1–3 flipped bits each, half of them aimed at the framing
 /// (bytes outside inline data). Each must give Ok or Err without panicking, and every
 /// mutant that parses must write back to exactly its own bytes.
@@ -589,7 +576,7 @@ fn bit_flips_never_panic_and_accepted_mutants_round_trip() {
     let Some(fx) = common::shared_fixtures() else {
         return;
     };
-    let mut rng = Rng(0x5EED_0FF1_1B00);
+    let mut rng = Prng::new(0x5EED_0FF1_1B00);
     for name in ALL {
         let (mut bytes, sp) = load(&fx, name);
         let (lay, _) = layout(&sp);
@@ -602,14 +589,14 @@ fn bit_flips_never_panic_and_accepted_mutants_round_trip() {
         };
         let (mut ok, mut err) = (0, 0);
         for iter in 0..10_000 {
-            let flips: Vec<(usize, u8)> = (0..1 + rng.below(3))
+            let flips: Vec<(usize, u8)> = (0..1 + below(&mut rng, 3))
                 .map(|_| {
-                    let pos = if rng.below(2) == 0 {
-                        framing[rng.below(framing.len())]
+                    let pos = if below(&mut rng, 2) == 0 {
+                        framing[below(&mut rng, framing.len())]
                     } else {
-                        rng.below(bytes.len())
+                        below(&mut rng, bytes.len())
                     };
-                    (pos, 1u8 << rng.below(8))
+                    (pos, 1u8 << below(&mut rng, 8))
                 })
                 .collect();
             for &(p, m) in &flips {
@@ -765,4 +752,9 @@ fn flinkcheck_accepts_written_file_handles() {
         compare_with_report(name, &bytes, &sp, &j, &files);
         eprintln!("{name}: flinkcheck ok, {} file handles", files.len());
     }
+}
+
+/// Uniform in `[0, n)` as an index.
+fn below(rng: &mut Prng, n: usize) -> usize {
+    rng.below(n as u64) as usize
 }

@@ -212,6 +212,22 @@ impl RocksSnapshot {
         self.record_count == 0
     }
 
+    /// The key-group stream header for these columns (native.md §7.3.1): the given key
+    /// serializer, Void namespaces, each column's value serializer.
+    pub fn header(&self, key_serializer: &[u8]) -> Result<Vec<u8>, String> {
+        let states: Vec<super::native::StateHeader<'_>> = self
+            .columns
+            .iter()
+            .map(|c| super::native::StateHeader {
+                type_ordinal: c.type_ordinal,
+                name: &c.name,
+                namespace_serializer: None,
+                value_serializer: &c.value_serializer,
+            })
+            .collect();
+        super::native::keyed_header(key_serializer, &states)
+    }
+
     pub fn record_count(&self) -> u64 {
         self.record_count
     }

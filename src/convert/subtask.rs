@@ -8,9 +8,7 @@ use super::{keys, native, relayout, rocks};
 use crate::javaser::{self, Chunk, Value, WriteOptions};
 use crate::source::{Source, Span};
 use crate::stream::{MultiStream, Piece};
-use crate::v0::{
-    Bytes, ChainEntry, ExternalPath, HeapSnapshot, KvSnapshot, StateHandle, SubtaskModel,
-};
+use crate::v0::{Bytes, ChainEntry, HeapSnapshot, KvSnapshot, StateHandle, SubtaskModel};
 use std::sync::Arc;
 
 /// A converted file: its bytes, the Flink 1.1 handle class(es) they came from, and
@@ -191,24 +189,27 @@ impl Cx<'_> {
         format!("{loc} {}", kind.file_name())
     }
 
-    /// Bytes that live in the savepoint or in an external file, as a piece.
-    fn bytes_piece(&self, bytes: Bytes, location: &str) -> Result<Piece, Error> {
+    /// Where bytes live: a range of the savepoint, or all of a resolved external file.
+    fn bytes_range(&self, bytes: Bytes, location: &str) -> Result<(Arc<dyn Source>, Span), Error> {
         match bytes {
-            Bytes::Span(span) => Ok(Piece::range(self.savepoint.clone(), span)),
-            Bytes::External { path, .. } => self.external_piece(&path, location),
+            Bytes::Span(span) => Ok((self.savepoint.clone(), span)),
+            Bytes::External { path, .. } => {
+                let file = self
+                    .policy
+                    .resolve(&path)
+                    .map_err(|problem| Error::External {
+                        location: location.to_string(),
+                        problem,
+                    })?;
+                let len = file.len();
+                Ok((Arc::new(file), Span::new(0, len)))
+            }
         }
     }
 
-    fn external_piece(&self, path: &ExternalPath, location: &str) -> Result<Piece, Error> {
-        let file = self
-            .policy
-            .resolve(path)
-            .map_err(|problem| Error::External {
-                location: location.to_string(),
-                problem,
-            })?;
-        let len = file.len();
-        Ok(Piece::range(Arc::new(file), Span::new(0, len)))
+    fn bytes_piece(&self, bytes: Bytes, location: &str) -> Result<Piece, Error> {
+        let (source, span) = self.bytes_range(bytes, location)?;
+        Ok(Piece::range(source, span))
     }
 
     /// The bytes of a handle (a wrapper's are its inner handle's, §3.6).
@@ -434,10 +435,7 @@ impl Cx<'_> {
                 "state {name:?}: the RocksDB layout needs every key, namespace and value measured, and {s} cannot be read"
             )))
             };
-            let (source, span) = match self.bytes_piece(h.data.clone(), loc)? {
-                Piece::Range { source, span } => (source, span),
-                Piece::Bytes(_) => return Err(fail("snapshot data unexpectedly in memory".into())),
-            };
+            let (source, span) = self.bytes_range(h.data.clone(), loc)?;
             states.push(relayout::HeapState {
                 data: (source, span),
                 key: codec(h.key_serializer)?,
@@ -468,26 +466,13 @@ impl Cx<'_> {
                 super::key_serializer::CHOICES
             )));
         };
-        let (source, span) = match self.handle_piece(state_handle, loc)? {
-            Piece::Range { source, span } => (source, span),
-            Piece::Bytes(_) => return Err(fail("snapshot stream unexpectedly in memory".into())),
-        };
+        let (source, span) = self.bytes_range(state_handle.bytes(), loc)?;
         let snapshot = rocks::RocksSnapshot::open(source, span)
             .map_err(|e| fail(format!("RocksDB snapshot: {e}")))?;
         if snapshot.is_empty() {
             return Ok(None);
         }
-        let states: Vec<native::StateHeader<'_>> = snapshot
-            .columns
-            .iter()
-            .map(|c| native::StateHeader {
-                type_ordinal: c.type_ordinal,
-                name: &c.name,
-                namespace_serializer: None,
-                value_serializer: &c.value_serializer,
-            })
-            .collect();
-        let header = native::keyed_header(key_serializer, &states).map_err(fail)?;
+        let header = snapshot.header(key_serializer).map_err(fail)?;
         if layout == KeyedLayout::Heap {
             return Ok(Some((
                 header,

@@ -189,30 +189,17 @@ mod tests {
     use super::*;
     use crate::source::MemSource;
 
-    /// splitmix64: deterministic randomness without a dependency.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n.max(1)
-        }
-    }
+    use crate::prng::Prng as Rng;
 
     /// Random pieces over a random backing source, with the plain concatenation beside them.
     fn random_stream(rng: &mut Rng) -> (MultiStream, Vec<u8>) {
-        let backing: Vec<u8> = (0..4096).map(|_| rng.next() as u8).collect();
+        let backing: Vec<u8> = (0..4096).map(|_| rng.next_u64() as u8).collect();
         let source: Arc<dyn Source> = Arc::new(MemSource::new("backing", backing.clone()));
         let mut pieces = Vec::new();
         let mut expected = Vec::new();
         for _ in 0..rng.below(12) {
             if rng.below(2) == 0 {
-                let b: Vec<u8> = (0..rng.below(40)).map(|_| rng.next() as u8).collect();
+                let b: Vec<u8> = (0..rng.below(40)).map(|_| rng.next_u64() as u8).collect();
                 expected.extend_from_slice(&b);
                 pieces.push(Piece::bytes(b));
             } else {
@@ -227,7 +214,7 @@ mod tests {
 
     #[test]
     fn random_reads_match_the_plain_concatenation() {
-        let mut rng = Rng(7);
+        let mut rng = Rng::new(7);
         for _ in 0..300 {
             let (ms, expected) = random_stream(&mut rng);
             assert_eq!(ms.len(), expected.len() as u64);
@@ -244,7 +231,7 @@ mod tests {
 
     #[test]
     fn read_seek_adapter_streams_everything() {
-        let mut rng = Rng(11);
+        let mut rng = Rng::new(11);
         for _ in 0..50 {
             let (ms, expected) = random_stream(&mut rng);
             let ms = Arc::new(ms);

@@ -3,16 +3,16 @@
 //! reached (formats.md §2.1–2.5).
 
 use super::SynthError;
-use crate::v0::classes::*;
 use super::objects::{self, Text, body_error};
 use super::output::ExternalFiles;
 use super::plan::{
     EntryPlan, FS_THRESHOLD, FunctionState, KeyedPlan, KeyedStore, OperatorState, Plan, StatePlan,
     SubtaskPlan, tag,
 };
-use super::prng::Prng;
 use super::state_bytes::{write_heap_data, write_operator_bytes, write_rocks_records};
 use crate::javaser::builder::{ArrayBodyWriter, Handle, StreamBuilder};
+use crate::prng::Prng;
+use crate::v0::classes::*;
 use std::io::Write;
 
 /// Where a blob is and what it needs besides its plan.

@@ -39,7 +39,7 @@ pub mod keys;
 mod objects;
 mod output;
 mod plan;
-pub mod prng;
+
 mod state_bytes;
 
 use crate::javaser::builder::BuildError;
@@ -55,7 +55,7 @@ pub fn function_state_stream(value: &FunctionState, seed: u64) -> Result<Vec<u8>
     objects::function_stream(
         Vec::new(),
         value,
-        &mut prng::Prng::new(seed),
+        &mut crate::prng::Prng::new(seed),
         "function state",
     )
 }

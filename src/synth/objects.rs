@@ -8,13 +8,13 @@
 
 use super::KeyType;
 use super::SynthError;
-use crate::v0::classes::*;
 use super::plan::FunctionState;
-use super::prng::Prng;
 use super::state_bytes::write_filler;
 use crate::javaser::builder::{
     ArrayBodyWriter, BuildError, BuildResult, ClassSpec, CountingWriter, Handle, StreamBuilder,
 };
+use crate::prng::Prng;
+use crate::v0::classes::*;
 use std::io::{self, Write};
 
 /// A string field value: a new String object, or one written before.

@@ -3,9 +3,9 @@
 
 use super::blob::{BlobCtx, write_blob};
 use super::plan::{Plan, plan, tag};
-use super::prng::{Prng, hex};
 use super::{SynthError, SynthSpec, SynthSummary};
 use crate::javaser::builder::StreamBuilder;
+use crate::prng::{Prng, hex};
 use crate::v0::{MAGIC, VERSION_V0};
 use std::fs::File;
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};

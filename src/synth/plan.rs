@@ -6,8 +6,8 @@
 use super::javamap::{JavaHashMap, string_hash};
 use super::keys::{KeySelection, balanced_count, nth_key};
 use super::objects::{column_stream, function_stream_size};
-use super::prng::Prng;
 use super::{Backend, KeyType, RocksDbMode, SynthError, SynthSpec};
+use crate::prng::Prng;
 
 /// `FsStateBackend`'s default file-state threshold: state up to this size stays inline.
 pub const FS_THRESHOLD: u64 = 1024;

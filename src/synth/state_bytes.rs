@@ -4,7 +4,7 @@
 
 use super::keys::KeySelection;
 use super::plan::{OperatorState, ROCKS_RECORD};
-use super::prng::Prng;
+use crate::prng::Prng;
 use std::io::{self, Write};
 
 const CHUNK: usize = 64 << 10;

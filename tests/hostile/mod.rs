@@ -87,18 +87,8 @@ pub fn measured<R>(f: impl FnOnce() -> R) -> (R, Usage) {
 
 pub const MIB: usize = 1 << 20;
 
-/// splitmix64: a tiny deterministic generator, so every failure is reproducible.
-pub struct SplitMix(pub u64);
-
-impl SplitMix {
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
+/// A deterministic generator, so every failure is reproducible from its seed.
+pub use savepointfs::prng::Prng as SplitMix;
 
 // ---------------------------------------------------------------------------
 // Hand-assembled streams

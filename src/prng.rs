@@ -1,6 +1,7 @@
-//! A small deterministic PRNG (SplitMix64). Every part of a synthetic savepoint draws from
-//! its own stream, derived from the seed and the part's coordinates, so what one part
-//! gets does not depend on the order in which the parts are written.
+//! A small deterministic PRNG (SplitMix64), for the synthetic savepoint generator and for
+//! seeded tests: a fixed seed gives the same sequence everywhere, with no dependency.
+//! Every part of a synthetic savepoint draws from its own stream ([`Prng::derive`]), so
+//! what one part gets does not depend on the order in which the parts are written.
 
 pub struct Prng(u64);
 
