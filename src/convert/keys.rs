@@ -55,15 +55,8 @@ impl Codec {
                 Codec::Opaque(16)
             }
             _ if name == "org.apache.flink.api.java.typeutils.runtime.TupleSerializer" => {
-                let obj = graph
-                    .object(crate::javaser::Value::Node(node))
-                    .ok()
-                    .flatten()
-                    .ok_or_else(|| name.clone())?;
-                let fields = obj
-                    .field("fieldSerializers")
-                    .and_then(|v| v.node())
-                    .ok_or_else(|| name.clone())?;
+                let fields =
+                    field_node(graph, node, "fieldSerializers").ok_or_else(|| name.clone())?;
                 let NodeKind::Array(arr) = &graph.node(fields).kind else {
                     return Err(name);
                 };
@@ -81,15 +74,8 @@ impl Codec {
                 Codec::Tuple(parts)
             }
             _ if name == "org.apache.flink.runtime.state.ArrayListSerializer" => {
-                let obj = graph
-                    .object(crate::javaser::Value::Node(node))
-                    .ok()
-                    .flatten()
-                    .ok_or_else(|| name.clone())?;
-                let elem = obj
-                    .field("elementSerializer")
-                    .and_then(|v| v.node())
-                    .ok_or_else(|| name.clone())?;
+                let elem =
+                    field_node(graph, node, "elementSerializer").ok_or_else(|| name.clone())?;
                 Codec::List(Box::new(Self::of_depth(graph, elem, depth + 1)?))
             }
             _ => return Err(name),
@@ -149,6 +135,15 @@ impl Codec {
             }
         })
     }
+}
+
+/// The object an object's field refers to.
+fn field_node(graph: &Graph, node: NodeId, field: &str) -> Option<NodeId> {
+    let obj = graph
+        .object(crate::javaser::Value::Node(node))
+        .ok()
+        .flatten()?;
+    obj.field(field).and_then(|v| v.node())
 }
 
 /// `StringValue.readString`: length+1 as 7-bit groups (0 = null), then UTF-16 units the same way.

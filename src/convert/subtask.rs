@@ -405,10 +405,7 @@ impl Cx<'_> {
         layout: KeyedLayout,
         loc: &str,
     ) -> Keyed {
-        let fail = |reason: String| Error::NotMigratable {
-            location: loc.to_string(),
-            reason,
-        };
+        let fail = not_migratable(loc);
         let heaps = native::heap_states(entry).map_err(fail)?;
         let header = native::heap_header(&self.model.graph, &heaps).map_err(fail)?;
         if layout == KeyedLayout::Heap {
@@ -456,10 +453,7 @@ impl Cx<'_> {
         layout: KeyedLayout,
         loc: &str,
     ) -> Keyed {
-        let fail = |reason: String| Error::NotMigratable {
-            location: loc.to_string(),
-            reason,
-        };
+        let fail = not_migratable(loc);
         let Some(key_serializer) = &self.opts.key_serializer else {
             return Err(fail(format!(
                 "Flink 1.1's RocksDB backend does not record the key serializer; name it with --key-serializer ({})",
@@ -486,6 +480,14 @@ impl Cx<'_> {
             header,
             vec![Piece::range(region, Span::new(0, len))],
         )))
+    }
+}
+
+/// Makes the error for input the conversion refuses, at `loc`.
+fn not_migratable(loc: &str) -> impl Fn(String) -> Error + Copy + '_ {
+    move |reason| Error::NotMigratable {
+        location: loc.to_string(),
+        reason,
     }
 }
 

@@ -15,8 +15,8 @@ pub use error::{Error, io_kind_errno};
 pub use ino::{Ino, NodeRef, ROOT};
 
 use crate::convert::{
-    self, ConvertOptions, ConvertedSubtask, ExternalPolicy, FileRef, KeyedLayout, MultiStream,
-    Target, TaskInput,
+    self, ConvertOptions, ConvertedFile, ConvertedSubtask, ExternalPolicy, FileKind, FileRef,
+    KeyedLayout, MultiStream, Target, TaskInput,
 };
 use crate::source::Source;
 use crate::stream::Piece;
@@ -210,6 +210,25 @@ impl Tree {
             .ok_or_else(|| Error::NotFound(format!("task {task}")))
     }
 
+    /// A converted file by position, or why it cannot be had.
+    fn converted_file(
+        &self,
+        task: u32,
+        sub: u32,
+        chain: Option<u32>,
+        kind: FileKind,
+    ) -> Result<ConvertedFile> {
+        let c = self.converted(task, sub)?;
+        let conv = c.as_ref().as_ref().map_err(|e| Error::Convert(e.clone()))?;
+        let file = conv.file(chain.map(|c| c as usize), kind).ok_or_else(|| {
+            Error::NotFound(format!(
+                "task {task} subtask {sub} chain {chain:?} {}",
+                kind.file_name()
+            ))
+        })?;
+        file.clone().map_err(Error::Convert)
+    }
+
     /// The file's converted stream, or why it cannot be had.
     fn file_stream(&self, node: NodeRef) -> Result<Arc<MultiStream>> {
         match node {
@@ -220,15 +239,7 @@ impl Tree {
                 sub,
                 chain,
                 kind,
-            } => {
-                let c = self.converted(task, sub)?;
-                let converted = c.as_ref().as_ref().map_err(|e| Error::Convert(e.clone()))?;
-                let file = converted.file(chain.map(|c| c as usize), kind);
-                let file = file.ok_or_else(|| Error::NotFound(format!("{node:?}")))?;
-                file.as_ref()
-                    .map(|f| f.stream.clone())
-                    .map_err(|e| Error::Convert(e.clone()))
-            }
+            } => Ok(self.converted_file(task, sub, chain, kind)?.stream),
             _ => Err(Error::IsADirectory(self.name(node)?)),
         }
     }
@@ -421,14 +432,10 @@ impl Tree {
                 sub,
                 chain,
                 kind,
-            } => {
-                let c = self.converted(task, sub)?;
-                let conv = c.as_ref().as_ref().map_err(|e| Error::Convert(e.clone()))?;
-                conv.file(chain.map(|c| c as usize), kind)
-                    .and_then(|f| f.as_ref().ok())
-                    .map(|f| f.handle.clone())
-                    .unwrap_or_default()
-            }
+            } => self
+                .converted_file(task, sub, chain, kind)
+                .map(|f| f.handle)
+                .unwrap_or_default(),
             _ => String::new(),
         };
         Ok(vec![
