@@ -10,6 +10,7 @@
 //! and reference cycles are legal and never followed blindly.
 
 mod access;
+pub mod builder;
 mod error;
 mod model;
 pub mod mutf8;
