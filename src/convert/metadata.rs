@@ -20,14 +20,6 @@ pub struct FileRef<'a> {
     pub kind: FileKind,
 }
 
-/// One task state: its vertex, parallelism and converted subtasks in ascending index.
-pub struct TaskInput<'a> {
-    pub vertex: [u8; 16],
-    pub parallelism: u32,
-    /// `Err` for a subtask whose blob could not be decoded.
-    pub subtasks: Vec<(u32, Result<&'a ConvertedSubtask, Error>)>,
-}
-
 /// Which Flink the `_metadata` is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Target {
@@ -60,68 +52,108 @@ impl Target {
     }
 }
 
-/// Builds the V1 model for `target`. `path_of` names a file (an absolute URI, e.g.
-/// `file:/mnt/sp/...`).
-pub fn build_metadata(
+/// Builds `_metadata` one subtask at a time, so only one converted subtask need be held:
+/// `begin_task`, then `subtask` for each subtask in ascending index, then `finish`.
+pub struct MetadataBuilder<'p> {
     target: Target,
     checkpoint_id: i64,
-    tasks: &[TaskInput<'_>],
-    path_of: &dyn Fn(FileRef<'_>) -> String,
-) -> Result<v1::Savepoint, Error> {
-    let mut out = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        let vertex_hex: String = task.vertex.iter().map(|b| format!("{b:02x}")).collect();
-        let parallelism = i32::try_from(task.parallelism).map_err(|_| {
+    path_of: &'p dyn Fn(FileRef<'_>) -> String,
+    tasks: Vec<v1::TaskState>,
+}
+
+fn hex(vertex: &[u8; 16]) -> String {
+    vertex.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl<'p> MetadataBuilder<'p> {
+    /// `path_of` names a file (an absolute URI, e.g. `file:/mnt/sp/...`).
+    pub fn new(
+        target: Target,
+        checkpoint_id: i64,
+        path_of: &'p dyn Fn(FileRef<'_>) -> String,
+    ) -> Self {
+        MetadataBuilder {
+            target,
+            checkpoint_id,
+            path_of,
+            tasks: Vec::new(),
+        }
+    }
+
+    pub fn begin_task(&mut self, vertex: [u8; 16], parallelism: u32) -> Result<(), Error> {
+        let parallelism = i32::try_from(parallelism).map_err(|_| {
             Error::Metadata(format!(
-                "vertex {vertex_hex}: parallelism {} too large",
-                task.parallelism
+                "vertex {}: parallelism {parallelism} too large",
+                hex(&vertex)
             ))
         })?;
-        // §3.3: the chain length is the first subtask's; no subtask at all fails the load.
-        let chain_length = match task.subtasks.first() {
-            None => {
-                return Err(Error::Metadata(format!(
-                    "vertex {vertex_hex} has no subtask states, so its chain length is 0, which Flink 1.2 rejects"
-                )));
-            }
-            Some((_, Err(e))) => return Err(Error::Metadata(e.to_string())),
-            Some((_, Ok(s))) => s.chain.len(),
-        };
-        if chain_length == 0 {
-            return Err(Error::Metadata(format!(
-                "vertex {vertex_hex}: chain length 0, which Flink 1.2 rejects"
-            )));
-        }
-        let mut subtasks = Vec::with_capacity(task.subtasks.len());
-        for (index, converted) in &task.subtasks {
-            let converted = converted
-                .as_ref()
-                .map_err(|e| Error::Metadata(e.to_string()))?;
-            if target != Target::Migration && converted.chain.len() != chain_length {
-                return Err(Error::Metadata(format!(
-                    "vertex {vertex_hex} subtask {index}: chain of {} operators where the task's first subtask has {chain_length}",
-                    converted.chain.len()
-                )));
-            }
-            let state = match target {
-                Target::Migration => subtask_state(&task.vertex, *index, converted, path_of)?,
-                native => native_subtask_state(native, &task.vertex, *index, converted, path_of)?,
-            };
-            subtasks.push((*index as i32, state));
-        }
-        out.push(v1::TaskState {
-            vertex: v1::VertexId(task.vertex),
+        self.check_last_task()?;
+        self.tasks.push(v1::TaskState {
+            vertex: v1::VertexId(vertex),
             parallelism,
             max_parallelism: parallelism,
-            chain_length: chain_length as i32,
-            subtasks,
+            chain_length: 0,
+            subtasks: Vec::new(),
         });
+        Ok(())
     }
-    Ok(v1::Savepoint {
-        version: 1,
-        checkpoint_id,
-        tasks: out,
-    })
+
+    /// The next subtask of the current task (`Err`: it could not be decoded).
+    pub fn subtask(
+        &mut self,
+        index: u32,
+        converted: Result<&ConvertedSubtask, &Error>,
+    ) -> Result<(), Error> {
+        let converted = converted.map_err(|e| Error::Metadata(e.to_string()))?;
+        let (target, path_of) = (self.target, self.path_of);
+        let task = self
+            .tasks
+            .last_mut()
+            .ok_or_else(|| Error::Metadata("a subtask before its task".into()))?;
+        let vertex = task.vertex.0;
+        // §3.3: the chain length is the first subtask's.
+        if task.subtasks.is_empty() {
+            task.chain_length = i32::try_from(converted.chain.len()).unwrap_or(i32::MAX);
+        }
+        let chain_length = task.chain_length as usize;
+        if target != Target::Migration && converted.chain.len() != chain_length {
+            return Err(Error::Metadata(format!(
+                "vertex {} subtask {index}: chain of {} operators where the task's first subtask has {chain_length}",
+                hex(&vertex),
+                converted.chain.len()
+            )));
+        }
+        let state = match target {
+            Target::Migration => subtask_state(&vertex, index, converted, path_of)?,
+            native => native_subtask_state(native, &vertex, index, converted, path_of)?,
+        };
+        task.subtasks.push((index as i32, state));
+        Ok(())
+    }
+
+    /// A task with no subtask, or chain length 0, fails Flink 1.2's load (§3.3).
+    fn check_last_task(&self) -> Result<(), Error> {
+        match self.tasks.last() {
+            Some(t) if t.subtasks.is_empty() => Err(Error::Metadata(format!(
+                "vertex {} has no subtask states, so its chain length is 0, which Flink 1.2 rejects",
+                t.vertex
+            ))),
+            Some(t) if t.chain_length == 0 => Err(Error::Metadata(format!(
+                "vertex {}: chain length 0, which Flink 1.2 rejects",
+                t.vertex
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn finish(self) -> Result<v1::Savepoint, Error> {
+        self.check_last_task()?;
+        Ok(v1::Savepoint {
+            version: 1,
+            checkpoint_id: self.checkpoint_id,
+            tasks: self.tasks,
+        })
+    }
 }
 
 fn subtask_state(

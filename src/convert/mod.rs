@@ -19,7 +19,7 @@ mod subtask;
 
 pub use error::Error;
 pub use external::{ExternalFile, ExternalPolicy, ExternalProblem};
-pub use metadata::{FileRef, Target, TaskInput, build_metadata};
+pub use metadata::{FileRef, MetadataBuilder, Target};
 pub use subtask::{
     ConvertOptions, ConvertedEntry, ConvertedFile, ConvertedSubtask, FileResult, KeyedLayout,
     convert_subtask,

@@ -16,7 +16,7 @@ pub use ino::{Ino, NodeRef, ROOT};
 
 use crate::convert::{
     self, ConvertOptions, ConvertedFile, ConvertedSubtask, ExternalPolicy, FileKind, FileRef,
-    KeyedLayout, MultiStream, Target, TaskInput,
+    KeyedLayout, MetadataBuilder, MultiStream, Target,
 };
 use crate::source::Source;
 use crate::stream::Piece;
@@ -479,31 +479,6 @@ impl Tree {
 
     /// Converts every subtask (through the cache) and writes the V1 `_metadata`.
     fn build_metadata(&self) -> Result<MultiStream, convert::Error> {
-        let mut held: Vec<Vec<(u32, Arc<Converted>)>> = Vec::new();
-        for (ti, t) in self.index.tasks().iter().enumerate() {
-            let mut subs = Vec::new();
-            for si in 0..t.subtasks.len() {
-                let c = self
-                    .subtask(ti as u32, si as u32)
-                    .map_err(|e| convert::Error::Metadata(e.to_string()))?;
-                subs.push((t.subtasks[si].index, c));
-            }
-            held.push(subs);
-        }
-        let tasks: Vec<TaskInput<'_>> = self
-            .index
-            .tasks()
-            .iter()
-            .zip(&held)
-            .map(|(t, subs)| TaskInput {
-                vertex: t.vertex.0,
-                parallelism: t.parallelism,
-                subtasks: subs
-                    .iter()
-                    .map(|(i, c)| (*i, c.as_ref().as_ref().map_err(Clone::clone)))
-                    .collect(),
-            })
-            .collect();
         let root = self.opts.metadata_root.trim_end_matches('/');
         let path_of = |f: FileRef<'_>| {
             let vertex: String = f.vertex.iter().map(|b| format!("{b:02x}")).collect();
@@ -520,12 +495,19 @@ impl Tree {
                 ),
             }
         };
-        let model = convert::build_metadata(
-            self.opts.target,
-            self.index.checkpoint_id(),
-            &tasks,
-            &path_of,
-        )?;
+        // One converted subtask at a time: memory stays bounded by the cache.
+        let mut builder =
+            MetadataBuilder::new(self.opts.target, self.index.checkpoint_id(), &path_of);
+        for (ti, t) in self.index.tasks().iter().enumerate() {
+            builder.begin_task(t.vertex.0, t.parallelism)?;
+            for (si, s) in t.subtasks.iter().enumerate() {
+                let c = self
+                    .subtask(ti as u32, si as u32)
+                    .map_err(|e| convert::Error::Metadata(e.to_string()))?;
+                builder.subtask(s.index, c.as_ref().as_ref())?;
+            }
+        }
+        let model = builder.finish()?;
         let mut bytes = Vec::new();
         crate::v1::write(&model, &mut bytes)
             .map_err(|e| convert::Error::Metadata(e.to_string()))?;
