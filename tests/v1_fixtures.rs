@@ -725,12 +725,13 @@ fn inline_to_files(sp: &mut Savepoint, dir: &Path) -> Files {
 /// fixture once its inline state is moved to files: file handles, their paths and
 /// sizes, and every byte behind them. Needs Java and `../shared/tools/flinkcheck/setup.sh`.
 #[test]
-#[ignore = "runs Java: cargo test --release --test v1_fixtures -- --ignored"]
 fn flinkcheck_accepts_written_file_handles() {
     let Some(fx) = common::shared_fixtures() else {
         return;
     };
-    let tool = fx.join("../tools/flinkcheck/flinkcheck");
+    let Some(tool) = common::flink_tool("flinkcheck") else {
+        return;
+    };
     for name in ALL {
         let (_, mut sp) = load(&fx, name);
         let dir = tempfile::tempdir().unwrap();
