@@ -15,26 +15,7 @@ use std::process::Command;
 
 /// The oracle's wrapper script, or `None` (after a notice) when it cannot run here.
 fn flinkcheck() -> Option<PathBuf> {
-    let tool =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/flinkcheck/flinkcheck");
-    let java = Command::new("java").arg("-version").output();
-    let missing = if !tool.is_file() {
-        Some(format!("{} is missing", tool.display()))
-    } else if !java.is_ok_and(|o| o.status.success()) {
-        Some("java is not installed".to_string())
-    } else {
-        None
-    };
-    match missing {
-        None => Some(tool),
-        Some(why) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("CI=true but flinkcheck cannot run: {why}")
-        }
-        Some(why) => {
-            eprintln!("NOTICE: skipping the flinkcheck oracle: {why}");
-            None
-        }
-    }
+    common::flink_tool("flinkcheck")
 }
 
 /// The file handles of a V1 `_metadata`: (path, declared size).

@@ -87,6 +87,88 @@ fn flink_1_10_restores_every_value_and_the_check_is_live() {
 }
 
 #[test]
+fn flink_1_10_restores_through_the_live_mount() {
+    let Some(fx) = common::shared_fixtures() else {
+        return;
+    };
+    let Some(tool) = common::flink_tool("flinkrestore") else {
+        return;
+    };
+    if !common::mount::fuse_available() {
+        return;
+    }
+    let v11 = common::mem11(&fx);
+    let m = common::mount::Mounted::new(&v11, &[]);
+    let (code, text) = restore(&tool, m.path(), &v11);
+    assert_eq!(code, Some(0), "{text}");
+    for line in [
+        "correct restored keyed values: 12 of 12",
+        "restored legacy function states (ListCheckpointed \"_default_\"): 13 of 13",
+        "restored raw operator states: 4 of 4",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+}
+
+/// Keyed state in the other backend's layout is still well-formed V1 state that Flink's
+/// own reader opens, sizes and validates (the bytes are compared with Flink's files in
+/// tests/convert_fixture.rs).
+#[test]
+fn flinkcheck_accepts_both_keyed_layouts() {
+    let Some(check) = common::flink_tool("flinkcheck") else {
+        return;
+    };
+    for (backend, layout) in [
+        ("memory", "rocksdb"),
+        ("rocksdb", "heap"),
+        ("memory", "heap"),
+        ("rocksdb", "rocksdb"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let sp = dir.path().join("savepoint");
+        savepointfs(&[
+            "synth",
+            sp.to_str().unwrap(),
+            "--backend",
+            backend,
+            "--state-bytes",
+            "256KiB",
+        ]);
+        let out = dir.path().join("out");
+        savepointfs(&[
+            "convert",
+            sp.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "--keyed-layout",
+            layout,
+            "--key-serializer",
+            "tuple1-long",
+            "--minimal",
+        ]);
+        let report = Command::new(&check).arg(&out).output().unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{backend}->{layout}: {e}: {}",
+                String::from_utf8_lossy(&report.stderr)
+            )
+        });
+        assert_eq!(
+            report.status.code(),
+            Some(0),
+            "{backend}->{layout}: {json:#}"
+        );
+        let keyed = json["task_states"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|t| t["subtasks"].as_array().unwrap())
+            .filter(|s| s["managed_keyed_state"]["type"] == "key_groups")
+            .count();
+        assert!(keyed > 0, "{backend}->{layout}: no keyed state in {json:#}");
+    }
+}
+
+#[test]
 fn flinkcheck_accepts_every_target_for_the_real_fixture() {
     let Some(fx) = common::shared_fixtures() else {
         return;

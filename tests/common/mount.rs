@@ -39,22 +39,7 @@ pub fn fuse_available() -> bool {
 
 /// Java for the flinkcheck oracle, or a loud skip (a failure under CI=true).
 pub fn flinkcheck() -> Option<PathBuf> {
-    let tool =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/flinkcheck/flinkcheck");
-    let java = Command::new("java").arg("-version").output().is_ok();
-    if java && tool.is_file() {
-        return Some(tool);
-    }
-    let why = format!(
-        "flinkcheck unusable (java: {java}, {}: {})",
-        tool.display(),
-        tool.is_file()
-    );
-    if ci() {
-        panic!("CI=true but {why}");
-    }
-    eprintln!("NOTICE: skipping flinkcheck: {why}");
-    None
+    super::flink_tool("flinkcheck")
 }
 
 /// Runs `savepointfs ARGS`.
