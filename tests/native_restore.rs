@@ -40,6 +40,17 @@ fn restore(tool: &Path, dir: &Path, v11: &Path) -> (Option<i32>, String) {
     (out.status.code(), text)
 }
 
+/// flinkrestore's lines for a complete restore of the fixture job (native.md §7.6).
+fn assert_everything_restored(text: &str) {
+    for line in [
+        "correct restored keyed values: 12 of 12",
+        "restored legacy function states (ListCheckpointed \"_default_\"): 13 of 13",
+        "restored raw operator states: 4 of 4",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+}
+
 #[test]
 fn flink_1_10_restores_every_value_and_the_check_is_live() {
     let Some(fx) = common::shared_fixtures() else {
@@ -55,13 +66,7 @@ fn flink_1_10_restores_every_value_and_the_check_is_live() {
 
     let (code, text) = restore(&tool, &out, &v11);
     assert_eq!(code, Some(0), "{text}");
-    for line in [
-        "correct restored keyed values: 12 of 12",
-        "restored legacy function states (ListCheckpointed \"_default_\"): 13 of 13",
-        "restored raw operator states: 4 of 4",
-    ] {
-        assert!(text.contains(line), "missing {line:?} in:\n{text}");
-    }
+    assert_everything_restored(&text);
 
     // Negative control: key 3 of KeyedStateSettingFlatMap (072c..., subtask 1) patched to 99.
     // Its stream ends with the one entry's value (data = ns count, Void ns, 1 entry, key, value).
@@ -101,13 +106,7 @@ fn flink_1_10_restores_through_the_live_mount() {
     let m = common::mount::Mounted::new(&v11, &[]);
     let (code, text) = restore(&tool, m.path(), &v11);
     assert_eq!(code, Some(0), "{text}");
-    for line in [
-        "correct restored keyed values: 12 of 12",
-        "restored legacy function states (ListCheckpointed \"_default_\"): 13 of 13",
-        "restored raw operator states: 4 of 4",
-    ] {
-        assert!(text.contains(line), "missing {line:?} in:\n{text}");
-    }
+    assert_everything_restored(&text);
 }
 
 /// Keyed state in the other backend's layout is still well-formed V1 state that Flink's

@@ -188,6 +188,20 @@ pub struct KeyCheck {
 
 const MAX_LISTED: usize = 20;
 
+impl KeyCheck {
+    /// Counts a decoded key, and lists it (up to a few) when it is outside `expected_group`.
+    fn record(&mut self, key: &JavaKey, expected_group: u32, max_parallelism: u32) {
+        self.checked += 1;
+        let group = key.key_group(max_parallelism);
+        if group != expected_group {
+            self.total_misplaced += 1;
+            if self.misplaced.len() < MAX_LISTED {
+                self.misplaced.push((show(key), group));
+            }
+        }
+    }
+}
+
 /// Walks a heap snapshot's data (formats.md §2.5) and checks every key's group.
 pub fn check_heap_data(
     state: &str,
@@ -213,16 +227,7 @@ pub fn check_heap_data(
                 let k = key.read(&mut r)?;
                 value.read(&mut r)?;
                 match k {
-                    Some(k) => {
-                        check.checked += 1;
-                        let group = k.key_group(max_parallelism);
-                        if group != expected_group {
-                            check.total_misplaced += 1;
-                            if check.misplaced.len() < MAX_LISTED {
-                                check.misplaced.push((show(&k), group));
-                            }
-                        }
-                    }
+                    Some(k) => check.record(&k, expected_group, max_parallelism),
                     None => {
                         check.unchecked.get_or_insert_with(|| {
                             "keys of a type whose hashCode is unknown".into()
@@ -466,16 +471,7 @@ fn check_rocks(
         source.read_at(r.key.start, &mut buf)?;
         let mut reader: &[u8] = &buf;
         match key.read(&mut reader) {
-            Ok(Some(k)) if reader.is_empty() => {
-                check.checked += 1;
-                let group = k.key_group(max_parallelism);
-                if group != expected_group {
-                    check.total_misplaced += 1;
-                    if check.misplaced.len() < MAX_LISTED {
-                        check.misplaced.push((show(&k), group));
-                    }
-                }
-            }
+            Ok(Some(k)) if reader.is_empty() => check.record(&k, expected_group, max_parallelism),
             Ok(Some(_)) => {
                 check.unchecked.get_or_insert_with(|| {
                     "keys longer than the named key serializer reads".into()
