@@ -321,8 +321,15 @@ impl Source for Region {
             filled: 0,
         };
         let snap = &self.snap;
+        let Some(&(first_state, _)) = snap.runs.first() else {
+            return if buf.is_empty() {
+                Ok(())
+            } else {
+                Err(bad(format!("{}: no records", self.name())))
+            };
+        };
         if offset < 2 {
-            out.put(0, &snap.runs[0].0.to_be_bytes());
+            out.put(0, &first_state.to_be_bytes());
         }
         let cp = snap.checkpoints[snap
             .checkpoints
