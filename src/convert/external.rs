@@ -186,7 +186,7 @@ mod tests {
         std::fs::write(inside.join("a"), b"12345").unwrap();
         std::fs::write(outside.join("b"), b"x").unwrap();
         std::os::unix::fs::symlink(outside.join("b"), inside.join("link")).unwrap();
-        let policy = ExternalPolicy::new(vec![], &[inside.clone()]).unwrap();
+        let policy = ExternalPolicy::new(vec![], std::slice::from_ref(&inside)).unwrap();
 
         let ok = policy
             .resolve(&ext(&format!("file:{}", inside.join("a").display())))

@@ -268,57 +268,6 @@ fn read_i32(r: &mut impl Read) -> io::Result<i32> {
     Ok(i32::from_be_bytes(b))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::stream::Piece;
-
-    fn stream(bytes: Vec<u8>) -> MultiStream {
-        MultiStream::new("data", [Piece::bytes(bytes)])
-    }
-
-    #[test]
-    fn finds_a_key_in_the_wrong_group() {
-        // 1 namespace (Void 00), 2 entries: Tuple1<Long>(3) -> 3 and (0) -> 0.
-        let mut d = vec![0, 0, 0, 1, 0, 0, 0, 0, 2];
-        for k in [3i64, 0] {
-            d.extend_from_slice(&k.to_be_bytes());
-            d.extend_from_slice(&k.to_be_bytes());
-        }
-        let key = Codec::Tuple(vec![Codec::Long]);
-        // Key 3 is in group 1 and key 0 in group 2 with max parallelism 4 (formats.md §3.13).
-        let c = check_heap_data(
-            "s",
-            &stream(d.clone()),
-            &key,
-            &Codec::Void,
-            &Codec::Long,
-            1,
-            4,
-        );
-        assert_eq!((c.checked, c.total_misplaced), (2, 1));
-        assert_eq!(c.misplaced[0].1, 2);
-        assert_eq!(c.unchecked, None);
-        let truncated = check_heap_data(
-            "s",
-            &stream(d[..20].to_vec()),
-            &key,
-            &Codec::Void,
-            &Codec::Long,
-            1,
-            4,
-        );
-        assert!(truncated.unchecked.unwrap().contains("after 0 keys"));
-    }
-
-    #[test]
-    fn reads_string_values() {
-        let mut r: &[u8] = &[0x05, b'k', b'e', b'y', b'1', 0x00];
-        assert_eq!(read_string_value(&mut r).unwrap().as_deref(), Some("key1"));
-        assert_eq!(read_string_value(&mut r).unwrap(), None);
-    }
-}
-
 /// The codec of a key serializer given as a standalone Java stream (`--key-serializer`).
 pub fn codec_of_stream(stream: &[u8]) -> Result<Codec, String> {
     let src = std::sync::Arc::new(crate::source::MemSource::new(
@@ -497,4 +446,55 @@ fn check_rocks(
         }
     }
     checks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stream::Piece;
+
+    fn stream(bytes: Vec<u8>) -> MultiStream {
+        MultiStream::new("data", [Piece::bytes(bytes)])
+    }
+
+    #[test]
+    fn finds_a_key_in_the_wrong_group() {
+        // 1 namespace (Void 00), 2 entries: Tuple1<Long>(3) -> 3 and (0) -> 0.
+        let mut d = vec![0, 0, 0, 1, 0, 0, 0, 0, 2];
+        for k in [3i64, 0] {
+            d.extend_from_slice(&k.to_be_bytes());
+            d.extend_from_slice(&k.to_be_bytes());
+        }
+        let key = Codec::Tuple(vec![Codec::Long]);
+        // Key 3 is in group 1 and key 0 in group 2 with max parallelism 4 (formats.md §3.13).
+        let c = check_heap_data(
+            "s",
+            &stream(d.clone()),
+            &key,
+            &Codec::Void,
+            &Codec::Long,
+            1,
+            4,
+        );
+        assert_eq!((c.checked, c.total_misplaced), (2, 1));
+        assert_eq!(c.misplaced[0].1, 2);
+        assert_eq!(c.unchecked, None);
+        let truncated = check_heap_data(
+            "s",
+            &stream(d[..20].to_vec()),
+            &key,
+            &Codec::Void,
+            &Codec::Long,
+            1,
+            4,
+        );
+        assert!(truncated.unchecked.unwrap().contains("after 0 keys"));
+    }
+
+    #[test]
+    fn reads_string_values() {
+        let mut r: &[u8] = &[0x05, b'k', b'e', b'y', b'1', 0x00];
+        assert_eq!(read_string_value(&mut r).unwrap().as_deref(), Some("key1"));
+        assert_eq!(read_string_value(&mut r).unwrap(), None);
+    }
 }

@@ -208,13 +208,16 @@ pub fn heap_header(graph: &Graph, heaps: &[(&str, &HeapSnapshot)]) -> Result<Vec
     keyed_header(&key_serializer, &states)
 }
 
+/// Gives a heap snapshot's data as a piece, with its namespace count.
+pub type DataPiece<'a> = dyn Fn(&HeapSnapshot) -> Result<(Piece, i32), Error> + 'a;
+
 /// The heap-layout body (native.md §7.3.2): `int key group`, then per state `short j,
 /// 01` + the 1.1 `data` verbatim, or `short j, 00` when it has no namespaces.
 /// `data_piece` gives a snapshot's data as a piece with its namespace count.
 pub fn heap_body(
     heaps: &[(&str, &HeapSnapshot)],
     key_group: u32,
-    data_piece: &dyn Fn(&HeapSnapshot) -> Result<(Piece, i32), Error>,
+    data_piece: &DataPiece<'_>,
 ) -> Result<Vec<Piece>, Error> {
     let mut pieces = Vec::new();
     let mut pending = (key_group as i32).to_be_bytes().to_vec();

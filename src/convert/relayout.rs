@@ -77,7 +77,7 @@ pub struct HeapState {
 /// the next state id or `ffff`. `None` when there are no entries at all.
 pub fn heap_to_rocks(states: &[HeapState], key_group: u8) -> Result<Option<Vec<Piece>>, String> {
     // (state, new key without the group byte, value span) for every entry.
-    let mut records: Vec<(u16, Vec<u8>, Arc<dyn Source>, Span)> = Vec::new();
+    let mut records: Vec<Entry> = Vec::new();
     for (j, s) in states.iter().enumerate() {
         let (source, span) = &s.data;
         let stream = Arc::new(MultiStream::new(
@@ -131,6 +131,9 @@ pub fn heap_to_rocks(states: &[HeapState], key_group: u8) -> Result<Option<Vec<P
     }
     Ok(Some(pieces))
 }
+
+/// One heap entry as a RocksDB record: state id, `K ‖ NS`, and where its value is.
+type Entry = (u16, Vec<u8>, Arc<dyn Source>, Span);
 
 /// Reads one value with `codec`, returning its bytes.
 fn capture(r: &mut impl Read, codec: &Codec) -> io::Result<Vec<u8>> {

@@ -187,7 +187,7 @@ impl RocksSnapshot {
                     "{name}: offset {at}: keys out of order; variable-length keys would need sorting"
                 )));
             }
-            if record % STRIDE == 0 {
+            if record.is_multiple_of(STRIDE) {
                 self.checkpoints.push(Checkpoint {
                     out,
                     input: at,

@@ -378,8 +378,8 @@ impl Cx<'_> {
         };
         let layout = self.opts.keyed_layout.unwrap_or(source_layout);
         let built = match rocks {
-            Some(h) => self.from_rocks(h, key_group, layout, &loc),
-            None => self.from_heap(entry, key_group, layout, &loc),
+            Some(h) => self.rocks_keyed(h, key_group, layout, &loc),
+            None => self.heap_keyed(entry, key_group, layout, &loc),
         };
         let handle = format!(
             "key group {key_group} of {} in the {} layout",
@@ -398,7 +398,7 @@ impl Cx<'_> {
     }
 
     /// Header and body from heap snapshots.
-    fn from_heap(
+    fn heap_keyed(
         &self,
         entry: &ChainEntry,
         key_group: u32,
@@ -446,7 +446,7 @@ impl Cx<'_> {
 
     /// Header and body from a RocksDB fully-async snapshot; `None` without records
     /// (Flink skips a key group at offset 0, so a subtask without records gets no handle).
-    fn from_rocks(
+    fn rocks_keyed(
         &self,
         state_handle: &StateHandle,
         key_group: u32,

@@ -14,7 +14,7 @@ pub type NodeId = u32;
 pub struct JStr(pub Box<[u8]>);
 
 impl JStr {
-    pub fn from_str(s: &str) -> Self {
+    pub fn new(s: &str) -> Self {
         JStr(mutf8::encode(s).into_boxed_slice())
     }
     pub fn bytes(&self) -> &[u8] {
