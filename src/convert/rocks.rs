@@ -10,7 +10,7 @@
 
 use crate::javaser::{self, Limits, Value};
 use crate::source::{Source, Span};
-use std::io::{self, BufRead, BufReader, Read};
+use std::io;
 use std::sync::Arc;
 
 /// One column of the snapshot: a keyed state.
@@ -54,37 +54,112 @@ fn bad(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg)
 }
 
-/// Reads exactly from a source at a moving position.
-struct SourceReader<'a> {
+#[cold]
+fn negative_length(what: &str, n: i32, record_at: u64) -> io::Error {
+    bad(format!(
+        "negative {what} length {n} in the record at offset {record_at}"
+    ))
+}
+
+/// A forward parser over a source through a large window: records are a few bytes each,
+/// so they are parsed from memory and the source is read in big `pread`s.
+struct Scan<'a> {
     src: &'a dyn Source,
-    pos: u64,
     end: u64,
+    buf: Vec<u8>,
+    /// Source offset of `buf[0]`.
+    base: u64,
+    /// Parse position within `buf`.
+    at: usize,
 }
 
-impl Read for SourceReader<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = (self.end.saturating_sub(self.pos)).min(buf.len() as u64) as usize;
-        self.src.read_at(self.pos, &mut buf[..n])?;
-        self.pos += n as u64;
-        Ok(n)
+const SCAN_WINDOW: usize = 1 << 18;
+
+impl<'a> Scan<'a> {
+    fn new(src: &'a dyn Source, start: u64, end: u64) -> Self {
+        Scan {
+            src,
+            end,
+            buf: Vec::new(),
+            base: start,
+            at: 0,
+        }
     }
-}
 
-fn read_u8(r: &mut impl Read) -> io::Result<u8> {
-    let mut b = [0u8; 1];
-    r.read_exact(&mut b)?;
-    Ok(b[0])
-}
+    /// Source offset of the parse position.
+    fn pos(&self) -> u64 {
+        self.base + self.at as u64
+    }
 
-fn read_len(r: &mut impl Read, what: &str, at: u64) -> io::Result<u32> {
-    let mut b = [0u8; 4];
-    r.read_exact(&mut b)?;
-    let n = i32::from_be_bytes(b);
-    u32::try_from(n).map_err(|_| {
-        bad(format!(
-            "negative {what} length {n} in the record at offset {at}"
-        ))
-    })
+    fn at_end(&self) -> bool {
+        self.pos() >= self.end
+    }
+
+    /// The next `n` bytes (refilling the window as needed), consumed.
+    #[inline]
+    fn take(&mut self, n: usize) -> io::Result<&[u8]> {
+        if self.at + n > self.buf.len() {
+            self.refill(n)?;
+        }
+        let out = &self.buf[self.at..self.at + n];
+        self.at += n;
+        Ok(out)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn refill(&mut self, n: usize) -> io::Result<()> {
+        let pos = self.pos();
+        let want = (self.end.saturating_sub(pos)).min(n.max(SCAN_WINDOW) as u64) as usize;
+        if want < n {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "{}: record runs past the end of the stream at {pos}",
+                    self.src.name()
+                ),
+            ));
+        }
+        self.buf.resize(want, 0);
+        self.src.read_at(pos, &mut self.buf)?;
+        self.base = pos;
+        self.at = 0;
+        Ok(())
+    }
+
+    #[inline]
+    fn u8(&mut self) -> io::Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+
+    #[inline]
+    fn len(&mut self, what: &str, record_at: u64) -> io::Result<u32> {
+        let b = self.take(4)?;
+        let n = i32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+        if n < 0 {
+            return Err(negative_length(what, n, record_at));
+        }
+        Ok(n as u32)
+    }
+
+    /// Passes over `n` bytes, reading them only if they are already in the window.
+    fn skip(&mut self, n: u64) -> io::Result<()> {
+        let pos = self.pos() + n;
+        if pos > self.end {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("{}: value runs past the end of the stream", self.src.name()),
+            ));
+        }
+        if pos <= self.base + self.buf.len() as u64 {
+            self.at = (pos - self.base) as usize;
+        } else {
+            self.buf.clear();
+            self.base = pos;
+            self.at = 0;
+        }
+        Ok(())
+    }
 }
 
 impl RocksSnapshot {
@@ -139,37 +214,33 @@ impl RocksSnapshot {
     /// One pass over the records: checks the layout and records checkpoints.
     fn index(&mut self) -> io::Result<()> {
         let name = self.source.name();
-        let reader = SourceReader {
-            src: &*self.source,
-            pos: self.records.start,
-            end: self.records.end(),
-        };
-        let mut r = BufReader::with_capacity(1 << 16, reader);
-        let mut input = self.records.start;
+        let mut r = Scan::new(&*self.source, self.records.start, self.records.end());
         let mut out = 2u64; // the first state id
         let mut prev_key: Vec<u8> = Vec::new();
-        let mut key: Vec<u8> = Vec::new();
         let mut state: Option<u8> = None;
         let mut record = 0u64;
-        while !r.fill_buf()?.is_empty() {
-            let at = input;
-            let column = read_u8(&mut r)?;
+        while !r.at_end() {
+            let at = r.pos();
+            let column = r.u8()?;
             if column as usize >= self.columns.len() {
                 return Err(bad(format!(
                     "{name}: offset {at}: record of column {column}, but there are {} columns",
                     self.columns.len()
                 )));
             }
-            let klen = read_len(&mut r, "key", at)?;
-            key.resize(klen as usize, 0);
-            r.read_exact(&mut key)?;
+            let klen = r.len("key", at)?;
+            let key = r.take(klen as usize)?;
             if !key.ends_with(&VOID_NAMESPACE) {
                 return Err(bad(format!(
                     "{name}: offset {at}: key does not end with 2A 00: only the Void namespace (non-windowed state) is supported"
                 )));
             }
-            let vlen = read_len(&mut r, "value", at)?;
-            skip(&mut r, vlen as u64)?;
+            let ordered =
+                state != Some(column) || key[..key.len() - 2] > prev_key[..prev_key.len() - 2];
+            prev_key.clear();
+            prev_key.extend_from_slice(key);
+            let vlen = r.len("value", at)?;
+            r.skip(vlen as u64)?;
             if state != Some(column) {
                 if let Some(s) = state {
                     if column < s {
@@ -181,8 +252,7 @@ impl RocksSnapshot {
                     out += 2;
                 }
                 state = Some(column);
-                prev_key.clear();
-            } else if key[..key.len() - 2] <= prev_key[..prev_key.len() - 2] {
+            } else if !ordered {
                 return Err(bad(format!(
                     "{name}: offset {at}: keys out of order; variable-length keys would need sorting"
                 )));
@@ -194,9 +264,7 @@ impl RocksSnapshot {
                     record,
                 });
             }
-            std::mem::swap(&mut prev_key, &mut key);
             out += 4 + klen as u64 + 4 + vlen as u64;
-            input = at + 1 + 4 + klen as u64 + 4 + vlen as u64;
             record += 1;
         }
         if let Some(s) = state {
@@ -239,19 +307,6 @@ impl RocksSnapshot {
             key_group,
         })
     }
-}
-
-fn skip(r: &mut impl BufRead, mut n: u64) -> io::Result<()> {
-    while n > 0 {
-        let avail = r.fill_buf()?.len() as u64;
-        if avail == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        let k = avail.min(n);
-        r.consume(k as usize);
-        n -= k;
-    }
-    Ok(())
 }
 
 /// The column's `StateDescriptor`: name, state type and value serializer.
@@ -335,39 +390,33 @@ impl Source for Region {
             .checkpoints
             .partition_point(|c| c.out <= offset)
             .saturating_sub(1)];
-        let reader = SourceReader {
-            src: &*snap.source,
-            pos: cp.input,
-            end: snap.records.end(),
-        };
-        let mut r = BufReader::with_capacity(1 << 16, reader);
+        let mut r = Scan::new(&*snap.source, cp.input, snap.records.end());
         let mut pos = cp.out;
         let mut record = cp.record;
         let mut run = snap.runs.partition_point(|&(_, last)| last < record);
-        let mut key: Vec<u8> = Vec::new();
         while !out.done() && record < snap.record_count {
-            let at = r.get_ref().pos - r.buffer().len() as u64;
-            let _column = read_u8(&mut r)?;
-            let klen = read_len(&mut r, "key", at)?;
-            key.resize(klen as usize, 0);
-            r.read_exact(&mut key)?;
+            let at = r.pos();
+            let _column = r.u8()?;
+            let klen = r.len("key", at)?;
+            let last = snap.runs.get(run).is_some_and(|&(_, l)| l == record);
+            let group = self.key_group | if last { 0x80 } else { 0 };
+            let key = r.take(klen as usize)?;
             if !key.ends_with(&VOID_NAMESPACE) {
                 return Err(bad(format!(
                     "{}: offset {at}: record changed since it was indexed",
                     self.name()
                 )));
             }
-            let vlen = read_len(&mut r, "value", at)?;
-            let last = snap.runs.get(run).is_some_and(|&(_, l)| l == record);
             // kg ‖ K ‖ NS: the 2A separator dropped, the key group prefixed.
             let k = klen as u64;
             out.put(pos, &klen.to_be_bytes());
-            out.put(pos + 4, &[self.key_group | if last { 0x80 } else { 0 }]);
+            out.put(pos + 4, &[group]);
             out.put(pos + 5, &key[..key.len() - 2]);
             out.put(pos + 3 + k, &key[key.len() - 1..]);
+            let vlen = r.len("value", at)?;
             out.put(pos + 4 + k, &vlen.to_be_bytes());
             let value_at = pos + 8 + k;
-            out.put_reader(value_at, vlen as u64, &mut r)?;
+            out.put_scan(value_at, vlen as u64, &mut r)?;
             pos = value_at + vlen as u64;
             if last {
                 let next = snap.runs.get(run + 1).map_or(0xFFFFu16, |&(s, _)| s);
@@ -408,6 +457,7 @@ impl Emitter<'_> {
         self.filled == self.buf.len()
     }
 
+    #[inline]
     fn window(&self, at: u64, len: u64) -> Option<(usize, usize, usize)> {
         let end = self.offset + self.buf.len() as u64;
         let lo = at.max(self.offset);
@@ -421,6 +471,7 @@ impl Emitter<'_> {
         })
     }
 
+    #[inline]
     fn put(&mut self, at: u64, bytes: &[u8]) {
         if let Some((from, to, n)) = self.window(at, bytes.len() as u64) {
             self.buf[to..to + n].copy_from_slice(&bytes[from..from + n]);
@@ -428,21 +479,25 @@ impl Emitter<'_> {
         }
     }
 
-    /// Emits `len` bytes from a reader, consuming them whether or not they are wanted.
-    fn put_reader(&mut self, at: u64, len: u64, r: &mut impl BufRead) -> io::Result<()> {
-        match self.window(at, len) {
-            None => skip(r, len),
-            Some((from, to, n)) => {
-                skip(r, from as u64)?;
-                r.read_exact(&mut self.buf[to..to + n])?;
-                self.filled += n;
-                if self.done() {
-                    // Nothing after this is wanted: leave the rest of the value unread.
-                    return Ok(());
-                }
-                skip(r, len - from as u64 - n as u64)
-            }
+    /// Emits `len` bytes from the scan, consuming them whether or not they are wanted;
+    /// a large wanted value is read straight from the source into the output.
+    fn put_scan(&mut self, at: u64, len: u64, r: &mut Scan<'_>) -> io::Result<()> {
+        let Some((from, to, n)) = self.window(at, len) else {
+            return r.skip(len);
+        };
+        if n <= SCAN_WINDOW {
+            let start = r.pos();
+            r.skip(from as u64)?;
+            let bytes = r.take(n)?;
+            self.buf[to..to + n].copy_from_slice(bytes);
+            r.skip(len - (r.pos() - start))?;
+        } else {
+            r.src
+                .read_at(r.pos() + from as u64, &mut self.buf[to..to + n])?;
+            r.skip(len)?;
         }
+        self.filled += n;
+        Ok(())
     }
 }
 
@@ -461,23 +516,17 @@ impl RocksSnapshot {
 
     /// Walks every record in stream order (one sequential pass).
     pub fn for_each_record(&self, mut f: impl FnMut(Record) -> io::Result<()>) -> io::Result<()> {
-        let reader = SourceReader {
-            src: &*self.source,
-            pos: self.records.start,
-            end: self.records.end(),
-        };
-        let mut r = BufReader::with_capacity(1 << 16, reader);
-        let mut at = self.records.start;
+        let mut r = Scan::new(&*self.source, self.records.start, self.records.end());
         for _ in 0..self.record_count {
-            let column = read_u8(&mut r)?;
-            let klen = read_len(&mut r, "key", at)? as u64;
-            skip(&mut r, klen)?;
-            let vlen = read_len(&mut r, "value", at)? as u64;
-            skip(&mut r, vlen)?;
-            let key = Span::new(at + 5, klen - VOID_NAMESPACE.len() as u64);
+            let at = r.pos();
+            let column = r.u8()?;
+            let klen = r.len("key", at)? as u64;
+            r.skip(klen)?;
+            let vlen = r.len("value", at)? as u64;
+            r.skip(vlen)?;
+            let key = Span::new(at + 5, klen.saturating_sub(VOID_NAMESPACE.len() as u64));
             let value = Span::new(at + 5 + klen + 4, vlen);
             f(Record { column, key, value })?;
-            at += 1 + 4 + klen + 4 + vlen;
         }
         Ok(())
     }
