@@ -74,7 +74,7 @@ pub fn write_stream(graph: &Graph, opts: &WriteOptions) -> Result<Chunks> {
     w.header();
     for (i, c) in graph.contents.iter().enumerate() {
         w.path.push(Seg::Top(i));
-        w.content(c)?;
+        w.content(c).map_err(|e| *e)?;
         w.path.pop();
     }
     Ok(w.out.finish())
@@ -86,9 +86,14 @@ pub fn write_object(graph: &Graph, value: Value, opts: &WriteOptions) -> Result<
     let mut w = Writer::new(graph, opts);
     w.header();
     w.path.push(Seg::Top(0));
-    w.value(value)?;
+    w.value(value).map_err(|e| *e)?;
     Ok(w.out.finish())
 }
+
+/// The writer's internal result: the error boxed, so the `Result`s in every frame of the
+/// recursion stay one pointer wide (as in the reader; unboxed, debug builds need about
+/// 12 KB of stack per nesting level).
+type Res<T> = std::result::Result<T, Box<Error>>;
 
 /// Where the writer is, for error messages (mirrors the reader's paths).
 #[derive(Clone, Copy)]
@@ -146,16 +151,16 @@ impl<'g> Writer<'g> {
         }
     }
 
-    fn fail(&self, kind: ErrorKind) -> Error {
-        Error {
+    fn fail(&self, kind: ErrorKind) -> Box<Error> {
+        Box::new(Error {
             kind,
             offset: self.offset,
             source_name: self.graph.source.name(),
             path: self.render_path(),
-        }
+        })
     }
 
-    fn write_error(&self, msg: impl Into<String>) -> Error {
+    fn write_error(&self, msg: impl Into<String>) -> Box<Error> {
         self.fail(ErrorKind::Write(msg.into()))
     }
 
@@ -186,7 +191,7 @@ impl<'g> Writer<'g> {
         out
     }
 
-    fn node(&self, id: NodeId) -> Result<&'g Node> {
+    fn node(&self, id: NodeId) -> Res<&'g Node> {
         self.graph.nodes.get(id as usize).ok_or_else(|| {
             self.write_error(format!(
                 "reference to node {id}, but the graph has {} nodes",
@@ -195,7 +200,7 @@ impl<'g> Writer<'g> {
         })
     }
 
-    fn desc(&self, id: NodeId) -> Result<&'g ClassDesc> {
+    fn desc(&self, id: NodeId) -> Res<&'g ClassDesc> {
         match &self.node(id)?.kind {
             NodeKind::ClassDesc(d) => Ok(d),
             other => Err(self.write_error(format!(
@@ -205,7 +210,7 @@ impl<'g> Writer<'g> {
         }
     }
 
-    fn enter(&mut self) -> Result<()> {
+    fn enter(&mut self) -> Res<()> {
         self.depth += 1;
         if self.depth > self.opts.max_depth {
             return Err(self.fail(ErrorKind::TooDeep {
@@ -232,7 +237,7 @@ impl<'g> Writer<'g> {
         self.out.bytes(&v.to_be_bytes());
     }
 
-    fn utf(&mut self, s: &[u8], what: &str) -> Result<()> {
+    fn utf(&mut self, s: &[u8], what: &str) -> Res<()> {
         let n = u16::try_from(s.len()).map_err(|_| {
             self.write_error(format!(
                 "{what} is {} bytes, more than the 65,535 a UTF string can hold",
@@ -245,7 +250,7 @@ impl<'g> Writer<'g> {
     }
 
     /// Payload bytes left in the source: inlined when small, a span otherwise.
-    fn payload(&mut self, span: Span) -> Result<()> {
+    fn payload(&mut self, span: Span) -> Res<()> {
         let src = &*self.graph.source;
         if span
             .start
@@ -276,7 +281,7 @@ impl<'g> Writer<'g> {
         Ok(())
     }
 
-    fn assign(&mut self, id: NodeId) -> Result<()> {
+    fn assign(&mut self, id: NodeId) -> Res<()> {
         let h = self.next_handle;
         self.next_handle = h
             .checked_add(1)
@@ -293,7 +298,7 @@ impl<'g> Writer<'g> {
     /// Marks a node as being written in full and returns the offset to restore at its
     /// end. A node already open lost its handle to a reset inside itself; writing it again
     /// would never end.
-    fn begin(&mut self, id: NodeId) -> Result<u64> {
+    fn begin(&mut self, id: NodeId) -> Res<u64> {
         let outer = self.offset;
         self.offset = self.node(id)?.span.start;
         if !self.open.insert(id) {
@@ -310,7 +315,7 @@ impl<'g> Writer<'g> {
         self.offset = outer;
     }
 
-    fn content(&mut self, c: &Content) -> Result<()> {
+    fn content(&mut self, c: &Content) -> Res<()> {
         match c {
             Content::Value(v) => self.value(*v),
             Content::Block(b) => {
@@ -341,7 +346,7 @@ impl<'g> Writer<'g> {
     }
 
     /// Contents and the closing TC_ENDBLOCKDATA.
-    fn annotation(&mut self, contents: &[Content]) -> Result<()> {
+    fn annotation(&mut self, contents: &[Content]) -> Res<()> {
         self.enter()?;
         for c in contents {
             self.content(c)?;
@@ -352,7 +357,7 @@ impl<'g> Writer<'g> {
     }
 
     /// An object position: field, array element, content.
-    fn value(&mut self, v: Value) -> Result<()> {
+    fn value(&mut self, v: Value) -> Res<()> {
         self.enter()?;
         match v {
             Value::Null => self.u8(tc::NULL),
@@ -367,7 +372,7 @@ impl<'g> Writer<'g> {
         Ok(())
     }
 
-    fn object_node(&mut self, id: NodeId) -> Result<()> {
+    fn object_node(&mut self, id: NodeId) -> Res<()> {
         let node = self.node(id)?;
         if let NodeKind::String(_) = node.kind {
             self.note_string_value(id)?;
@@ -403,7 +408,7 @@ impl<'g> Writer<'g> {
     }
 
     /// A class-descriptor position: TC_NULL, a reference, or the descriptor in full.
-    fn class_desc_at(&mut self, desc: Option<NodeId>, used: DescUse) -> Result<()> {
+    fn class_desc_at(&mut self, desc: Option<NodeId>, used: DescUse) -> Res<()> {
         let Some(id) = desc else {
             if used == DescUse::Instance {
                 return Err(self.write_error("an instance without a class descriptor"));
@@ -434,7 +439,7 @@ impl<'g> Writer<'g> {
         Ok(())
     }
 
-    fn class_desc_full(&mut self, id: NodeId) -> Result<()> {
+    fn class_desc_full(&mut self, id: NodeId) -> Res<()> {
         let d = self.desc(id)?;
         let outer = self.begin(id)?;
         if let Some(interfaces) = &d.proxy_interfaces {
@@ -488,7 +493,7 @@ impl<'g> Writer<'g> {
         Ok(())
     }
 
-    fn object(&mut self, id: NodeId, o: &'g Object) -> Result<()> {
+    fn object(&mut self, id: NodeId, o: &'g Object) -> Res<()> {
         let outer = self.begin(id)?;
         self.u8(tc::OBJECT);
         self.class_desc_at(Some(o.desc), DescUse::Instance)?;
@@ -534,7 +539,7 @@ impl<'g> Writer<'g> {
         Ok(())
     }
 
-    fn class_data(&mut self, cd: &ClassData) -> Result<()> {
+    fn class_data(&mut self, cd: &ClassData) -> Res<()> {
         let d = self.desc(cd.desc)?;
         let serializable = d.has(flags::SERIALIZABLE);
         let fields = if serializable { d.fields.len() } else { 0 };
@@ -562,7 +567,7 @@ impl<'g> Writer<'g> {
         Ok(())
     }
 
-    fn field_value(&mut self, typecode: u8, v: Value) -> Result<()> {
+    fn field_value(&mut self, typecode: u8, v: Value) -> Res<()> {
         match (typecode, v) {
             (b'B', Value::Byte(x)) => self.out.bytes(&x.to_be_bytes()),
             (b'C', Value::Char(x)) => self.out.bytes(&x.to_be_bytes()),
@@ -583,7 +588,7 @@ impl<'g> Writer<'g> {
         Ok(())
     }
 
-    fn array(&mut self, id: NodeId, a: &'g Array) -> Result<()> {
+    fn array(&mut self, id: NodeId, a: &'g Array) -> Res<()> {
         let outer = self.begin(id)?;
         self.u8(tc::ARRAY);
         self.class_desc_at(Some(a.desc), DescUse::Instance)?;

@@ -1,14 +1,13 @@
 //! Strings: data strings are written as parsed; field-type strings may be renamed
 //! (formats.md §3.8), and one string node cannot be both renamed type and data.
 
-use super::{Renaming, Writer};
-use crate::javaser::error::Result;
+use super::{Renaming, Res, Writer};
 use crate::javaser::model::*;
 use crate::javaser::{rename, tc};
 
 impl Writer<'_> {
     /// A string in a field-type (`type_name`) or enum-constant position.
-    pub(super) fn string_at(&mut self, id: NodeId, type_name: bool) -> Result<()> {
+    pub(super) fn string_at(&mut self, id: NodeId, type_name: bool) -> Res<()> {
         let NodeKind::String(s) = &self.node(id)?.kind else {
             return Err(self.write_error(format!(
                 "node {id} is a {} where a string is expected",
@@ -36,7 +35,7 @@ impl Writer<'_> {
     }
 
     /// Records a string used as data; fails if it was already written renamed.
-    pub(super) fn note_string_value(&mut self, id: NodeId) -> Result<()> {
+    pub(super) fn note_string_value(&mut self, id: NodeId) -> Res<()> {
         if self.opts.renaming == Renaming::None {
             return Ok(());
         }
@@ -56,12 +55,7 @@ impl Writer<'_> {
 
     /// A string in full. A renamed type string too long for TC_STRING becomes a
     /// TC_LONGSTRING, as `ObjectOutputStream` writes any string over 65,535 bytes.
-    pub(super) fn string(
-        &mut self,
-        id: NodeId,
-        s: &JString,
-        renamed: Option<Vec<u8>>,
-    ) -> Result<()> {
+    pub(super) fn string(&mut self, id: NodeId, s: &JString, renamed: Option<Vec<u8>>) -> Res<()> {
         let outer = self.begin(id)?;
         match (s, renamed) {
             (_, Some(text)) if text.len() > u16::MAX as usize => {
