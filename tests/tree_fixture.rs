@@ -198,3 +198,28 @@ fn xattrs_name_the_source_and_the_handle() {
         "{x:?}"
     );
 }
+
+#[test]
+fn lookups_take_only_the_canonical_names() {
+    let Some(fx) = common::shared_fixtures() else {
+        return;
+    };
+    let tree = open(&fx, 1 << 20);
+    let vertex = "b6f2d694289c3a40c7b6f325a615a3cf";
+    assert!(
+        tree.resolve(&format!("/{vertex}/subtask-1"))
+            .unwrap()
+            .is_dir
+    );
+    for bad in [
+        "/B6F2D694289C3A40C7B6F325A615A3CF",
+        "/b6f2d694289c3a40c7b6f325a615a3c",
+        &format!("/{vertex}/subtask-01"),
+        &format!("/{vertex}/subtask-+1"),
+        &format!("/{vertex}/subtask-4"),
+        &format!("/{vertex}/subtask-1/chain-00"),
+        "/_metadata/x",
+    ] {
+        assert!(tree.resolve(bad).is_err(), "{bad} resolved");
+    }
+}

@@ -20,7 +20,7 @@ use crate::convert::{
 };
 use crate::source::Source;
 use crate::stream::Piece;
-use crate::v0::{SavepointIndex, SubtaskModel, report::SavepointReport};
+use crate::v0::{SavepointIndex, SubtaskModel, VertexId, report::SavepointReport};
 use cache::ByteLru;
 use std::sync::{Arc, OnceLock};
 
@@ -371,12 +371,55 @@ impl Tree {
 
     /// A child by name (only that child's size is computed).
     pub fn lookup(&self, parent: Ino, name: &str) -> Result<Entry> {
-        let child = self
-            .list(parent)?
-            .into_iter()
-            .find(|e| e.name == name)
-            .ok_or_else(|| Error::NotFound(name.to_string()))?;
-        self.getattr(child.ino)
+        let not_found = || Error::NotFound(name.to_string());
+        // Names are made from ids and indices, so the big directories (the root's
+        // vertices, a vertex's subtasks) parse them back instead of listing.
+        let direct = match NodeRef::from_ino(parent) {
+            Some(NodeRef::Root) => Some(match name {
+                METADATA_NAME => NodeRef::Metadata,
+                REPORT_NAME => NodeRef::Report,
+                hex => {
+                    let vertex = VertexId::from_hex(hex)
+                        .filter(|v| v.to_string() == hex)
+                        .ok_or_else(not_found)?;
+                    let task = self
+                        .index
+                        .tasks()
+                        .iter()
+                        .position(|t| t.vertex == vertex)
+                        .ok_or_else(not_found)?;
+                    NodeRef::Vertex { task: task as u32 }
+                }
+            }),
+            Some(NodeRef::Vertex { task }) => {
+                let index: u32 = name
+                    .strip_prefix("subtask-")
+                    .and_then(|n| n.parse().ok())
+                    .filter(|i| format!("subtask-{i}") == name)
+                    .ok_or_else(not_found)?;
+                let subtasks = &self.subtask_task(task)?.subtasks;
+                let sub = subtasks
+                    .iter()
+                    .position(|s| s.index == index)
+                    .ok_or_else(not_found)?;
+                Some(NodeRef::Subtask {
+                    task,
+                    sub: sub as u32,
+                })
+            }
+            _ => None,
+        };
+        let ino = match direct {
+            Some(node) => node.ino(),
+            None => {
+                self.list(parent)?
+                    .into_iter()
+                    .find(|e| e.name == name)
+                    .ok_or_else(not_found)?
+                    .ino
+            }
+        };
+        self.getattr(ino)
     }
 
     /// A node by slash-separated path from the root (`""` or `"/"` is the root).
