@@ -225,3 +225,32 @@ fn flinkcheck_accepts_every_target_for_the_real_fixture() {
         }
     }
 }
+
+/// `savepoint.json` and `inspect` of the served `_metadata` both say which target is served.
+#[test]
+fn the_served_target_is_visible() {
+    let Some(fx) = common::shared_fixtures() else {
+        return;
+    };
+    let v11 = common::mem11(&fx);
+    let dir = tempfile::tempdir().unwrap();
+    for target in ["flink-1.10", "flink-1.2", "migration"] {
+        let out = dir.path().join(target);
+        savepointfs(&[
+            "convert",
+            v11.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "--target",
+            target,
+        ]);
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("savepoint.json")).unwrap()).unwrap();
+        assert_eq!(report["target"], target);
+        assert_eq!(report["checkpoint_id"], 10);
+        let inspected: serde_json::Value = serde_json::from_slice(
+            &savepointfs(&["inspect", "--json", out.to_str().unwrap()]).stdout,
+        )
+        .unwrap();
+        assert_eq!(inspected["target"], target, "inspect of {target} output");
+    }
+}
