@@ -217,20 +217,8 @@ fn flink_reads_through_the_mount() {
     }
 }
 
-/// Splitmix64, for reproducible random offsets.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
+/// Reproducible random offsets.
+use savepointfs::prng::Prng as Rng;
 
 #[test]
 fn parallel_random_reads_under_a_tiny_cache_match_convert() {
@@ -262,7 +250,7 @@ fn parallel_random_reads_under_a_tiny_cache_match_convert() {
         let workers: Vec<_> = (0..8u64)
             .map(|t| {
                 s.spawn(move || {
-                    let mut rng = Rng(t + 1);
+                    let mut rng = Rng::new(t + 1);
                     let (mut bad, mut bytes) = (0u64, 0u64);
                     for _ in 0..250 {
                         let (path, want) = &expected[rng.below(expected.len() as u64) as usize];

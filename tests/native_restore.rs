@@ -40,6 +40,24 @@ fn restore(tool: &Path, dir: &Path, v11: &Path) -> (Option<i32>, String) {
     (out.status.code(), text)
 }
 
+/// `convert` of a savepoint once per target, into `dir/<target>`.
+fn convert_every_target(v11: &Path, dir: &Path) -> Vec<(&'static str, std::path::PathBuf)> {
+    ["flink-1.10", "flink-1.2", "migration"]
+        .into_iter()
+        .map(|target| {
+            let out = dir.join(target);
+            savepointfs(&[
+                "convert",
+                v11.to_str().unwrap(),
+                out.to_str().unwrap(),
+                "--target",
+                target,
+            ]);
+            (target, out)
+        })
+        .collect()
+}
+
 /// flinkrestore's lines for a complete restore of the fixture job (native.md §7.6).
 fn assert_everything_restored(text: &str) {
     for line in [
@@ -175,17 +193,8 @@ fn flinkcheck_accepts_every_target_for_the_real_fixture() {
     let Some(check) = common::flink_tool("flinkcheck") else {
         return;
     };
-    let v11 = common::mem11(&fx);
     let dir = tempfile::tempdir().unwrap();
-    for target in ["flink-1.10", "flink-1.2", "migration"] {
-        let out = dir.path().join(target);
-        savepointfs(&[
-            "convert",
-            v11.to_str().unwrap(),
-            out.to_str().unwrap(),
-            "--target",
-            target,
-        ]);
+    for (target, out) in convert_every_target(&common::mem11(&fx), dir.path()) {
         let report = Command::new(&check).arg(&out).output().unwrap();
         let json: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap_or_else(|e| {
             panic!("{target}: {e}: {}", String::from_utf8_lossy(&report.stderr))
@@ -232,17 +241,8 @@ fn the_served_target_is_visible() {
     let Some(fx) = common::shared_fixtures() else {
         return;
     };
-    let v11 = common::mem11(&fx);
     let dir = tempfile::tempdir().unwrap();
-    for target in ["flink-1.10", "flink-1.2", "migration"] {
-        let out = dir.path().join(target);
-        savepointfs(&[
-            "convert",
-            v11.to_str().unwrap(),
-            out.to_str().unwrap(),
-            "--target",
-            target,
-        ]);
+    for (target, out) in convert_every_target(&common::mem11(&fx), dir.path()) {
         let report: serde_json::Value =
             serde_json::from_slice(&std::fs::read(out.join("savepoint.json")).unwrap()).unwrap();
         assert_eq!(report["target"], target);

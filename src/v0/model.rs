@@ -168,11 +168,7 @@ impl SubtaskModel {
         blob: Span,
         location: Location,
     ) -> Result<SubtaskModel> {
-        let graph = javaser::parse_stream(source, blob.start, blob.end(), &Limits::default())
-            .map_err(|e| Error::Java {
-                location: Box::new(location.clone()),
-                error: Box::new(e),
-            })?;
+        let graph = parse(source, blob, &location)?;
         let mut ctx = Ctx {
             graph: &graph,
             loc: location.clone(),
@@ -279,6 +275,16 @@ impl SubtaskModel {
     }
 }
 
+/// Parses a Java stream at `span`, naming `location` in errors.
+fn parse(source: Arc<dyn Source>, span: Span, location: &Location) -> Result<Graph> {
+    javaser::parse_stream(source, span.start, span.end(), &Limits::default()).map_err(|e| {
+        Error::Java {
+            location: Box::new(location.clone()),
+            error: Box::new(e),
+        }
+    })
+}
+
 /// What a value is, for messages: "null", "a string", "an object", "Int(3)".
 fn describe(graph: &Graph, v: Value) -> String {
     match v {
@@ -310,11 +316,7 @@ pub struct OperatorSnapshot {
 impl OperatorSnapshot {
     pub fn decode(source: Arc<dyn Source>, span: Span) -> Result<OperatorSnapshot> {
         let location = Location::default().with_chain(0);
-        let graph = javaser::parse_stream(source, span.start, span.end(), &Limits::default())
-            .map_err(|e| Error::Java {
-                location: Box::new(location.clone()),
-                error: Box::new(e),
-            })?;
+        let graph = parse(source, span, &location)?;
         let mut ctx = Ctx {
             graph: &graph,
             loc: location,
