@@ -8,6 +8,7 @@ pub mod convert;
 pub mod fuse;
 pub mod javaser;
 pub mod keygroup;
+pub mod modern;
 pub mod prng;
 pub mod source;
 pub mod stream;

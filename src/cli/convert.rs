@@ -83,7 +83,7 @@ pub fn run(args: ConvertArgs) -> CliResult {
         Some(r) => r.clone(),
         None => file_uri(&target.abs)?,
     };
-    let tree = args.tree.open(root)?;
+    let tree = args.tree.open(root, args.metadata_root.is_none())?;
 
     // Plan: every node and every file's size, and what cannot be converted, before
     // anything is written.

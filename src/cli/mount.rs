@@ -78,7 +78,7 @@ pub fn run(mut args: MountArgs) -> CliResult {
         Some(uri) => uri.clone(),
         None => file_uri(&mountpoint)?,
     };
-    let tree = args.tree.open(metadata_root)?;
+    let tree = args.tree.open(metadata_root, args.metadata_root.is_none())?;
     let meta = std::fs::metadata(&args.tree.savepoint)
         .map_err(|e| Failure::input(format!("{}: {e}", args.tree.savepoint.display())))?;
     let owner = Owner {

@@ -23,10 +23,19 @@ pub struct TreeArgs {
     /// Bound on cached decoded subtasks (e.g. 256MiB).
     #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "256MiB")]
     pub cache_size: u64,
-    /// Which Flink `_metadata` is for: flink-1.10 (native, stock Flink 1.4-1.10),
-    /// flink-1.2 (native, Flink 1.2/1.3) or migration (Flink 1.2's own in-memory form).
-    #[arg(long, value_name = "TARGET", value_parser = Target::parse, default_value = "flink-1.10")]
+    /// Which Flink `_metadata` is for: flink-2.3 (stock Flink 1.13-2.3, proven on 1.20
+    /// and 2.3), flink-1.10 (native, stock Flink 1.4-1.10), flink-1.2 (native, Flink
+    /// 1.2/1.3) or migration (Flink 1.2's own in-memory form).
+    #[arg(long, value_name = "TARGET", value_parser = Target::parse, default_value = Target::DEFAULT.name())]
     pub target: Target,
+    /// The uid of a stateful chain entry that is not its chain's head, whose operator id
+    /// Flink derives from it (repeatable): VERTEX/chain-K=UID.
+    #[arg(long = "uid", value_name = "VERTEX/chain-K=UID", value_parser = parse_uid)]
+    pub uids: Vec<(([u8; 16], usize), [u8; 16])>,
+    /// The operator id (32 hex digits, as set with setUidHash) of such an entry (repeatable):
+    /// VERTEX/chain-K=HEX.
+    #[arg(long = "operator-id", value_name = "VERTEX/chain-K=HEX", value_parser = parse_operator_id)]
+    pub operator_ids: Vec<(([u8; 16], usize), [u8; 16])>,
     /// Layout of native keyed state; must match the restoring job's backend (default:
     /// heap for memory/filesystem savepoints, rocksdb for RocksDB ones).
     #[arg(long, value_name = "heap|rocksdb", value_parser = KeyedLayout::parse)]
@@ -39,8 +48,9 @@ pub struct TreeArgs {
 }
 
 impl TreeArgs {
-    /// Opens the tree; `metadata_root` is the URI prefix `_metadata` names files under.
-    pub fn open(&self, metadata_root: String) -> Result<Tree, Failure> {
+    /// Opens the tree; `metadata_root` is the URI prefix `_metadata` names files under,
+    /// and `relative` says it was not given, so targets with relative handles use them.
+    pub fn open(&self, metadata_root: String, relative: bool) -> Result<Tree, Failure> {
         let source = FileSource::open(&self.savepoint)
             .map_err(|e| Failure::input(format!("{}: {e}", self.savepoint.display())))?;
         let mut roots = self.allow_roots.clone();
@@ -51,6 +61,8 @@ impl TreeArgs {
         let opts = TreeOptions {
             cache_bytes: usize::try_from(self.cache_size).unwrap_or(usize::MAX),
             metadata_root,
+            relative_paths: relative,
+            operator_ids: self.uids.iter().chain(&self.operator_ids).copied().collect(),
             policy,
             target: self.target,
             keyed_layout: self.keyed_layout,
@@ -69,6 +81,36 @@ fn savepoint_dir(savepoint: &Path) -> PathBuf {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     }
+}
+
+/// `VERTEX/chain-K` as (vertex id, chain index).
+fn parse_entry(s: &str) -> Result<([u8; 16], usize), String> {
+    let bad = || format!("{s:?}: expected VERTEX/chain-K (32 hex digits, then the chain index)");
+    let (vertex, chain) = s.split_once('/').ok_or_else(bad)?;
+    let k = chain.strip_prefix("chain-").and_then(|k| k.parse().ok()).ok_or_else(bad)?;
+    Ok((parse_hex16(vertex).ok_or_else(bad)?, k))
+}
+
+fn parse_hex16(s: &str) -> Option<[u8; 16]> {
+    if s.len() != 32 || !s.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+fn parse_uid(s: &str) -> Result<(([u8; 16], usize), [u8; 16]), String> {
+    let (entry, uid) = s.split_once('=').ok_or_else(|| format!("{s:?}: expected VERTEX/chain-K=UID"))?;
+    Ok((parse_entry(entry)?, savepointfs::modern::operator_id_of_uid(uid)))
+}
+
+fn parse_operator_id(s: &str) -> Result<(([u8; 16], usize), [u8; 16]), String> {
+    let (entry, hex) = s.split_once('=').ok_or_else(|| format!("{s:?}: expected VERTEX/chain-K=HEX"))?;
+    let id = parse_hex16(hex).ok_or_else(|| format!("{hex:?}: an operator id is 32 hex digits"))?;
+    Ok((parse_entry(entry)?, id))
 }
 
 /// `file:` + the absolute form of a local directory: what Flink's `Path.toString()` shows.

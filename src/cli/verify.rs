@@ -22,7 +22,9 @@ pub struct VerifyArgs {
 
 pub fn run(args: VerifyArgs) -> CliResult {
     super::ls::quiet_library_warnings();
-    let tree = args.tree.open(metadata_root(&args.metadata_root)?)?;
+    let tree = args
+        .tree
+        .open(metadata_root(&args.metadata_root)?, args.metadata_root.is_none())?;
     let stdout = std::io::stdout();
     let mut write_error = None;
     let summary = tree.verify(&mut |p| {

@@ -6,10 +6,12 @@
 
 use super::FileKind;
 use super::error::Error;
+use super::metadata_modern::ModernBuilder;
 use super::native::DEFAULT_OPERATOR_STATE;
 use super::subtask::{ConvertedFile, ConvertedSubtask, FileResult};
 use crate::source::Source;
 use crate::v1;
+use std::collections::{BTreeMap, HashMap};
 
 /// A converted file, by position, for naming it in `_metadata`.
 #[derive(Clone, Copy, Debug)]
@@ -29,16 +31,28 @@ pub enum Target {
     Flink12,
     /// Native state, no legacy slots (stock Flink 1.4 to 1.10).
     Flink110,
+    /// Metadata V3 per operator, keyed proxy v6 with serializer snapshots in the canonical
+    /// savepoint layout, operator proxy v5 (stock Flink 1.13+; proven on 1.20 and 2.3).
+    Flink23,
 }
 
 impl Target {
-    pub const ALL: [Target; 3] = [Target::Flink110, Target::Flink12, Target::Migration];
+    pub const ALL: [Target; 4] = [
+        Target::Flink23,
+        Target::Flink110,
+        Target::Flink12,
+        Target::Migration,
+    ];
+
+    /// What every command serves unless told otherwise.
+    pub const DEFAULT: Target = Target::Flink23;
 
     pub fn name(self) -> &'static str {
         match self {
             Target::Migration => "migration",
             Target::Flink12 => "flink-1.2",
             Target::Flink110 => "flink-1.10",
+            Target::Flink23 => "flink-2.3",
         }
     }
 
@@ -47,37 +61,101 @@ impl Target {
             .into_iter()
             .find(|t| t.name() == s)
             .ok_or_else(|| {
-                format!("unknown target {s:?}: choose flink-1.10, flink-1.2 or migration")
+                let names: Vec<&str> = Target::ALL.iter().map(|t| t.name()).collect();
+                format!("unknown target {s:?}: choose {}", names.join(", "))
             })
     }
+
+    /// Whether `_metadata` is per operator (V2+) rather than per chain (V1).
+    pub fn per_operator(self) -> bool {
+        match self {
+            Target::Flink23 => true,
+            Target::Flink110 | Target::Flink12 | Target::Migration => false,
+        }
+    }
+
+    /// The files this target's `_metadata` names.
+    pub fn names(self, kind: FileKind) -> bool {
+        match self {
+            Target::Migration => {
+                matches!(kind, FileKind::LegacyOperatorState | FileKind::KeyedState)
+            }
+            Target::Flink110 | Target::Flink12 => matches!(
+                kind,
+                FileKind::ManagedOperatorState | FileKind::OperatorState | FileKind::ManagedKeyedState
+            ),
+            Target::Flink23 => matches!(
+                kind,
+                FileKind::ManagedOperatorStateV5
+                    | FileKind::OperatorState
+                    | FileKind::ManagedKeyedStateV6
+            ),
+        }
+    }
 }
+
+/// `_metadata` as built, and the files it names (tree paths relative to the metadata
+/// root, with the size each handle declares), so nothing has to parse it back.
+pub struct BuiltMetadata {
+    pub bytes: Vec<u8>,
+    pub files: BTreeMap<String, i64>,
+}
+
+/// Operator ids of chain entries that are not a chain head (whose id is the vertex id),
+/// from `--uid` / `--operator-id`: (vertex, chain index) → operator id.
+pub type OperatorIds = HashMap<([u8; 16], usize), [u8; 16]>;
 
 /// Builds `_metadata` one subtask at a time, so only one converted subtask need be held:
 /// `begin_task`, then `subtask` for each subtask in ascending index, then `finish`.
 pub struct MetadataBuilder<'p> {
-    target: Target,
     checkpoint_id: i64,
-    path_of: &'p dyn Fn(FileRef<'_>) -> String,
-    tasks: Vec<v1::TaskState>,
+    root: Option<String>,
+    form: Form<'p>,
 }
 
-fn hex(vertex: &[u8; 16]) -> String {
+enum Form<'p> {
+    /// Per chain (V1): the Flink 1.2-1.10 targets.
+    V1 {
+        target: Target,
+        path_of: Box<dyn Fn(FileRef<'_>) -> String + 'p>,
+        tasks: Vec<v1::TaskState>,
+    },
+    PerOperator(ModernBuilder<'p>),
+}
+
+pub(super) fn hex(vertex: &[u8; 16]) -> String {
     vertex.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl<'p> MetadataBuilder<'p> {
-    /// `path_of` names a file (an absolute URI, e.g. `file:/mnt/sp/...`).
+    /// `path_of` gives a file's tree path; `root` is the URI prefix `_metadata` names
+    /// files under (`file:/mnt/sp`), or `None` for paths relative to `_metadata`'s
+    /// directory (targets that have relative handles; the others need a root).
     pub fn new(
         target: Target,
         checkpoint_id: i64,
         path_of: &'p dyn Fn(FileRef<'_>) -> String,
-    ) -> Self {
-        MetadataBuilder {
-            target,
+        root: Option<String>,
+        operator_ids: &'p OperatorIds,
+    ) -> Result<Self, Error> {
+        let form = if target.per_operator() {
+            Form::PerOperator(ModernBuilder::new(path_of, root.clone(), operator_ids))
+        } else {
+            let root = root.clone().ok_or_else(|| {
+                Error::Metadata(format!("target {} needs a metadata root", target.name()))
+            })?;
+            let root = root.trim_end_matches('/').to_string();
+            Form::V1 {
+                target,
+                path_of: Box::new(move |f| format!("{root}/{}", path_of(f))),
+                tasks: Vec::new(),
+            }
+        };
+        Ok(MetadataBuilder {
             checkpoint_id,
-            path_of,
-            tasks: Vec::new(),
-        }
+            root,
+            form,
+        })
     }
 
     pub fn begin_task(&mut self, vertex: [u8; 16], parallelism: u32) -> Result<(), Error> {
@@ -87,15 +165,23 @@ impl<'p> MetadataBuilder<'p> {
                 hex(&vertex)
             ))
         })?;
-        self.check_last_task()?;
-        self.tasks.push(v1::TaskState {
-            vertex: v1::VertexId(vertex),
-            parallelism,
-            max_parallelism: parallelism,
-            chain_length: 0,
-            subtasks: Vec::new(),
-        });
-        Ok(())
+        match &mut self.form {
+            Form::PerOperator(b) => {
+                b.begin_task(vertex, parallelism);
+                Ok(())
+            }
+            Form::V1 { tasks, .. } => {
+                check_last_task(tasks)?;
+                tasks.push(v1::TaskState {
+                    vertex: v1::VertexId(vertex),
+                    parallelism,
+                    max_parallelism: parallelism,
+                    chain_length: 0,
+                    subtasks: Vec::new(),
+                });
+                Ok(())
+            }
+        }
     }
 
     /// The next subtask of the current task (`Err`: it could not be decoded).
@@ -105,9 +191,15 @@ impl<'p> MetadataBuilder<'p> {
         converted: Result<&ConvertedSubtask, &Error>,
     ) -> Result<(), Error> {
         let converted = converted.map_err(|e| Error::Metadata(e.to_string()))?;
-        let (target, path_of) = (self.target, self.path_of);
-        let task = self
-            .tasks
+        let (target, path_of, tasks) = match &mut self.form {
+            Form::PerOperator(b) => return b.subtask(index, converted),
+            Form::V1 {
+                target,
+                path_of,
+                tasks,
+            } => (*target, path_of, tasks),
+        };
+        let task = tasks
             .last_mut()
             .ok_or_else(|| Error::Metadata("a subtask before its task".into()))?;
         let vertex = task.vertex.0;
@@ -124,36 +216,72 @@ impl<'p> MetadataBuilder<'p> {
             )));
         }
         let state = match target {
-            Target::Migration => subtask_state(&vertex, index, converted, path_of)?,
-            native => native_subtask_state(native, &vertex, index, converted, path_of)?,
+            Target::Migration => subtask_state(&vertex, index, converted, &**path_of)?,
+            native => native_subtask_state(native, &vertex, index, converted, &**path_of)?,
         };
         task.subtasks.push((index as i32, state));
         Ok(())
     }
 
-    /// A task with no subtask, or chain length 0, fails Flink 1.2's load (§3.3).
-    fn check_last_task(&self) -> Result<(), Error> {
-        match self.tasks.last() {
-            Some(t) if t.subtasks.is_empty() => Err(Error::Metadata(format!(
-                "vertex {} has no subtask states, so its chain length is 0, which Flink 1.2 rejects",
-                t.vertex
-            ))),
-            Some(t) if t.chain_length == 0 => Err(Error::Metadata(format!(
-                "vertex {}: chain length 0, which Flink 1.2 rejects",
-                t.vertex
-            ))),
-            _ => Ok(()),
+    pub fn finish(self) -> Result<BuiltMetadata, Error> {
+        let metadata = |e: String| Error::Metadata(e);
+        match self.form {
+            Form::PerOperator(b) => b.finish(self.checkpoint_id),
+            Form::V1 { tasks, .. } => {
+                check_last_task(&tasks)?;
+                let model = v1::Savepoint {
+                    version: 1,
+                    checkpoint_id: self.checkpoint_id,
+                    tasks,
+                };
+                let mut bytes = Vec::new();
+                v1::write(&model, &mut bytes).map_err(|e| metadata(e.to_string()))?;
+                let root = format!("{}/", self.root.unwrap_or_default().trim_end_matches('/'));
+                Ok(BuiltMetadata {
+                    bytes,
+                    files: v1_files(&model, &root),
+                })
+            }
         }
     }
+}
 
-    pub fn finish(self) -> Result<v1::Savepoint, Error> {
-        self.check_last_task()?;
-        Ok(v1::Savepoint {
-            version: 1,
-            checkpoint_id: self.checkpoint_id,
-            tasks: self.tasks,
-        })
+/// A task with no subtask, or chain length 0, fails Flink 1.2's load (§3.3).
+fn check_last_task(tasks: &[v1::TaskState]) -> Result<(), Error> {
+    match tasks.last() {
+        Some(t) if t.subtasks.is_empty() => Err(Error::Metadata(format!(
+            "vertex {} has no subtask states, so its chain length is 0, which Flink 1.2 rejects",
+            t.vertex
+        ))),
+        Some(t) if t.chain_length == 0 => Err(Error::Metadata(format!(
+            "vertex {}: chain length 0, which Flink 1.2 rejects",
+            t.vertex
+        ))),
+        _ => Ok(()),
     }
+}
+
+/// The files a V1 model names, relative to `root`.
+fn v1_files(model: &v1::Savepoint, root: &str) -> BTreeMap<String, i64> {
+    let mut out = BTreeMap::new();
+    let mut add = |h: &v1::StreamHandle| {
+        if let v1::StreamHandle::File { size, path } = h {
+            let rel = path.strip_prefix(root).unwrap_or(path);
+            out.insert(rel.to_string(), *size);
+        }
+    };
+    for task in &model.tasks {
+        for (_, st) in &task.subtasks {
+            st.legacy.iter().flatten().for_each(&mut add);
+            for op in st.managed_operator.iter().chain(&st.raw_operator).flatten() {
+                add(&op.delegate);
+            }
+            for kg in st.managed_keyed.iter().chain(&st.raw_keyed) {
+                add(&kg.delegate);
+            }
+        }
+    }
+    out
 }
 
 fn subtask_state(

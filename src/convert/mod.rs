@@ -12,14 +12,17 @@ pub mod external;
 pub mod key_serializer;
 pub mod keys;
 mod metadata;
+mod metadata_modern;
+mod modern_files;
 pub mod native;
 pub mod relayout;
 pub mod rocks;
+pub mod snapshots;
 mod subtask;
 
 pub use error::Error;
 pub use external::{ExternalFile, ExternalPolicy, ExternalProblem};
-pub use metadata::{FileRef, MetadataBuilder, Target};
+pub use metadata::{BuiltMetadata, FileRef, MetadataBuilder, OperatorIds, Target};
 pub use subtask::{
     ConvertOptions, ConvertedEntry, ConvertedFile, ConvertedSubtask, FileResult, KeyedLayout,
     convert_subtask,
@@ -42,6 +45,11 @@ pub enum FileKind {
     ManagedOperatorState,
     /// Per subtask with keyed state, native: a key-group stream.
     ManagedKeyedState,
+    /// Per subtask with keyed state, Flink ≥ 1.13: keyed proxy v6 with serializer
+    /// snapshots, then the canonical savepoint layout any backend restores.
+    ManagedKeyedStateV6,
+    /// Per chain entry with function state, Flink ≥ 1.8: operator proxy v5 `_default_`.
+    ManagedOperatorStateV5,
 }
 
 impl FileKind {
@@ -54,16 +62,20 @@ impl FileKind {
             FileKind::KeyedState => "keyed-state",
             FileKind::ManagedOperatorState => "managed-operator-state",
             FileKind::ManagedKeyedState => "managed-keyed-state",
+            FileKind::ManagedKeyedStateV6 => "managed-keyed-state-v6",
+            FileKind::ManagedOperatorStateV5 => "managed-operator-state-v5",
         }
     }
 
     /// Every kind; the position is part of the inode number, so only append.
-    pub const ALL: [FileKind; 6] = [
+    pub const ALL: [FileKind; 8] = [
         FileKind::LegacyOperatorState,
         FileKind::FunctionState,
         FileKind::OperatorState,
         FileKind::KeyedState,
         FileKind::ManagedOperatorState,
         FileKind::ManagedKeyedState,
+        FileKind::ManagedKeyedStateV6,
+        FileKind::ManagedOperatorStateV5,
     ];
 }

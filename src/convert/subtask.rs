@@ -31,6 +31,8 @@ pub struct ConvertedEntry {
     pub operator_state: Option<FileResult>,
     /// Native: the function state as `ListCheckpointed` operator state.
     pub managed_operator_state: Option<FileResult>,
+    /// The same with operator proxy v5 (Flink ≥ 1.8).
+    pub managed_operator_state_v5: Option<FileResult>,
 }
 
 impl ConvertedEntry {
@@ -47,6 +49,10 @@ impl ConvertedEntry {
                 FileKind::ManagedOperatorState,
                 self.managed_operator_state.as_ref(),
             ),
+            (
+                FileKind::ManagedOperatorStateV5,
+                self.managed_operator_state_v5.as_ref(),
+            ),
         ]
         .into_iter()
         .filter_map(|(k, f)| f.map(|f| (k, f)))
@@ -61,6 +67,8 @@ pub struct ConvertedSubtask {
     pub keyed_state: Option<FileResult>,
     /// Native: the key-group stream of the subtask's keyed state.
     pub managed_keyed_state: Option<FileResult>,
+    /// Flink ≥ 1.13: proxy v6 and the canonical savepoint layout.
+    pub managed_keyed_state_v6: Option<FileResult>,
 }
 
 impl ConvertedSubtask {
@@ -75,6 +83,10 @@ impl ConvertedSubtask {
             (
                 FileKind::ManagedKeyedState,
                 self.managed_keyed_state.as_ref(),
+            ),
+            (
+                FileKind::ManagedKeyedStateV6,
+                self.managed_keyed_state_v6.as_ref(),
             ),
         ]
         .into_iter()
@@ -169,13 +181,14 @@ pub fn convert_subtask(model: &SubtaskModel, opts: &ConvertOptions) -> Converted
         chain,
         keyed_state: cx.keyed_state(),
         managed_keyed_state: cx.managed_keyed_state(),
+        managed_keyed_state_v6: cx.managed_keyed_state_v6(),
     }
 }
 
-struct Cx<'a> {
-    model: &'a SubtaskModel,
+pub(super) struct Cx<'a> {
+    pub(super) model: &'a SubtaskModel,
     policy: &'a ExternalPolicy,
-    opts: &'a ConvertOptions,
+    pub(super) opts: &'a ConvertOptions,
     savepoint: Arc<dyn Source>,
 }
 
@@ -183,14 +196,14 @@ const SIGNAL_0: u8 = 0;
 const SIGNAL_1: u8 = 1;
 
 impl Cx<'_> {
-    fn location(&self, chain: Option<usize>, kind: FileKind) -> String {
+    pub(super) fn location(&self, chain: Option<usize>, kind: FileKind) -> String {
         let mut loc = self.model.location.clone();
         loc.chain = chain;
         format!("{loc} {}", kind.file_name())
     }
 
     /// Where bytes live: a range of the savepoint, or all of a resolved external file.
-    fn bytes_range(&self, bytes: Bytes, location: &str) -> Result<(Arc<dyn Source>, Span), Error> {
+    pub(super) fn bytes_range(&self, bytes: Bytes, location: &str) -> Result<(Arc<dyn Source>, Span), Error> {
         match bytes {
             Bytes::Span(span) => Ok((self.savepoint.clone(), span)),
             Bytes::External { path, .. } => {
@@ -213,11 +226,11 @@ impl Cx<'_> {
     }
 
     /// The bytes of a handle (a wrapper's are its inner handle's, §3.6).
-    fn handle_piece(&self, h: &StateHandle, location: &str) -> Result<Piece, Error> {
+    pub(super) fn handle_piece(&self, h: &StateHandle, location: &str) -> Result<Piece, Error> {
         self.bytes_piece(h.bytes(), location)
     }
 
-    fn file(
+    pub(super) fn file(
         &self,
         location: String,
         handle: String,
@@ -252,6 +265,10 @@ impl Cx<'_> {
                 .function_state
                 .as_ref()
                 .map(|h| self.managed_operator_state(e.index, h)),
+            managed_operator_state_v5: e
+                .function_state
+                .as_ref()
+                .map(|h| self.managed_operator_state_v5(e.index, h)),
         }
     }
 
@@ -484,7 +501,7 @@ impl Cx<'_> {
 }
 
 /// Makes the error for input the conversion refuses, at `loc`.
-fn not_migratable(loc: &str) -> impl Fn(String) -> Error + Copy + '_ {
+pub(super) fn not_migratable(loc: &str) -> impl Fn(String) -> Error + Copy + '_ {
     move |reason| Error::NotMigratable {
         location: loc.to_string(),
         reason,
@@ -492,17 +509,17 @@ fn not_migratable(loc: &str) -> impl Fn(String) -> Error + Copy + '_ {
 }
 
 /// A native keyed stream's header and body, or `None` when it holds nothing.
-type Keyed = Result<Option<(Vec<u8>, Vec<Piece>)>, Error>;
+pub(super) type Keyed = Result<Option<(Vec<u8>, Vec<Piece>)>, Error>;
 
 /// The one-byte key-group prefix of the RocksDB layout (maxParallelism ≤ 128).
-fn rocks_key_group(key_group: u32) -> Result<u8, String> {
+pub(super) fn rocks_key_group(key_group: u32) -> Result<u8, String> {
     u8::try_from(key_group).ok().filter(|&g| g < 128).ok_or_else(|| {
         format!("key group {key_group}: parallelism above 128 needs two-byte key-group prefixes, which are not supported")
     })
 }
 
 /// The class chain of a handle, wrapper first: `DataInputViewHandle(ByteStreamStateHandle)`.
-fn handle_classes(h: &StateHandle) -> String {
+pub(super) fn handle_classes(h: &StateHandle) -> String {
     match h {
         StateHandle::DataInputView { inner, .. } => {
             format!("{}({})", h.class_name(), handle_classes(inner))
@@ -512,7 +529,7 @@ fn handle_classes(h: &StateHandle) -> String {
 }
 
 /// The distinct snapshot classes of an entry's keyed state.
-fn kv_classes(e: &ChainEntry) -> String {
+pub(super) fn kv_classes(e: &ChainEntry) -> String {
     let mut classes: Vec<&str> = e
         .kv_states
         .iter()

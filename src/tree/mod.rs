@@ -35,6 +35,11 @@ pub struct TreeOptions {
     pub cache_bytes: usize,
     /// Prefix of the paths `_metadata` names, e.g. `file:/mnt/savepoint`.
     pub metadata_root: String,
+    /// Name files relative to `_metadata` instead, where the target can (the default
+    /// unless a metadata root is given), so a copy of the tree is relocatable.
+    pub relative_paths: bool,
+    /// Operator ids of stateful chain entries that are not chain heads (`--uid`).
+    pub operator_ids: convert::OperatorIds,
     pub policy: ExternalPolicy,
     /// Which Flink `_metadata` is for.
     pub target: Target,
@@ -80,12 +85,19 @@ pub struct OpenFile {
 
 type Converted = Result<ConvertedSubtask, convert::Error>;
 
+/// The served `_metadata` and the files it names.
+#[derive(Clone)]
+struct Metadata {
+    stream: Arc<MultiStream>,
+    files: Arc<std::collections::BTreeMap<String, i64>>,
+}
+
 pub struct Tree {
     index: SavepointIndex,
     opts: TreeOptions,
     convert: ConvertOptions,
     cache: ByteLru<(u32, u32), Converted>,
-    metadata: OnceLock<Result<Arc<MultiStream>, convert::Error>>,
+    metadata: OnceLock<Result<Metadata, convert::Error>>,
     report: OnceLock<Arc<MultiStream>>,
 }
 
@@ -515,32 +527,33 @@ impl Tree {
     }
 
     fn metadata_stream(&self) -> Result<Arc<MultiStream>, convert::Error> {
+        self.metadata().map(|m| m.stream)
+    }
+
+    /// The files `_metadata` names, as tree paths with the size each handle declares.
+    pub(crate) fn named_files(&self) -> Result<Arc<std::collections::BTreeMap<String, i64>>, convert::Error> {
+        self.metadata().map(|m| m.files)
+    }
+
+    fn metadata(&self) -> Result<Metadata, convert::Error> {
         self.metadata
-            .get_or_init(|| self.build_metadata().map(Arc::new))
+            .get_or_init(|| self.build_metadata())
             .clone()
     }
 
-    /// Converts every subtask (through the cache) and writes the V1 `_metadata`.
-    fn build_metadata(&self) -> Result<MultiStream, convert::Error> {
-        let root = self.opts.metadata_root.trim_end_matches('/');
-        let path_of = |f: FileRef<'_>| {
-            let vertex: String = f.vertex.iter().map(|b| format!("{b:02x}")).collect();
-            match f.chain {
-                Some(k) => format!(
-                    "{root}/{vertex}/subtask-{}/chain-{k}/{}",
-                    f.subtask,
-                    f.kind.file_name()
-                ),
-                None => format!(
-                    "{root}/{vertex}/subtask-{}/{}",
-                    f.subtask,
-                    f.kind.file_name()
-                ),
-            }
-        };
+    /// Converts every subtask (through the cache) and writes `_metadata`.
+    fn build_metadata(&self) -> Result<Metadata, convert::Error> {
+        let path_of = |f: FileRef<'_>| layout::path(f.vertex, f.subtask, f.chain, f.kind);
+        let relative = self.opts.relative_paths && self.opts.target.per_operator();
+        let root = (!relative).then(|| self.opts.metadata_root.clone());
         // One converted subtask at a time: memory stays bounded by the cache.
-        let mut builder =
-            MetadataBuilder::new(self.opts.target, self.index.checkpoint_id(), &path_of);
+        let mut builder = MetadataBuilder::new(
+            self.opts.target,
+            self.index.checkpoint_id(),
+            &path_of,
+            root,
+            &self.opts.operator_ids,
+        )?;
         for (ti, t) in self.index.tasks().iter().enumerate() {
             builder.begin_task(t.vertex.0, t.parallelism)?;
             for (si, s) in t.subtasks.iter().enumerate() {
@@ -550,10 +563,24 @@ impl Tree {
                 builder.subtask(s.index, c.as_ref().as_ref())?;
             }
         }
-        let model = builder.finish()?;
-        let mut bytes = Vec::new();
-        crate::v1::write(&model, &mut bytes)
-            .map_err(|e| convert::Error::Metadata(e.to_string()))?;
-        Ok(MultiStream::new(METADATA_NAME, [Piece::bytes(bytes)]))
+        let built = builder.finish()?;
+        Ok(Metadata {
+            stream: Arc::new(MultiStream::new(METADATA_NAME, [Piece::bytes(built.bytes)])),
+            files: Arc::new(built.files),
+        })
+    }
+}
+
+/// The tree's layout: where each converted file lives.
+pub mod layout {
+    use crate::convert::FileKind;
+
+    /// `<vertex>/subtask-<i>/[chain-<k>/]<file>`.
+    pub fn path(vertex: &[u8; 16], subtask: u32, chain: Option<usize>, kind: FileKind) -> String {
+        let vertex: String = vertex.iter().map(|b| format!("{b:02x}")).collect();
+        match chain {
+            Some(k) => format!("{vertex}/subtask-{subtask}/chain-{k}/{}", kind.file_name()),
+            None => format!("{vertex}/subtask-{subtask}/{}", kind.file_name()),
+        }
     }
 }

@@ -6,7 +6,6 @@
 use super::{Error, Ino, METADATA_NAME, NodeRef, Tree};
 use crate::convert;
 use crate::v0::VertexId;
-use crate::v1;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -122,33 +121,9 @@ impl Tree {
     /// The files `_metadata` names, as tree paths (relative to the metadata root) with
     /// the size each handle declares. `Err` when `_metadata` cannot be built.
     pub fn metadata_files(&self) -> Result<BTreeMap<String, i64>, Error> {
-        let entry = self.resolve(METADATA_NAME)?;
-        let stream = self.open_file(entry.ino)?.stream;
-        let model = v1::read(&*stream).map_err(|e| {
-            Error::Convert(convert::Error::Metadata(format!(
-                "does not read back as a V1 savepoint: {e}"
-            )))
-        })?;
-        let root = format!("{}/", self.opts.metadata_root.trim_end_matches('/'));
-        let mut out = BTreeMap::new();
-        let mut add = |h: &v1::StreamHandle| {
-            if let v1::StreamHandle::File { size, path } = h {
-                let rel = path.strip_prefix(&root).unwrap_or(path);
-                out.insert(rel.to_string(), *size);
-            }
-        };
-        for task in &model.tasks {
-            for (_, st) in &task.subtasks {
-                st.legacy.iter().flatten().for_each(&mut add);
-                for op in st.managed_operator.iter().chain(&st.raw_operator).flatten() {
-                    add(&op.delegate);
-                }
-                for kg in st.managed_keyed.iter().chain(&st.raw_keyed) {
-                    add(&kg.delegate);
-                }
-            }
-        }
-        Ok(out)
+        self.resolve(METADATA_NAME)?;
+        let files = self.named_files().map_err(Error::Convert)?;
+        Ok((*files).clone())
     }
 }
 

@@ -1,0 +1,191 @@
+//! `_metadata` per operator (metadata V3, docs/modern-formats.md §1): each stateful chain
+//! entry of a 1.1 vertex becomes an operator. The chain head's operator id is the vertex
+//! id; any other stateful entry needs its id from `--uid` or `--operator-id`, because
+//! Flink ≥ 1.11 matches state to operators by id, not by chain position.
+
+use super::FileKind;
+use super::error::Error;
+use super::metadata::{BuiltMetadata, FileRef, OperatorIds, hex};
+use super::native::DEFAULT_OPERATOR_STATE;
+use super::subtask::{ConvertedSubtask, FileResult};
+use crate::modern::metadata::{
+    self as meta, KeyedHandle, KeyedKind, Metadata, OperatorHandle, OperatorId, OperatorState,
+    StreamHandle, SubtaskState,
+};
+use crate::source::Source;
+use std::collections::BTreeMap;
+
+/// The metadata version written: the first with relative file handles and savepoint
+/// key-group handles (read by Flink 1.11 to 2.3).
+const VERSION: u32 = 3;
+/// `OperatorStateHandle.Mode.SPLIT_DISTRIBUTE`.
+const SPLIT_DISTRIBUTE: u8 = 0;
+
+pub(super) struct ModernBuilder<'p> {
+    path_of: &'p dyn Fn(FileRef<'_>) -> String,
+    /// `None`: relative handles.
+    root: Option<String>,
+    operator_ids: &'p OperatorIds,
+    /// The current vertex: its id, parallelism, and its operators by chain index.
+    task: Option<([u8; 16], i32, BTreeMap<usize, OperatorState>)>,
+    operators: Vec<OperatorState>,
+    files: BTreeMap<String, i64>,
+}
+
+impl<'p> ModernBuilder<'p> {
+    pub fn new(
+        path_of: &'p dyn Fn(FileRef<'_>) -> String,
+        root: Option<String>,
+        operator_ids: &'p OperatorIds,
+    ) -> Self {
+        ModernBuilder {
+            path_of,
+            root: root.map(|r| r.trim_end_matches('/').to_string()),
+            operator_ids,
+            task: None,
+            operators: Vec::new(),
+            files: BTreeMap::new(),
+        }
+    }
+
+    fn end_task(&mut self) {
+        if let Some((_, _, ops)) = self.task.take() {
+            // Head first, as Flink lists a chain's operators.
+            self.operators.extend(ops.into_values().rev());
+        }
+    }
+
+    pub fn begin_task(&mut self, vertex: [u8; 16], parallelism: i32) {
+        self.end_task();
+        self.task = Some((vertex, parallelism, BTreeMap::new()));
+    }
+
+    /// A file's handle: relative to `_metadata`, or under the root the caller prefixed.
+    fn handle(&mut self, f: FileRef<'_>, file: &FileResult) -> Result<(StreamHandle, u64), Error> {
+        let file = file.as_ref().map_err(|e| Error::Metadata(e.to_string()))?;
+        let path = (self.path_of)(f);
+        let size = file.stream.len() as i64;
+        self.files.insert(path.clone(), size);
+        let h = match &self.root {
+            None => StreamHandle::RelativeFile { path, size },
+            Some(root) => StreamHandle::File {
+                path: format!("{root}/{path}"),
+                size,
+            },
+        };
+        Ok((h, file.offset))
+    }
+
+    pub fn subtask(&mut self, index: u32, converted: &ConvertedSubtask) -> Result<(), Error> {
+        let (vertex, parallelism, _) = self
+            .task
+            .as_ref()
+            .map(|(v, p, _)| (*v, *p, ()))
+            .ok_or_else(|| Error::Metadata("a subtask before its task".into()))?;
+        let head = converted.chain.len().saturating_sub(1);
+        let mut states: BTreeMap<usize, SubtaskState> = BTreeMap::new();
+        for entry in converted.chain.iter().flatten() {
+            let k = entry.index;
+            let at = |kind| FileRef {
+                vertex: &vertex,
+                subtask: index,
+                chain: Some(k),
+                kind,
+            };
+            let mut st = SubtaskState::default();
+            if let Some(f) = &entry.managed_operator_state_v5 {
+                let (delegate, offset) = self.handle(at(FileKind::ManagedOperatorStateV5), f)?;
+                st.managed_operator.push(default_state(delegate, offset));
+            }
+            if let Some(f) = &entry.operator_state {
+                let (delegate, offset) = self.handle(at(FileKind::OperatorState), f)?;
+                st.raw_operator.push(default_state(delegate, offset));
+            }
+            if st != SubtaskState::default() {
+                states.insert(k, st);
+            }
+        }
+        if let Some(f) = &converted.managed_keyed_state_v6 {
+            let at = FileRef {
+                vertex: &vertex,
+                subtask: index,
+                chain: None,
+                kind: FileKind::ManagedKeyedStateV6,
+            };
+            let (delegate, offset) = self.handle(at, f)?;
+            let start = i32::try_from(index)
+                .map_err(|_| Error::Metadata(format!("subtask index {index} too large")))?;
+            states.entry(head).or_default().managed_keyed = Some(KeyedHandle {
+                kind: KeyedKind::Savepoint,
+                handle_id: None,
+                start,
+                offsets: vec![offset as i64],
+                delegate,
+            });
+        }
+        for (k, st) in states {
+            let id = if k == head {
+                vertex
+            } else {
+                *self.operator_ids.get(&(vertex, k)).ok_or_else(|| {
+                    Error::Metadata(format!(
+                        "vertex {} chain-{k} has state but is not the chain head, so Flink finds it by its operator id: give --uid {}/chain-{k}=UID (the operator's uid) or --operator-id {}/chain-{k}=HEX",
+                        hex(&vertex),
+                        hex(&vertex),
+                        hex(&vertex)
+                    ))
+                })?
+            };
+            let Some((_, _, ops)) = self.task.as_mut() else {
+                continue;
+            };
+            let op = ops.entry(k).or_insert_with(|| OperatorState {
+                id: OperatorId(id),
+                name: None,
+                uid: None,
+                parallelism,
+                // Subtask i holds key group i (formats.md §3.13).
+                max_parallelism: parallelism,
+                coordinator: None,
+                subtasks: Vec::new(),
+            });
+            op.subtasks.push((index as i32, st));
+        }
+        Ok(())
+    }
+
+    pub fn finish(mut self, checkpoint_id: i64) -> Result<BuiltMetadata, Error> {
+        self.end_task();
+        let mut seen = std::collections::HashSet::new();
+        if let Some(dup) = self.operators.iter().find(|o| !seen.insert(o.id)) {
+            return Err(Error::Metadata(format!(
+                "operator id {} is given to two operators",
+                dup.id
+            )));
+        }
+        let m = Metadata {
+            version: VERSION,
+            checkpoint_id,
+            master_states: 0,
+            operators: self.operators,
+            trailer_len: 0,
+        };
+        let bytes = meta::write(&m).map_err(Error::Metadata)?;
+        Ok(BuiltMetadata {
+            bytes,
+            files: self.files,
+        })
+    }
+}
+
+/// An operator handle naming one `_default_` state at `offset` of its stream.
+fn default_state(delegate: StreamHandle, offset: u64) -> OperatorHandle {
+    OperatorHandle {
+        states: vec![(
+            DEFAULT_OPERATOR_STATE.to_string(),
+            SPLIT_DISTRIBUTE,
+            vec![offset as i64],
+        )],
+        delegate,
+    }
+}

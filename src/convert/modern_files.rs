@@ -1,0 +1,204 @@
+//! The files a Flink ≥ 1.13 restores (docs/modern-formats.md §4): keyed state as keyed
+//! proxy v6 + serializer snapshots + the canonical savepoint layout (the RocksDB full
+//! snapshot layout, which every modern backend restores), and `Checkpointed` function
+//! state as operator proxy v5 `_default_` + the 1.1 bytes verbatim.
+
+use super::FileKind;
+use super::snapshots::{self, Role};
+use super::subtask::{
+    Cx, FileResult, Keyed, handle_classes, kv_classes, not_migratable, rocks_key_group,
+};
+use super::{native, relayout, rocks};
+use crate::javaser::{self, Limits};
+use crate::modern::proxy::{self, Distribution, KeyedStateMeta, KeyedStateType};
+use crate::modern::snapshot::{JAVA_SERIALIZER, Snapshot};
+use crate::source::{MemSource, Span};
+use crate::stream::Piece;
+use crate::v0::{ChainEntry, KvSnapshot, StateHandle, StateKind};
+use std::sync::Arc;
+
+/// The state kind a modern header names for a 1.1 state, or why it cannot be carried yet.
+fn state_type(kind: StateKind, name: &str) -> Result<KeyedStateType, String> {
+    match kind {
+        StateKind::Value => Ok(KeyedStateType::Value),
+        StateKind::Reducing => Ok(KeyedStateType::Reducing),
+        StateKind::List => Err(format!(
+            "state {name:?} is list state, which the modern target does not carry yet (use --target flink-1.10)"
+        )),
+        StateKind::Folding => Err(format!(
+            "state {name:?} is folding state, which Flink >= 1.14 no longer has; it is not carried yet (use --target flink-1.10)"
+        )),
+    }
+}
+
+/// The snapshot of a standalone Java-serialized serializer (a `--key-serializer` or a
+/// RocksDB column's value serializer).
+fn snapshot_of_stream(bytes: &[u8], what: &str, role: Role) -> Result<Snapshot, String> {
+    let src = Arc::new(MemSource::new(what.to_string(), bytes.to_vec()));
+    let g = javaser::parse_stream(src, 0, bytes.len() as u64, &Limits::default())
+        .map_err(|e| format!("{what}: {e}"))?;
+    let root = g
+        .roots()
+        .next()
+        .and_then(|v| v.node())
+        .ok_or_else(|| format!("{what}: no serializer object"))?;
+    snapshots::snapshot_of(&g, root, role).map_err(|e| format!("{what}: {e}"))
+}
+
+impl Cx<'_> {
+    /// The key snapshot: the 1.1 one, or the restoring job's key type from
+    /// `--key-serializer` where its bytes and key groups are the same.
+    fn key_snapshot(&self, recorded: Option<Snapshot>) -> Result<Snapshot, String> {
+        let named = match &self.opts.key_serializer {
+            Some(s) => Some(snapshot_of_stream(s, "--key-serializer", Role::Key)?),
+            None => None,
+        };
+        match (recorded, named) {
+            (Some(r), None) => Ok(r),
+            (None, Some(n)) => Ok(n),
+            (Some(r), Some(n)) if snapshots::same_key_bytes(&r, &n) => Ok(n),
+            (Some(r), Some(n)) => Err(format!(
+                "--key-serializer {} would re-type keys written by {}, which changes their bytes or key groups",
+                n.describe(),
+                r.describe()
+            )),
+            (None, None) => Err(format!(
+                "Flink 1.1's RocksDB backend does not record the key serializer; name it with --key-serializer ({})",
+                super::key_serializer::CHOICES
+            )),
+        }
+    }
+
+    /// Proxy v6 + canonical savepoint layout for the head operator's keyed state.
+    pub(super) fn managed_keyed_state_v6(&self) -> Option<FileResult> {
+        let loc = self.location(None, FileKind::ManagedKeyedStateV6);
+        let entry = match native::keyed_entry(self.model, &loc) {
+            Ok(None) => return None,
+            Ok(Some(e)) => e,
+            Err(e) => return Some(Err(e)),
+        };
+        let fail = not_migratable(&loc);
+        if let Some(reason) = entry
+            .kv_states
+            .iter()
+            .find_map(|k| k.snapshot.migration_problem())
+        {
+            return Some(Err(fail(reason)));
+        }
+        // maxParallelism = parallelism: subtask i owns exactly key group i.
+        let key_group = self.model.location.subtask.unwrap_or(0);
+        let rocks = entry.kv_states.iter().find_map(|k| match &k.snapshot {
+            KvSnapshot::RocksDbFullyAsync { state_handle, .. } => Some(state_handle),
+            _ => None,
+        });
+        let built = match rocks {
+            Some(h) => self.rocks_v6(h, key_group, &loc),
+            None => self.heap_v6(entry, key_group, &loc),
+        };
+        let handle = format!(
+            "key group {key_group} of {} in the canonical savepoint layout",
+            kv_classes(entry)
+        );
+        match built {
+            Ok(None) => None,
+            Ok(Some((header, body))) => {
+                let offset = header.len() as u64;
+                let pieces = std::iter::once(Piece::bytes(header)).chain(body).collect();
+                Some(Ok(self.file(loc.clone(), handle, pieces, offset)))
+            }
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    fn heap_v6(&self, entry: &ChainEntry, key_group: u32, loc: &str) -> Keyed {
+        let fail = not_migratable(loc);
+        let heaps = native::heap_states(entry).map_err(fail)?;
+        let graph = &self.model.graph;
+        let first = heaps[0].1;
+        let recorded = snapshots::snapshot_of(graph, first.key_serializer, Role::Key)
+            .map_err(|e| fail(format!("key serializer: {e}")))?;
+        let key = self.key_snapshot(Some(recorded)).map_err(fail)?;
+        let mut metas = Vec::with_capacity(heaps.len());
+        let mut states = Vec::with_capacity(heaps.len());
+        for (name, h) in &heaps {
+            let of = |node, role, what: &str| {
+                snapshots::snapshot_of(graph, node, role)
+                    .map_err(|e| fail(format!("state {name:?}: {what} serializer: {e}")))
+            };
+            metas.push(KeyedStateMeta {
+                name: name.to_string(),
+                kind: state_type(h.kind, name).map_err(fail)?,
+                value: of(h.state_serializer, Role::Value, "value")?,
+                namespace: of(h.namespace_serializer, Role::Namespace, "namespace")?,
+            });
+            let codec = |node| {
+                super::keys::Codec::of(graph, node).map_err(|s| fail(format!(
+                    "state {name:?}: the canonical layout needs every key, namespace and value measured, and {s} cannot be read"
+                )))
+            };
+            let (source, span) = self.bytes_range(h.data.clone(), loc)?;
+            states.push(relayout::HeapState {
+                data: (source, span),
+                key: codec(h.key_serializer)?,
+                namespace: codec(h.namespace_serializer)?,
+                value: codec(h.state_serializer)?,
+            });
+        }
+        let header = proxy::keyed_header(&key, &metas).map_err(fail)?;
+        let kg = rocks_key_group(key_group).map_err(fail)?;
+        let body = relayout::heap_to_rocks(&states, kg).map_err(fail)?;
+        Ok(body.map(|b| (header, b)))
+    }
+
+    fn rocks_v6(&self, state_handle: &StateHandle, key_group: u32, loc: &str) -> Keyed {
+        let fail = not_migratable(loc);
+        let key = self.key_snapshot(None).map_err(fail)?;
+        let (source, span) = self.bytes_range(state_handle.bytes(), loc)?;
+        let snapshot = rocks::RocksSnapshot::open(source, span)
+            .map_err(|e| fail(format!("RocksDB snapshot: {e}")))?;
+        if snapshot.is_empty() {
+            return Ok(None);
+        }
+        let mut metas = Vec::with_capacity(snapshot.columns.len());
+        for c in &snapshot.columns {
+            let kind = match c.type_ordinal {
+                1 => StateKind::Value,
+                2 => StateKind::List,
+                3 => StateKind::Reducing,
+                4 => StateKind::Folding,
+                t => return Err(fail(format!("state {:?}: unknown state type {t}", c.name))),
+            };
+            let what = format!("state {:?}: value serializer", c.name);
+            metas.push(KeyedStateMeta {
+                name: c.name.clone(),
+                kind: state_type(kind, &c.name).map_err(fail)?,
+                value: snapshot_of_stream(&c.value_serializer, &what, Role::Value).map_err(fail)?,
+                namespace: Snapshot::of_singleton(crate::modern::snapshot::VOID_NAMESPACE_SERIALIZER)
+                    .ok_or_else(|| fail("no VoidNamespaceSerializer snapshot".into()))?,
+            });
+        }
+        let header = proxy::keyed_header(&key, &metas).map_err(fail)?;
+        let kg = rocks_key_group(key_group).map_err(fail)?;
+        let region = Arc::new(snapshot).key_group_region(kg);
+        let len = region.len();
+        Ok(Some((header, vec![Piece::range(region, Span::new(0, len))])))
+    }
+
+    /// Operator proxy v5 `_default_` + the function state's Java stream verbatim.
+    pub(super) fn managed_operator_state_v5(&self, chain: usize, h: &StateHandle) -> FileResult {
+        let loc = self.location(Some(chain), FileKind::ManagedOperatorStateV5);
+        let fail = not_migratable(&loc);
+        let java = Snapshot::of_singleton(JAVA_SERIALIZER)
+            .ok_or_else(|| fail("no JavaSerializer snapshot".into()))?;
+        let header = proxy::operator_header(
+            native::DEFAULT_OPERATOR_STATE,
+            Distribution::SplitDistribute,
+            &java,
+        )
+        .map_err(fail)?;
+        let offset = header.len() as u64;
+        let element = self.handle_piece(h, &loc)?;
+        let handle = format!("ListCheckpointed({})", handle_classes(h));
+        Ok(self.file(loc, handle, vec![Piece::bytes(header), element], offset))
+    }
+}

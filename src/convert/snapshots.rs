@@ -1,0 +1,159 @@
+//! Flink 1.1 serializer objects → the serializer snapshots Flink ≥ 1.8 expects in its
+//! headers (docs/modern-formats.md §3). Written from the Java-serialized serializers we
+//! parse, for every serializer whose snapshot is known; anything else (Kryo, Avro, Scala,
+//! user serializers) is an error naming it, never a guess.
+
+use crate::javaser::{Elements, Graph, NodeId, NodeKind, Value};
+use crate::modern::snapshot::{
+    self, ARRAY_LIST_SNAPSHOT, GENERIC_ARRAY_SNAPSHOT, LIST_SNAPSHOT, MAP_SNAPSHOT, Snapshot,
+    TUPLE_SNAPSHOT, VOID_NAMESPACE_SERIALIZER,
+};
+
+const VOID_SERIALIZER: &str = "org.apache.flink.api.common.typeutils.base.VoidSerializer";
+const TUPLE_SERIALIZER: &str = "org.apache.flink.api.java.typeutils.runtime.TupleSerializer";
+const ARRAY_LIST_SERIALIZER: &str = "org.apache.flink.runtime.state.ArrayListSerializer";
+const LIST_SERIALIZER: &str = "org.apache.flink.api.common.typeutils.base.ListSerializer";
+const MAP_SERIALIZER: &str = "org.apache.flink.api.common.typeutils.base.MapSerializer";
+const GENERIC_ARRAY_SERIALIZER: &str =
+    "org.apache.flink.api.common.typeutils.base.GenericArraySerializer";
+/// Serializers whose snapshot cannot be written from what Flink 1.1 stored, and why.
+const REFUSED: &[(&str, &str)] = &[
+    (
+        "org.apache.flink.api.java.typeutils.runtime.kryo.KryoSerializer",
+        "Kryo-serialized types: Flink 1.1 wrote Kryo 2.24 bytes and the snapshot's registrations are not recorded",
+    ),
+    (
+        "org.apache.flink.api.java.typeutils.runtime.PojoSerializer",
+        "POJO serializers are not carried yet",
+    ),
+    (
+        "org.apache.flink.api.java.typeutils.runtime.AvroSerializer",
+        "Avro serializers are not carried",
+    ),
+    (
+        "org.apache.flink.api.common.typeutils.base.EnumSerializer",
+        "Flink 1.1's EnumSerializer does not record the enum's constants, which its snapshot needs",
+    ),
+];
+
+/// How a serializer is used: a namespace serializer `VoidSerializer` becomes Flink 1.2+'s
+/// `VoidNamespaceSerializer`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Key,
+    Namespace,
+    Value,
+}
+
+/// The snapshot of the serializer object `node` of a 1.1 graph.
+pub fn snapshot_of(graph: &Graph, node: NodeId, role: Role) -> Result<Snapshot, String> {
+    let s = of_depth(graph, node, 0)?;
+    let void = snapshot::Snapshot::of_singleton(VOID_SERIALIZER).map(|v| v.class);
+    if role == Role::Namespace && Some(&s.class) == void.as_ref() {
+        return Snapshot::of_singleton(VOID_NAMESPACE_SERIALIZER)
+            .ok_or_else(|| "no VoidNamespaceSerializer snapshot".to_string());
+    }
+    Ok(s)
+}
+
+fn of_depth(graph: &Graph, node: NodeId, depth: usize) -> Result<Snapshot, String> {
+    let name = graph
+        .class_name_of(node)
+        .map(|n| n.lossy())
+        .unwrap_or_else(|| "a non-object".into());
+    if depth > 16 {
+        return Err(format!("{name}: serializers nested more than 16 deep"));
+    }
+    if let Some(s) = Snapshot::of_singleton(&name) {
+        return Ok(s);
+    }
+    let nested = |field: &str| -> Result<Snapshot, String> {
+        let n = field_node(graph, node, field)
+            .ok_or_else(|| format!("{name} without its {field}"))?;
+        of_depth(graph, n, depth + 1)
+    };
+    match name.as_str() {
+        TUPLE_SERIALIZER => {
+            let class = class_field(graph, node, "tupleClass")
+                .ok_or_else(|| format!("{name} without its tupleClass"))?;
+            let fields = field_node(graph, node, "fieldSerializers")
+                .ok_or_else(|| format!("{name} without its fieldSerializers"))?;
+            let NodeKind::Array(arr) = &graph.node(fields).kind else {
+                return Err(format!("{name}: fieldSerializers is not an array"));
+            };
+            let Elements::Values(vs) = &arr.elements else {
+                return Err(format!("{name}: fieldSerializers is a primitive array"));
+            };
+            let parts = vs
+                .iter()
+                .map(|v| {
+                    let n = v.node().ok_or_else(|| format!("{name} with a null field serializer"))?;
+                    of_depth(graph, n, depth + 1)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Snapshot::composite(TUPLE_SNAPSHOT, vec![class], parts))
+        }
+        ARRAY_LIST_SERIALIZER => Ok(Snapshot::composite(
+            ARRAY_LIST_SNAPSHOT,
+            vec![],
+            vec![nested("elementSerializer")?],
+        )),
+        LIST_SERIALIZER => Ok(Snapshot::composite(
+            LIST_SNAPSHOT,
+            vec![],
+            vec![nested("elementSerializer")?],
+        )),
+        MAP_SERIALIZER => Ok(Snapshot::composite(
+            MAP_SNAPSHOT,
+            vec![],
+            vec![nested("keySerializer")?, nested("valueSerializer")?],
+        )),
+        GENERIC_ARRAY_SERIALIZER => {
+            let class = class_field(graph, node, "componentClass")
+                .ok_or_else(|| format!("{name} without its componentClass"))?;
+            Ok(Snapshot::composite(
+                GENERIC_ARRAY_SNAPSHOT,
+                vec![class],
+                vec![nested("componentSerializer")?],
+            ))
+        }
+        _ => match REFUSED.iter().find(|(c, _)| *c == name) {
+            Some((_, why)) => Err(format!("{name}: {why}")),
+            None => Err(format!(
+                "{name} has no known serializer snapshot (user, Scala or other serializers are not carried)"
+            )),
+        },
+    }
+}
+
+/// The object an object's field refers to.
+fn field_node(graph: &Graph, node: NodeId, field: &str) -> Option<NodeId> {
+    let obj = graph.object(Value::Node(node)).ok().flatten()?;
+    obj.field(field).and_then(|v| v.node())
+}
+
+/// The name of the `java.lang.Class` an object's field holds.
+fn class_field(graph: &Graph, node: NodeId, field: &str) -> Option<String> {
+    let class = field_node(graph, node, field)?;
+    match &graph.node(class).kind {
+        NodeKind::Class { desc } => graph.class_desc(*desc).map(|d| d.name.lossy()),
+        _ => None,
+    }
+}
+
+/// Whether a key snapshot can stand for another without changing a byte or a key group:
+/// equal, or `Tuple1<X>` against `X` (a Tuple1 serializes as its one field, and
+/// `Tuple1.hashCode()` is its field's).
+pub fn same_key_bytes(a: &Snapshot, b: &Snapshot) -> bool {
+    let unwrap1 = |s: &Snapshot| match &s.body {
+        snapshot::Body::Composite { nested, outer, .. }
+            if s.class == TUPLE_SNAPSHOT.0
+                && nested.len() == 1
+                && outer.first().is_some_and(|c| c == "org.apache.flink.api.java.tuple.Tuple1") =>
+        {
+            nested[0].clone()
+        }
+        _ => s.clone(),
+    };
+    a == b || unwrap1(a) == unwrap1(b)
+}
