@@ -25,6 +25,12 @@ pub trait Source: Send + Sync {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Heap bytes this source keeps beyond what it reads through (an index, say), so
+    /// that a cache of converted files can bound what it really holds.
+    fn held_bytes(&self) -> usize {
+        0
+    }
 }
 
 /// Bytes held in memory, named for error messages.

@@ -30,7 +30,7 @@ fn legacy_streams_equal_the_ones_real_flink_1_2_wrote() {
     let mut signal_only = 0;
     for (task, sub) in index.subtasks() {
         let model = SubtaskModel::decode(&index, task, sub).unwrap();
-        let converted = convert_subtask(&model, &opts);
+        let converted = convert_subtask(&model, 4, &opts);
         for (entry, model_entry) in converted.chain.iter().flatten().zip(model.entries()) {
             let bytes = read_all(&*entry.legacy_operator_state.as_ref().unwrap().stream);
             if model_entry.function_state.is_none() {
@@ -99,7 +99,7 @@ fn keyed_state_files_carry_the_1_1_snapshot_bytes_under_migration_names() {
     let mut files = 0;
     for (task, sub) in index.subtasks() {
         let model = SubtaskModel::decode(&index, task, sub).unwrap();
-        let converted = convert_subtask(&model, &ConvertOptions::default());
+        let converted = convert_subtask(&model, 4, &ConvertOptions::default());
         let Some(keyed) = &converted.keyed_state else {
             assert!(model.entries().all(|e| e.kv_states_map.is_none()));
             continue;
@@ -180,7 +180,7 @@ fn native_keyed_streams_equal_flink_1_2_heap_key_group_streams() {
     let mut compared = 0;
     for (task, sub) in index.subtasks() {
         let model = SubtaskModel::decode(&index, task, sub).unwrap();
-        let converted = convert_subtask(&model, &ConvertOptions::default());
+        let converted = convert_subtask(&model, 4, &ConvertOptions::default());
         let Some(ours) = &converted.managed_keyed_state else {
             continue;
         };
@@ -249,7 +249,7 @@ fn native_operator_streams_match_flink_1_2_layouts() {
     let mut compared = 0;
     for (task, sub) in index.subtasks() {
         let model = SubtaskModel::decode(&index, task, sub).unwrap();
-        let converted = convert_subtask(&model, &ConvertOptions::default());
+        let converted = convert_subtask(&model, 4, &ConvertOptions::default());
         for entry in converted.chain.iter().flatten() {
             let Some(managed) = &entry.managed_operator_state else {
                 continue;
@@ -458,7 +458,7 @@ fn keyed_layouts_convert_both_ways_to_flink_1_2_bytes() {
     let mut compared = 0;
     for (task, sub) in index.subtasks() {
         let model = SubtaskModel::decode(&index, task, sub).unwrap();
-        let Some(ours) = convert_subtask(&model, &opts).managed_keyed_state else {
+        let Some(ours) = convert_subtask(&model, 4, &opts).managed_keyed_state else {
             continue;
         };
         let ours = read_all(&*ours.unwrap().stream);

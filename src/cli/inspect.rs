@@ -1,7 +1,8 @@
 //! `savepointfs inspect SAVEPOINT [--json] [--shallow]`: what a Flink 1.1 savepoint holds,
 //! as a compact table or as the JSON document of design.md (`v0::report`). A Flink 1.2
 //! (V1) file — or a directory holding `_metadata`, such as a mount or `convert` output —
-//! is shown from the V1 model, with the target its layout matches.
+//! is shown from the V1 model, and metadata V2–V6 (Flink 1.3–2.3) per operator, each
+//! with the target its layout matches.
 //!
 //! A subtask whose blob does not decode is reported in place (an `error` field / line)
 //! and the rest is still printed; the exit status is then 2.
@@ -39,8 +40,10 @@ pub fn run(args: InspectArgs) -> CliResult {
     let file =
         FileSource::open(&path).map_err(|e| Failure::input(format!("{name}: cannot open: {e}")))?;
     let source: Arc<dyn Source> = Arc::new(file);
-    if v0::format_version(&*source).ok() == Some(v0::VERSION_V1) {
-        return write_out(&inspect_v1(&*source, args.json)?);
+    match v0::format_version(&*source).ok() {
+        Some(v0::VERSION_V1) => return write_out(&inspect_v1(&*source, args.json)?),
+        Some(2..=6) => return write_out(&super::inspect_modern::inspect(&*source, args.json)?),
+        _ => {}
     }
     let index = SavepointIndex::open(source).map_err(Failure::input)?;
     let report = SavepointReport::build(&index, args.shallow);

@@ -6,6 +6,7 @@ pub mod cat;
 pub mod convert;
 pub mod dump;
 pub mod inspect;
+mod inspect_modern;
 pub mod ls;
 pub mod mount;
 pub mod synth;

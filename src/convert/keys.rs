@@ -22,6 +22,8 @@ pub enum Codec {
     Tuple(Vec<Codec>),
     /// `int n` then n elements (`ArrayListSerializer`).
     List(Box<Codec>),
+    /// `int n` then n bytes (`BytePrimitiveArraySerializer`).
+    Bytes,
     /// Fixed-size values we cannot interpret (e.g. `TimeWindow$Serializer`: 16 bytes).
     Opaque(usize),
 }
@@ -49,6 +51,16 @@ impl Codec {
             "BooleanSerializer" => Codec::Bool,
             "StringSerializer" => Codec::String,
             "VoidSerializer" => Codec::Void,
+            "ByteSerializer" => Codec::Opaque(1),
+            "ShortSerializer" | "CharSerializer" => Codec::Opaque(2),
+            "FloatSerializer" => Codec::Opaque(4),
+            "DoubleSerializer" => Codec::Opaque(8),
+            "array.BytePrimitiveArraySerializer" => Codec::Bytes,
+            _ if name
+                == "org.apache.flink.streaming.api.windowing.windows.GlobalWindow$Serializer" =>
+            {
+                Codec::Opaque(1)
+            }
             _ if name
                 == "org.apache.flink.streaming.api.windowing.windows.TimeWindow$Serializer" =>
             {
@@ -80,6 +92,18 @@ impl Codec {
             }
             _ => return Err(name),
         })
+    }
+
+    /// The serialized length when every value has the same one.
+    pub fn fixed_len(&self) -> Option<u64> {
+        match self {
+            Codec::Long => Some(8),
+            Codec::Int => Some(4),
+            Codec::Bool | Codec::Void => Some(1),
+            Codec::Opaque(n) => Some(*n as u64),
+            Codec::Tuple(parts) => parts.iter().map(Codec::fixed_len).sum(),
+            Codec::String | Codec::List(_) | Codec::Bytes => None,
+        }
     }
 
     /// Reads one value; `Some(key)` when it is a type whose Java `hashCode` we know.
@@ -131,6 +155,18 @@ impl Codec {
             }
             Codec::Opaque(n) => {
                 io::copy(&mut r.take(*n as u64), &mut io::sink())?;
+                None
+            }
+            Codec::Bytes => {
+                r.read_exact(&mut b8[..4])?;
+                let n = i32::from_be_bytes([b8[0], b8[1], b8[2], b8[3]]);
+                if n < 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("negative byte array length {n}"),
+                    ));
+                }
+                io::copy(&mut r.take(n as u64), &mut io::sink())?;
                 None
             }
         })

@@ -9,6 +9,7 @@
 
 mod error;
 pub mod external;
+pub mod heap_reframe;
 pub mod key_serializer;
 pub mod keys;
 mod metadata;
@@ -17,6 +18,7 @@ mod modern_files;
 pub mod native;
 pub mod relayout;
 pub mod rocks;
+mod scan;
 pub mod snapshots;
 mod subtask;
 

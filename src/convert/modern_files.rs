@@ -8,11 +8,12 @@ use super::snapshots::{self, Role};
 use super::subtask::{
     Cx, FileResult, Keyed, handle_classes, kv_classes, not_migratable, rocks_key_group,
 };
-use super::{native, relayout, rocks};
+use super::heap_reframe::{HeapRecords, HeapStateData};
+use super::{native, rocks};
 use crate::javaser::{self, Limits};
 use crate::modern::proxy::{self, Distribution, KeyedStateMeta, KeyedStateType};
 use crate::modern::snapshot::{JAVA_SERIALIZER, Snapshot};
-use crate::source::{MemSource, Span};
+use crate::source::{MemSource, Source, Span};
 use crate::stream::Piece;
 use crate::v0::{ChainEntry, KvSnapshot, StateHandle, StateKind};
 use std::sync::Arc;
@@ -137,17 +138,26 @@ impl Cx<'_> {
                 )))
             };
             let (source, span) = self.bytes_range(h.data.clone(), loc)?;
-            states.push(relayout::HeapState {
-                data: (source, span),
+            states.push(HeapStateData {
+                source,
+                span,
                 key: codec(h.key_serializer)?,
                 namespace: codec(h.namespace_serializer)?,
                 value: codec(h.state_serializer)?,
             });
         }
         let header = proxy::keyed_header(&key, &metas).map_err(fail)?;
-        let kg = rocks_key_group(key_group).map_err(fail)?;
-        let body = relayout::heap_to_rocks(&states, kg).map_err(fail)?;
-        Ok(body.map(|b| (header, b)))
+        let records = HeapRecords::index(
+            format!("{loc} (heap entries as canonical records)"),
+            states,
+            key_group,
+            self.parallelism,
+        )
+        .map_err(|e| fail(format!("heap state: {e}")))?;
+        Ok(records.map(|r| {
+            let len = r.len();
+            (header, vec![Piece::range(Arc::new(r), Span::new(0, len))])
+        }))
     }
 
     fn rocks_v6(&self, state_handle: &StateHandle, key_group: u32, loc: &str) -> Keyed {

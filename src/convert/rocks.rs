@@ -11,6 +11,7 @@
 use crate::javaser::{self, Limits, Value};
 use crate::source::{Source, Span};
 use std::io;
+use super::scan::{Emitter, Scan};
 use std::sync::Arc;
 
 /// One column of the snapshot: a keyed state.
@@ -54,113 +55,6 @@ fn bad(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg)
 }
 
-#[cold]
-fn negative_length(what: &str, n: i32, record_at: u64) -> io::Error {
-    bad(format!(
-        "negative {what} length {n} in the record at offset {record_at}"
-    ))
-}
-
-/// A forward parser over a source through a large window: records are a few bytes each,
-/// so they are parsed from memory and the source is read in big `pread`s.
-struct Scan<'a> {
-    src: &'a dyn Source,
-    end: u64,
-    buf: Vec<u8>,
-    /// Source offset of `buf[0]`.
-    base: u64,
-    /// Parse position within `buf`.
-    at: usize,
-}
-
-const SCAN_WINDOW: usize = 1 << 18;
-
-impl<'a> Scan<'a> {
-    fn new(src: &'a dyn Source, start: u64, end: u64) -> Self {
-        Scan {
-            src,
-            end,
-            buf: Vec::new(),
-            base: start,
-            at: 0,
-        }
-    }
-
-    /// Source offset of the parse position.
-    fn pos(&self) -> u64 {
-        self.base + self.at as u64
-    }
-
-    fn at_end(&self) -> bool {
-        self.pos() >= self.end
-    }
-
-    /// The next `n` bytes (refilling the window as needed), consumed.
-    #[inline]
-    fn take(&mut self, n: usize) -> io::Result<&[u8]> {
-        if self.at + n > self.buf.len() {
-            self.refill(n)?;
-        }
-        let out = &self.buf[self.at..self.at + n];
-        self.at += n;
-        Ok(out)
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn refill(&mut self, n: usize) -> io::Result<()> {
-        let pos = self.pos();
-        let want = (self.end.saturating_sub(pos)).min(n.max(SCAN_WINDOW) as u64) as usize;
-        if want < n {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!(
-                    "{}: record runs past the end of the stream at {pos}",
-                    self.src.name()
-                ),
-            ));
-        }
-        self.buf.resize(want, 0);
-        self.src.read_at(pos, &mut self.buf)?;
-        self.base = pos;
-        self.at = 0;
-        Ok(())
-    }
-
-    #[inline]
-    fn u8(&mut self) -> io::Result<u8> {
-        Ok(self.take(1)?[0])
-    }
-
-    #[inline]
-    fn len(&mut self, what: &str, record_at: u64) -> io::Result<u32> {
-        let b = self.take(4)?;
-        let n = i32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-        if n < 0 {
-            return Err(negative_length(what, n, record_at));
-        }
-        Ok(n as u32)
-    }
-
-    /// Passes over `n` bytes, reading them only if they are already in the window.
-    fn skip(&mut self, n: u64) -> io::Result<()> {
-        let pos = self.pos() + n;
-        if pos > self.end {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("{}: value runs past the end of the stream", self.src.name()),
-            ));
-        }
-        if pos <= self.base + self.buf.len() as u64 {
-            self.at = (pos - self.base) as usize;
-        } else {
-            self.buf.clear();
-            self.base = pos;
-            self.at = 0;
-        }
-        Ok(())
-    }
-}
 
 impl RocksSnapshot {
     /// Parses the column header and indexes the records of a stream at `span` of `source`.
@@ -443,61 +337,11 @@ impl Source for Region {
             self.key_group
         )
     }
-}
 
-/// Copies the part of each emitted piece that overlaps the requested window.
-struct Emitter<'b> {
-    offset: u64,
-    buf: &'b mut [u8],
-    filled: usize,
-}
-
-impl Emitter<'_> {
-    fn done(&self) -> bool {
-        self.filled == self.buf.len()
-    }
-
-    #[inline]
-    fn window(&self, at: u64, len: u64) -> Option<(usize, usize, usize)> {
-        let end = self.offset + self.buf.len() as u64;
-        let lo = at.max(self.offset);
-        let hi = (at + len).min(end);
-        (lo < hi).then(|| {
-            (
-                (lo - at) as usize,
-                (lo - self.offset) as usize,
-                (hi - lo) as usize,
-            )
-        })
-    }
-
-    #[inline]
-    fn put(&mut self, at: u64, bytes: &[u8]) {
-        if let Some((from, to, n)) = self.window(at, bytes.len() as u64) {
-            self.buf[to..to + n].copy_from_slice(&bytes[from..from + n]);
-            self.filled += n;
-        }
-    }
-
-    /// Emits `len` bytes from the scan, consuming them whether or not they are wanted;
-    /// a large wanted value is read straight from the source into the output.
-    fn put_scan(&mut self, at: u64, len: u64, r: &mut Scan<'_>) -> io::Result<()> {
-        let Some((from, to, n)) = self.window(at, len) else {
-            return r.skip(len);
-        };
-        if n <= SCAN_WINDOW {
-            let start = r.pos();
-            r.skip(from as u64)?;
-            let bytes = r.take(n)?;
-            self.buf[to..to + n].copy_from_slice(bytes);
-            r.skip(len - (r.pos() - start))?;
-        } else {
-            r.src
-                .read_at(r.pos() + from as u64, &mut self.buf[to..to + n])?;
-            r.skip(len)?;
-        }
-        self.filled += n;
-        Ok(())
+    fn held_bytes(&self) -> usize {
+        self.snap.checkpoints.len() * std::mem::size_of::<Checkpoint>()
+            + self.snap.runs.len() * 16
+            + self.snap.columns.iter().map(|c| c.value_serializer.len() + 64).sum::<usize>()
     }
 }
 

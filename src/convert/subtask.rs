@@ -114,7 +114,7 @@ impl ConvertedSubtask {
     pub fn heap_bytes(&self) -> usize {
         let piece_bytes = |p: &Piece| match p {
             Piece::Bytes(b) => b.len() + 32,
-            Piece::Range { .. } => 48,
+            Piece::Range { source, .. } => 48 + source.held_bytes(),
         };
         let owned: usize = self
             .files()
@@ -162,12 +162,28 @@ pub struct ConvertOptions {
     /// Native keyed layout; `None`: the source's own (heap for memory/filesystem
     /// snapshots, RocksDB for RocksDB snapshots).
     pub keyed_layout: Option<KeyedLayout>,
+    /// Build the keyed streams that need a pass over the state (`managed-keyed-state`,
+    /// `managed-keyed-state-v6`) only where this target's `_metadata` names them;
+    /// `None`: every form.
+    pub target: Option<super::Target>,
 }
 
-/// Converts a decoded subtask. Never fails as a whole: each file carries its own result.
-pub fn convert_subtask(model: &SubtaskModel, opts: &ConvertOptions) -> ConvertedSubtask {
+impl ConvertOptions {
+    fn builds(&self, kind: FileKind) -> bool {
+        self.target.is_none_or(|t| t.names(kind))
+    }
+}
+
+/// Converts a decoded subtask of a task with `parallelism` subtasks. Never fails as a
+/// whole: each file carries its own result.
+pub fn convert_subtask(
+    model: &SubtaskModel,
+    parallelism: u32,
+    opts: &ConvertOptions,
+) -> ConvertedSubtask {
     let cx = Cx {
         model,
+        parallelism,
         policy: &opts.policy,
         opts,
         savepoint: model.graph.source().clone(),
@@ -180,13 +196,21 @@ pub fn convert_subtask(model: &SubtaskModel, opts: &ConvertOptions) -> Converted
     ConvertedSubtask {
         chain,
         keyed_state: cx.keyed_state(),
-        managed_keyed_state: cx.managed_keyed_state(),
-        managed_keyed_state_v6: cx.managed_keyed_state_v6(),
+        managed_keyed_state: opts
+            .builds(FileKind::ManagedKeyedState)
+            .then(|| cx.managed_keyed_state())
+            .flatten(),
+        managed_keyed_state_v6: opts
+            .builds(FileKind::ManagedKeyedStateV6)
+            .then(|| cx.managed_keyed_state_v6())
+            .flatten(),
     }
 }
 
 pub(super) struct Cx<'a> {
     pub(super) model: &'a SubtaskModel,
+    /// The task's parallelism, which is the converted state's max parallelism.
+    pub(super) parallelism: u32,
     policy: &'a ExternalPolicy,
     pub(super) opts: &'a ConvertOptions,
     savepoint: Arc<dyn Source>,

@@ -123,6 +123,7 @@ impl Tree {
             policy: opts.policy.clone(),
             key_serializer: opts.key_serializer.clone(),
             keyed_layout: opts.keyed_layout,
+            target: Some(opts.target),
         };
         Ok(Tree {
             index,
@@ -160,7 +161,7 @@ impl Tree {
                 (Err(convert::Error::Metadata(e)), 256)
             }
             Ok(model) => {
-                let c = convert::convert_subtask(&model, &self.convert);
+                let c = convert::convert_subtask(&model, t.parallelism, &self.convert);
                 // The graph is dropped here: only the converted pieces are kept.
                 let cost = c.heap_bytes();
                 (Ok(c), cost)
