@@ -38,8 +38,10 @@ fn ls_cat_and_convert_agree(sp: &Path, tree_args: &[&str]) -> usize {
             .any(|l| l.path == "savepoint.json" && l.ino == 3)
     );
 
-    // Default metadata root of convert = file: + OUTDIR's absolute path = `root`.
+    // The metadata root given to ls and cat is what convert names by default for targets
+    // without relative handles; give it for all (relative `_metadata` is checked below).
     let mut args: Vec<&str> = tree_args.to_vec();
+    args.extend(["--metadata-root", &root]);
     args.push("--cache-size=64KiB"); // several evictions on the way
     let conv = convert(sp, &out, &args);
     ok(conv, "convert");
@@ -90,10 +92,10 @@ fn cat_equals_convert_on_the_real_fixture() {
         return;
     };
     let sp = common::mem11(&fx);
-    assert_eq!(ls_cat_and_convert_agree(&sp, &[]), 66);
+    assert_eq!(ls_cat_and_convert_agree(&sp, &[]), 79);
     assert_eq!(
         ls_cat_and_convert_agree(&sp, &["--target", "migration"]),
-        66
+        70
     );
 }
 
@@ -147,7 +149,7 @@ fn ls_and_cat_report_missing_paths_in_one_line() {
     // Chain entry 0 is null (a stateless sink): only chain-1 and the subtask files.
     assert_eq!(
         text(&sub).lines().collect::<Vec<_>>(),
-        ["chain-1", "keyed-state", "managed-keyed-state"]
+        ["chain-1", "keyed-state", "managed-keyed-state-v6"]
     );
     let file = "945350bceda4bf93ffcce1f8cb34a22f/subtask-1/chain-1/operator-state";
     let one = ok(run(["ls", "-l", sp.to_str().unwrap(), file]), "ls file");
@@ -198,11 +200,11 @@ fn convert_refuses_a_non_empty_outdir_without_force() {
     let empty = tmp.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     ok(convert(&sp, &empty, &[]), "convert into an empty dir");
-    assert_eq!(read_tree(&empty).len(), 66);
+    assert_eq!(read_tree(&empty).len(), 79);
     ok(convert(&sp, &out, &["--force"]), "convert --force");
     let replaced = read_tree(&out);
     assert!(!replaced.contains_key("precious"));
-    assert_eq!(replaced.len(), 66);
+    assert_eq!(replaced.len(), 79);
     // The same bytes, except the two files that name their own directory.
     let other = read_tree(&empty);
     for (k, v) in &replaced {
@@ -210,7 +212,10 @@ fn convert_refuses_a_non_empty_outdir_without_force() {
             assert!(other[k] == *v, "{k}");
         }
     }
-    let meta = ok(cat(&sp, "_metadata", &file_uri(&out), &[]), "cat _metadata");
+    // Relative handles (the default target): the same whatever the metadata root.
+    let mut args = vec!["cat".to_string(), sp.display().to_string(), "_metadata".into()];
+    args.extend(uid_args(&sp));
+    let meta = ok(run(&args), "cat _metadata");
     assert_eq!(replaced["_metadata"], meta);
     let siblings: Vec<String> = std::fs::read_dir(tmp.path())
         .unwrap()
@@ -307,6 +312,7 @@ fn an_interrupted_convert_leaves_nothing_that_looks_complete() {
     for _attempt in 0..5 {
         let mut child = std::process::Command::new(BIN)
             .args(["convert", sp.to_str().unwrap(), out.to_str().unwrap()])
+            .args(uid_args(&sp))
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
@@ -343,7 +349,10 @@ fn an_interrupted_convert_leaves_nothing_that_looks_complete() {
     assert!(err.contains("interrupted run"), "{err}");
     assert!(!stale.exists(), "the stale temporary directory was removed");
     assert!(out.join("_metadata").is_file());
-    let meta = ok(cat(&sp, "_metadata", &file_uri(&out), &[]), "cat _metadata");
+    // Relative handles (the default target): the same whatever the metadata root.
+    let mut args = vec!["cat".to_string(), sp.display().to_string(), "_metadata".into()];
+    args.extend(uid_args(&sp));
+    let meta = ok(run(&args), "cat _metadata");
     assert_eq!(std::fs::read(out.join("_metadata")).unwrap(), meta);
 }
 

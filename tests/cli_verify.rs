@@ -12,6 +12,7 @@ use std::process::Output;
 fn verify(sp: &Path, extra: &[&str]) -> Output {
     let mut args = vec!["verify".to_string(), sp.display().to_string()];
     args.extend(extra.iter().map(|s| s.to_string()));
+    args.extend(uid_args(sp));
     run(&args)
 }
 
@@ -127,7 +128,7 @@ fn intact_savepoints_pass() {
     if let Some(fx) = common::shared_fixtures() {
         let sp = common::mem11(&fx);
         let summary = passes(&sp, &[]);
-        assert!(summary.contains("16 subtasks, 66 files"), "{summary}");
+        assert!(summary.contains("16 subtasks, 79 files"), "{summary}");
         passes(&sp, &["--target", "migration"]);
     }
     for (backend, synth_args, tree_args) in [

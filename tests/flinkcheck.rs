@@ -45,6 +45,12 @@ fn file_handles(metadata: &Path) -> Vec<(String, i64)> {
 fn flink_accepts(tool: &Path, sp: &Path, tree_args: &[&str], label: &str) -> usize {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("converted");
+    // flinkcheck is Flink 1.10's V1 reader: the per-chain targets (flink-1.10 by default).
+    let mut tree_args = tree_args.to_vec();
+    if !tree_args.contains(&"--target") {
+        tree_args.extend(["--target", "flink-1.10"]);
+    }
+    let tree_args = &tree_args[..];
     ok(convert(sp, &out, tree_args), &format!("{label}: convert"));
     let handles = file_handles(&out.join("_metadata"));
     assert!(!handles.is_empty(), "{label}: no file handles");

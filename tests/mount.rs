@@ -22,16 +22,23 @@ fn sha256(p: &Path) -> Vec<u8> {
     Sha256::digest(std::fs::read(p).unwrap()).to_vec()
 }
 
-/// `savepointfs convert SAVEPOINT OUT --metadata-root URI EXTRA...`: the expected bytes.
+/// The metadata root a mount at `uri` uses by default: its own URI for the per-chain (V1)
+/// targets, none (relative handles) for the default per-operator target.
+fn default_root<'a>(uri: &'a str, extra: &[&str]) -> Vec<&'a str> {
+    let v1 = extra
+        .windows(2)
+        .any(|w| w[0] == "--target" && ["flink-1.10", "flink-1.2", "migration"].contains(&w[1]));
+    if v1 { vec!["--metadata-root", uri] } else { vec![] }
+}
+
+/// `savepointfs convert SAVEPOINT OUT EXTRA...` as a mount at `uri` serves it: the
+/// expected bytes.
 fn convert(savepoint: &Path, out: &Path, uri: &str, extra: &[&str]) {
-    let mut args = vec![
-        "convert",
-        savepoint.to_str().unwrap(),
-        out.to_str().unwrap(),
-        "--metadata-root",
-        uri,
-    ];
+    let mut args = vec!["convert", savepoint.to_str().unwrap(), out.to_str().unwrap()];
+    args.extend(default_root(uri, extra));
     args.extend_from_slice(extra);
+    let uids = common::mount::uid_args(savepoint);
+    args.extend(uids.iter().map(String::as_str));
     let o = run(&args);
     assert!(
         o.status.success(),
@@ -42,15 +49,11 @@ fn convert(savepoint: &Path, out: &Path, uri: &str, extra: &[&str]) {
 
 /// `savepointfs ls -lR`: path → (is_dir, size, inode).
 fn ls_lr(savepoint: &Path, uri: &str, extra: &[&str]) -> BTreeMap<String, (bool, u64, u64)> {
-    let mut args = vec![
-        "ls",
-        "-l",
-        "-R",
-        savepoint.to_str().unwrap(),
-        "--metadata-root",
-        uri,
-    ];
+    let mut args = vec!["ls", "-l", "-R", savepoint.to_str().unwrap()];
+    args.extend(default_root(uri, extra));
     args.extend_from_slice(extra);
+    let uids = common::mount::uid_args(savepoint);
+    args.extend(uids.iter().map(String::as_str));
     let o = run(&args);
     assert!(
         o.status.success(),
@@ -110,10 +113,12 @@ fn listing_and_bytes(savepoint: &Path, extra: &[&str]) {
         );
     }
     let meta = std::fs::read(m.path().join("_metadata")).unwrap();
-    assert!(
-        meta.windows(uri.len()).any(|w| w == uri.as_bytes()),
-        "_metadata names files under {uri}"
-    );
+    let names_uri = meta.windows(uri.len()).any(|w| w == uri.as_bytes());
+    if default_root(&uri, extra).is_empty() {
+        assert!(!names_uri, "_metadata names its files relative to itself");
+    } else {
+        assert!(names_uri, "_metadata names files under {uri}");
+    }
     assert_eq!(sha256(savepoint), before, "the savepoint changed");
 
     let mut legacy = 0;
@@ -183,7 +188,7 @@ fn flink_reads_through_the_mount() {
     let dir = tempfile::tempdir().unwrap();
     let mut cases: Vec<(PathBuf, Vec<&str>)> = Vec::new();
     if let Some(fx) = common::shared_fixtures() {
-        cases.push((common::mem11(&fx), vec![]));
+        cases.push((common::mem11(&fx), vec!["--target", "flink-1.10"]));
         cases.push((common::mem11(&fx), vec!["--target", "migration"]));
     }
     for backend in ["memory", "filesystem", "rocksdb"] {
@@ -192,11 +197,10 @@ fn flink_reads_through_the_mount() {
             backend,
             &["--backend", backend, "--state-bytes", "1MiB"],
         );
-        let extra = if backend == "rocksdb" {
-            vec!["--key-serializer", "tuple1-long"]
-        } else {
-            vec![]
-        };
+        let mut extra = vec!["--target", "flink-1.10"];
+        if backend == "rocksdb" {
+            extra.extend(["--key-serializer", "tuple1-long"]);
+        }
         cases.push((sp.clone(), extra));
         cases.push((sp, vec!["--target", "migration"]));
     }
@@ -571,10 +575,11 @@ fn external_state_errors_stay_on_the_files_that_use_it() {
         !externals.is_empty(),
         "no file reads external state: {sources:?}"
     );
-    let victim_file = externals[0];
-    let victim = sources[victim_file]
-        .split(' ')
-        .find(|p| p.contains("/state/"))
+    // A state file some file reads as a plain range (`PATH@OFFSET+LEN`).
+    let victim = externals
+        .iter()
+        .flat_map(|f| sources[*f].split(' '))
+        .find(|p| p.contains("/state/") && p.contains('@'))
         .and_then(|p| p.split('@').next())
         .unwrap()
         .to_string();

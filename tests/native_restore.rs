@@ -80,7 +80,7 @@ fn flink_1_10_restores_every_value_and_the_check_is_live() {
     let v11 = common::mem11(&fx);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("native");
-    savepointfs(&["convert", v11.to_str().unwrap(), out.to_str().unwrap()]);
+    savepointfs(&["convert", v11.to_str().unwrap(), out.to_str().unwrap(), "--target", "flink-1.10"]);
 
     let (code, text) = restore(&tool, &out, &v11);
     assert_eq!(code, Some(0), "{text}");
@@ -89,7 +89,7 @@ fn flink_1_10_restores_every_value_and_the_check_is_live() {
     // Negative control: key 3 of KeyedStateSettingFlatMap (072c..., subtask 1) patched to 99.
     // Its stream ends with the one entry's value (data = ns count, Void ns, 1 entry, key, value).
     let patched = dir.path().join("patched");
-    savepointfs(&["convert", v11.to_str().unwrap(), patched.to_str().unwrap()]);
+    savepointfs(&["convert", v11.to_str().unwrap(), patched.to_str().unwrap(), "--target", "flink-1.10"]);
     let file = patched.join("072c4efc280f5df0bfc5743297a438e7/subtask-1/managed-keyed-state");
     let mut bytes = std::fs::read(&file).unwrap();
     let n = bytes.len();
@@ -121,7 +121,7 @@ fn flink_1_10_restores_through_the_live_mount() {
         return;
     }
     let v11 = common::mem11(&fx);
-    let m = common::mount::Mounted::new(&v11, &[]);
+    let m = common::mount::Mounted::new(&v11, &["--target", "flink-1.10"]);
     let (code, text) = restore(&tool, m.path(), &v11);
     assert_eq!(code, Some(0), "{text}");
     assert_everything_restored(&text);
@@ -161,6 +161,8 @@ fn flinkcheck_accepts_both_keyed_layouts() {
             "--key-serializer",
             "tuple1-long",
             "--minimal",
+            "--target",
+            "flink-1.10",
         ]);
         let report = Command::new(&check).arg(&out).output().unwrap();
         let json: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap_or_else(|e| {

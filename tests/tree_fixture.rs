@@ -19,6 +19,8 @@ fn open(fx: &std::path::Path, cache_bytes: usize) -> Tree {
         target: Target::Migration,
         keyed_layout: None,
         key_serializer: None,
+        relative_paths: false,
+        operator_ids: Default::default(),
     };
     Tree::open(source, opts).unwrap()
 }

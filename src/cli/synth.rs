@@ -75,6 +75,10 @@ pub struct SynthArgs {
     /// Chain entry 0 is null (a stateless chained operator, like the fixture's sink).
     #[arg(long)]
     pub null_entries: bool,
+    /// Also write the uids of the stateful chain entries that are not chain heads, as
+    /// `--uid-file` takes them (per-operator targets need them).
+    #[arg(long, value_name = "FILE")]
+    pub uid_file: Option<PathBuf>,
 }
 
 impl SynthArgs {
@@ -112,6 +116,11 @@ impl SynthArgs {
 
 pub fn run(args: SynthArgs) -> CliResult {
     let summary = synth::generate(&args.spec(), &args.out).map_err(Failure::other)?;
+    if let Some(f) = &args.uid_file {
+        let mut text = summary.uids.join("\n");
+        text.push('\n');
+        std::fs::write(f, text).map_err(|e| Failure::other(format!("{}: {e}", f.display())))?;
+    }
     println!(
         "{}: Flink 1.1 savepoint, {} bytes, {} subtasks, {} state bytes, {} keys per keyed state",
         summary.savepoint.display(),

@@ -36,6 +36,9 @@ pub struct TreeArgs {
     /// VERTEX/chain-K=HEX.
     #[arg(long = "operator-id", value_name = "VERTEX/chain-K=HEX", value_parser = parse_operator_id)]
     pub operator_ids: Vec<(([u8; 16], usize), [u8; 16])>,
+    /// A file of `--uid` values, one `VERTEX/chain-K=UID` per line (`#` starts a comment).
+    #[arg(long = "uid-file", value_name = "FILE")]
+    pub uid_file: Option<PathBuf>,
     /// Layout of native keyed state; must match the restoring job's backend (default:
     /// heap for memory/filesystem savepoints, rocksdb for RocksDB ones).
     #[arg(long, value_name = "heap|rocksdb", value_parser = KeyedLayout::parse)]
@@ -62,7 +65,7 @@ impl TreeArgs {
             cache_bytes: usize::try_from(self.cache_size).unwrap_or(usize::MAX),
             metadata_root,
             relative_paths: relative,
-            operator_ids: self.uids.iter().chain(&self.operator_ids).copied().collect(),
+            operator_ids: self.operator_ids()?,
             policy,
             target: self.target,
             keyed_layout: self.keyed_layout,
@@ -73,6 +76,39 @@ impl TreeArgs {
         };
         let source: Arc<dyn Source> = Arc::new(source);
         Tree::open(source, opts).map_err(Failure::input)
+    }
+}
+
+impl TreeArgs {
+    /// `--uid`, `--operator-id` and the lines of `--uid-file`; one id per chain entry.
+    fn operator_ids(&self) -> Result<savepointfs::convert::OperatorIds, Failure> {
+        let mut all = self.uids.clone();
+        if let Some(f) = &self.uid_file {
+            let text = std::fs::read_to_string(f)
+                .map_err(|e| Failure::input(format!("--uid-file {}: {e}", f.display())))?;
+            for (n, line) in text.lines().enumerate() {
+                let line = line.split('#').next().unwrap_or("").trim();
+                if line.is_empty() {
+                    continue;
+                }
+                let entry = parse_uid(line).map_err(|e| {
+                    Failure::input(format!("--uid-file {} line {}: {e}", f.display(), n + 1))
+                })?;
+                all.push(entry);
+            }
+        }
+        all.extend(self.operator_ids.iter().copied());
+        let mut ids = savepointfs::convert::OperatorIds::new();
+        for (entry, id) in all {
+            if ids.insert(entry, id).is_some_and(|old| old != id) {
+                return Err(Failure::input(format!(
+                    "two different operator ids for {}/chain-{}",
+                    entry.0.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+                    entry.1
+                )));
+            }
+        }
+        Ok(ids)
     }
 }
 

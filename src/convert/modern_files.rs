@@ -147,8 +147,11 @@ impl Cx<'_> {
             });
         }
         let header = proxy::keyed_header(&key, &metas).map_err(fail)?;
+        // Named after what it reads, so a file's sources say which state files it needs.
+        let mut inputs: Vec<String> = states.iter().map(|s| s.source.name()).collect();
+        inputs.dedup();
         let records = HeapRecords::index(
-            format!("{loc} (heap entries as canonical records)"),
+            format!("{} (heap entries as canonical records)", inputs.join(", ")),
             states,
             key_group,
             self.parallelism,

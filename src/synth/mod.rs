@@ -172,6 +172,9 @@ pub struct SynthSummary {
     pub external_bytes: u64,
     /// Where the external files are (`<dir>/<job id>/chk-<id>`), when there are any.
     pub external_dir: Option<PathBuf>,
+    /// The uid of every stateful chain entry that is not its chain's head, as
+    /// `VERTEX/chain-K=UID` lines for `--uid-file` (synthetic uids `synth-V-K`).
+    pub uids: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

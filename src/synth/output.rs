@@ -180,7 +180,22 @@ pub fn generate(spec: &SynthSpec, out: &Path) -> Result<SynthSummary, SynthError
         external_files: files.count,
         external_bytes: files.bytes,
         external_dir: files.created.then(|| files.dir.clone()),
+        uids: uid_lines(&plan),
     })
+}
+
+/// `VERTEX/chain-K=synth-V-K` for each chain position below the head that holds state.
+fn uid_lines(plan: &Plan) -> Vec<String> {
+    let mut out = Vec::new();
+    for v in &plan.vertices {
+        let chain = v.subtasks.iter().map(|s| s.chain.len()).max().unwrap_or(0);
+        for k in 0..chain.saturating_sub(1) {
+            if v.subtasks.iter().any(|s| s.chain.get(k).is_some_and(Option::is_some)) {
+                out.push(format!("{}/chain-{k}=synth-{}-{k}", hex(&v.id), v.index));
+            }
+        }
+    }
+    out
 }
 
 /// The V0 framing around the blobs; returns the sum of the stateSizes written.

@@ -512,12 +512,13 @@ impl Tree {
                     #[serde(flatten)]
                     report: &'a SavepointReport,
                     target: &'a str,
-                    metadata_root: &'a str,
+                    /// `None`: `_metadata` names its files relative to itself.
+                    metadata_root: Option<&'a str>,
                 }
                 let doc = Doc {
                     report: &report,
                     target: self.opts.target.name(),
-                    metadata_root: &self.opts.metadata_root,
+                    metadata_root: (!self.relative_paths()).then_some(&*self.opts.metadata_root),
                 };
                 let mut bytes = serde_json::to_vec_pretty(&doc)
                     .unwrap_or_else(|e| format!("{{\"error\": {:?}}}", e.to_string()).into_bytes());
@@ -525,6 +526,11 @@ impl Tree {
                 Arc::new(MultiStream::new(REPORT_NAME, [Piece::bytes(bytes)]))
             })
             .clone()
+    }
+
+    /// Whether `_metadata` names its files relative to itself (so the tree can move).
+    fn relative_paths(&self) -> bool {
+        self.opts.relative_paths && self.opts.target.per_operator()
     }
 
     fn metadata_stream(&self) -> Result<Arc<MultiStream>, convert::Error> {
@@ -545,8 +551,7 @@ impl Tree {
     /// Converts every subtask (through the cache) and writes `_metadata`.
     fn build_metadata(&self) -> Result<Metadata, convert::Error> {
         let path_of = |f: FileRef<'_>| layout::path(f.vertex, f.subtask, f.chain, f.kind);
-        let relative = self.opts.relative_paths && self.opts.target.per_operator();
-        let root = (!relative).then(|| self.opts.metadata_root.clone());
+        let root = (!self.relative_paths()).then(|| self.opts.metadata_root.clone());
         // One converted subtask at a time: memory stays bounded by the cache.
         let mut builder = MetadataBuilder::new(
             self.opts.target,

@@ -114,6 +114,8 @@ mod tests {
             target: crate::convert::Target::parse("migration").unwrap(),
             keyed_layout: None,
             key_serializer: None,
+            relative_paths: false,
+            operator_ids: Default::default(),
         };
         Tree::open(source, opts).unwrap()
     }

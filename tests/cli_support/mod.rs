@@ -49,8 +49,25 @@ pub fn synth(dir: &Path, backend: &str, state_bytes: &str, extra: &[&str]) -> Pa
         state_bytes.into(),
     ];
     args.extend(extra.iter().map(|s| s.to_string()));
+    args.extend(["--uid-file".to_string(), uid_file(&sp).display().to_string()]);
     ok(run(&args), &format!("synth {backend} {extra:?}"));
     sp
+}
+
+/// Where `synth` writes a synthetic savepoint's uids.
+pub fn uid_file(sp: &Path) -> PathBuf {
+    sp.with_extension("uids")
+}
+
+/// `--uid-file` for a synthetic savepoint (its non-head chain entries have state, which
+/// per-operator targets find by uid); nothing for others.
+pub fn uid_args(sp: &Path) -> Vec<String> {
+    let f = uid_file(sp);
+    if f.is_file() {
+        vec!["--uid-file".into(), f.display().to_string()]
+    } else {
+        Vec::new()
+    }
 }
 
 /// `file:` + an absolute directory, as `convert` names its output by default.
@@ -94,6 +111,7 @@ pub fn ls_all(sp: &Path, root: &str, tree_args: &[&str]) -> Output {
     ];
     args.extend(tree_args.iter().map(|s| s.to_string()));
     args.extend(["--metadata-root".into(), root.to_string()]);
+    args.extend(uid_args(sp));
     run(&args)
 }
 
@@ -101,6 +119,7 @@ pub fn cat(sp: &Path, path: &str, root: &str, tree_args: &[&str]) -> Output {
     let mut args = vec!["cat".to_string(), sp.display().to_string(), path.into()];
     args.extend(tree_args.iter().map(|s| s.to_string()));
     args.extend(["--metadata-root".into(), root.to_string()]);
+    args.extend(uid_args(sp));
     run(&args)
 }
 
@@ -111,6 +130,7 @@ pub fn convert(sp: &Path, out: &Path, extra: &[&str]) -> Output {
         out.display().to_string(),
     ];
     args.extend(extra.iter().map(|s| s.to_string()));
+    args.extend(uid_args(sp));
     run(&args)
 }
 
