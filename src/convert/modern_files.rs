@@ -4,16 +4,15 @@
 //! state as operator proxy v5 `_default_` + the 1.1 bytes verbatim.
 
 use super::FileKind;
-use super::snapshots::{self, Role};
+use super::snapshots::{self, Role, snapshot_of_stream};
 use super::subtask::{
     Cx, FileResult, Keyed, handle_classes, kv_classes, not_migratable, rocks_key_group,
 };
 use super::heap_reframe::{HeapRecords, HeapStateData};
 use super::{native, rocks};
-use crate::javaser::{self, Limits};
 use crate::modern::proxy::{self, Distribution, KeyedStateMeta, KeyedStateType};
 use crate::modern::snapshot::{JAVA_SERIALIZER, Snapshot};
-use crate::source::{MemSource, Source, Span};
+use crate::source::{Source, Span};
 use crate::stream::Piece;
 use crate::v0::{ChainEntry, KvSnapshot, StateHandle, StateKind};
 use std::sync::Arc;
@@ -30,20 +29,6 @@ fn state_type(kind: StateKind, name: &str) -> Result<KeyedStateType, String> {
             "state {name:?} is folding state, which Flink >= 1.14 no longer has; it is not carried yet (use --target flink-1.10)"
         )),
     }
-}
-
-/// The snapshot of a standalone Java-serialized serializer (a `--key-serializer` or a
-/// RocksDB column's value serializer).
-fn snapshot_of_stream(bytes: &[u8], what: &str, role: Role) -> Result<Snapshot, String> {
-    let src = Arc::new(MemSource::new(what.to_string(), bytes.to_vec()));
-    let g = javaser::parse_stream(src, 0, bytes.len() as u64, &Limits::default())
-        .map_err(|e| format!("{what}: {e}"))?;
-    let root = g
-        .roots()
-        .next()
-        .and_then(|v| v.node())
-        .ok_or_else(|| format!("{what}: no serializer object"))?;
-    snapshots::snapshot_of(&g, root, role).map_err(|e| format!("{what}: {e}"))
 }
 
 impl Cx<'_> {

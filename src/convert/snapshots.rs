@@ -3,10 +3,12 @@
 //! parse, for every serializer whose snapshot is known; anything else (Kryo, Avro, Scala,
 //! user serializers) is an error naming it, never a guess.
 
-use crate::javaser::{Elements, Graph, NodeId, NodeKind, Value};
+use crate::javaser::{self, Elements, Graph, Limits, NodeId, NodeKind, Value};
+use crate::source::MemSource;
+use std::sync::Arc;
 use crate::modern::snapshot::{
-    self, ARRAY_LIST_SNAPSHOT, GENERIC_ARRAY_SNAPSHOT, LIST_SNAPSHOT, MAP_SNAPSHOT, Snapshot,
-    TUPLE_SNAPSHOT, VOID_NAMESPACE_SERIALIZER,
+    self, ARRAY_LIST_SNAPSHOT, Body, ENUM_SNAPSHOT, GENERIC_ARRAY_SNAPSHOT, LIST_SNAPSHOT,
+    MAP_SNAPSHOT, Snapshot, TUPLE_SNAPSHOT, VOID_NAMESPACE_SERIALIZER,
 };
 
 const VOID_SERIALIZER: &str = "org.apache.flink.api.common.typeutils.base.VoidSerializer";
@@ -16,6 +18,7 @@ const LIST_SERIALIZER: &str = "org.apache.flink.api.common.typeutils.base.ListSe
 const MAP_SERIALIZER: &str = "org.apache.flink.api.common.typeutils.base.MapSerializer";
 const GENERIC_ARRAY_SERIALIZER: &str =
     "org.apache.flink.api.common.typeutils.base.GenericArraySerializer";
+const ENUM_SERIALIZER: &str = "org.apache.flink.api.common.typeutils.base.EnumSerializer";
 /// Serializers whose snapshot cannot be written from what Flink 1.1 stored, and why.
 const REFUSED: &[(&str, &str)] = &[
     (
@@ -29,10 +32,6 @@ const REFUSED: &[(&str, &str)] = &[
     (
         "org.apache.flink.api.java.typeutils.runtime.AvroSerializer",
         "Avro serializers are not carried",
-    ),
-    (
-        "org.apache.flink.api.common.typeutils.base.EnumSerializer",
-        "Flink 1.1's EnumSerializer does not record the enum's constants, which its snapshot needs",
     ),
 ];
 
@@ -117,6 +116,23 @@ fn of_depth(graph: &Graph, node: NodeId, depth: usize) -> Result<Snapshot, Strin
                 vec![nested("componentSerializer")?],
             ))
         }
+        ENUM_SERIALIZER => {
+            let class = class_field(graph, node, "enumClass")
+                .ok_or_else(|| format!("{name} without its enumClass"))?;
+            let constants = enum_constants(graph, node).ok_or_else(|| {
+                format!(
+                    "{name} of {class}: Flink 1.1's EnumSerializer does not record the enum's constants (its values are transient), and the snapshot needs them"
+                )
+            })?;
+            Ok(Snapshot {
+                class: ENUM_SNAPSHOT.to_string(),
+                version: snapshot::SIMPLE_VERSION,
+                body: Body::Enum {
+                    enum_class: class,
+                    constants,
+                },
+            })
+        }
         _ => match REFUSED.iter().find(|(c, _)| *c == name) {
             Some((_, why)) => Err(format!("{name}: {why}")),
             None => Err(format!(
@@ -124,6 +140,37 @@ fn of_depth(graph: &Graph, node: NodeId, depth: usize) -> Result<Snapshot, Strin
             )),
         },
     }
+}
+
+/// The names of the enum constants in an `EnumSerializer`'s `values` field, in order.
+fn enum_constants(graph: &Graph, node: NodeId) -> Option<Vec<String>> {
+    let values = field_node(graph, node, "values")?;
+    let NodeKind::Array(arr) = &graph.node(values).kind else {
+        return None;
+    };
+    let Elements::Values(vs) = &arr.elements else {
+        return None;
+    };
+    vs.iter()
+        .map(|v| match &graph.node(v.node()?).kind {
+            NodeKind::Enum { constant, .. } => graph.string_value(Value::Node(*constant)).ok()?,
+            _ => None,
+        })
+        .collect()
+}
+
+/// The snapshot of a standalone Java-serialized serializer (a `--key-serializer`, a
+/// RocksDB column's value serializer).
+pub fn snapshot_of_stream(bytes: &[u8], what: &str, role: Role) -> Result<Snapshot, String> {
+    let src = Arc::new(MemSource::new(what.to_string(), bytes.to_vec()));
+    let g = javaser::parse_stream(src, 0, bytes.len() as u64, &Limits::default())
+        .map_err(|e| format!("{what}: {e}"))?;
+    let root = g
+        .roots()
+        .next()
+        .and_then(|v| v.node())
+        .ok_or_else(|| format!("{what}: no serializer object"))?;
+    snapshot_of(&g, root, role).map_err(|e| format!("{what}: {e}"))
 }
 
 /// The object an object's field refers to.
