@@ -90,10 +90,74 @@ pub struct FileSource {
     len: u64,
 }
 
+/// Opens a file for reading without ever blocking (a FIFO or device in its place is
+/// refused, not waited on) and checks the open file itself is a regular file.
+/// `no_symlinks`: no component of `path` may be a symlink (`openat2` with
+/// `RESOLVE_NO_SYMLINKS`, or `O_NOFOLLOW` on the last component where the kernel lacks
+/// it), so a path checked once cannot be redirected before it is opened.
+pub fn open_regular(path: &Path, no_symlinks: bool) -> io::Result<File> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::io::FromRawFd;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path with a NUL byte"))?;
+    let flags = libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOCTTY;
+    let mut fd = -1;
+    if no_symlinks {
+        let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+        how.flags = flags as u64;
+        how.resolve = libc::RESOLVE_NO_SYMLINKS;
+        // SAFETY: a valid C string and a fully initialised open_how of the size given.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                libc::AT_FDCWD,
+                c.as_ptr(),
+                &how as *const libc::open_how,
+                std::mem::size_of::<libc::open_how>(),
+            )
+        };
+        if r >= 0 {
+            fd = r as i32;
+        } else {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::ENOSYS) {
+                return Err(symlink_hint(e));
+            }
+        }
+    }
+    if fd < 0 {
+        let extra = if no_symlinks { libc::O_NOFOLLOW } else { 0 };
+        // SAFETY: a valid C string.
+        fd = unsafe { libc::open(c.as_ptr(), flags | extra) };
+        if fd < 0 {
+            return Err(symlink_hint(io::Error::last_os_error()));
+        }
+    }
+    // SAFETY: fd was just opened and is owned by nothing else.
+    let file = unsafe { File::from_raw_fd(fd) };
+    let meta = file.metadata()?;
+    if !meta.file_type().is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    Ok(file)
+}
+
+fn symlink_hint(e: io::Error) -> io::Error {
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        io::Error::new(e.kind(), "a path component became a symbolic link after it was checked")
+    } else {
+        e
+    }
+}
+
 impl FileSource {
+    /// Opens a regular file (never blocking on a FIFO or device).
     pub fn open(path: impl AsRef<Path>) -> io::Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let file = File::open(&path)?;
+        let file = open_regular(&path, false)?;
         let len = file.metadata()?.len();
         Ok(FileSource { path, file, len })
     }

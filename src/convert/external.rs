@@ -1,6 +1,8 @@
 //! External state files are named by untrusted strings inside the savepoint. Before any
 //! is read it is rewritten by `--map`, resolved (symlinks too) and confined to the
-//! allowed roots; only then is it opened, lazily, read-only.
+//! allowed roots, then opened once through a path with no symlinks, never blocking, and
+//! checked as an open regular file; every read goes to that descriptor, so swapping the
+//! file or a directory on its path afterwards changes nothing we serve.
 
 use crate::source::Source;
 use crate::v0::ExternalPath;
@@ -8,7 +10,6 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 /// Why an external state file cannot be served.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -97,37 +98,27 @@ impl ExternalPolicy {
                 roots,
             });
         }
-        let meta = std::fs::metadata(&canonical).map_err(|e| unreadable(e.to_string()))?;
-        if !meta.is_file() {
-            return Err(unreadable("not a regular file".into()));
-        }
+        let file = crate::source::open_regular(&canonical, true)
+            .map_err(|e| unreadable(e.to_string()))?;
+        let len = file.metadata().map_err(|e| unreadable(e.to_string()))?.len();
         Ok(ExternalFile {
             path: canonical,
-            len: meta.len(),
-            file: OnceLock::new(),
+            len,
+            file,
         })
     }
 }
 
-/// A resolved external file of known length, opened on first read.
+/// A resolved external file, open, of known length.
 pub struct ExternalFile {
     path: PathBuf,
     len: u64,
-    file: OnceLock<File>,
+    file: File,
 }
 
 impl ExternalFile {
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    fn file(&self) -> io::Result<&File> {
-        if let Some(f) = self.file.get() {
-            return Ok(f);
-        }
-        let f = File::open(&self.path)
-            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.path.display())))?;
-        Ok(self.file.get_or_init(|| f))
     }
 }
 
@@ -146,7 +137,7 @@ impl Source for ExternalFile {
                 format!("{}: read past its size {}", self.path.display(), self.len),
             ));
         }
-        self.file()?.read_exact_at(buf, offset).map_err(|e| {
+        self.file.read_exact_at(buf, offset).map_err(|e| {
             let what = if e.kind() == io::ErrorKind::UnexpectedEof {
                 "shrank since it was measured".to_string()
             } else {
@@ -207,6 +198,54 @@ mod tests {
         assert!(matches!(dotdot, Err(ExternalProblem::NotAllowed { .. })));
         let missing = policy.resolve(&ext(&format!("file:{}", inside.join("nope").display())));
         assert!(matches!(missing, Err(ExternalProblem::Unreadable { .. })));
+    }
+
+    /// The check-then-open race: a checked file swapped for a symlink out of the root
+    /// (or for a FIFO) before the first read is not followed; the descriptor opened at
+    /// the check serves the checked file.
+    #[test]
+    fn a_file_swapped_after_the_check_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let inside = dir.path().join("inside");
+        std::fs::create_dir_all(&inside).unwrap();
+        std::fs::write(dir.path().join("secret"), b"SECRET").unwrap();
+        let policy = ExternalPolicy::new(vec![], std::slice::from_ref(&inside)).unwrap();
+        for swap in ["symlink", "fifo"] {
+            let state = inside.join(format!("state-{swap}"));
+            std::fs::write(&state, b"state!").unwrap();
+            let f = policy
+                .resolve(&ext(&format!("file:{}", state.display())))
+                .unwrap();
+            std::fs::remove_file(&state).unwrap();
+            if swap == "symlink" {
+                std::os::unix::fs::symlink(dir.path().join("secret"), &state).unwrap();
+            } else {
+                let c = std::ffi::CString::new(state.to_str().unwrap()).unwrap();
+                // SAFETY: a valid C string.
+                assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+            }
+            let mut buf = [0u8; 6];
+            f.read_at(0, &mut buf).unwrap();
+            assert_eq!(&buf, b"state!", "{swap}");
+            // Resolving again sees the swap and refuses it at once (a FIFO is never opened
+            // for a blocking read).
+            let again = policy.resolve(&ext(&format!("file:{}", state.display())));
+            assert!(again.is_err(), "{swap}");
+        }
+    }
+
+    /// A directory on the checked path that becomes a symlink is refused at open.
+    #[test]
+    fn no_component_may_be_a_symlink_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("real")).unwrap();
+        std::fs::write(dir.path().join("real/f"), b"x").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("real"), dir.path().join("link")).unwrap();
+        assert!(crate::source::open_regular(&dir.path().join("real/f"), true).is_ok());
+        let e = crate::source::open_regular(&dir.path().join("link/f"), true).unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        // Without the restriction (the savepoint itself may be reached through links).
+        assert!(crate::source::open_regular(&dir.path().join("link/f"), false).is_ok());
     }
 
     #[test]
