@@ -355,3 +355,30 @@ fn a_key_in_the_wrong_subtask_is_reported() {
             && text(&out.stdout).contains("--key-serializer")
     );
 }
+
+/// Inline `Checkpointed` state is a Java stream of its own inside the blob: one zeroed
+/// in place (the blob still decodes) is reported, not passed.
+#[test]
+fn damaged_inline_function_state_is_reported() {
+    let Some(fx) = common::shared_fixtures() else {
+        return;
+    };
+    let mut bytes = std::fs::read(common::mem11(&fx)).unwrap();
+    // The source's state: writeObject("Here be dragons!") as its own stream.
+    let mut stream = vec![0xac, 0xed, 0x00, 0x05, 0x74, 0x00, 0x10];
+    stream.extend_from_slice(b"Here be dragons!");
+    let at = bytes
+        .windows(stream.len())
+        .position(|w| w == stream)
+        .expect("the source's function state");
+    bytes[at..at + stream.len()].fill(0);
+    let dir = tempfile::tempdir().unwrap();
+    let sp = dir.path().join("savepoint");
+    std::fs::write(&sp, bytes).unwrap();
+    let lines = fails(&sp, &[]);
+    assert!(
+        lines.iter().any(|l| l.contains("function-state")
+            && l.contains("not one complete Java serialization stream")),
+        "{lines:?}"
+    );
+}

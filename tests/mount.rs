@@ -655,6 +655,15 @@ fn mount_exit_status_tells_the_truth() {
     );
     let o = m.mount(&sp, &["-o", "rw"]);
     assert!(!o.status.success() && !is_mounted(m.path()), "{o:?}");
+    // A mount point with files would hide them: refused unless -o nonempty.
+    let full = Mounted::unmounted();
+    std::fs::write(full.path().join("keep"), b"x").unwrap();
+    let o = full.mount(&sp, &[]);
+    assert!(!o.status.success() && !is_mounted(full.path()), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not empty"), "{o:?}");
+    let o = full.mount(&sp, &["-o", "nonempty"]);
+    assert!(o.status.success() && is_mounted(full.path()), "{o:?}");
+    drop(full);
 
     let o = m.mount(&sp, &[]);
     assert!(o.status.success(), "{o:?}");

@@ -43,8 +43,9 @@ pub struct MountArgs {
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
     /// Mount options: allow_other, allow_root, default_permissions, auto_unmount,
-    /// fsname=NAME, subtype=NAME, ro, noatime, noexec, nosuid, nodev, and noxattr (no
-    /// user.savepointfs.* attributes: faster `ls -l`, which asks three per entry).
+    /// fsname=NAME, subtype=NAME, ro, noatime, noexec, nosuid, nodev, noxattr (no
+    /// user.savepointfs.* attributes: faster `ls -l`, which asks three per entry), and
+    /// nonempty (mount over a directory that has files, hiding them).
     #[arg(short = 'o', value_name = "OPT[,OPT...]", value_delimiter = ',')]
     pub options: Vec<String>,
 }
@@ -67,7 +68,8 @@ const FUSE_ROOT_ID: u64 = 1;
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub fn run(mut args: MountArgs) -> CliResult {
-    let mountpoint = check_mountpoint(&args.mountpoint)?;
+    let nonempty = args.options.iter().any(|o| o.trim() == "nonempty");
+    let mountpoint = check_mountpoint(&args.mountpoint, nonempty)?;
     // The daemon works from `/`: a relative --map directory must not change meaning.
     for (_, dir) in &mut args.tree.maps {
         *dir = std::path::absolute(&*dir)
@@ -120,8 +122,9 @@ pub fn run_umount(args: UmountArgs) -> CliResult {
     }
 }
 
-/// The mount point, canonical, if it can be mounted on.
-fn check_mountpoint(path: &Path) -> Result<PathBuf, Failure> {
+/// The mount point, canonical, if it can be mounted on: an existing directory that is
+/// not already a mount and is empty (unless `-o nonempty`: the mount hides its files).
+fn check_mountpoint(path: &Path, nonempty: bool) -> Result<PathBuf, Failure> {
     let shown = path.display();
     let abs = absolute_unresolved(path)?;
     let meta = match std::fs::metadata(path) {
@@ -141,6 +144,14 @@ fn check_mountpoint(path: &Path) -> Result<PathBuf, Failure> {
     let canonical = path
         .canonicalize()
         .map_err(|e| Failure::other(format!("mount point {shown}: {e}")))?;
+    let has_entries = std::fs::read_dir(&canonical)
+        .map(|mut d| d.next().is_some())
+        .unwrap_or(false);
+    if has_entries && !nonempty && mount_entry(&canonical).is_none() && mount_entry(&abs).is_none() {
+        return Err(Failure::other(format!(
+            "mount point {shown}: not empty (its files would be hidden while mounted); use an empty directory, or -o nonempty"
+        )));
+    }
     for p in [&canonical, &abs] {
         if let Some(fstype) = mount_entry(p) {
             // The kernel answers `stat` of a dead FUSE mount from its cache; statfs asks.
@@ -168,7 +179,7 @@ fn fuse_config(args: &MountArgs, mountpoint: &Path) -> Result<fuser::Config, Fai
         .filter(|o| !o.is_empty())
     {
         match o {
-            "ro" | "noxattr" => {}
+            "ro" | "noxattr" | "nonempty" => {}
             "allow_other" => acl = SessionACL::All,
             "allow_root" => acl = SessionACL::RootAndOwner,
             "default_permissions" => opts.push(M::DefaultPermissions),

@@ -62,7 +62,12 @@ impl ExternalPolicy {
     fn candidate(&self, ext: &ExternalPath) -> Result<PathBuf, ExternalProblem> {
         for (prefix, dir) in &self.maps {
             for form in [&ext.uri, &ext.display] {
-                if let Some(rest) = form.strip_prefix(prefix.as_str()) {
+                // Whole path components only: `file:/data` maps `file:/data/x`, not
+                // `file:/database/x`.
+                let rest = form
+                    .strip_prefix(prefix.as_str())
+                    .filter(|r| r.is_empty() || r.starts_with('/') || prefix.ends_with('/'));
+                if let Some(rest) = rest {
                     return Ok(dir.join(rest.trim_start_matches('/')));
                 }
             }
@@ -267,5 +272,11 @@ mod tests {
         let mapped = ExternalPolicy::new(vec![map], &[dir.path().to_path_buf()]).unwrap();
         assert_eq!(mapped.resolve(&remote).unwrap().len(), 3);
         assert!(ExternalPolicy::parse_map("no-equals").is_err());
+        // A prefix matches whole path components only.
+        let sibling = ext("hdfs://namenode:8020/flink/ckpt-old/chk-10/state");
+        assert!(matches!(
+            mapped.resolve(&sibling),
+            Err(ExternalProblem::NotLocal { .. })
+        ));
     }
 }

@@ -19,6 +19,8 @@ use std::sync::Arc;
 const STRIDE: u64 = 1024;
 /// Namespaces are small (a window is 16 bytes); a larger one is refused, not held.
 const MAX_NAMESPACE: usize = 1 << 16;
+/// Values up to this size are read through the scan window rather than skipped.
+const SMALL: u64 = 4096;
 /// `END_OF_KEY_GROUP_MARK`.
 const END_OF_KEY_GROUP: u16 = 0xFFFF;
 /// The flag on the first key byte of the last record of a state.
@@ -127,7 +129,13 @@ impl<'a> Walker<'a> {
 /// The length of the next value `codec` reads, consuming it.
 fn measure(codec: &Codec, scan: &mut Scan<'_>) -> io::Result<u64> {
     if let Some(n) = codec.fixed_len() {
-        scan.skip(n)?;
+        // Small values are taken into the window (the next read copies them from there);
+        // only large ones are skipped unread.
+        if n <= SMALL {
+            scan.take(n as usize)?;
+        } else {
+            scan.skip(n)?;
+        }
         return Ok(n);
     }
     let start = scan.pos();
@@ -161,8 +169,12 @@ fn measure(codec: &Codec, scan: &mut Scan<'_>) -> io::Result<u64> {
             }
         }
         Codec::Bytes => {
-            let n = scan.len("byte array length", start)?;
-            scan.skip(n as u64)?;
+            let n = scan.len("byte array length", start)? as u64;
+            if n <= SMALL {
+                scan.take(n as usize)?;
+            } else {
+                scan.skip(n)?;
+            }
         }
         _ => return Err(bad(format!("cannot measure {codec:?}"))),
     }

@@ -156,9 +156,22 @@ impl Verifier<'_, '_> {
             ] {
                 let Some(h) = h else { continue };
                 let content = match innermost(h) {
-                    StateHandle::FileSerializable { .. } => Content::JavaStream,
+                    StateHandle::FileSerializable { .. } | StateHandle::Serialized { .. } => {
+                        Content::JavaStream
+                    }
                     _ => Content::Opaque,
                 };
+                // Inline Java streams are parsed here (external ones in `external`): a
+                // damaged one would restore as garbage or fail the job.
+                if let (Content::JavaStream, Bytes::Span(span)) = (content, h.bytes())
+                    && let Err(e) =
+                        javaser::parse_stream(savepoint.clone(), span.start, span.end(), &Limits::default())
+                {
+                    self.problem(
+                        at(what.into()),
+                        format!("not one complete Java serialization stream: {e}"),
+                    );
+                }
                 let size = self.bytes_size(&h.bytes(), content, at(what.into()), &mut externals);
                 add(&mut now_size, size);
             }
