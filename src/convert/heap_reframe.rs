@@ -35,6 +35,30 @@ pub struct HeapStateData {
     pub value: Codec,
 }
 
+/// A codec with its fixed length worked out once (it is asked for every entry).
+struct Measure<'a> {
+    codec: &'a Codec,
+    fixed: Option<u64>,
+}
+
+impl<'a> Measure<'a> {
+    fn new(codec: &'a Codec) -> Self {
+        Measure {
+            codec,
+            fixed: codec.fixed_len(),
+        }
+    }
+
+    /// The length of the next value, consuming it.
+    #[inline]
+    fn next(&self, scan: &mut Scan<'_>) -> io::Result<u64> {
+        match self.fixed {
+            Some(n) if n <= SMALL => scan.take(n as usize).map(|_| n),
+            _ => measure(self.codec, scan),
+        }
+    }
+}
+
 /// Where a read can resume: the output offset of a record and everything the parser
 /// needs at its key.
 #[derive(Clone)]
@@ -72,6 +96,9 @@ fn bad(msg: String) -> io::Error {
 struct Walker<'a> {
     scan: Scan<'a>,
     state: &'a HeapStateData,
+    key: Measure<'a>,
+    ns: Measure<'a>,
+    value: Measure<'a>,
     namespace: Vec<u8>,
     left_in_namespace: u32,
     namespaces_left: u32,
@@ -84,6 +111,9 @@ impl<'a> Walker<'a> {
         Ok(Walker {
             scan,
             state,
+            key: Measure::new(&state.key),
+            ns: Measure::new(&state.namespace),
+            value: Measure::new(&state.value),
             namespace: Vec::new(),
             left_in_namespace: 0,
             namespaces_left: namespaces,
@@ -94,6 +124,9 @@ impl<'a> Walker<'a> {
         Walker {
             scan: Scan::new(&*state.source, cp.input, state.span.end()),
             state,
+            key: Measure::new(&state.key),
+            ns: Measure::new(&state.namespace),
+            value: Measure::new(&state.value),
             namespace: cp.namespace.to_vec(),
             left_in_namespace: cp.left_in_namespace,
             namespaces_left: cp.namespaces_left,
@@ -108,7 +141,7 @@ impl<'a> Walker<'a> {
             }
             self.namespaces_left -= 1;
             let at = self.scan.pos();
-            let n = measure(&self.state.namespace, &mut self.scan)?;
+            let n = self.ns.next(&mut self.scan)?;
             if n as usize > MAX_NAMESPACE {
                 return Err(bad(format!("namespace of {n} bytes at offset {at}")));
             }
@@ -224,8 +257,8 @@ impl HeapRecords {
                         namespaces_left: w.namespaces_left,
                     });
                 }
-                let k = measure(&state.key, &mut w.scan)?;
-                let v = measure(&state.value, &mut w.scan)?;
+                let k = w.key.next(&mut w.scan)?;
+                let v = w.value.next(&mut w.scan)?;
                 let klen = prefix.len() as u64 + k + w.namespace.len() as u64;
                 if klen > i32::MAX as u64 || v > i32::MAX as u64 {
                     return Err(bad(format!("record {record}: key or value over 2 GiB")));
@@ -304,36 +337,59 @@ impl Source for HeapRecords {
                 )));
             }
             let key_at = w.scan.pos();
-            let k = measure(&w.state.key, &mut w.scan)?;
-            let klen = self.prefix.len() as u64 + k + w.namespace.len() as u64;
-            out.put(pos, &(klen as u32).to_be_bytes());
+            let k = w.key.next(&mut w.scan)?;
+            let value_at = w.scan.pos();
+            let v = w.value.next(&mut w.scan)?;
             let last = record == last_of_run;
-            let mut prefix = [0u8; 2];
             let p = self.prefix.len();
+            let mut prefix = [0u8; 2];
             prefix[..p].copy_from_slice(&self.prefix);
             if last {
                 prefix[0] |= LAST_IN_STATE;
             }
-            out.put(pos + 4, &prefix[..p]);
-            // The key's bytes: usually still in the scan window; re-read them if not.
-            let key_pos = pos + 4 + p as u64;
-            if out.wants(key_pos, k) {
-                match w.scan.recent(key_at) {
-                    Some(key) => out.put(key_pos, key),
-                    None => out.put_source(key_pos, &*w.state.source, key_at, k)?,
+            let ns = &w.namespace;
+            let klen = p as u64 + k + ns.len() as u64;
+            let (k, v) = (k as usize, v as usize);
+            let rec = 4 + klen as usize + 4 + v;
+            let input = w.scan.recent(key_at);
+            match input.and_then(|kv| out.slot(pos, rec as u64).map(|slot| (slot, kv))) {
+                // The whole record is wanted and its input is in the window: one pass.
+                Some((slot, kv)) => {
+                    let (head, rest) = slot.split_at_mut(4);
+                    head.copy_from_slice(&(klen as u32).to_be_bytes());
+                    let (pre, rest) = rest.split_at_mut(p);
+                    pre.copy_from_slice(&prefix[..p]);
+                    let (key, rest) = rest.split_at_mut(k);
+                    key.copy_from_slice(&kv[..k]);
+                    let (nsb, rest) = rest.split_at_mut(ns.len());
+                    nsb.copy_from_slice(ns);
+                    let (vlen, value) = rest.split_at_mut(4);
+                    vlen.copy_from_slice(&(v as u32).to_be_bytes());
+                    value.copy_from_slice(&kv[k..k + v]);
+                }
+                None => {
+                    out.put(pos, &(klen as u32).to_be_bytes());
+                    out.put(pos + 4, &prefix[..p]);
+                    let key_pos = pos + 4 + p as u64;
+                    if out.wants(key_pos, k as u64) {
+                        match w.scan.recent(key_at) {
+                            Some(kv) => out.put(key_pos, &kv[..k]),
+                            None => out.put_source(key_pos, &*w.state.source, key_at, k as u64)?,
+                        }
+                    }
+                    out.put(key_pos + k as u64, ns);
+                    let vlen_pos = key_pos + k as u64 + ns.len() as u64;
+                    out.put(vlen_pos, &(v as u32).to_be_bytes());
+                    if out.wants(vlen_pos + 4, v as u64) {
+                        match w.scan.recent(value_at) {
+                            Some(value) => out.put(vlen_pos + 4, value),
+                            None => out.put_source(vlen_pos + 4, &*w.state.source, value_at, v as u64)?,
+                        }
+                    }
                 }
             }
-            out.put(key_pos + k, &w.namespace);
-            let value_at = w.scan.pos();
-            let v = measure(&w.state.value, &mut w.scan)?;
-            let vlen_pos = key_pos + k + w.namespace.len() as u64;
-            out.put(vlen_pos, &(v as u32).to_be_bytes());
-            if out.wants(vlen_pos + 4, v) {
-                match w.scan.recent(value_at) {
-                    Some(value) => out.put(vlen_pos + 4, value),
-                    None => out.put_source(vlen_pos + 4, &*w.state.source, value_at, v)?,
-                }
-            }
+            let vlen_pos = pos + 4 + klen;
+            let v = v as u64;
             pos = vlen_pos + 4 + v;
             w.left_in_namespace -= 1;
             if last {
@@ -362,5 +418,154 @@ impl Source for HeapRecords {
         self.checkpoints.len() * (std::mem::size_of::<Checkpoint>() + 16)
             + self.runs.len() * 16
             + 256
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prng::Prng;
+    use crate::source::MemSource;
+
+    /// Heap `data` of one state: namespaces of `ns_len` bytes, each with some entries of
+    /// an 8-byte key and a value of `value_len(i)` bytes (`int n` + bytes when variable).
+    fn heap_data(rng: &mut Prng, namespaces: usize, ns_len: usize, entries: &dyn Fn(usize) -> usize, bytes_values: bool) -> (Vec<u8>, Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>) {
+        let mut data = (namespaces as i32).to_be_bytes().to_vec();
+        let mut recs = Vec::new();
+        for n in 0..namespaces {
+            let ns: Vec<u8> = (0..ns_len).map(|_| rng.below(256) as u8).collect();
+            data.extend_from_slice(&ns);
+            let count = entries(n);
+            data.extend_from_slice(&(count as i32).to_be_bytes());
+            for _ in 0..count {
+                let key = rng.below(u64::MAX).to_be_bytes().to_vec();
+                let value = if bytes_values {
+                    let len = rng.below(40) as usize;
+                    let mut v = (len as i32).to_be_bytes().to_vec();
+                    v.extend((0..len).map(|_| rng.below(256) as u8));
+                    v
+                } else {
+                    rng.below(u64::MAX).to_be_bytes().to_vec()
+                };
+                data.extend_from_slice(&key);
+                data.extend_from_slice(&value);
+                recs.push((key, ns.clone(), value));
+            }
+        }
+        (data, recs)
+    }
+
+    /// The canonical layout written the obvious way, all in memory.
+    fn expected(states: &[Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>], prefix: &[u8]) -> Vec<u8> {
+        let with: Vec<usize> = (0..states.len()).filter(|&j| !states[j].is_empty()).collect();
+        let mut out = (with[0] as u16).to_be_bytes().to_vec();
+        for (i, &j) in with.iter().enumerate() {
+            for (r, (k, ns, v)) in states[j].iter().enumerate() {
+                let last = r + 1 == states[j].len();
+                out.extend_from_slice(&((prefix.len() + k.len() + ns.len()) as u32).to_be_bytes());
+                let mut p = prefix.to_vec();
+                if last {
+                    p[0] |= 0x80;
+                }
+                out.extend_from_slice(&p);
+                out.extend_from_slice(k);
+                out.extend_from_slice(ns);
+                out.extend_from_slice(&(v.len() as u32).to_be_bytes());
+                out.extend_from_slice(v);
+                if last {
+                    let next = with.get(i + 1).map_or(0xFFFF, |&n| n as u16);
+                    out.extend_from_slice(&next.to_be_bytes());
+                }
+            }
+        }
+        out
+    }
+
+    /// Random reads of every size, across checkpoints, states and empty namespaces, equal
+    /// the layout built in memory; for 1- and 2-byte key-group prefixes.
+    #[test]
+    fn random_reads_equal_the_layout_built_in_memory() {
+        let mut rng = Prng::new(7);
+        for (max_parallelism, group) in [(4u32, 3u32), (200, 150)] {
+            // State 0: 3 window namespaces (one empty); state 1: empty; state 2: one Void
+            // namespace with 3,000 entries (several checkpoints) and byte[] values.
+            let (d0, r0) = heap_data(&mut rng, 3, 16, &|n| if n == 1 { 0 } else { 700 }, false);
+            let (d1, r1) = heap_data(&mut rng, 0, 1, &|_| 0, false);
+            let (d2, r2) = heap_data(&mut rng, 1, 1, &|_| 3000, true);
+            let mut all = Vec::new();
+            let mut spans = Vec::new();
+            for d in [&d0, &d1, &d2] {
+                spans.push(Span::new(all.len() as u64, d.len() as u64));
+                all.extend_from_slice(d);
+            }
+            let src: Arc<dyn Source> = Arc::new(MemSource::new("heap", all));
+            let codecs = [
+                (Codec::Opaque(16), Codec::Long),
+                (Codec::Void, Codec::Long),
+                (Codec::Void, Codec::Bytes),
+            ];
+            let states = spans
+                .iter()
+                .zip(codecs)
+                .map(|(span, (namespace, value))| HeapStateData {
+                    source: src.clone(),
+                    span: *span,
+                    key: Codec::Long,
+                    namespace,
+                    value,
+                })
+                .collect();
+            let prefix = if max_parallelism > 128 {
+                (group as u16).to_be_bytes().to_vec()
+            } else {
+                vec![group as u8]
+            };
+            let want = expected(&[r0, r1, r2], &prefix);
+            let recs = HeapRecords::index("t".into(), states, group, max_parallelism)
+                .unwrap()
+                .unwrap();
+            assert_eq!(recs.len(), want.len() as u64);
+            let mut whole = vec![0u8; want.len()];
+            recs.read_at(0, &mut whole).unwrap();
+            assert!(whole == want, "whole read, max parallelism {max_parallelism}");
+            for _ in 0..2000 {
+                let off = rng.below(want.len() as u64);
+                let len = rng.below((want.len() as u64 - off).min(70_000) + 1);
+                let mut buf = vec![0u8; len as usize];
+                recs.read_at(off, &mut buf).unwrap();
+                assert!(buf[..] == want[off as usize..(off + len) as usize], "read {len} at {off}");
+            }
+            let mut past = [0u8; 2];
+            assert!(recs.read_at(want.len() as u64 - 1, &mut past).is_err());
+        }
+    }
+
+    /// Truncated or lying data is an error at conversion, never a panic or a hang.
+    #[test]
+    fn damaged_data_is_an_error() {
+        let mut rng = Prng::new(3);
+        let (data, _) = heap_data(&mut rng, 2, 16, &|_| 5, false);
+        for cut in 0..data.len() {
+            let src: Arc<dyn Source> = Arc::new(MemSource::new("heap", data[..cut].to_vec()));
+            let state = HeapStateData {
+                source: src,
+                span: Span::new(0, cut as u64),
+                key: Codec::Long,
+                namespace: Codec::Opaque(16),
+                value: Codec::Long,
+            };
+            assert!(HeapRecords::index("t".into(), vec![state], 0, 1).is_err(), "cut at {cut}");
+        }
+        let mut huge = data.clone();
+        huge[20..24].copy_from_slice(&i32::MAX.to_be_bytes()); // an entry count
+        let src: Arc<dyn Source> = Arc::new(MemSource::new("heap", huge.clone()));
+        let state = HeapStateData {
+            source: src,
+            span: Span::new(0, huge.len() as u64),
+            key: Codec::Long,
+            namespace: Codec::Opaque(16),
+            value: Codec::Long,
+        };
+        assert!(HeapRecords::index("t".into(), vec![state], 0, 1).is_err());
     }
 }

@@ -133,6 +133,18 @@ pub(super) struct Emitter<'b> {
 }
 
 impl Emitter<'_> {
+    /// The output for `len` bytes at `at` when all of them are wanted, counted as filled.
+    #[inline]
+    pub(super) fn slot(&mut self, at: u64, len: u64) -> Option<&mut [u8]> {
+        let from = at.checked_sub(self.offset)? as usize;
+        let end = from.checked_add(len as usize)?;
+        if end > self.buf.len() {
+            return None;
+        }
+        self.filled += len as usize;
+        Some(&mut self.buf[from..end])
+    }
+
     /// Whether any of `len` bytes at output offset `at` fall into the requested read.
     pub(super) fn wants(&self, at: u64, len: u64) -> bool {
         self.window(at, len).is_some()
