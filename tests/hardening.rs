@@ -52,3 +52,71 @@ fn a_fifo_as_the_savepoint_fails_at_once() {
         assert!(err.contains("not a regular file"), "{args:?}: {err}");
     }
 }
+
+/// `inspect` and `savepoint.json` show the sizes of external files only where the path
+/// policy allows reading them: a savepoint naming files elsewhere learns nothing about
+/// them (a semi-async backup directory elsewhere is not walked either).
+#[test]
+fn sizes_outside_the_allowed_roots_are_not_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let sp_dir = dir.path().join("sp");
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&sp_dir).unwrap();
+    for (backend, extra) in [("filesystem", &[][..]), ("rocksdb", &["--rocksdb-mode", "semi-async"][..])] {
+        let sp = sp_dir.join(format!("savepoint-{backend}"));
+        let mut args = vec!["synth", sp.to_str().unwrap(), "--backend", backend, "--state-bytes", "256KiB"];
+        args.extend(["--external-dir", elsewhere.to_str().unwrap()]);
+        args.extend_from_slice(extra);
+        ok(run(&args), "synth");
+        let inspect = || -> serde_json::Value {
+            serde_json::from_slice(&ok(run(["inspect", "--json", sp.to_str().unwrap()]), "inspect")).unwrap()
+        };
+        // A semi-async snapshot names a backup directory: give it content to count.
+        let mut paths = Vec::new();
+        walk(&inspect(), &mut |v| {
+            if let Some(p) = v.get("path").and_then(|p| p.as_str()) {
+                paths.push(p.trim_start_matches("file:").to_string());
+            }
+        });
+        for p in paths.iter().filter(|p| !std::path::Path::new(p).exists()) {
+            std::fs::create_dir_all(p).unwrap();
+            std::fs::write(std::path::Path::new(p).join("sst"), b"0123456789").unwrap();
+        }
+        let doc = inspect();
+        let text = doc.to_string();
+        assert!(text.contains(elsewhere.to_str().unwrap()), "{backend}: external paths are listed");
+        let mut external = 0;
+        let mut visit = |v: &serde_json::Value| {
+            if v.get("path").is_some_and(|p| p.is_string()) && v.get("size").is_some() {
+                external += 1;
+                assert_eq!(v["size"], 0, "{backend}: {v}");
+            }
+        };
+        walk(&doc, &mut visit);
+        drop(visit);
+        assert!(external > 0, "{backend}: no external handle in {doc:#}");
+        // With the directory allowed, the tree's report sees the real sizes.
+        let out = ok(
+            run(["cat", sp.to_str().unwrap(), "savepoint.json", "--allow-root", elsewhere.to_str().unwrap(), "--target", "migration"]),
+            "cat savepoint.json",
+        );
+        let allowed: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let mut sized = 0;
+        walk(&allowed, &mut |v| {
+            if v.get("path").is_some_and(|p| p.is_string()) && v["size"].as_u64().is_some_and(|s| s > 0) {
+                sized += 1;
+            }
+        });
+        assert!(sized > 0, "{backend}: allowed files are measured");
+    }
+}
+
+/// Calls `f` on every value of a JSON document.
+fn walk(v: &serde_json::Value, f: &mut dyn FnMut(&serde_json::Value)) {
+    f(v);
+    match v {
+        serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, f)),
+        serde_json::Value::Object(o) => o.values().for_each(|x| walk(x, f)),
+        _ => {}
+    }
+}

@@ -210,6 +210,8 @@ fn every_backend_decodes_to_the_requested_shape_and_sizes() {
         let (out, summary) = generate(dir.path(), &spec);
         let d = decode(&out);
         let src = d.index.source().clone();
+        // External files sit beside the savepoint, inside the default allowed root.
+        let measure = savepointfs::convert::ExternalPolicy::new(vec![], &[dir.path().to_path_buf()]).unwrap();
         assert_eq!(d.index.checkpoint_id(), spec.checkpoint_id, "{label}");
         assert_eq!(d.index.tasks().len(), spec.vertices as usize, "{label}");
         let mut total = 0u64;
@@ -236,8 +238,8 @@ fn every_backend_decodes_to_the_requested_shape_and_sizes() {
             let entry = d.index.tasks()[*pos]
                 .subtask(m.location.subtask.unwrap())
                 .unwrap();
-            assert_eq!(entry.state_size as u64, m.state_size(), "{what}");
-            total += m.state_size();
+            assert_eq!(entry.state_size as u64, m.state_size(&measure), "{what}");
+            total += m.state_size(&measure);
             let keyed = *pos > 0;
             let kv: Vec<&str> = head.kv_states.iter().map(|k| k.name.as_str()).collect();
             match (keyed, spec.backend) {
@@ -253,7 +255,7 @@ fn every_backend_decodes_to_the_requested_shape_and_sizes() {
                 for h in [&e.function_state, &e.operator_state].into_iter().flatten() {
                     if let Bytes::External { path, .. } = h.bytes() {
                         let len = std::fs::metadata(path.local.unwrap()).unwrap().len();
-                        assert_eq!(len, h.state_size(), "{what}");
+                        assert_eq!(len, h.state_size(&measure), "{what}");
                         assert!(len > 1024, "{what}: only large state goes to files");
                         external += 1;
                     }
@@ -266,7 +268,7 @@ fn every_backend_decodes_to_the_requested_shape_and_sizes() {
                                 external += 1;
                             }
                             let keys = heap_keys(&bytes_of(&*src, &h.data));
-                            assert_eq!(k.snapshot.state_size(), 9 + 16 * keys.len() as u64);
+                            assert_eq!(k.snapshot.state_size(&measure), 9 + 16 * keys.len() as u64);
                         }
                         KvSnapshot::RocksDbFullyAsync {
                             state_handle,
@@ -275,7 +277,7 @@ fn every_backend_decodes_to_the_requested_shape_and_sizes() {
                         } => {
                             assert_eq!(*checkpoint_id, spec.checkpoint_id);
                             let bytes = bytes_of(&*src, &state_handle.bytes());
-                            assert_eq!(bytes.len() as u64, k.snapshot.state_size());
+                            assert_eq!(bytes.len() as u64, k.snapshot.state_size(&measure));
                             if matches!(state_handle.bytes(), Bytes::External { .. }) {
                                 external += 1;
                             }
@@ -290,7 +292,7 @@ fn every_backend_decodes_to_the_requested_shape_and_sizes() {
                         KvSnapshot::RocksDbSemiAsync { backup_uri, .. } => {
                             let uri = backup_uri.as_ref().expect("a backup URI");
                             assert!(uri.uri.ends_with("/dummy_state/chk-10"), "{}", uri.uri);
-                            assert_eq!(k.snapshot.state_size(), 0);
+                            assert_eq!(k.snapshot.state_size(&measure), 0);
                             assert!(!m.migration_problems().is_empty(), "{what}");
                         }
                     }

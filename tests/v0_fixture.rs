@@ -237,7 +237,7 @@ fn custom_operator_state_is_a_wrapped_byte_stream() {
             bytes, want,
             "subtask {sub}: writeUTF(\"Oh my, that's nice!\")"
         );
-        assert_eq!(op.state_size(), 21);
+        assert_eq!(op.state_size(&savepointfs::v0::Unmeasured), 21);
     }
 }
 
@@ -248,7 +248,7 @@ fn handle_sizes_sum_to_the_recorded_state_size() {
     for (t, s) in idx.subtasks() {
         let m = SubtaskModel::decode(&idx, t, s).unwrap();
         assert_eq!(
-            m.state_size() as i64,
+            m.state_size(&savepointfs::v0::Unmeasured) as i64,
             s.state_size,
             "{} subtask {}",
             t.vertex,
@@ -374,12 +374,13 @@ fn decode_everything(bytes: Vec<u8>) -> bool {
     for (t, s) in idx.subtasks() {
         if let Ok(m) = SubtaskModel::decode(&idx, t, s) {
             // Exercise what the report computes, too.
-            let _ = (m.state_size(), m.keyed_state_size(), m.migration_problems());
+            let u = &savepointfs::v0::Unmeasured;
+            let _ = (m.state_size(u), m.keyed_state_size(u), m.migration_problems());
         } else {
             ok = false;
         }
     }
-    let _ = savepointfs::v0::report::SavepointReport::build(&idx, false);
+    let _ = savepointfs::v0::report::SavepointReport::build(&idx, false, &savepointfs::v0::Unmeasured);
     ok
 }
 

@@ -8,7 +8,7 @@
 //! and the rest is still printed; the exit status is then 2.
 
 use super::{CliResult, Failure};
-use savepointfs::convert::Target;
+use savepointfs::convert::{ExternalPolicy, Target};
 use savepointfs::source::{FileSource, Source};
 use savepointfs::v0::report::{ChainReport, HandleReport, SavepointReport, SubtaskReport};
 use savepointfs::v0::{self, SavepointIndex};
@@ -46,7 +46,14 @@ pub fn run(args: InspectArgs) -> CliResult {
         _ => {}
     }
     let index = SavepointIndex::open(source).map_err(Failure::input)?;
-    let report = SavepointReport::build(&index, args.shallow);
+    // External sizes as the default policy of the tree commands allows: files under the
+    // savepoint's own directory only.
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let policy = ExternalPolicy::new(Vec::new(), &[dir]).map_err(Failure::input)?;
+    let report = SavepointReport::build(&index, args.shallow, &policy);
     let text = if args.json {
         let mut s = serde_json::to_string_pretty(&report).map_err(Failure::other)?;
         s.push('\n');

@@ -114,6 +114,38 @@ impl ExternalPolicy {
     }
 }
 
+/// Sizes for the model's reports go through the same door as reads: nothing outside the
+/// allowed roots is stat-ed or walked.
+impl crate::v0::Measure for ExternalPolicy {
+    fn file_size(&self, path: &ExternalPath) -> Option<u64> {
+        self.resolve(path).ok().map(|f| f.len)
+    }
+
+    /// A local directory inside the roots, walked without following symlinks; `None`
+    /// past 10,000 entries.
+    fn tree_size(&self, path: &ExternalPath) -> Option<u64> {
+        fn walk(p: &Path, budget: &mut usize, total: &mut u64) -> Option<()> {
+            let meta = std::fs::symlink_metadata(p).ok()?;
+            *budget = budget.checked_sub(1)?;
+            if meta.is_file() {
+                *total += meta.len();
+            } else if meta.is_dir() {
+                for e in std::fs::read_dir(p).ok()? {
+                    walk(&e.ok()?.path(), budget, total)?;
+                }
+            }
+            Some(())
+        }
+        let dir = self.candidate(path).ok()?.canonicalize().ok()?;
+        if !self.allowed_roots.iter().any(|root| dir.starts_with(root)) {
+            return None;
+        }
+        let (mut budget, mut total) = (10_000, 0);
+        walk(&dir, &mut budget, &mut total)?;
+        Some(total)
+    }
+}
+
 /// A resolved external file, open, of known length.
 pub struct ExternalFile {
     path: PathBuf,
@@ -251,6 +283,26 @@ mod tests {
         assert!(e.to_string().contains("symbolic link"), "{e}");
         // Without the restriction (the savepoint itself may be reached through links).
         assert!(crate::source::open_regular(&dir.path().join("link/f"), false).is_ok());
+    }
+
+    /// Report sizes: only what the policy allows is looked at.
+    #[test]
+    fn sizes_are_measured_inside_the_roots_only() {
+        use crate::v0::Measure;
+        let dir = tempfile::tempdir().unwrap();
+        let inside = dir.path().join("inside");
+        std::fs::create_dir_all(inside.join("d")).unwrap();
+        std::fs::write(inside.join("f"), b"12345").unwrap();
+        std::fs::write(inside.join("d/g"), b"123").unwrap();
+        std::fs::write(dir.path().join("secret"), b"123456789").unwrap();
+        let policy = ExternalPolicy::new(vec![], std::slice::from_ref(&inside)).unwrap();
+        let at = |p: &Path| ext(&format!("file:{}", p.display()));
+        assert_eq!(policy.file_size(&at(&inside.join("f"))), Some(5));
+        assert_eq!(policy.file_size(&at(&inside.join("nope"))), None);
+        assert_eq!(policy.file_size(&at(&inside)), None, "a directory is not a file");
+        assert_eq!(policy.tree_size(&at(&inside)), Some(8));
+        assert_eq!(policy.file_size(&at(&dir.path().join("secret"))), None);
+        assert_eq!(policy.tree_size(&at(dir.path())), None, "not walked");
     }
 
     #[test]

@@ -503,7 +503,7 @@ impl Tree {
     fn report_stream(&self) -> Arc<MultiStream> {
         self.report
             .get_or_init(|| {
-                let report = SavepointReport::build(&self.index, false);
+                let report = SavepointReport::build(&self.index, false, &self.opts.policy);
                 // The inspect document, plus which target `_metadata` serves. Serialized
                 // straight from the structs: a `serde_json::Value` of 10,000 subtasks
                 // would triple the memory this takes.

@@ -3,7 +3,7 @@
 //! their bytes are: a span of the savepoint file or an external file, never a copy.
 
 use super::error::{Error, Location, ModelProblem, Result};
-use super::uri::ExternalPath;
+use super::uri::{ExternalPath, Measure};
 use crate::javaser::{self, Graph, NodeId, ObjectView, Value};
 use crate::source::Span;
 
@@ -102,13 +102,13 @@ impl StateHandle {
     }
 
     /// The size Flink 1.1 reports (formats.md §2.6): array lengths, or a file's length
-    /// from the file system (0 when it cannot be found).
-    pub fn state_size(&self) -> u64 {
+    /// as `measure` sees it (0 when it cannot be had).
+    pub fn state_size(&self, measure: &dyn Measure) -> u64 {
         match self {
             StateHandle::Serialized { data, .. } | StateHandle::ByteStream { data, .. } => data.len,
-            StateHandle::DataInputView { inner, .. } => inner.state_size(),
+            StateHandle::DataInputView { inner, .. } => inner.state_size(measure),
             StateHandle::FileStream { path, .. } | StateHandle::FileSerializable { path, .. } => {
-                path.file_size().unwrap_or(0)
+                measure.file_size(path).unwrap_or(0)
             }
         }
     }
@@ -205,17 +205,17 @@ impl KvSnapshot {
     }
 
     /// The size Flink 1.1 reports (formats.md §2.6).
-    pub fn state_size(&self) -> u64 {
+    pub fn state_size(&self, measure: &dyn Measure) -> u64 {
         match self {
             KvSnapshot::Heap(h) => match &h.data {
                 Bytes::Span(s) => s.len,
-                Bytes::External { path, .. } => path.file_size().unwrap_or(0),
+                Bytes::External { path, .. } => measure.file_size(path).unwrap_or(0),
             },
-            KvSnapshot::RocksDbFullyAsync { state_handle, .. } => state_handle.state_size(),
-            // Flink 1.1 sums the backup directory; we walk it when it is local.
+            KvSnapshot::RocksDbFullyAsync { state_handle, .. } => state_handle.state_size(measure),
+            // Flink 1.1 sums the backup directory.
             KvSnapshot::RocksDbSemiAsync { backup_uri, .. } => backup_uri
                 .as_ref()
-                .and_then(|p| p.tree_size(10_000))
+                .and_then(|p| measure.tree_size(p))
                 .unwrap_or(0),
         }
     }

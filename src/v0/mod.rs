@@ -27,4 +27,4 @@ pub use index::{
 pub use model::{
     ChainEntry, KvState, OperatorSnapshot, STREAM_TASK_STATE, STREAM_TASK_STATE_LIST, SubtaskModel,
 };
-pub use uri::ExternalPath;
+pub use uri::{ExternalPath, Measure, Unmeasured};

@@ -6,6 +6,7 @@
 use super::error::{Error, Location, ModelProblem, Result};
 use super::handles::{Ctx, KvSnapshot, StateHandle, decode_kv_snapshot, decode_state_handle};
 use super::index::{SavepointIndex, SubtaskEntry, TaskEntry};
+use super::uri::Measure;
 use crate::javaser::{self, Elements, Graph, Limits, NodeId, Value};
 use crate::source::{Source, Span};
 use std::sync::Arc;
@@ -41,19 +42,19 @@ pub struct ChainEntry {
 
 impl ChainEntry {
     /// Sum of the handle sizes (formats.md §2.6).
-    pub fn state_size(&self) -> u64 {
+    pub fn state_size(&self, measure: &dyn Measure) -> u64 {
         let handles = [&self.function_state, &self.operator_state]
             .into_iter()
             .flatten()
-            .map(StateHandle::state_size)
+            .map(|h| h.state_size(measure))
             .sum::<u64>();
-        handles + self.keyed_state_size().unwrap_or(0)
+        handles + self.keyed_state_size(measure).unwrap_or(0)
     }
 
     /// Sum of the keyed snapshots' sizes; `None` when the entry has no keyed state.
-    pub fn keyed_state_size(&self) -> Option<u64> {
+    pub fn keyed_state_size(&self, measure: &dyn Measure) -> Option<u64> {
         (!self.kv_states.is_empty())
-            .then(|| self.kv_states.iter().map(|k| k.snapshot.state_size()).sum())
+            .then(|| self.kv_states.iter().map(|k| k.snapshot.state_size(measure)).sum())
     }
 
     /// Decodes a `StreamTaskState` object as chain entry `index`.
@@ -238,14 +239,14 @@ impl SubtaskModel {
     }
 
     /// Sum of all handle sizes: what Flink 1.1 recorded as the subtask's stateSize.
-    pub fn state_size(&self) -> u64 {
-        self.entries().map(ChainEntry::state_size).sum()
+    pub fn state_size(&self, measure: &dyn Measure) -> u64 {
+        self.entries().map(|e| e.state_size(measure)).sum()
     }
 
     /// Sum of the keyed snapshots' sizes; `None` when no entry has keyed state.
-    pub fn keyed_state_size(&self) -> Option<u64> {
+    pub fn keyed_state_size(&self, measure: &dyn Measure) -> Option<u64> {
         self.entries()
-            .filter_map(ChainEntry::keyed_state_size)
+            .filter_map(|e| e.keyed_state_size(measure))
             .reduce(|a, b| a + b)
     }
 

@@ -237,7 +237,7 @@ fn filesystem_and_rocksdb_handles_decode_with_their_locations() {
         panic!("{:?}", e1.function_state)
     };
     assert_eq!(path.local, Some(dir.path().join("fn")));
-    assert_eq!(e1.function_state.as_ref().unwrap().state_size(), 300);
+    assert_eq!(e1.function_state.as_ref().unwrap().state_size(&LocalFiles), 300);
     let op = e1.operator_state.as_ref().unwrap();
     assert_eq!(op.class_name(), crate::v0::DATA_INPUT_VIEW_HANDLE);
     match op.bytes() {
@@ -251,7 +251,7 @@ fn filesystem_and_rocksdb_handles_decode_with_their_locations() {
         other => panic!("{other:?}"),
     }
     assert_eq!(
-        op.state_size(),
+        op.state_size(&crate::v0::Unmeasured),
         0,
         "a remote file's size cannot be determined"
     );
@@ -281,7 +281,7 @@ fn filesystem_and_rocksdb_handles_decode_with_their_locations() {
         e1.kv_states[0].snapshot.class_name(),
         "org.apache.flink.runtime.state.filesystem.FsValueState$Snapshot"
     );
-    assert_eq!(e1.kv_states[0].snapshot.state_size(), 70);
+    assert_eq!(e1.kv_states[0].snapshot.state_size(&LocalFiles), 70);
     assert!(matches!(
         m.graph.nodes[e1.kv_states_map.unwrap() as usize].kind,
         crate::javaser::NodeKind::Object(_)
@@ -304,8 +304,9 @@ fn filesystem_and_rocksdb_handles_decode_with_their_locations() {
     let mut three = [0u8; 3];
     idx.source().read_at(span.start, &mut three).unwrap();
     assert_eq!(three, [1, 2, 3]);
-    assert_eq!(m.state_size(), 300 + 70 + 3);
-    assert_eq!(m.keyed_state_size(), Some(73));
+    assert_eq!(m.state_size(&LocalFiles), 300 + 70 + 3);
+    assert_eq!(m.state_size(&crate::v0::Unmeasured), 3, "nothing measured: inline only");
+    assert_eq!(m.keyed_state_size(&LocalFiles), Some(73));
     let problems = m.migration_problems();
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(problems[0].contains("[1, 2]"), "{problems:?}");
@@ -365,7 +366,7 @@ fn semi_async_rocksdb_is_represented_and_reported_as_not_migratable() {
     );
     assert!(p.contains("hdfs://nn/backups/chk-5"), "{p}");
     assert_eq!(m.migration_problems().len(), 1);
-    let report = crate::v0::report::SavepointReport::build(&idx, false);
+    let report = crate::v0::report::SavepointReport::build(&idx, false, &crate::v0::Unmeasured);
     let s = &report.tasks[0].subtasks[0];
     assert_eq!(s.migratable, Some(false));
     let k = &s.chain.as_ref().unwrap()[0].kv_states[0];
@@ -533,4 +534,16 @@ fn bad_uris_and_null_fields_are_errors() {
         matches!(problem, ModelProblem::NullField { field: "stream" }),
         "{problem:?}"
     );
+}
+
+/// Sizes straight from the local file system (the product asks its path policy).
+struct LocalFiles;
+
+impl crate::v0::Measure for LocalFiles {
+    fn file_size(&self, path: &crate::v0::ExternalPath) -> Option<u64> {
+        std::fs::metadata(path.local.as_ref()?).ok().filter(|m| m.is_file()).map(|m| m.len())
+    }
+    fn tree_size(&self, _: &crate::v0::ExternalPath) -> Option<u64> {
+        None
+    }
 }

@@ -5,6 +5,7 @@
 use super::handles::{Bytes, KvSnapshot, StateHandle};
 use super::index::{SavepointIndex, SubtaskEntry, TaskEntry, VertexId};
 use super::model::{ChainEntry, SubtaskModel};
+use super::uri::Measure;
 use serde::Serialize;
 
 #[derive(Clone, Debug, Serialize)]
@@ -122,12 +123,13 @@ pub struct KvReport {
 }
 
 impl SavepointReport {
-    /// Builds the document; unless `shallow`, decodes every subtask blob.
-    pub fn build(index: &SavepointIndex, shallow: bool) -> SavepointReport {
+    /// Builds the document; unless `shallow`, decodes every subtask blob. External sizes
+    /// are what `measure` (the caller's path policy) may see.
+    pub fn build(index: &SavepointIndex, shallow: bool, measure: &dyn Measure) -> SavepointReport {
         let tasks: Vec<TaskReport> = index
             .tasks()
             .iter()
-            .map(|t| task_report(index, t, shallow))
+            .map(|t| task_report(index, t, shallow, measure))
             .collect();
         let errors = tasks
             .iter()
@@ -147,11 +149,16 @@ impl SavepointReport {
     }
 }
 
-fn task_report(index: &SavepointIndex, task: &TaskEntry, shallow: bool) -> TaskReport {
+fn task_report(
+    index: &SavepointIndex,
+    task: &TaskEntry,
+    shallow: bool,
+    measure: &dyn Measure,
+) -> TaskReport {
     let subtasks: Vec<SubtaskReport> = task
         .subtasks
         .iter()
-        .map(|s| subtask_report(index, task, s, shallow))
+        .map(|s| subtask_report(index, task, s, shallow, measure))
         .collect();
     let lengths: Vec<usize> = subtasks.iter().filter_map(|s| s.chain_length).collect();
     let mut problems = Vec::new();
@@ -176,6 +183,7 @@ fn subtask_report(
     task: &TaskEntry,
     s: &SubtaskEntry,
     shallow: bool,
+    measure: &dyn Measure,
 ) -> SubtaskReport {
     let mut r = SubtaskReport {
         index: s.index,
@@ -197,9 +205,9 @@ fn subtask_report(
     }
     match SubtaskModel::decode(index, task, s) {
         Ok(model) => {
-            r.handle_size_sum = Some(model.state_size());
+            r.handle_size_sum = Some(model.state_size(measure));
             r.chain_length = Some(model.chain_length());
-            r.keyed_state_size = model.keyed_state_size();
+            r.keyed_state_size = model.keyed_state_size(measure);
             r.problems = model.migration_problems();
             r.migratable = Some(r.problems.is_empty());
             r.chain = Some(
@@ -207,7 +215,7 @@ fn subtask_report(
                     .chain
                     .iter()
                     .enumerate()
-                    .map(|(i, e)| chain_report(i, e.as_ref()))
+                    .map(|(i, e)| chain_report(i, e.as_ref(), measure))
                     .collect(),
             );
         }
@@ -216,7 +224,7 @@ fn subtask_report(
     r
 }
 
-fn chain_report(index: usize, entry: Option<&ChainEntry>) -> ChainReport {
+fn chain_report(index: usize, entry: Option<&ChainEntry>, measure: &dyn Measure) -> ChainReport {
     let Some(e) = entry else {
         return ChainReport {
             index,
@@ -229,8 +237,8 @@ fn chain_report(index: usize, entry: Option<&ChainEntry>) -> ChainReport {
     ChainReport {
         index,
         present: true,
-        function_state: e.function_state.as_ref().map(handle_report),
-        operator_state: e.operator_state.as_ref().map(handle_report),
+        function_state: e.function_state.as_ref().map(|h| handle_report(h, measure)),
+        operator_state: e.operator_state.as_ref().map(|h| handle_report(h, measure)),
         kv_states: e
             .kv_states
             .iter()
@@ -246,7 +254,7 @@ fn chain_report(index: usize, entry: Option<&ChainEntry>) -> ChainReport {
                         None,
                         None,
                         Some(*checkpoint_id),
-                        Some(handle_report(state_handle)),
+                        Some(handle_report(state_handle, measure)),
                     ),
                     KvSnapshot::RocksDbSemiAsync { checkpoint_id, .. } => {
                         (None, None, Some(*checkpoint_id), None)
@@ -262,7 +270,7 @@ fn chain_report(index: usize, entry: Option<&ChainEntry>) -> ChainReport {
                 KvReport {
                     name: k.name.clone(),
                     class: k.snapshot.class_name().into(),
-                    size: k.snapshot.state_size(),
+                    size: k.snapshot.state_size(measure),
                     backend: k.snapshot.backend_name(),
                     kind,
                     descriptor_name,
@@ -286,18 +294,18 @@ fn locate(bytes: Option<&Bytes>) -> (Option<String>, Option<u64>) {
     }
 }
 
-fn handle_report(h: &StateHandle) -> HandleReport {
+fn handle_report(h: &StateHandle, measure: &dyn Measure) -> HandleReport {
     let (path, offset) = match h {
         StateHandle::DataInputView { .. } => (None, None),
         _ => locate(Some(&h.bytes())),
     };
     HandleReport {
         class: h.class_name().into(),
-        size: h.state_size(),
+        size: h.state_size(measure),
         path,
         offset,
         inner: match h {
-            StateHandle::DataInputView { inner, .. } => Some(Box::new(handle_report(inner))),
+            StateHandle::DataInputView { inner, .. } => Some(Box::new(handle_report(inner, measure))),
             _ => None,
         },
     }

@@ -2,10 +2,10 @@
 //! a `java.net.URI`) or as a bare `URI`; in the stream a URI is just its string form. We
 //! split that string the way `java.net.URI` does (RFC 2396) and render it the way Flink's
 //! `Path.toString()` does (formats.md §2.5), because the V1 writer uses that rendering.
-//! Paths come from untrusted input: nothing here touches the file system except
-//! [`ExternalPath::file_size`].
+//! Paths come from untrusted input: nothing here touches the file system (sizes are
+//! asked of a [`Measure`], which the caller's path policy implements).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// A decoded external location.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,41 +85,32 @@ impl ExternalPath {
         })
     }
 
-    /// The size Flink 1.1 would report for a file handle (formats.md §2.6): the file's
-    /// length when it exists locally, else `None` (Flink then counts 0).
-    pub fn file_size(&self) -> Option<u64> {
-        let p = self.local.as_deref()?;
-        std::fs::metadata(p)
-            .ok()
-            .filter(|m| m.is_file())
-            .map(|m| m.len())
-    }
-
-    /// Total size of the files under a local directory (what Hadoop's content summary
-    /// gives for a RocksDB backup directory). Bounded: symlinks are not followed and
-    /// the walk gives up (`None`) past `max_entries` entries.
-    pub fn tree_size(&self, max_entries: usize) -> Option<u64> {
-        fn walk(p: &Path, budget: &mut usize, total: &mut u64) -> Option<()> {
-            let meta = std::fs::symlink_metadata(p).ok()?;
-            *budget = budget.checked_sub(1)?;
-            if meta.is_file() {
-                *total += meta.len();
-            } else if meta.is_dir() {
-                for e in std::fs::read_dir(p).ok()? {
-                    walk(&e.ok()?.path(), budget, total)?;
-                }
-            }
-            Some(())
-        }
-        let mut budget = max_entries;
-        let mut total = 0;
-        walk(self.local.as_deref()?, &mut budget, &mut total)?;
-        Some(total)
-    }
 }
 
 /// `scheme ":" rest` when the text before the first `:` is a valid scheme and comes
 /// before any `/`, `?` or `#`; otherwise a relative reference.
+/// How the Flink 1.1 model learns the size of external state, which Flink 1.1 counted in
+/// its `stateSize` (formats.md §2.6). The model never touches the file system itself:
+/// the caller's policy decides what may be looked at (`convert::ExternalPolicy`).
+pub trait Measure {
+    /// A file's length; `None` when it cannot or may not be looked at.
+    fn file_size(&self, path: &ExternalPath) -> Option<u64>;
+    /// The total size of the files under a directory (a RocksDB backup), bounded.
+    fn tree_size(&self, path: &ExternalPath) -> Option<u64>;
+}
+
+/// Looks at nothing: every external size is unknown.
+pub struct Unmeasured;
+
+impl Measure for Unmeasured {
+    fn file_size(&self, _: &ExternalPath) -> Option<u64> {
+        None
+    }
+    fn tree_size(&self, _: &ExternalPath) -> Option<u64> {
+        None
+    }
+}
+
 fn split_scheme(s: &str) -> Result<(Option<String>, &str), String> {
     let Some(colon) = s.find(':') else {
         return Ok((None, s));
@@ -175,11 +166,11 @@ mod tests {
         assert_eq!(p.scheme.as_deref(), Some("file"));
         assert_eq!(p.authority, None);
         assert_eq!(p.display, "file:/tmp/chk-10/a b");
-        assert_eq!(p.local.as_deref(), Some(Path::new("/tmp/chk-10/a b")));
+        assert_eq!(p.local.as_deref(), Some(std::path::Path::new("/tmp/chk-10/a b")));
         let p = ExternalPath::parse("file:///data/x").unwrap();
         assert_eq!(p.authority, None, "an empty authority is no authority");
         assert_eq!(p.display, "file:/data/x");
-        assert_eq!(p.local.as_deref(), Some(Path::new("/data/x")));
+        assert_eq!(p.local.as_deref(), Some(std::path::Path::new("/data/x")));
     }
 
     #[test]
@@ -220,22 +211,5 @@ mod tests {
         assert_eq!(ExternalPath::parse("/a%FF").unwrap().display, "/a\u{FFFD}");
         // A multi-byte escape sequence decodes to its character.
         assert_eq!(ExternalPath::parse("/%C3%A9").unwrap().display, "/é");
-    }
-
-    #[test]
-    fn sizes_come_from_the_local_file_system() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("f"), b"12345").unwrap();
-        std::fs::create_dir(dir.path().join("d")).unwrap();
-        std::fs::write(dir.path().join("d/g"), b"123").unwrap();
-        let uri = format!("file:{}", dir.path().display());
-        let f = ExternalPath::parse(&format!("{uri}/f")).unwrap();
-        assert_eq!(f.file_size(), Some(5));
-        let missing = ExternalPath::parse(&format!("{uri}/nope")).unwrap();
-        assert_eq!(missing.file_size(), None);
-        let root = ExternalPath::parse(&uri).unwrap();
-        assert_eq!(root.file_size(), None, "a directory is not a file");
-        assert_eq!(root.tree_size(100), Some(8));
-        assert_eq!(root.tree_size(2), None, "the walk is bounded");
     }
 }
