@@ -13,6 +13,7 @@ pub mod prng;
 pub mod source;
 pub mod stream;
 pub mod synth;
+pub mod text;
 pub mod tree;
 pub mod v0;
 pub mod v1;

@@ -23,11 +23,25 @@ fn raise_open_file_limit() {
 }
 
 fn main() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    // Log messages quote paths and names from the savepoint: escaped, one line each.
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        .format(|buf, record| {
+            use std::io::Write;
+            let msg = record.args().to_string();
+            writeln!(
+                buf,
+                "[{} {} {}] {}",
+                buf.timestamp(),
+                record.level(),
+                record.target(),
+                savepointfs::text::escape_controls(&msg)
+            )
+        })
+        .init();
     raise_open_file_limit();
     let args = cli::Cli::parse();
     if let Err(e) = cli::run(args) {
-        eprintln!("savepointfs: {}", e.message);
+        eprintln!("savepointfs: {}", savepointfs::text::escape_controls(&e.message));
         std::process::exit(e.code);
     }
 }

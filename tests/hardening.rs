@@ -120,3 +120,57 @@ fn walk(v: &serde_json::Value, f: &mut dyn FnMut(&serde_json::Value)) {
         _ => {}
     }
 }
+
+/// Paths in a savepoint are untrusted text: an ESC sequence or a line break in one never
+/// reaches the terminal raw from `inspect`, `verify`, `ls` or `convert`.
+#[test]
+fn control_characters_in_input_never_reach_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let evil = dir.path().join("x\x1b]0;pwned\x07\rverify: ok\ny");
+    let sp_dir = dir.path().join("sp");
+    std::fs::create_dir_all(&sp_dir).unwrap();
+    let sp = sp_dir.join("savepoint");
+    ok(
+        run([
+            "synth",
+            sp.to_str().unwrap(),
+            "--backend",
+            "filesystem",
+            "--state-bytes",
+            "64KiB",
+            "--external-dir",
+            evil.to_str().unwrap(),
+        ]),
+        "synth",
+    );
+    // One state file gone: verify and convert name its (evil) path in their messages.
+    let mut stack = vec![evil.clone()];
+    let victim = loop {
+        let d = stack.pop().expect("a state file");
+        let mut found = None;
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() { stack.push(p) } else { found = Some(p) }
+        }
+        if let Some(f) = found { break f; }
+    };
+    std::fs::remove_file(&victim).unwrap();
+    let out = dir.path().join("out");
+    for args in [
+        vec!["inspect", sp.to_str().unwrap()],
+        vec!["verify", sp.to_str().unwrap(), "--target", "migration"],
+        vec!["ls", "-R", "-l", sp.to_str().unwrap(), "--target", "migration"],
+        vec!["convert", sp.to_str().unwrap(), out.to_str().unwrap(), "--target", "migration"],
+    ] {
+        let o = run(&args);
+        for (stream, bytes) in [("stdout", &o.stdout), ("stderr", &o.stderr)] {
+            assert!(!bytes.contains(&0x1b) && !bytes.contains(&0x07) && !bytes.contains(&b'\r'), "{args:?} {stream}: {}", text(bytes));
+            let t = text(bytes);
+            assert!(!t.lines().any(|l| l.trim() == "verify: ok"), "{args:?} {stream}: a forged line");
+        }
+        let shown = format!("{}{}", text(&o.stdout), text(&o.stderr));
+        if args[0] != "ls" {
+            assert!(shown.contains("\\e]0;pwned"), "{args:?}: shown escaped: {shown}");
+        }
+    }
+}

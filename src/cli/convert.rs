@@ -126,7 +126,10 @@ pub fn run(args: ConvertArgs) -> CliResult {
         match &named {
             Ok(n) if !n.contains_key(path) && args.minimal => {}
             Ok(n) if !n.contains_key(path) => {
-                eprintln!("savepointfs: warning: {line} (not named by _metadata; left out)")
+                eprintln!(
+                    "savepointfs: warning: {} (not named by _metadata; left out)",
+                    savepointfs::text::escape_controls(&line.to_string())
+                )
             }
             _ => problems.push(line),
         }
@@ -316,7 +319,7 @@ fn sync_dirs(tmp: &Path, items: &[Item]) -> io::Result<()> {
 
 fn report(problems: &[String], outcome: &str, outdir: &Path) -> Failure {
     for p in problems {
-        eprintln!("savepointfs: {p}");
+        eprintln!("savepointfs: {}", savepointfs::text::escape_controls(&p.to_string()));
     }
     Failure::input(format!(
         "{} file(s) could not be converted; {outcome} ({})",

@@ -71,10 +71,12 @@ pub fn run(args: InspectArgs) -> CliResult {
     Ok(())
 }
 
+/// Writes human output or JSON: a table's lines are ours, what is inside them may come
+/// from the savepoint and is escaped (JSON escapes control characters itself).
 fn write_out(text: &str) -> CliResult {
     std::io::stdout()
         .lock()
-        .write_all(text.as_bytes())
+        .write_all(savepointfs::text::escape_lines(text).as_bytes())
         .map_err(|e| Failure::other(format!("cannot write to stdout: {e}")))
 }
 

@@ -76,7 +76,8 @@ pub fn run(args: LsArgs) -> CliResult {
                     Ok(n) => v.push((n.path, n.entry.ino)),
                     Err(u) => {
                         failures += 1;
-                        eprintln!("savepointfs: {}: {}", u.path, cause_of(&u.error));
+                        let line = format!("{}: {}", u.path, cause_of(&u.error));
+                        eprintln!("savepointfs: {}", savepointfs::text::escape_controls(&line));
                     }
                 }
             }
@@ -86,7 +87,8 @@ pub fn run(args: LsArgs) -> CliResult {
                 Ok(children) => children.into_iter().map(|c| (c.name, c.ino)).collect(),
                 Err(e) => {
                     failures += 1;
-                    eprintln!("savepointfs: {}: {}", args.path_label(), cause_of(&e));
+                    let line = format!("{}: {}", args.path_label(), cause_of(&e));
+                    eprintln!("savepointfs: {}", savepointfs::text::escape_controls(&line));
                     Vec::new()
                 }
             }
@@ -128,7 +130,8 @@ fn line(tree: &Tree, long: bool, name: &str, ino: Ino, failures: &mut usize) -> 
     }
     let mut fail = |e: &Error| {
         *failures += 1;
-        eprintln!("savepointfs: {name}: {}", cause_of(e));
+        let line = format!("{name}: {}", cause_of(e));
+        eprintln!("savepointfs: {}", savepointfs::text::escape_controls(&line));
     };
     let (kind, size) = match tree.getattr(ino) {
         Ok(e) if e.is_dir => ('d', 0),

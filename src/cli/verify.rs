@@ -5,6 +5,7 @@
 //! (`vertex <hex> subtask <i> chain <k> <file>: cause`), then a summary line; exit
 //! status 2 when anything is wrong.
 
+use savepointfs::text::escape_controls;
 use super::ls::metadata_root;
 use super::tree_args::TreeArgs;
 use super::{CliResult, Failure};
@@ -29,7 +30,7 @@ pub fn run(args: VerifyArgs) -> CliResult {
     let mut write_error = None;
     let summary = tree.verify(&mut |p| {
         if write_error.is_none()
-            && let Err(e) = writeln!(stdout.lock(), "{p}")
+            && let Err(e) = writeln!(stdout.lock(), "{}", escape_controls(&p.to_string()))
         {
             write_error = Some(e);
         }
