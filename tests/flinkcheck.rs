@@ -45,10 +45,11 @@ fn file_handles(metadata: &Path) -> Vec<(String, i64)> {
 fn flink_accepts(tool: &Path, sp: &Path, tree_args: &[&str], label: &str) -> usize {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("converted");
-    // flinkcheck is Flink 1.10's V1 reader: the per-chain targets (flink-1.10 by default).
+    // flinkcheck is Flink 1.10's V1 reader: the per-chain targets (flink-1.2 unless
+    // named; flink-1.10 is per operator once every stateful operator has an id).
     let mut tree_args = tree_args.to_vec();
     if !tree_args.contains(&"--target") {
-        tree_args.extend(["--target", "flink-1.10"]);
+        tree_args.extend(["--target", "flink-1.2"]);
     }
     let tree_args = &tree_args[..];
     ok(convert(sp, &out, tree_args), &format!("{label}: convert"));

@@ -138,3 +138,27 @@ fn key_re_typing_keeps_bytes_or_is_refused() {
     assert_eq!(int.status.code(), Some(2));
     assert!(text(&int.stderr).contains("re-type"), "{}", text(&int.stderr));
 }
+
+/// `flink-1.10` is per operator (V2, which carries max parallelism) when every stateful
+/// operator has an id, and per chain (V1, which Flink 1.10 maps by chain position) when a
+/// chained operator's uid is missing; `inspect` names the target of both.
+#[test]
+fn flink_1_10_is_per_operator_where_it_can_be() {
+    let dir = tempfile::tempdir().unwrap();
+    let sp = synth(dir.path(), "memory", "64KiB", &[]);
+    let with = dir.path().join("with");
+    ok(convert(&sp, &with, &["--target", "flink-1.10"]), "with uids");
+    let without = dir.path().join("without");
+    ok(
+        run(["convert", sp.to_str().unwrap(), without.to_str().unwrap(), "--target", "flink-1.10"]),
+        "without uids",
+    );
+    let version = |d: &std::path::Path| std::fs::read(d.join("_metadata")).unwrap()[4..8].to_vec();
+    assert_eq!(version(&with), [0, 0, 0, 2]);
+    assert_eq!(version(&without), [0, 0, 0, 1]);
+    for d in [&with, &without] {
+        assert_eq!(inspect_json(d)["target"], "flink-1.10", "{}", d.display());
+    }
+    let ops = inspect_json(&with)["operators"].as_array().unwrap().len();
+    assert_eq!(ops, 6, "3 heads + 3 chained operators");
+}

@@ -188,7 +188,7 @@ fn flink_reads_through_the_mount() {
     let dir = tempfile::tempdir().unwrap();
     let mut cases: Vec<(PathBuf, Vec<&str>)> = Vec::new();
     if let Some(fx) = common::shared_fixtures() {
-        cases.push((common::mem11(&fx), vec!["--target", "flink-1.10"]));
+        cases.push((common::mem11(&fx), vec!["--target", "flink-1.2"]));
         cases.push((common::mem11(&fx), vec!["--target", "migration"]));
     }
     for backend in ["memory", "filesystem", "rocksdb"] {
@@ -197,7 +197,7 @@ fn flink_reads_through_the_mount() {
             backend,
             &["--backend", backend, "--state-bytes", "1MiB"],
         );
-        let mut extra = vec!["--target", "flink-1.10"];
+        let mut extra = vec!["--target", "flink-1.2"];
         if backend == "rocksdb" {
             extra.extend(["--key-serializer", "tuple1-long"]);
         }

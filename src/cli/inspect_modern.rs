@@ -99,14 +99,19 @@ fn written_by(version: u32) -> &'static str {
     }
 }
 
-/// The target a per-operator layout matches: savepoint key-group handles (or no keyed
-/// state) in V3 or later is what `flink-2.3` serves.
+/// The target a per-operator layout matches: V3 or later with savepoint key-group
+/// handles is what `flink-2.3` serves, V2 with backend key-group handles `flink-1.10`.
 pub fn infer(m: &Metadata) -> Option<Target> {
-    let keyed_ok = m
-        .operators
-        .iter()
-        .flat_map(|o| &o.subtasks)
-        .filter_map(|(_, s)| s.managed_keyed.as_ref())
-        .all(|k| k.kind == KeyedKind::Savepoint);
-    (m.version >= 3 && keyed_ok).then_some(Target::Flink23)
+    let all_keyed = |kind| {
+        m.operators
+            .iter()
+            .flat_map(|o| &o.subtasks)
+            .filter_map(|(_, s)| s.managed_keyed.as_ref())
+            .all(|k| k.kind == kind)
+    };
+    match m.version {
+        2 if all_keyed(KeyedKind::KeyGroups) => Some(Target::Flink110),
+        3.. if all_keyed(KeyedKind::Savepoint) => Some(Target::Flink23),
+        _ => None,
+    }
 }

@@ -6,7 +6,7 @@
 
 use super::FileKind;
 use super::error::Error;
-use super::metadata_modern::ModernBuilder;
+use super::metadata_modern::{Layout, ModernBuilder};
 use super::native::DEFAULT_OPERATOR_STATE;
 use super::subtask::{ConvertedFile, ConvertedSubtask, FileResult};
 use crate::source::Source;
@@ -121,6 +121,9 @@ enum Form<'p> {
         tasks: Vec<v1::TaskState>,
     },
     PerOperator(ModernBuilder<'p>),
+    /// flink-1.10: per operator (V2) where every stateful operator has an id, else per
+    /// chain (V1, where Flink 1.10 maps chain positions itself). Both are built.
+    Either(Box<Form<'p>>, ModernBuilder<'p>),
 }
 
 pub(super) fn hex(vertex: &[u8; 16]) -> String {
@@ -138,18 +141,29 @@ impl<'p> MetadataBuilder<'p> {
         root: Option<String>,
         operator_ids: &'p OperatorIds,
     ) -> Result<Self, Error> {
-        let form = if target.per_operator() {
-            Form::PerOperator(ModernBuilder::new(path_of, root.clone(), operator_ids))
-        } else {
+        let v1 = |root: &Option<String>| -> Result<Form<'p>, Error> {
             let root = root.clone().ok_or_else(|| {
                 Error::Metadata(format!("target {} needs a metadata root", target.name()))
             })?;
             let root = root.trim_end_matches('/').to_string();
-            Form::V1 {
+            Ok(Form::V1 {
                 target,
                 path_of: Box::new(move |f| format!("{root}/{}", path_of(f))),
                 tasks: Vec::new(),
-            }
+            })
+        };
+        let form = match target {
+            Target::Flink23 => Form::PerOperator(ModernBuilder::new(
+                Layout::FLINK_2_3,
+                path_of,
+                root.clone(),
+                operator_ids,
+            )),
+            Target::Flink110 => Form::Either(
+                Box::new(v1(&root)?),
+                ModernBuilder::new(Layout::FLINK_1_10, path_of, root.clone(), operator_ids),
+            ),
+            Target::Flink12 | Target::Migration => v1(&root)?,
         };
         Ok(MetadataBuilder {
             checkpoint_id,
@@ -165,10 +179,18 @@ impl<'p> MetadataBuilder<'p> {
                 hex(&vertex)
             ))
         })?;
-        match &mut self.form {
+        Self::begin_task_in(&mut self.form, vertex, parallelism)
+    }
+
+    fn begin_task_in(form: &mut Form<'p>, vertex: [u8; 16], parallelism: i32) -> Result<(), Error> {
+        match form {
             Form::PerOperator(b) => {
                 b.begin_task(vertex, parallelism);
                 Ok(())
+            }
+            Form::Either(v1, b) => {
+                b.begin_task(vertex, parallelism);
+                Self::begin_task_in(v1, vertex, parallelism)
             }
             Form::V1 { tasks, .. } => {
                 check_last_task(tasks)?;
@@ -191,8 +213,16 @@ impl<'p> MetadataBuilder<'p> {
         converted: Result<&ConvertedSubtask, &Error>,
     ) -> Result<(), Error> {
         let converted = converted.map_err(|e| Error::Metadata(e.to_string()))?;
-        let (target, path_of, tasks) = match &mut self.form {
+        Self::subtask_in(&mut self.form, index, converted)
+    }
+
+    fn subtask_in(form: &mut Form<'p>, index: u32, converted: &ConvertedSubtask) -> Result<(), Error> {
+        let (target, path_of, tasks) = match form {
             Form::PerOperator(b) => return b.subtask(index, converted),
+            Form::Either(v1, b) => {
+                b.subtask(index, converted)?;
+                return Self::subtask_in(v1, index, converted);
+            }
             Form::V1 {
                 target,
                 path_of,
@@ -224,19 +254,25 @@ impl<'p> MetadataBuilder<'p> {
     }
 
     pub fn finish(self) -> Result<BuiltMetadata, Error> {
+        Self::finish_form(self.form, self.checkpoint_id, self.root)
+    }
+
+    fn finish_form(form: Form<'p>, checkpoint_id: i64, root: Option<String>) -> Result<BuiltMetadata, Error> {
         let metadata = |e: String| Error::Metadata(e);
-        match self.form {
-            Form::PerOperator(b) => b.finish(self.checkpoint_id),
+        match form {
+            Form::PerOperator(b) => b.finish(checkpoint_id),
+            Form::Either(v1, b) if b.missing_uid().is_some() => Self::finish_form(*v1, checkpoint_id, root),
+            Form::Either(_, b) => b.finish(checkpoint_id),
             Form::V1 { tasks, .. } => {
                 check_last_task(&tasks)?;
                 let model = v1::Savepoint {
                     version: 1,
-                    checkpoint_id: self.checkpoint_id,
+                    checkpoint_id,
                     tasks,
                 };
                 let mut bytes = Vec::new();
                 v1::write(&model, &mut bytes).map_err(|e| metadata(e.to_string()))?;
-                let root = format!("{}/", self.root.unwrap_or_default().trim_end_matches('/'));
+                let root = format!("{}/", root.unwrap_or_default().trim_end_matches('/'));
                 Ok(BuiltMetadata {
                     bytes,
                     files: v1_files(&model, &root),

@@ -15,13 +15,39 @@ use crate::modern::metadata::{
 use crate::source::Source;
 use std::collections::BTreeMap;
 
-/// The metadata version written: the first with relative file handles and savepoint
-/// key-group handles (read by Flink 1.11 to 2.3).
-const VERSION: u32 = 3;
 /// `OperatorStateHandle.Mode.SPLIT_DISTRIBUTE`.
 const SPLIT_DISTRIBUTE: u8 = 0;
 
+/// What a per-operator `_metadata` names, per target.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Layout {
+    pub version: u32,
+    pub managed_operator: FileKind,
+    pub keyed: FileKind,
+    pub keyed_kind: KeyedKind,
+}
+
+impl Layout {
+    /// Metadata V3 (the first with relative and savepoint key-group handles, read by
+    /// Flink 1.11 to 2.3) naming the proxy v5/v6 files.
+    pub const FLINK_2_3: Layout = Layout {
+        version: 3,
+        managed_operator: FileKind::ManagedOperatorStateV5,
+        keyed: FileKind::ManagedKeyedStateV6,
+        keyed_kind: KeyedKind::Savepoint,
+    };
+    /// Metadata V2 (Flink 1.3 to 1.10 write it; 1.10 reads any proxy version in it)
+    /// naming the flink-1.10 files: max parallelism travels, chain positions do not.
+    pub const FLINK_1_10: Layout = Layout {
+        version: 2,
+        managed_operator: FileKind::ManagedOperatorState,
+        keyed: FileKind::ManagedKeyedState,
+        keyed_kind: KeyedKind::KeyGroups,
+    };
+}
+
 pub(super) struct ModernBuilder<'p> {
+    layout: Layout,
     path_of: &'p dyn Fn(FileRef<'_>) -> String,
     /// `None`: relative handles.
     root: Option<String>,
@@ -30,15 +56,20 @@ pub(super) struct ModernBuilder<'p> {
     task: Option<([u8; 16], i32, BTreeMap<usize, OperatorState>)>,
     operators: Vec<OperatorState>,
     files: BTreeMap<String, i64>,
+    /// The first stateful non-head entry without an operator id, as the error to give.
+    missing_uid: Option<String>,
 }
 
 impl<'p> ModernBuilder<'p> {
     pub fn new(
+        layout: Layout,
         path_of: &'p dyn Fn(FileRef<'_>) -> String,
         root: Option<String>,
         operator_ids: &'p OperatorIds,
     ) -> Self {
         ModernBuilder {
+            layout,
+            missing_uid: None,
             path_of,
             root: root.map(|r| r.trim_end_matches('/').to_string()),
             operator_ids,
@@ -93,8 +124,12 @@ impl<'p> ModernBuilder<'p> {
                 kind,
             };
             let mut st = SubtaskState::default();
-            if let Some(f) = &entry.managed_operator_state_v5 {
-                let (delegate, offset) = self.handle(at(FileKind::ManagedOperatorStateV5), f)?;
+            let managed = match self.layout.managed_operator {
+                FileKind::ManagedOperatorStateV5 => &entry.managed_operator_state_v5,
+                _ => &entry.managed_operator_state,
+            };
+            if let Some(f) = managed {
+                let (delegate, offset) = self.handle(at(self.layout.managed_operator), f)?;
                 st.managed_operator.push(default_state(delegate, offset));
             }
             if let Some(f) = &entry.operator_state {
@@ -105,18 +140,22 @@ impl<'p> ModernBuilder<'p> {
                 states.insert(k, st);
             }
         }
-        if let Some(f) = &converted.managed_keyed_state_v6 {
+        let keyed = match self.layout.keyed {
+            FileKind::ManagedKeyedStateV6 => &converted.managed_keyed_state_v6,
+            _ => &converted.managed_keyed_state,
+        };
+        if let Some(f) = keyed {
             let at = FileRef {
                 vertex: &vertex,
                 subtask: index,
                 chain: None,
-                kind: FileKind::ManagedKeyedStateV6,
+                kind: self.layout.keyed,
             };
             let (delegate, offset) = self.handle(at, f)?;
             let start = i32::try_from(index)
                 .map_err(|_| Error::Metadata(format!("subtask index {index} too large")))?;
             states.entry(head).or_default().managed_keyed = Some(KeyedHandle {
-                kind: KeyedKind::Savepoint,
+                kind: self.layout.keyed_kind,
                 handle_id: None,
                 start,
                 offsets: vec![offset as i64],
@@ -126,15 +165,18 @@ impl<'p> ModernBuilder<'p> {
         for (k, st) in states {
             let id = if k == head {
                 vertex
+            } else if let Some(id) = self.operator_ids.get(&(vertex, k)) {
+                *id
             } else {
-                *self.operator_ids.get(&(vertex, k)).ok_or_else(|| {
-                    Error::Metadata(format!(
+                self.missing_uid.get_or_insert_with(|| {
+                    format!(
                         "vertex {} chain-{k} has state but is not the chain head, so Flink finds it by its operator id: give --uid {}/chain-{k}=UID (the operator's uid) or --operator-id {}/chain-{k}=HEX",
                         hex(&vertex),
                         hex(&vertex),
                         hex(&vertex)
-                    ))
-                })?
+                    )
+                });
+                continue;
             };
             let Some((_, _, ops)) = self.task.as_mut() else {
                 continue;
@@ -154,7 +196,15 @@ impl<'p> ModernBuilder<'p> {
         Ok(())
     }
 
+    /// Why this layout cannot name every operator (a stateful non-head entry has no id).
+    pub fn missing_uid(&self) -> Option<&str> {
+        self.missing_uid.as_deref()
+    }
+
     pub fn finish(mut self, checkpoint_id: i64) -> Result<BuiltMetadata, Error> {
+        if let Some(e) = self.missing_uid.take() {
+            return Err(Error::Metadata(e));
+        }
         self.end_task();
         let mut seen = std::collections::HashSet::new();
         if let Some(dup) = self.operators.iter().find(|o| !seen.insert(o.id)) {
@@ -164,7 +214,7 @@ impl<'p> ModernBuilder<'p> {
             )));
         }
         let m = Metadata {
-            version: VERSION,
+            version: self.layout.version,
             checkpoint_id,
             master_states: 0,
             operators: self.operators,
