@@ -201,6 +201,15 @@ fn measure(codec: &Codec, scan: &mut Scan<'_>) -> io::Result<u64> {
                 measure(elem, scan)?;
             }
         }
+        Codec::Pojo(fields) => {
+            if super::keys::pojo_flags(scan.u8()?)? {
+                for f in fields {
+                    if scan.u8()? == 0 {
+                        measure(f, scan)?;
+                    }
+                }
+            }
+        }
         Codec::Bytes => {
             let n = scan.len("byte array length", start)? as u64;
             if n <= SMALL {

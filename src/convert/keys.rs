@@ -24,6 +24,9 @@ pub enum Codec {
     List(Box<Codec>),
     /// `int n` then n bytes (`BytePrimitiveArraySerializer`).
     Bytes,
+    /// `PojoSerializer`: a flags byte (2: exactly the POJO class; 1: null), then per
+    /// field a null flag and, unless null, the field's value.
+    Pojo(Vec<Codec>),
     /// Fixed-size values we cannot interpret (e.g. `TimeWindow$Serializer`: 16 bytes).
     Opaque(usize),
 }
@@ -85,6 +88,22 @@ impl Codec {
                     .collect::<Result<Vec<_>, _>>()?;
                 Codec::Tuple(parts)
             }
+            _ if name == "org.apache.flink.api.java.typeutils.runtime.PojoSerializer" => {
+                let fields =
+                    field_node(graph, node, "fieldSerializers").ok_or_else(|| name.clone())?;
+                let NodeKind::Array(arr) = &graph.node(fields).kind else {
+                    return Err(name);
+                };
+                let Elements::Values(vs) = &arr.elements else {
+                    return Err(name);
+                };
+                let parts = vs
+                    .iter()
+                    .map(|v| v.node().ok_or_else(|| format!("{name} with a null field serializer")))
+                    .map(|n| n.and_then(|n| Self::of_depth(graph, n, depth + 1)))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Codec::Pojo(parts)
+            }
             _ if name == "org.apache.flink.runtime.state.ArrayListSerializer" => {
                 let elem =
                     field_node(graph, node, "elementSerializer").ok_or_else(|| name.clone())?;
@@ -102,7 +121,7 @@ impl Codec {
             Codec::Bool | Codec::Void => Some(1),
             Codec::Opaque(n) => Some(*n as u64),
             Codec::Tuple(parts) => parts.iter().map(Codec::fixed_len).sum(),
-            Codec::String | Codec::List(_) | Codec::Bytes => None,
+            Codec::String | Codec::List(_) | Codec::Bytes | Codec::Pojo(_) => None,
         }
     }
 
@@ -157,6 +176,21 @@ impl Codec {
                 io::copy(&mut r.take(*n as u64), &mut io::sink())?;
                 None
             }
+            Codec::Pojo(fields) => {
+                r.read_exact(&mut b8[..1])?;
+                match pojo_flags(b8[0])? {
+                    false => return Ok(None),
+                    true => {
+                        for f in fields {
+                            r.read_exact(&mut b8[..1])?;
+                            if b8[0] == 0 {
+                                f.read(r)?;
+                            }
+                        }
+                    }
+                }
+                None
+            }
             Codec::Bytes => {
                 r.read_exact(&mut b8[..4])?;
                 let n = i32::from_be_bytes([b8[0], b8[1], b8[2], b8[3]]);
@@ -170,6 +204,21 @@ impl Codec {
                 None
             }
         })
+    }
+}
+
+/// A `PojoSerializer` flags byte: `true` when the fields follow, `false` for null; a
+/// subclass (tagged or by name) is an error, its layout is another serializer's.
+pub fn pojo_flags(flags: u8) -> io::Result<bool> {
+    const IS_NULL: u8 = 1;
+    const NO_SUBCLASS: u8 = 2;
+    match flags {
+        IS_NULL => Ok(false),
+        NO_SUBCLASS => Ok(true),
+        f => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("POJO flags {f:#04x}: a subclass value, which is not measured"),
+        )),
     }
 }
 
@@ -486,6 +535,27 @@ fn check_rocks(
 
 #[cfg(test)]
 mod tests {
+
+    /// POJO values: flags 2, then per field a null flag and the value unless null;
+    /// a null POJO is one byte; a subclass value is refused, not guessed.
+    #[test]
+    fn pojo_values_are_measured_field_by_field() {
+        let pojo = Codec::Pojo(vec![Codec::Long, Codec::String, Codec::Int]);
+        let mut bytes = vec![2, 0];
+        bytes.extend_from_slice(&7i64.to_be_bytes());
+        bytes.extend_from_slice(&[0, 3, b'a', b'b']); // "ab": length+1, then units
+        bytes.push(1); // a null Int field
+        bytes.push(0xEE); // the next value
+        let mut r = &bytes[..];
+        assert_eq!(pojo.read(&mut r).unwrap(), None);
+        assert_eq!(r, [0xEE]);
+        let mut null = &[1u8, 0xEE][..];
+        pojo.read(&mut null).unwrap();
+        assert_eq!(null, [0xEE]);
+        assert!(pojo.read(&mut &[4u8, 0, 0][..]).is_err(), "a subclass value");
+        assert_eq!(pojo.fixed_len(), None);
+    }
+
     use super::*;
     use crate::stream::Piece;
 

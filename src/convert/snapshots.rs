@@ -8,7 +8,7 @@ use crate::source::MemSource;
 use std::sync::Arc;
 use crate::modern::snapshot::{
     self, ARRAY_LIST_SNAPSHOT, Body, ENUM_SNAPSHOT, GENERIC_ARRAY_SNAPSHOT, LIST_SNAPSHOT,
-    MAP_SNAPSHOT, Snapshot, TUPLE_SNAPSHOT, VOID_NAMESPACE_SERIALIZER,
+    MAP_SNAPSHOT, POJO_SNAPSHOT, PojoField, Snapshot, TUPLE_SNAPSHOT, VOID_NAMESPACE_SERIALIZER,
 };
 
 const VOID_SERIALIZER: &str = "org.apache.flink.api.common.typeutils.base.VoidSerializer";
@@ -19,15 +19,12 @@ const MAP_SERIALIZER: &str = "org.apache.flink.api.common.typeutils.base.MapSeri
 const GENERIC_ARRAY_SERIALIZER: &str =
     "org.apache.flink.api.common.typeutils.base.GenericArraySerializer";
 const ENUM_SERIALIZER: &str = "org.apache.flink.api.common.typeutils.base.EnumSerializer";
+const POJO_SERIALIZER: &str = "org.apache.flink.api.java.typeutils.runtime.PojoSerializer";
 /// Serializers whose snapshot cannot be written from what Flink 1.1 stored, and why.
 const REFUSED: &[(&str, &str)] = &[
     (
         "org.apache.flink.api.java.typeutils.runtime.kryo.KryoSerializer",
         "Kryo-serialized types: Flink 1.1 wrote Kryo 2.24 bytes and the snapshot's registrations are not recorded",
-    ),
-    (
-        "org.apache.flink.api.java.typeutils.runtime.PojoSerializer",
-        "POJO serializers are not carried yet",
     ),
     (
         "org.apache.flink.api.java.typeutils.runtime.AvroSerializer",
@@ -133,6 +130,7 @@ fn of_depth(graph: &Graph, node: NodeId, depth: usize) -> Result<Snapshot, Strin
                 },
             })
         }
+        POJO_SERIALIZER => pojo(graph, node, depth),
         _ => match REFUSED.iter().find(|(c, _)| *c == name) {
             Some((_, why)) => Err(format!("{name}: {why}")),
             None => Err(format!(
@@ -140,6 +138,69 @@ fn of_depth(graph: &Graph, node: NodeId, depth: usize) -> Result<Snapshot, Strin
             )),
         },
     }
+}
+
+/// A `PojoSerializer`: its class, its fields (which its `writeObject` appends as a
+/// count, then per field the declaring `Class` and `writeUTF(name)`) with their
+/// serializers; registered subclasses are refused (their snapshots are not carried).
+fn pojo(graph: &Graph, node: NodeId, depth: usize) -> Result<Snapshot, String> {
+    let name = POJO_SERIALIZER;
+    let class = class_field(graph, node, "clazz").ok_or_else(|| format!("{name} without its clazz"))?;
+    let fail = |e: javaser::Error| format!("{name} of {class}: {e}");
+    let obj = graph
+        .object(Value::Node(node))
+        .map_err(fail)?
+        .ok_or_else(|| format!("{name}: null"))?;
+    if let Some(Value::Node(reg)) = obj.field("registeredClasses")
+        && let Some(map) = graph.object(Value::Node(reg)).map_err(fail)?
+        && !map.hash_map_entries().map_err(fail)?.is_empty()
+    {
+        return Err(format!(
+            "{name} of {class} has registered subclasses, whose snapshots are not carried yet"
+        ));
+    }
+    let mut a = obj.annotation(POJO_SERIALIZER).map_err(fail)?;
+    let n = a.read_i32().map_err(fail)?;
+    let serializers = field_node(graph, node, "fieldSerializers")
+        .ok_or_else(|| format!("{name} of {class} without its fieldSerializers"))?;
+    let NodeKind::Array(arr) = &graph.node(serializers).kind else {
+        return Err(format!("{name} of {class}: fieldSerializers is not an array"));
+    };
+    let Elements::Values(vs) = &arr.elements else {
+        return Err(format!("{name} of {class}: fieldSerializers is a primitive array"));
+    };
+    if n < 0 || n as usize != vs.len() {
+        return Err(format!("{name} of {class}: {n} fields but {} field serializers", vs.len()));
+    }
+    let mut fields = Vec::with_capacity(vs.len());
+    for v in vs {
+        let declaring = match a.read_object().map_err(fail)? {
+            Value::Node(c) => match &graph.node(c).kind {
+                NodeKind::Class { desc } => graph.class_desc(*desc).map(|d| d.name.lossy()),
+                _ => None,
+            },
+            _ => None,
+        }
+        .ok_or_else(|| format!("{name} of {class}: a field without its declaring class"))?;
+        let mut len = [0u8; 2];
+        a.read_bytes(&mut len).map_err(fail)?;
+        let mut utf = vec![0u8; u16::from_be_bytes(len) as usize];
+        a.read_bytes(&mut utf).map_err(fail)?;
+        let field = javaser::mutf8::decode(&utf).ok_or_else(|| format!("{name} of {class}: a field name that is not UTF"))?;
+        let serializer = v
+            .node()
+            .ok_or_else(|| format!("{name} of {class}: field {field} has no serializer"))?;
+        fields.push(PojoField {
+            snapshot: of_depth(graph, serializer, depth + 1)?,
+            name: field,
+            declaring_class: declaring,
+        });
+    }
+    Ok(Snapshot {
+        class: POJO_SNAPSHOT.0.to_string(),
+        version: POJO_SNAPSHOT.1,
+        body: Body::Pojo { class, fields },
+    })
 }
 
 /// The names of the enum constants in an `EnumSerializer`'s `values` field, in order.

@@ -42,6 +42,20 @@ pub enum Body {
         enum_class: String,
         constants: Vec<String>,
     },
+    /// `PojoSerializerSnapshot` without registered or cached subclasses: the class, then
+    /// per field (in the serializer's order) its name, declaring class and snapshot.
+    Pojo {
+        class: String,
+        fields: Vec<PojoField>,
+    },
+}
+
+/// One field of a POJO snapshot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PojoField {
+    pub name: String,
+    pub declaring_class: String,
+    pub snapshot: Snapshot,
 }
 
 /// Field-less serializers under [`BASE`] (and `base.array.`) whose snapshot is their
@@ -92,6 +106,10 @@ pub const GENERIC_ARRAY_SNAPSHOT: (&str, i32) =
     ("org.apache.flink.api.common.typeutils.base.GenericArraySerializerSnapshot", 1);
 pub const ENUM_SNAPSHOT: &str =
     "org.apache.flink.api.common.typeutils.base.EnumSerializer$EnumSerializerSnapshot";
+pub const POJO_SNAPSHOT: (&str, i32) =
+    ("org.apache.flink.api.java.typeutils.runtime.PojoSerializerSnapshot", 2);
+/// `LinkedOptionalMapSerializer`'s header before each map of a POJO snapshot.
+const OPTIONAL_MAP_HEADER: i64 = 0x4f2_c69a_3d70;
 
 /// The version every singleton snapshot and the composites below have had since Flink 1.8.
 pub const SIMPLE_VERSION: i32 = 3;
@@ -181,6 +199,27 @@ impl Snapshot {
                     out.put_utf(c)?;
                 }
             }
+            Body::Pojo { class, fields } => {
+                out.put_utf(class)?;
+                // The field map: name, then the field and its snapshot, each framed.
+                out.extend_from_slice(&OPTIONAL_MAP_HEADER.to_be_bytes());
+                out.put_count(fields.len())?;
+                for f in fields {
+                    out.put_utf(&f.name)?;
+                    let mut field = Vec::new();
+                    field.put_utf(&f.declaring_class)?;
+                    field.put_utf(&f.name)?;
+                    put_framed(out, &field)?;
+                    let mut nested = Vec::new();
+                    f.snapshot.write_nested(&mut nested)?;
+                    put_framed(out, &nested)?;
+                }
+                // No registered subclasses, no cached non-registered ones.
+                for _ in 0..2 {
+                    out.extend_from_slice(&OPTIONAL_MAP_HEADER.to_be_bytes());
+                    out.put_count(0)?;
+                }
+            }
         }
         Ok(())
     }
@@ -211,6 +250,14 @@ impl Snapshot {
             _ => short(&self.class),
         }
     }
+}
+
+/// A present entry of an optional map: `true`, then the bytes with their length.
+fn put_framed(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), String> {
+    out.push(1);
+    out.put_count(bytes.len())?;
+    out.extend_from_slice(bytes);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -24,6 +24,8 @@ import java.util.Map;
 
 public class SnapshotReference {
 	public static class Pojo { public long id; public String name; public Pojo() {} }
+	public static class Outer { public Pojo inner; public int[] counts; public Tuple2<String, Long> pair; public Outer() {} }
+	public static class NotPojo { private final int x; public NotPojo(int x) { this.x = x; } }
 
 	static String hex(byte[] b) {
 		StringBuilder h = new StringBuilder();
@@ -77,6 +79,8 @@ public class SnapshotReference {
 		m.put("Long[]", new GenericArraySerializer<>(Long.class, LongSerializer.INSTANCE));
 		m.put("Enum", new EnumSerializer<>(java.util.concurrent.TimeUnit.class));
 		m.put("Pojo", TypeInformation.of(Pojo.class).createSerializer(sc));
+		m.put("Pojo(Pojo,int[],Tuple2)", TypeInformation.of(Outer.class).createSerializer(sc));
+		m.put("Kryo", TypeInformation.of(NotPojo.class).createSerializer(sc));
 		for (Map.Entry<String, TypeSerializer<?>> e : m.entrySet()) {
 			System.out.println(e.getKey() + "\t" + java(e.getValue()) + "\t" + snapshot(e.getValue()));
 		}
