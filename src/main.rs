@@ -41,7 +41,10 @@ fn main() {
     raise_open_file_limit();
     let args = cli::Cli::parse();
     if let Err(e) = cli::run(args) {
-        eprintln!("savepointfs: {}", savepointfs::text::escape_controls(&e.message));
+        eprintln!(
+            "savepointfs: {}",
+            savepointfs::text::escape_controls(&e.message)
+        );
         std::process::exit(e.code);
     }
 }

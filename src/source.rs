@@ -147,7 +147,10 @@ pub fn open_regular(path: &Path, no_symlinks: bool) -> io::Result<File> {
 
 fn symlink_hint(e: io::Error) -> io::Error {
     if e.raw_os_error() == Some(libc::ELOOP) {
-        io::Error::new(e.kind(), "a path component became a symbolic link after it was checked")
+        io::Error::new(
+            e.kind(),
+            "a path component became a symbolic link after it was checked",
+        )
     } else {
         e
     }

@@ -86,6 +86,18 @@ fn ls_cat_and_convert_agree(sp: &Path, tree_args: &[&str]) -> usize {
     files.len()
 }
 
+/// `cat _metadata` with no metadata root: relative handles (the default target), the
+/// same bytes wherever `convert` wrote its copy.
+fn relative_metadata(sp: &Path) -> Vec<u8> {
+    let mut args = vec![
+        "cat".to_string(),
+        sp.display().to_string(),
+        "_metadata".into(),
+    ];
+    args.extend(uid_args(sp));
+    ok(run(&args), "cat _metadata")
+}
+
 #[test]
 fn cat_equals_convert_on_the_real_fixture() {
     let Some(fx) = common::shared_fixtures() else {
@@ -212,10 +224,7 @@ fn convert_refuses_a_non_empty_outdir_without_force() {
             assert!(other[k] == *v, "{k}");
         }
     }
-    // Relative handles (the default target): the same whatever the metadata root.
-    let mut args = vec!["cat".to_string(), sp.display().to_string(), "_metadata".into()];
-    args.extend(uid_args(&sp));
-    let meta = ok(run(&args), "cat _metadata");
+    let meta = relative_metadata(&sp);
     assert_eq!(replaced["_metadata"], meta);
     let siblings: Vec<String> = std::fs::read_dir(tmp.path())
         .unwrap()
@@ -349,10 +358,7 @@ fn an_interrupted_convert_leaves_nothing_that_looks_complete() {
     assert!(err.contains("interrupted run"), "{err}");
     assert!(!stale.exists(), "the stale temporary directory was removed");
     assert!(out.join("_metadata").is_file());
-    // Relative handles (the default target): the same whatever the metadata root.
-    let mut args = vec!["cat".to_string(), sp.display().to_string(), "_metadata".into()];
-    args.extend(uid_args(&sp));
-    let meta = ok(run(&args), "cat _metadata");
+    let meta = relative_metadata(&sp);
     assert_eq!(std::fs::read(out.join("_metadata")).unwrap(), meta);
 }
 

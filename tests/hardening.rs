@@ -2,6 +2,7 @@
 //! attacker would: none may hang, block or read outside what the user allowed.
 
 mod cli_support;
+mod common;
 
 use cli_support::*;
 use std::process::{Command, Stdio};
@@ -62,14 +63,28 @@ fn sizes_outside_the_allowed_roots_are_not_shown() {
     let sp_dir = dir.path().join("sp");
     let elsewhere = dir.path().join("elsewhere");
     std::fs::create_dir_all(&sp_dir).unwrap();
-    for (backend, extra) in [("filesystem", &[][..]), ("rocksdb", &["--rocksdb-mode", "semi-async"][..])] {
+    for (backend, extra) in [
+        ("filesystem", &[][..]),
+        ("rocksdb", &["--rocksdb-mode", "semi-async"][..]),
+    ] {
         let sp = sp_dir.join(format!("savepoint-{backend}"));
-        let mut args = vec!["synth", sp.to_str().unwrap(), "--backend", backend, "--state-bytes", "256KiB"];
+        let mut args = vec![
+            "synth",
+            sp.to_str().unwrap(),
+            "--backend",
+            backend,
+            "--state-bytes",
+            "256KiB",
+        ];
         args.extend(["--external-dir", elsewhere.to_str().unwrap()]);
         args.extend_from_slice(extra);
         ok(run(&args), "synth");
         let inspect = || -> serde_json::Value {
-            serde_json::from_slice(&ok(run(["inspect", "--json", sp.to_str().unwrap()]), "inspect")).unwrap()
+            serde_json::from_slice(&ok(
+                run(["inspect", "--json", sp.to_str().unwrap()]),
+                "inspect",
+            ))
+            .unwrap()
         };
         // A semi-async snapshot names a backup directory: give it content to count.
         let mut paths = Vec::new();
@@ -84,26 +99,37 @@ fn sizes_outside_the_allowed_roots_are_not_shown() {
         }
         let doc = inspect();
         let text = doc.to_string();
-        assert!(text.contains(elsewhere.to_str().unwrap()), "{backend}: external paths are listed");
+        assert!(
+            text.contains(elsewhere.to_str().unwrap()),
+            "{backend}: external paths are listed"
+        );
         let mut external = 0;
-        let mut visit = |v: &serde_json::Value| {
+        walk(&doc, &mut |v| {
             if v.get("path").is_some_and(|p| p.is_string()) && v.get("size").is_some() {
                 external += 1;
                 assert_eq!(v["size"], 0, "{backend}: {v}");
             }
-        };
-        walk(&doc, &mut visit);
-        drop(visit);
+        });
         assert!(external > 0, "{backend}: no external handle in {doc:#}");
         // With the directory allowed, the tree's report sees the real sizes.
         let out = ok(
-            run(["cat", sp.to_str().unwrap(), "savepoint.json", "--allow-root", elsewhere.to_str().unwrap(), "--target", "migration"]),
+            run([
+                "cat",
+                sp.to_str().unwrap(),
+                "savepoint.json",
+                "--allow-root",
+                elsewhere.to_str().unwrap(),
+                "--target",
+                "migration",
+            ]),
             "cat savepoint.json",
         );
         let allowed: serde_json::Value = serde_json::from_slice(&out).unwrap();
         let mut sized = 0;
         walk(&allowed, &mut |v| {
-            if v.get("path").is_some_and(|p| p.is_string()) && v["size"].as_u64().is_some_and(|s| s > 0) {
+            if v.get("path").is_some_and(|p| p.is_string())
+                && v["size"].as_u64().is_some_and(|s| s > 0)
+            {
                 sized += 1;
             }
         });
@@ -150,27 +176,56 @@ fn control_characters_in_input_never_reach_the_terminal() {
         let mut found = None;
         for e in std::fs::read_dir(&d).unwrap() {
             let p = e.unwrap().path();
-            if p.is_dir() { stack.push(p) } else { found = Some(p) }
+            if p.is_dir() {
+                stack.push(p)
+            } else {
+                found = Some(p)
+            }
         }
-        if let Some(f) = found { break f; }
+        if let Some(f) = found {
+            break f;
+        }
     };
     std::fs::remove_file(&victim).unwrap();
     let out = dir.path().join("out");
     for args in [
         vec!["inspect", sp.to_str().unwrap()],
         vec!["verify", sp.to_str().unwrap(), "--target", "migration"],
-        vec!["ls", "-R", "-l", sp.to_str().unwrap(), "--target", "migration"],
-        vec!["convert", sp.to_str().unwrap(), out.to_str().unwrap(), "--target", "migration"],
+        vec![
+            "ls",
+            "-R",
+            "-l",
+            sp.to_str().unwrap(),
+            "--target",
+            "migration",
+        ],
+        vec![
+            "convert",
+            sp.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "--target",
+            "migration",
+        ],
     ] {
         let o = run(&args);
         for (stream, bytes) in [("stdout", &o.stdout), ("stderr", &o.stderr)] {
-            assert!(!bytes.contains(&0x1b) && !bytes.contains(&0x07) && !bytes.contains(&b'\r'), "{args:?} {stream}: {}", text(bytes));
+            assert!(
+                !bytes.contains(&0x1b) && !bytes.contains(&0x07) && !bytes.contains(&b'\r'),
+                "{args:?} {stream}: {}",
+                text(bytes)
+            );
             let t = text(bytes);
-            assert!(!t.lines().any(|l| l.trim() == "verify: ok"), "{args:?} {stream}: a forged line");
+            assert!(
+                !t.lines().any(|l| l.trim() == "verify: ok"),
+                "{args:?} {stream}: a forged line"
+            );
         }
         let shown = format!("{}{}", text(&o.stdout), text(&o.stderr));
         if args[0] != "ls" {
-            assert!(shown.contains("\\e]0;pwned"), "{args:?}: shown escaped: {shown}");
+            assert!(
+                shown.contains("\\e]0;pwned"),
+                "{args:?}: shown escaped: {shown}"
+            );
         }
     }
 }

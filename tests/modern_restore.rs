@@ -23,10 +23,24 @@ fn savepointfs(args: &[&str]) -> Output {
 }
 
 /// `flinkrestore DIR --flink VERSION --backend BACKEND` with every check on, plus `extra`.
-fn restore(tool: &Path, dir: &Path, v11: &Path, flink: &str, backend: &str, extra: &[&str]) -> (Option<i32>, String) {
+fn restore(
+    tool: &Path,
+    dir: &Path,
+    v11: &Path,
+    flink: &str,
+    backend: &str,
+    extra: &[&str],
+) -> (Option<i32>, String) {
     let out = Command::new(tool)
         .arg(dir)
-        .args(["--flink", flink, "--v11", v11.to_str().unwrap(), "--backend", backend])
+        .args([
+            "--flink",
+            flink,
+            "--v11",
+            v11.to_str().unwrap(),
+            "--backend",
+            backend,
+        ])
         .args(["--operator-state", "--raw-operator-state"])
         .args(extra)
         .output()
@@ -93,11 +107,20 @@ fn both_backends_from_convert_and_mount(flink: &str, metadata_version: u64) {
     let first = ["--write", "--savepoint-to", taken];
     for backend in ["heap", "rocksdb"] {
         for dir in [out.as_path(), m.path()] {
-            let extra: &[&str] = if backend == "heap" && dir == out { &first } else { &[] };
+            let extra: &[&str] = if backend == "heap" && dir == out {
+                &first
+            } else {
+                &[]
+            };
             assert_everything_restored(&restore(&s.tool, dir, &s.v11, flink, backend, extra));
         }
     }
-    let written = std::fs::read_dir(&flinks).unwrap().next().unwrap().unwrap().path();
+    let written = std::fs::read_dir(&flinks)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     compare_with_flinks_savepoint(&written, &out, metadata_version);
 }
 
@@ -106,28 +129,46 @@ fn both_backends_from_convert_and_mount(flink: &str, metadata_version: u64) {
 /// records (Flink lists a key group's records in its hash map's order, we in 1.1's).
 fn compare_with_flinks_savepoint(dir: &Path, ours: &Path, version: u64) {
     let doc: serde_json::Value =
-        serde_json::from_slice(&savepointfs(&["inspect", "--json", dir.to_str().unwrap()]).stdout).unwrap();
+        serde_json::from_slice(&savepointfs(&["inspect", "--json", dir.to_str().unwrap()]).stdout)
+            .unwrap();
     assert_eq!(doc["version"], version, "{doc:#}");
     let metadata = std::fs::read(dir.join("_metadata")).unwrap();
     let mut compared = 0;
     for op in doc["operators"].as_array().unwrap() {
         let id = op["id"].as_str().unwrap();
         for sub in op["subtasks"].as_array().unwrap() {
-            let Some(k) = sub[1]["managed_keyed"].as_object() else { continue };
+            let Some(k) = sub[1]["managed_keyed"].as_object() else {
+                continue;
+            };
             assert_eq!(k["kind"], "savepoint");
             let d = &k["delegate"];
             assert_eq!(d["type"], "byte_stream", "{k:?}");
-            let (at, len) = (d["offset"].as_u64().unwrap() as usize, d["len"].as_u64().unwrap() as usize);
+            let (at, len) = (
+                d["offset"].as_u64().unwrap() as usize,
+                d["len"].as_u64().unwrap() as usize,
+            );
             let theirs = &metadata[at..at + len];
-            let mine = std::fs::read(ours.join(format!("{id}/subtask-{}/managed-keyed-state-v6", sub[0]))).unwrap();
+            let mine =
+                std::fs::read(ours.join(format!("{id}/subtask-{}/managed-keyed-state-v6", sub[0])))
+                    .unwrap();
             let header = k["offsets"][0].as_u64().unwrap() as usize;
-            assert_eq!(theirs[..header], mine[..header], "{id} subtask {}: header", sub[0]);
+            assert_eq!(
+                theirs[..header],
+                mine[..header],
+                "{id} subtask {}: header",
+                sub[0]
+            );
             let sorted = |b: &[u8]| {
                 let mut v = b.to_vec();
                 v.sort();
                 v
             };
-            assert_eq!(sorted(&theirs[header..]), sorted(&mine[header..]), "{id} subtask {}", sub[0]);
+            assert_eq!(
+                sorted(&theirs[header..]),
+                sorted(&mine[header..]),
+                "{id} subtask {}",
+                sub[0]
+            );
             compared += 1;
         }
     }
@@ -154,8 +195,17 @@ fn flink_2_3_restores_a_copy_of_the_mount_from_its_new_place() {
     std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
     {
         let m = common::mount::Mounted::new(&s.v11, &[]);
-        let cp = Command::new("cp").arg("-r").arg(m.path()).arg(&copy).output().unwrap();
-        assert!(cp.status.success(), "{}", String::from_utf8_lossy(&cp.stderr));
+        let cp = Command::new("cp")
+            .arg("-r")
+            .arg(m.path())
+            .arg(&copy)
+            .output()
+            .unwrap();
+        assert!(
+            cp.status.success(),
+            "{}",
+            String::from_utf8_lossy(&cp.stderr)
+        );
     }
     let metadata = std::fs::read(copy.join("_metadata")).unwrap();
     let text = String::from_utf8_lossy(&metadata);
@@ -170,7 +220,14 @@ fn flink_2_3_restores_a_copy_of_the_mount_from_its_new_place() {
 fn flink_2_3_takes_a_re_typed_key_and_refuses_the_wrong_one() {
     let Some(s) = setup() else { return };
     let long = s.convert("long", &["--key-serializer", "long"]);
-    assert_everything_restored(&restore(&s.tool, &long, &s.v11, "2.3", "rocksdb", &["--long-key"]));
+    assert_everything_restored(&restore(
+        &s.tool,
+        &long,
+        &s.v11,
+        "2.3",
+        "rocksdb",
+        &["--long-key"],
+    ));
     let tuple = s.convert("tuple", &[]);
     let (code, text) = restore(&s.tool, &tuple, &s.v11, "2.3", "heap", &["--long-key"]);
     assert_eq!(code, Some(2), "{text}");
@@ -184,7 +241,10 @@ fn flink_2_3_takes_a_re_typed_key_and_refuses_the_wrong_one() {
         .unwrap();
     assert!(!bad.status.success());
     let err = String::from_utf8_lossy(&bad.stderr);
-    assert!(err.contains("re-type") && err.contains("IntSerializer"), "{err}");
+    assert!(
+        err.contains("re-type") && err.contains("IntSerializer"),
+        "{err}"
+    );
 }
 
 /// The check is live: one patched value is reported as exactly that value.
@@ -196,11 +256,17 @@ fn flink_2_3_reports_a_patched_value() {
     let mut bytes = std::fs::read(&file).unwrap();
     let n = bytes.len();
     // The canonical layout ends with the one record's value, then the end-of-group mark.
-    assert_eq!(&bytes[n - 14..], &[0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff]);
+    assert_eq!(
+        &bytes[n - 14..],
+        &[0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff]
+    );
     bytes[n - 10..n - 2].copy_from_slice(&99i64.to_be_bytes());
     std::fs::write(&file, bytes).unwrap();
     let (code, text) = restore(&s.tool, &out, &s.v11, "2.3", "rocksdb", &[]);
     assert_eq!(code, Some(3), "{text}");
-    assert!(text.contains("correct restored keyed values: 11 of 12"), "{text}");
+    assert!(
+        text.contains("correct restored keyed values: 11 of 12"),
+        "{text}"
+    );
     assert!(text.contains("key 3: value 99 subtask 1 WRONG"), "{text}");
 }

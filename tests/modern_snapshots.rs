@@ -19,12 +19,19 @@ fn unhex(s: &str) -> Vec<u8> {
 /// flink-dist of a modern release, fetched by the shared set-up (once, cached).
 fn flink_dist(version: &str) -> Option<PathBuf> {
     common::flink_tool("flinkrestore")?;
-    let setup = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/flinkrestore/setup.sh");
+    let setup =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/flinkrestore/setup.sh");
     let ok = Command::new(&setup).arg(version).output().unwrap();
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let cache = std::env::var_os("MODERN_FLINK_CACHE")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/modern-flink"));
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/modern-flink")
+        });
     let jar = cache.join(format!("{version}/lib/flink-dist-{version}.jar"));
     assert!(jar.is_file(), "{} after set-up", jar.display());
     Some(jar)
@@ -42,13 +49,27 @@ fn reference(jar: &Path) -> Vec<(String, Vec<u8>, Vec<u8>)> {
         .arg(&src)
         .output()
         .unwrap();
-    assert!(javac.status.success(), "{}", String::from_utf8_lossy(&javac.stderr));
+    assert!(
+        javac.status.success(),
+        "{}",
+        String::from_utf8_lossy(&javac.stderr)
+    );
     let cp = format!("{}:{}", classes.path().display(), jar.display());
     let run = Command::new("java")
-        .args(["--add-opens=java.base/java.lang=ALL-UNNAMED", "--add-opens=java.base/java.util=ALL-UNNAMED", "-cp", &cp, "SnapshotReference"])
+        .args([
+            "--add-opens=java.base/java.lang=ALL-UNNAMED",
+            "--add-opens=java.base/java.util=ALL-UNNAMED",
+            "-cp",
+            &cp,
+            "SnapshotReference",
+        ])
         .output()
         .unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     String::from_utf8(run.stdout)
         .unwrap()
         .lines()
@@ -61,12 +82,18 @@ fn reference(jar: &Path) -> Vec<(String, Vec<u8>, Vec<u8>)> {
 }
 
 fn check(version: &str) {
-    let Some(jar) = flink_dist(version) else { return };
+    let Some(jar) = flink_dist(version) else {
+        return;
+    };
     let rows = reference(&jar);
     assert!(rows.len() >= 33, "{} rows", rows.len());
     let mut equal = 0;
     for (label, java, flink) in &rows {
-        let role = if label == "VoidNamespace" { Role::Namespace } else { Role::Value };
+        let role = if label == "VoidNamespace" {
+            Role::Namespace
+        } else {
+            Role::Value
+        };
         let ours = snapshot_of_stream(java, label, role);
         if label == "Kryo" {
             // Not carried: refused by name, never guessed.
@@ -75,7 +102,12 @@ fn check(version: &str) {
             continue;
         }
         let ours = ours.unwrap_or_else(|e| panic!("Flink {version} {label}: {e}"));
-        assert_eq!(ours.to_bytes().unwrap(), *flink, "Flink {version} {label}: {}", ours.describe());
+        assert_eq!(
+            ours.to_bytes().unwrap(),
+            *flink,
+            "Flink {version} {label}: {}",
+            ours.describe()
+        );
         equal += 1;
     }
     assert_eq!(equal, rows.len() - 1, "every serializer but the Kryo one");
@@ -96,8 +128,12 @@ fn snapshots_equal_flink_2_3s() {
 /// (Tuple1<Long> keys, Long values, VoidNamespace).
 #[test]
 fn the_fixtures_serializers_have_flinks_snapshots() {
-    let Some(fx) = common::shared_fixtures() else { return };
-    let Some(jar) = flink_dist("1.20.5") else { return };
+    let Some(fx) = common::shared_fixtures() else {
+        return;
+    };
+    let Some(jar) = flink_dist("1.20.5") else {
+        return;
+    };
     let rows = reference(&jar);
     let flink = |label: &str| rows.iter().find(|r| r.0 == label).unwrap().2.clone();
     let out = tempfile::tempdir().unwrap();
@@ -109,7 +145,10 @@ fn the_fixtures_serializers_have_flinks_snapshots() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let file = std::fs::read(conv.join("072c4efc280f5df0bfc5743297a438e7/subtask-1/managed-keyed-state-v6")).unwrap();
+    let file = std::fs::read(
+        conv.join("072c4efc280f5df0bfc5743297a438e7/subtask-1/managed-keyed-state-v6"),
+    )
+    .unwrap();
     // Proxy v6: version, no compression, then the key snapshot.
     assert_eq!(&file[..5], &[0, 0, 0, 6, 0]);
     let key = flink("Tuple1<Long>");
@@ -117,6 +156,9 @@ fn the_fixtures_serializers_have_flinks_snapshots() {
     let rest = &file[5 + key.len()..];
     for label in ["Long", "VoidNamespace"] {
         let want = flink(label);
-        assert!(rest.windows(want.len()).any(|w| w == want), "{label} snapshot in the header");
+        assert!(
+            rest.windows(want.len()).any(|w| w == want),
+            "{label} snapshot in the header"
+        );
     }
 }

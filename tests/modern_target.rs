@@ -13,8 +13,11 @@ use std::sync::Arc;
 /// Flink derives operator ids from uids; the fixture job's five vertex ids are its uids'.
 #[test]
 fn vertex_ids_of_the_fixture_are_its_uids_hashes() {
-    let Some(fx) = common::shared_fixtures() else { return };
-    let index = SavepointIndex::open(Arc::new(FileSource::open(common::mem11(&fx)).unwrap())).unwrap();
+    let Some(fx) = common::shared_fixtures() else {
+        return;
+    };
+    let index =
+        SavepointIndex::open(Arc::new(FileSource::open(common::mem11(&fx)).unwrap())).unwrap();
     let mut ids: Vec<[u8; 16]> = index.tasks().iter().map(|t| t.vertex.0).collect();
     let mut from_uids: Vec<[u8; 16]> = [
         "LegacyCheckpointedSource",
@@ -49,7 +52,11 @@ fn synthetic_savepoints_of_every_backend_become_per_operator_metadata() {
         let dir = tempfile::tempdir().unwrap();
         let sp = synth(dir.path(), backend, "256KiB", &[]);
         let uids = std::fs::read_to_string(uid_file(&sp)).unwrap();
-        assert_eq!(uids.lines().count(), 3, "{backend}: one non-head entry per vertex");
+        assert_eq!(
+            uids.lines().count(),
+            3,
+            "{backend}: one non-head entry per vertex"
+        );
         let out = dir.path().join("out");
         ok(convert(&sp, &out, extra), &format!("{backend}: convert"));
         let doc = inspect_json(&out);
@@ -63,7 +70,10 @@ fn synthetic_savepoints_of_every_backend_become_per_operator_metadata() {
                 .iter()
                 .map(|b| format!("{b:02x}"))
                 .collect();
-            assert!(ops.iter().any(|o| o["id"] == id), "{backend}: {entry} as operator {id}");
+            assert!(
+                ops.iter().any(|o| o["id"] == id),
+                "{backend}: {entry} as operator {id}"
+            );
         }
         let mut keyed = 0;
         for op in ops {
@@ -79,12 +89,18 @@ fn synthetic_savepoints_of_every_backend_become_per_operator_metadata() {
                 for d in handles {
                     assert_eq!(d["type"], "relative_file", "{backend}: {d}");
                     let f = out.join(d["path"].as_str().unwrap());
-                    assert_eq!(std::fs::metadata(&f).unwrap().len() as i64, d["size"].as_i64().unwrap());
+                    assert_eq!(
+                        std::fs::metadata(&f).unwrap().len() as i64,
+                        d["size"].as_i64().unwrap()
+                    );
                 }
                 keyed += st["managed_keyed"].is_object() as usize;
             }
         }
-        assert_eq!(keyed, 8, "{backend}: keyed state on 2 vertices × 4 subtasks");
+        assert_eq!(
+            keyed, 8,
+            "{backend}: keyed state on 2 vertices × 4 subtasks"
+        );
     }
 }
 
@@ -98,21 +114,36 @@ fn a_missing_uid_is_named_and_the_state_files_still_serve() {
     let uids = std::fs::read_to_string(uid_file(&sp)).unwrap();
     let first = uids.lines().next().unwrap();
     let (entry, _) = first.split_once('=').unwrap();
-    std::fs::write(uid_file(&sp), uids.lines().skip(1).collect::<Vec<_>>().join("\n")).unwrap();
+    std::fs::write(
+        uid_file(&sp),
+        uids.lines().skip(1).collect::<Vec<_>>().join("\n"),
+    )
+    .unwrap();
     let out = cat(&sp, "_metadata", "file:/x", &[]);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
-    assert!(err.contains(entry) && err.contains("--uid") && err.contains("--operator-id"), "{err}");
+    assert!(
+        err.contains(entry) && err.contains("--uid") && err.contains("--operator-id"),
+        "{err}"
+    );
     // The state itself still converts; only what names it cannot be written.
     let (vertex, chain) = entry.split_once('/').unwrap();
     let file = format!("{vertex}/subtask-0/{chain}/managed-operator-state-v5");
-    ok(cat(&sp, &file, "file:/x", &[]), "the chained operator's state");
+    ok(
+        cat(&sp, &file, "file:/x", &[]),
+        "the chained operator's state",
+    );
     // --operator-id gives the same id as the uid it stands for.
     let id: String = savepointfs::modern::operator_id_of_uid(first.split_once('=').unwrap().1)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let with_id = cat(&sp, "_metadata", "file:/x", &["--operator-id", &format!("{entry}={id}")]);
+    let with_id = cat(
+        &sp,
+        "_metadata",
+        "file:/x",
+        &["--operator-id", &format!("{entry}={id}")],
+    );
     let with_uid = cat(&sp, "_metadata", "file:/x", &["--uid", first]);
     assert_eq!(ok(with_id, "--operator-id"), ok(with_uid, "--uid"));
 }
@@ -130,13 +161,20 @@ fn key_re_typing_keeps_bytes_or_is_refused() {
         .expect("a keyed file")
         .to_string();
     let tuple = ok(cat(&sp, &keyed, "file:/x", &[]), "Tuple1<Long>");
-    let long = ok(cat(&sp, &keyed, "file:/x", &["--key-serializer", "long"]), "Long");
+    let long = ok(
+        cat(&sp, &keyed, "file:/x", &["--key-serializer", "long"]),
+        "Long",
+    );
     assert_ne!(tuple, long, "the header names the key type");
     let body = |b: &[u8]| b[b.len() - 200..].to_vec();
     assert_eq!(body(&tuple), body(&long), "the records do not change");
     let int = cat(&sp, &keyed, "file:/x", &["--key-serializer", "int"]);
     assert_eq!(int.status.code(), Some(2));
-    assert!(text(&int.stderr).contains("re-type"), "{}", text(&int.stderr));
+    assert!(
+        text(&int.stderr).contains("re-type"),
+        "{}",
+        text(&int.stderr)
+    );
 }
 
 /// `flink-1.10` is per operator (V2, which carries max parallelism) when every stateful
@@ -147,10 +185,19 @@ fn flink_1_10_is_per_operator_where_it_can_be() {
     let dir = tempfile::tempdir().unwrap();
     let sp = synth(dir.path(), "memory", "64KiB", &[]);
     let with = dir.path().join("with");
-    ok(convert(&sp, &with, &["--target", "flink-1.10"]), "with uids");
+    ok(
+        convert(&sp, &with, &["--target", "flink-1.10"]),
+        "with uids",
+    );
     let without = dir.path().join("without");
     ok(
-        run(["convert", sp.to_str().unwrap(), without.to_str().unwrap(), "--target", "flink-1.10"]),
+        run([
+            "convert",
+            sp.to_str().unwrap(),
+            without.to_str().unwrap(),
+            "--target",
+            "flink-1.10",
+        ]),
         "without uids",
     );
     let version = |d: &std::path::Path| std::fs::read(d.join("_metadata")).unwrap()[4..8].to_vec();

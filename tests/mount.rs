@@ -28,16 +28,24 @@ fn default_root<'a>(uri: &'a str, extra: &[&str]) -> Vec<&'a str> {
     let v1 = extra
         .windows(2)
         .any(|w| w[0] == "--target" && ["flink-1.10", "flink-1.2", "migration"].contains(&w[1]));
-    if v1 { vec!["--metadata-root", uri] } else { vec![] }
+    if v1 {
+        vec!["--metadata-root", uri]
+    } else {
+        vec![]
+    }
 }
 
 /// `savepointfs convert SAVEPOINT OUT EXTRA...` as a mount at `uri` serves it: the
 /// expected bytes.
 fn convert(savepoint: &Path, out: &Path, uri: &str, extra: &[&str]) {
-    let mut args = vec!["convert", savepoint.to_str().unwrap(), out.to_str().unwrap()];
+    let mut args = vec![
+        "convert",
+        savepoint.to_str().unwrap(),
+        out.to_str().unwrap(),
+    ];
     args.extend(default_root(uri, extra));
     args.extend_from_slice(extra);
-    let uids = common::mount::uid_args(savepoint);
+    let uids = common::uid_args(savepoint);
     args.extend(uids.iter().map(String::as_str));
     let o = run(&args);
     assert!(
@@ -52,7 +60,7 @@ fn ls_lr(savepoint: &Path, uri: &str, extra: &[&str]) -> BTreeMap<String, (bool,
     let mut args = vec!["ls", "-l", "-R", savepoint.to_str().unwrap()];
     args.extend(default_root(uri, extra));
     args.extend_from_slice(extra);
-    let uids = common::mount::uid_args(savepoint);
+    let uids = common::uid_args(savepoint);
     args.extend(uids.iter().map(String::as_str));
     let o = run(&args);
     assert!(
@@ -660,7 +668,10 @@ fn mount_exit_status_tells_the_truth() {
     std::fs::write(full.path().join("keep"), b"x").unwrap();
     let o = full.mount(&sp, &[]);
     assert!(!o.status.success() && !is_mounted(full.path()), "{o:?}");
-    assert!(String::from_utf8_lossy(&o.stderr).contains("not empty"), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("not empty"),
+        "{o:?}"
+    );
     let o = full.mount(&sp, &["-o", "nonempty"]);
     assert!(o.status.success() && is_mounted(full.path()), "{o:?}");
     drop(full);

@@ -81,7 +81,13 @@ fn flink_1_10_restores_every_value_and_the_check_is_live() {
     let v11 = common::mem11(&fx);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("native");
-    savepointfs(&["convert", v11.to_str().unwrap(), out.to_str().unwrap(), "--target", "flink-1.10"]);
+    savepointfs(&[
+        "convert",
+        v11.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--target",
+        "flink-1.10",
+    ]);
 
     // Metadata V2 carries max parallelism: the job need not set it.
     let meta = std::fs::read(out.join("_metadata")).unwrap();
@@ -93,7 +99,13 @@ fn flink_1_10_restores_every_value_and_the_check_is_live() {
     // Negative control: key 3 of KeyedStateSettingFlatMap (072c..., subtask 1) patched to 99.
     // Its stream ends with the one entry's value (data = ns count, Void ns, 1 entry, key, value).
     let patched = dir.path().join("patched");
-    savepointfs(&["convert", v11.to_str().unwrap(), patched.to_str().unwrap(), "--target", "flink-1.10"]);
+    savepointfs(&[
+        "convert",
+        v11.to_str().unwrap(),
+        patched.to_str().unwrap(),
+        "--target",
+        "flink-1.10",
+    ]);
     let file = patched.join("072c4efc280f5df0bfc5743297a438e7/subtask-1/managed-keyed-state");
     let mut bytes = std::fs::read(&file).unwrap();
     let n = bytes.len();
@@ -182,7 +194,10 @@ fn flinkcheck_accepts_both_keyed_layouts() {
         );
         // Chained operators with state and no uids: flink-1.10 falls back to V1 with no
         // legacy slots, which a stock Flink 1.10 accepts.
-        assert_eq!(json["stock_flink_1_10_default_mode"]["accepted"], true, "{backend}->{layout}");
+        assert_eq!(
+            json["stock_flink_1_10_default_mode"]["accepted"], true,
+            "{backend}->{layout}"
+        );
         let keyed = json["task_states"]
             .as_array()
             .unwrap()

@@ -211,7 +211,8 @@ fn every_backend_decodes_to_the_requested_shape_and_sizes() {
         let d = decode(&out);
         let src = d.index.source().clone();
         // External files sit beside the savepoint, inside the default allowed root.
-        let measure = savepointfs::convert::ExternalPolicy::new(vec![], &[dir.path().to_path_buf()]).unwrap();
+        let measure =
+            savepointfs::convert::ExternalPolicy::new(vec![], &[dir.path().to_path_buf()]).unwrap();
         assert_eq!(d.index.checkpoint_id(), spec.checkpoint_id, "{label}");
         assert_eq!(d.index.tasks().len(), spec.vertices as usize, "{label}");
         let mut total = 0u64;

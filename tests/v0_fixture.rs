@@ -375,12 +375,17 @@ fn decode_everything(bytes: Vec<u8>) -> bool {
         if let Ok(m) = SubtaskModel::decode(&idx, t, s) {
             // Exercise what the report computes, too.
             let u = &savepointfs::v0::Unmeasured;
-            let _ = (m.state_size(u), m.keyed_state_size(u), m.migration_problems());
+            let _ = (
+                m.state_size(u),
+                m.keyed_state_size(u),
+                m.migration_problems(),
+            );
         } else {
             ok = false;
         }
     }
-    let _ = savepointfs::v0::report::SavepointReport::build(&idx, false, &savepointfs::v0::Unmeasured);
+    let _ =
+        savepointfs::v0::report::SavepointReport::build(&idx, false, &savepointfs::v0::Unmeasured);
     ok
 }
 

@@ -27,9 +27,10 @@ pub const COPY_BUFFER: usize = 1 << 20;
 
 pub fn run(args: CatArgs) -> CliResult {
     super::ls::quiet_library_warnings();
-    let tree = args
-        .tree
-        .open(metadata_root(&args.metadata_root)?, args.metadata_root.is_none())?;
+    let tree = args.tree.open(
+        metadata_root(&args.metadata_root)?,
+        args.metadata_root.is_none(),
+    )?;
     let fail = |e: &dyn std::fmt::Display| Failure::input(format!("{}: {e}", args.path));
     let entry = tree.resolve(&args.path).map_err(|e| fail(&cause_of(&e)))?;
     let file = tree.open_file(entry.ino).map_err(|e| fail(&cause_of(&e)))?;

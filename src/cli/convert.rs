@@ -319,7 +319,10 @@ fn sync_dirs(tmp: &Path, items: &[Item]) -> io::Result<()> {
 
 fn report(problems: &[String], outcome: &str, outdir: &Path) -> Failure {
     for p in problems {
-        eprintln!("savepointfs: {}", savepointfs::text::escape_controls(&p.to_string()));
+        eprintln!(
+            "savepointfs: {}",
+            savepointfs::text::escape_controls(&p.to_string())
+        );
     }
     Failure::input(format!(
         "{} file(s) could not be converted; {outcome} ({})",

@@ -51,7 +51,10 @@ pub fn inspect(source: &dyn Source, json: bool) -> Result<String, Failure> {
         target.unwrap_or("not one of ours")
     );
     for o in &m.operators {
-        let uid = o.uid.as_deref().map_or(String::new(), |u| format!("  uid {u:?}"));
+        let uid = o
+            .uid
+            .as_deref()
+            .map_or(String::new(), |u| format!("  uid {u:?}"));
         let _ = writeln!(
             out,
             "operator {}  parallelism {}  max parallelism {}{uid}",

@@ -55,9 +55,10 @@ pub fn metadata_root(given: &Option<String>) -> Result<String, Failure> {
 
 pub fn run(args: LsArgs) -> CliResult {
     quiet_library_warnings();
-    let tree = args
-        .tree
-        .open(metadata_root(&args.metadata_root)?, args.metadata_root.is_none())?;
+    let tree = args.tree.open(
+        metadata_root(&args.metadata_root)?,
+        args.metadata_root.is_none(),
+    )?;
     let start = tree
         .resolve(&args.path)
         .map_err(|e| Failure::input(format!("{}: {}", args.path_label(), cause_of(&e))))?;

@@ -80,7 +80,9 @@ pub fn run(mut args: MountArgs) -> CliResult {
         Some(uri) => uri.clone(),
         None => file_uri(&mountpoint)?,
     };
-    let tree = args.tree.open(metadata_root, args.metadata_root.is_none())?;
+    let tree = args
+        .tree
+        .open(metadata_root, args.metadata_root.is_none())?;
     let meta = std::fs::metadata(&args.tree.savepoint)
         .map_err(|e| Failure::input(format!("{}: {e}", args.tree.savepoint.display())))?;
     let owner = Owner {
@@ -147,7 +149,8 @@ fn check_mountpoint(path: &Path, nonempty: bool) -> Result<PathBuf, Failure> {
     let has_entries = std::fs::read_dir(&canonical)
         .map(|mut d| d.next().is_some())
         .unwrap_or(false);
-    if has_entries && !nonempty && mount_entry(&canonical).is_none() && mount_entry(&abs).is_none() {
+    if has_entries && !nonempty && mount_entry(&canonical).is_none() && mount_entry(&abs).is_none()
+    {
         return Err(Failure::other(format!(
             "mount point {shown}: not empty (its files would be hidden while mounted); use an empty directory, or -o nonempty"
         )));

@@ -9,6 +9,9 @@ use savepointfs::tree::{Tree, TreeOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// A chain entry (vertex id, chain index) and the operator id it is given.
+pub type EntryId = (([u8; 16], usize), [u8; 16]);
+
 #[derive(clap::Args, Clone, Debug)]
 pub struct TreeArgs {
     /// The Flink 1.1 savepoint file.
@@ -31,11 +34,11 @@ pub struct TreeArgs {
     /// The uid of a stateful chain entry that is not its chain's head, whose operator id
     /// Flink derives from it (repeatable): VERTEX/chain-K=UID.
     #[arg(long = "uid", value_name = "VERTEX/chain-K=UID", value_parser = parse_uid)]
-    pub uids: Vec<(([u8; 16], usize), [u8; 16])>,
+    pub uids: Vec<EntryId>,
     /// The operator id (32 hex digits, as set with setUidHash) of such an entry (repeatable):
     /// VERTEX/chain-K=HEX.
     #[arg(long = "operator-id", value_name = "VERTEX/chain-K=HEX", value_parser = parse_operator_id)]
-    pub operator_ids: Vec<(([u8; 16], usize), [u8; 16])>,
+    pub operator_ids: Vec<EntryId>,
     /// A file of `--uid` values, one `VERTEX/chain-K=UID` per line (`#` starts a comment).
     #[arg(long = "uid-file", value_name = "FILE")]
     pub uid_file: Option<PathBuf>,
@@ -103,7 +106,11 @@ impl TreeArgs {
             if ids.insert(entry, id).is_some_and(|old| old != id) {
                 return Err(Failure::input(format!(
                     "two different operator ids for {}/chain-{}",
-                    entry.0.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+                    entry
+                        .0
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect::<String>(),
                     entry.1
                 )));
             }
@@ -123,7 +130,10 @@ fn savepoint_dir(savepoint: &Path) -> PathBuf {
 fn parse_entry(s: &str) -> Result<([u8; 16], usize), String> {
     let bad = || format!("{s:?}: expected VERTEX/chain-K (32 hex digits, then the chain index)");
     let (vertex, chain) = s.split_once('/').ok_or_else(bad)?;
-    let k = chain.strip_prefix("chain-").and_then(|k| k.parse().ok()).ok_or_else(bad)?;
+    let k = chain
+        .strip_prefix("chain-")
+        .and_then(|k| k.parse().ok())
+        .ok_or_else(bad)?;
     Ok((parse_hex16(vertex).ok_or_else(bad)?, k))
 }
 
@@ -138,13 +148,20 @@ fn parse_hex16(s: &str) -> Option<[u8; 16]> {
     Some(out)
 }
 
-fn parse_uid(s: &str) -> Result<(([u8; 16], usize), [u8; 16]), String> {
-    let (entry, uid) = s.split_once('=').ok_or_else(|| format!("{s:?}: expected VERTEX/chain-K=UID"))?;
-    Ok((parse_entry(entry)?, savepointfs::modern::operator_id_of_uid(uid)))
+fn parse_uid(s: &str) -> Result<EntryId, String> {
+    let (entry, uid) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: expected VERTEX/chain-K=UID"))?;
+    Ok((
+        parse_entry(entry)?,
+        savepointfs::modern::operator_id_of_uid(uid),
+    ))
 }
 
-fn parse_operator_id(s: &str) -> Result<(([u8; 16], usize), [u8; 16]), String> {
-    let (entry, hex) = s.split_once('=').ok_or_else(|| format!("{s:?}: expected VERTEX/chain-K=HEX"))?;
+fn parse_operator_id(s: &str) -> Result<EntryId, String> {
+    let (entry, hex) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: expected VERTEX/chain-K=HEX"))?;
     let id = parse_hex16(hex).ok_or_else(|| format!("{hex:?}: an operator id is 32 hex digits"))?;
     Ok((parse_entry(entry)?, id))
 }

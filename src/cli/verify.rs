@@ -5,10 +5,10 @@
 //! (`vertex <hex> subtask <i> chain <k> <file>: cause`), then a summary line; exit
 //! status 2 when anything is wrong.
 
-use savepointfs::text::escape_controls;
 use super::ls::metadata_root;
 use super::tree_args::TreeArgs;
 use super::{CliResult, Failure};
+use savepointfs::text::escape_controls;
 use std::io::Write;
 
 #[derive(clap::Args)]
@@ -23,9 +23,10 @@ pub struct VerifyArgs {
 
 pub fn run(args: VerifyArgs) -> CliResult {
     super::ls::quiet_library_warnings();
-    let tree = args
-        .tree
-        .open(metadata_root(&args.metadata_root)?, args.metadata_root.is_none())?;
+    let tree = args.tree.open(
+        metadata_root(&args.metadata_root)?,
+        args.metadata_root.is_none(),
+    )?;
     let stdout = std::io::stdout();
     let mut write_error = None;
     let summary = tree.verify(&mut |p| {

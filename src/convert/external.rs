@@ -103,9 +103,12 @@ impl ExternalPolicy {
                 roots,
             });
         }
-        let file = crate::source::open_regular(&canonical, true)
-            .map_err(|e| unreadable(e.to_string()))?;
-        let len = file.metadata().map_err(|e| unreadable(e.to_string()))?.len();
+        let file =
+            crate::source::open_regular(&canonical, true).map_err(|e| unreadable(e.to_string()))?;
+        let len = file
+            .metadata()
+            .map_err(|e| unreadable(e.to_string()))?
+            .len();
         Ok(ExternalFile {
             path: canonical,
             len,
@@ -299,7 +302,11 @@ mod tests {
         let at = |p: &Path| ext(&format!("file:{}", p.display()));
         assert_eq!(policy.file_size(&at(&inside.join("f"))), Some(5));
         assert_eq!(policy.file_size(&at(&inside.join("nope"))), None);
-        assert_eq!(policy.file_size(&at(&inside)), None, "a directory is not a file");
+        assert_eq!(
+            policy.file_size(&at(&inside)),
+            None,
+            "a directory is not a file"
+        );
         assert_eq!(policy.tree_size(&at(&inside)), Some(8));
         assert_eq!(policy.file_size(&at(&dir.path().join("secret"))), None);
         assert_eq!(policy.tree_size(&at(dir.path())), None, "not walked");

@@ -183,7 +183,9 @@ fn measure(codec: &Codec, scan: &mut Scan<'_>) -> io::Result<u64> {
                         return Ok(out);
                     }
                 }
-                Err(bad(format!("string length varint too long at offset {start}")))
+                Err(bad(format!(
+                    "string length varint too long at offset {start}"
+                )))
             };
             let len = varint(scan)?;
             for _ in 1..len {
@@ -324,7 +326,6 @@ impl HeapRecords {
             len: out,
         }))
     }
-
 }
 
 impl Source for HeapRecords {
@@ -333,23 +334,10 @@ impl Source for HeapRecords {
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        if offset
-            .checked_add(buf.len() as u64)
-            .is_none_or(|e| e > self.len)
-        {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("{}: read past the end", self.name()),
-            ));
-        }
-        if buf.is_empty() {
+        let mut out = Emitter::for_read(offset, buf, self.len, &|| self.name())?;
+        if out.done() {
             return Ok(());
         }
-        let mut out = Emitter {
-            offset,
-            buf,
-            filled: 0,
-        };
         let state_id = |run: usize| self.runs.get(run).map(|&(j, _)| j as u16);
         if offset < 2 {
             out.put(0, &state_id(0).unwrap_or(END_OF_KEY_GROUP).to_be_bytes());
@@ -422,7 +410,9 @@ impl Source for HeapRecords {
                     if out.wants(vlen_pos + 4, v as u64) {
                         match w.scan.recent(value_at) {
                             Some(value) => out.put(vlen_pos + 4, value),
-                            None => out.put_source(vlen_pos + 4, &*w.state.source, value_at, v as u64)?,
+                            None => {
+                                out.put_source(vlen_pos + 4, &*w.state.source, value_at, v as u64)?
+                            }
                         }
                     }
                 }
@@ -466,9 +456,18 @@ mod tests {
     use crate::prng::Prng;
     use crate::source::MemSource;
 
+    /// (key, namespace, value) bytes of one record.
+    type Rec = (Vec<u8>, Vec<u8>, Vec<u8>);
+
     /// Heap `data` of one state: namespaces of `ns_len` bytes, each with some entries of
     /// an 8-byte key and a value of `value_len(i)` bytes (`int n` + bytes when variable).
-    fn heap_data(rng: &mut Prng, namespaces: usize, ns_len: usize, entries: &dyn Fn(usize) -> usize, bytes_values: bool) -> (Vec<u8>, Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>) {
+    fn heap_data(
+        rng: &mut Prng,
+        namespaces: usize,
+        ns_len: usize,
+        entries: &dyn Fn(usize) -> usize,
+        bytes_values: bool,
+    ) -> (Vec<u8>, Vec<Rec>) {
         let mut data = (namespaces as i32).to_be_bytes().to_vec();
         let mut recs = Vec::new();
         for n in 0..namespaces {
@@ -495,8 +494,10 @@ mod tests {
     }
 
     /// The canonical layout written the obvious way, all in memory.
-    fn expected(states: &[Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>], prefix: &[u8]) -> Vec<u8> {
-        let with: Vec<usize> = (0..states.len()).filter(|&j| !states[j].is_empty()).collect();
+    fn expected(states: &[Vec<Rec>], prefix: &[u8]) -> Vec<u8> {
+        let with: Vec<usize> = (0..states.len())
+            .filter(|&j| !states[j].is_empty())
+            .collect();
         let mut out = (with[0] as u16).to_be_bytes().to_vec();
         for (i, &j) in with.iter().enumerate() {
             for (r, (k, ns, v)) in states[j].iter().enumerate() {
@@ -566,13 +567,19 @@ mod tests {
             assert_eq!(recs.len(), want.len() as u64);
             let mut whole = vec![0u8; want.len()];
             recs.read_at(0, &mut whole).unwrap();
-            assert!(whole == want, "whole read, max parallelism {max_parallelism}");
+            assert!(
+                whole == want,
+                "whole read, max parallelism {max_parallelism}"
+            );
             for _ in 0..2000 {
                 let off = rng.below(want.len() as u64);
                 let len = rng.below((want.len() as u64 - off).min(70_000) + 1);
                 let mut buf = vec![0u8; len as usize];
                 recs.read_at(off, &mut buf).unwrap();
-                assert!(buf[..] == want[off as usize..(off + len) as usize], "read {len} at {off}");
+                assert!(
+                    buf[..] == want[off as usize..(off + len) as usize],
+                    "read {len} at {off}"
+                );
             }
             let mut past = [0u8; 2];
             assert!(recs.read_at(want.len() as u64 - 1, &mut past).is_err());
@@ -593,7 +600,10 @@ mod tests {
                 namespace: Codec::Opaque(16),
                 value: Codec::Long,
             };
-            assert!(HeapRecords::index("t".into(), vec![state], 0, 1).is_err(), "cut at {cut}");
+            assert!(
+                HeapRecords::index("t".into(), vec![state], 0, 1).is_err(),
+                "cut at {cut}"
+            );
         }
         let mut huge = data.clone();
         huge[20..24].copy_from_slice(&i32::MAX.to_be_bytes()); // an entry count

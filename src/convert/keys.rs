@@ -70,39 +70,10 @@ impl Codec {
                 Codec::Opaque(16)
             }
             _ if name == "org.apache.flink.api.java.typeutils.runtime.TupleSerializer" => {
-                let fields =
-                    field_node(graph, node, "fieldSerializers").ok_or_else(|| name.clone())?;
-                let NodeKind::Array(arr) = &graph.node(fields).kind else {
-                    return Err(name);
-                };
-                let Elements::Values(vs) = &arr.elements else {
-                    return Err(name);
-                };
-                let parts = vs
-                    .iter()
-                    .map(|v| {
-                        v.node()
-                            .ok_or_else(|| format!("{name} with a null field serializer"))
-                    })
-                    .map(|n| n.and_then(|n| Self::of_depth(graph, n, depth + 1)))
-                    .collect::<Result<Vec<_>, _>>()?;
-                Codec::Tuple(parts)
+                Codec::Tuple(Self::fields_of(graph, node, &name, depth)?)
             }
             _ if name == "org.apache.flink.api.java.typeutils.runtime.PojoSerializer" => {
-                let fields =
-                    field_node(graph, node, "fieldSerializers").ok_or_else(|| name.clone())?;
-                let NodeKind::Array(arr) = &graph.node(fields).kind else {
-                    return Err(name);
-                };
-                let Elements::Values(vs) = &arr.elements else {
-                    return Err(name);
-                };
-                let parts = vs
-                    .iter()
-                    .map(|v| v.node().ok_or_else(|| format!("{name} with a null field serializer")))
-                    .map(|n| n.and_then(|n| Self::of_depth(graph, n, depth + 1)))
-                    .collect::<Result<Vec<_>, _>>()?;
-                Codec::Pojo(parts)
+                Codec::Pojo(Self::fields_of(graph, node, &name, depth)?)
             }
             _ if name == "org.apache.flink.runtime.state.ArrayListSerializer" => {
                 let elem =
@@ -111,6 +82,29 @@ impl Codec {
             }
             _ => return Err(name),
         })
+    }
+
+    /// The codecs of a composite serializer's `fieldSerializers` (tuples, POJOs).
+    fn fields_of(
+        graph: &Graph,
+        node: NodeId,
+        name: &str,
+        depth: usize,
+    ) -> Result<Vec<Codec>, String> {
+        let fields = field_node(graph, node, "fieldSerializers").ok_or_else(|| name.to_string())?;
+        let NodeKind::Array(arr) = &graph.node(fields).kind else {
+            return Err(name.to_string());
+        };
+        let Elements::Values(vs) = &arr.elements else {
+            return Err(name.to_string());
+        };
+        vs.iter()
+            .map(|v| {
+                v.node()
+                    .ok_or_else(|| format!("{name} with a null field serializer"))
+            })
+            .map(|n| n.and_then(|n| Self::of_depth(graph, n, depth + 1)))
+            .collect()
     }
 
     /// The serialized length when every value has the same one.
@@ -552,7 +546,10 @@ mod tests {
         let mut null = &[1u8, 0xEE][..];
         pojo.read(&mut null).unwrap();
         assert_eq!(null, [0xEE]);
-        assert!(pojo.read(&mut &[4u8, 0, 0][..]).is_err(), "a subclass value");
+        assert!(
+            pojo.read(&mut &[4u8, 0, 0][..]).is_err(),
+            "a subclass value"
+        );
         assert_eq!(pojo.fixed_len(), None);
     }
 

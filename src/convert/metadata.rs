@@ -82,7 +82,9 @@ impl Target {
             }
             Target::Flink110 | Target::Flink12 => matches!(
                 kind,
-                FileKind::ManagedOperatorState | FileKind::OperatorState | FileKind::ManagedKeyedState
+                FileKind::ManagedOperatorState
+                    | FileKind::OperatorState
+                    | FileKind::ManagedKeyedState
             ),
             Target::Flink23 => matches!(
                 kind,
@@ -216,7 +218,11 @@ impl<'p> MetadataBuilder<'p> {
         Self::subtask_in(&mut self.form, index, converted)
     }
 
-    fn subtask_in(form: &mut Form<'p>, index: u32, converted: &ConvertedSubtask) -> Result<(), Error> {
+    fn subtask_in(
+        form: &mut Form<'p>,
+        index: u32,
+        converted: &ConvertedSubtask,
+    ) -> Result<(), Error> {
         let (target, path_of, tasks) = match form {
             Form::PerOperator(b) => return b.subtask(index, converted),
             Form::Either(v1, b) => {
@@ -257,11 +263,17 @@ impl<'p> MetadataBuilder<'p> {
         Self::finish_form(self.form, self.checkpoint_id, self.root)
     }
 
-    fn finish_form(form: Form<'p>, checkpoint_id: i64, root: Option<String>) -> Result<BuiltMetadata, Error> {
+    fn finish_form(
+        form: Form<'p>,
+        checkpoint_id: i64,
+        root: Option<String>,
+    ) -> Result<BuiltMetadata, Error> {
         let metadata = |e: String| Error::Metadata(e);
         match form {
             Form::PerOperator(b) => b.finish(checkpoint_id),
-            Form::Either(v1, b) if b.missing_uid().is_some() => Self::finish_form(*v1, checkpoint_id, root),
+            Form::Either(v1, b) if b.missing_uid().is_some() => {
+                Self::finish_form(*v1, checkpoint_id, root)
+            }
             Form::Either(_, b) => b.finish(checkpoint_id),
             Form::V1 { tasks, .. } => {
                 check_last_task(&tasks)?;

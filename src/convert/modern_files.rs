@@ -4,17 +4,17 @@
 //! state as operator proxy v5 `_default_` + the 1.1 bytes verbatim.
 
 use super::FileKind;
+use super::heap_reframe::{HeapRecords, HeapStateData};
 use super::snapshots::{self, Role, snapshot_of_stream};
 use super::subtask::{
-    Cx, FileResult, Keyed, handle_classes, kv_classes, not_migratable, rocks_key_group,
+    Cx, FileResult, Keyed, KeyedSource, handle_classes, kv_classes, not_migratable, rocks_key_group,
 };
-use super::heap_reframe::{HeapRecords, HeapStateData};
 use super::{native, rocks};
 use crate::modern::proxy::{self, Distribution, KeyedStateMeta, KeyedStateType};
 use crate::modern::snapshot::{JAVA_SERIALIZER, Snapshot};
 use crate::source::{Source, Span};
 use crate::stream::Piece;
-use crate::v0::{ChainEntry, KvSnapshot, StateHandle, StateKind};
+use crate::v0::{ChainEntry, StateHandle, StateKind};
 use std::sync::Arc;
 
 /// The state kind a modern header names for a 1.1 state, or why it cannot be carried yet.
@@ -58,25 +58,15 @@ impl Cx<'_> {
     /// Proxy v6 + canonical savepoint layout for the head operator's keyed state.
     pub(super) fn managed_keyed_state_v6(&self) -> Option<FileResult> {
         let loc = self.location(None, FileKind::ManagedKeyedStateV6);
-        let entry = match native::keyed_entry(self.model, &loc) {
+        let KeyedSource {
+            entry,
+            key_group,
+            rocks,
+        } = match self.keyed_source(&loc) {
             Ok(None) => return None,
-            Ok(Some(e)) => e,
+            Ok(Some(k)) => k,
             Err(e) => return Some(Err(e)),
         };
-        let fail = not_migratable(&loc);
-        if let Some(reason) = entry
-            .kv_states
-            .iter()
-            .find_map(|k| k.snapshot.migration_problem())
-        {
-            return Some(Err(fail(reason)));
-        }
-        // maxParallelism = parallelism: subtask i owns exactly key group i.
-        let key_group = self.model.location.subtask.unwrap_or(0);
-        let rocks = entry.kv_states.iter().find_map(|k| match &k.snapshot {
-            KvSnapshot::RocksDbFullyAsync { state_handle, .. } => Some(state_handle),
-            _ => None,
-        });
         let built = match rocks {
             Some(h) => self.rocks_v6(h, key_group, &loc),
             None => self.heap_v6(entry, key_group, &loc),
@@ -171,15 +161,20 @@ impl Cx<'_> {
                 name: c.name.clone(),
                 kind: state_type(kind, &c.name).map_err(fail)?,
                 value: snapshot_of_stream(&c.value_serializer, &what, Role::Value).map_err(fail)?,
-                namespace: Snapshot::of_singleton(crate::modern::snapshot::VOID_NAMESPACE_SERIALIZER)
-                    .ok_or_else(|| fail("no VoidNamespaceSerializer snapshot".into()))?,
+                namespace: Snapshot::of_singleton(
+                    crate::modern::snapshot::VOID_NAMESPACE_SERIALIZER,
+                )
+                .ok_or_else(|| fail("no VoidNamespaceSerializer snapshot".into()))?,
             });
         }
         let header = proxy::keyed_header(&key, &metas).map_err(fail)?;
         let kg = rocks_key_group(key_group).map_err(fail)?;
         let region = Arc::new(snapshot).key_group_region(kg);
         let len = region.len();
-        Ok(Some((header, vec![Piece::range(region, Span::new(0, len))])))
+        Ok(Some((
+            header,
+            vec![Piece::range(region, Span::new(0, len))],
+        )))
     }
 
     /// Operator proxy v5 `_default_` + the function state's Java stream verbatim.

@@ -8,10 +8,10 @@
 //! served by re-encoding records on the fly from a sparse index of record positions
 //! built by one pass over the stream at conversion time.
 
+use super::scan::{Emitter, Scan};
 use crate::javaser::{self, Limits, Value};
 use crate::source::{Source, Span};
 use std::io;
-use super::scan::{Emitter, Scan};
 use std::sync::Arc;
 
 /// One column of the snapshot: a keyed state.
@@ -54,7 +54,6 @@ pub struct RocksSnapshot {
 fn bad(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg)
 }
-
 
 impl RocksSnapshot {
     /// Parses the column header and indexes the records of a stream at `span` of `source`.
@@ -255,23 +254,11 @@ impl Source for Region {
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        let end = offset
-            .checked_add(buf.len() as u64)
-            .filter(|&e| e <= self.len());
-        if end.is_none() {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("{}: read past the end", self.name()),
-            ));
-        }
-        let mut out = Emitter {
-            offset,
-            buf,
-            filled: 0,
-        };
+        let empty = buf.is_empty();
+        let mut out = Emitter::for_read(offset, buf, self.len(), &|| self.name())?;
         let snap = &self.snap;
         let Some(&(first_state, _)) = snap.runs.first() else {
-            return if buf.is_empty() {
+            return if empty {
                 Ok(())
             } else {
                 Err(bad(format!("{}: no records", self.name())))
@@ -341,7 +328,12 @@ impl Source for Region {
     fn held_bytes(&self) -> usize {
         self.snap.checkpoints.len() * std::mem::size_of::<Checkpoint>()
             + self.snap.runs.len() * 16
-            + self.snap.columns.iter().map(|c| c.value_serializer.len() + 64).sum::<usize>()
+            + self
+                .snap
+                .columns
+                .iter()
+                .map(|c| c.value_serializer.len() + 64)
+                .sum::<usize>()
     }
 }
 

@@ -125,6 +125,29 @@ impl<'a> Scan<'a> {
     }
 }
 
+impl<'b> Emitter<'b> {
+    /// An emitter for a read of `buf` at `offset` of a source of `len` bytes named
+    /// `name`; a read past the end is an error.
+    pub(super) fn for_read(
+        offset: u64,
+        buf: &'b mut [u8],
+        len: u64,
+        name: &dyn Fn() -> String,
+    ) -> io::Result<Self> {
+        if offset.checked_add(buf.len() as u64).is_none_or(|e| e > len) {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("{}: read past the end", name()),
+            ));
+        }
+        Ok(Emitter {
+            offset,
+            buf,
+            filled: 0,
+        })
+    }
+}
+
 /// Copies the part of each emitted piece that overlaps the requested window.
 pub(super) struct Emitter<'b> {
     pub(super) offset: u64,
@@ -151,7 +174,13 @@ impl Emitter<'_> {
     }
 
     /// Emits `len` bytes that sit at `from` in `src`, reading only the wanted part.
-    pub(super) fn put_source(&mut self, at: u64, src: &dyn Source, from: u64, len: u64) -> io::Result<()> {
+    pub(super) fn put_source(
+        &mut self,
+        at: u64,
+        src: &dyn Source,
+        from: u64,
+        len: u64,
+    ) -> io::Result<()> {
         if let Some((skip, to, n)) = self.window(at, len) {
             src.read_at(from + skip as u64, &mut self.buf[to..to + n])?;
             self.filled += n;
@@ -206,4 +235,3 @@ impl Emitter<'_> {
         Ok(())
     }
 }
-

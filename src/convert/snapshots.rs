@@ -4,12 +4,12 @@
 //! user serializers) is an error naming it, never a guess.
 
 use crate::javaser::{self, Elements, Graph, Limits, NodeId, NodeKind, Value};
-use crate::source::MemSource;
-use std::sync::Arc;
 use crate::modern::snapshot::{
     self, ARRAY_LIST_SNAPSHOT, Body, ENUM_SNAPSHOT, GENERIC_ARRAY_SNAPSHOT, LIST_SNAPSHOT,
     MAP_SNAPSHOT, POJO_SNAPSHOT, PojoField, Snapshot, TUPLE_SNAPSHOT, VOID_NAMESPACE_SERIALIZER,
 };
+use crate::source::MemSource;
+use std::sync::Arc;
 
 const VOID_SERIALIZER: &str = "org.apache.flink.api.common.typeutils.base.VoidSerializer";
 const TUPLE_SERIALIZER: &str = "org.apache.flink.api.java.typeutils.runtime.TupleSerializer";
@@ -64,8 +64,8 @@ fn of_depth(graph: &Graph, node: NodeId, depth: usize) -> Result<Snapshot, Strin
         return Ok(s);
     }
     let nested = |field: &str| -> Result<Snapshot, String> {
-        let n = field_node(graph, node, field)
-            .ok_or_else(|| format!("{name} without its {field}"))?;
+        let n =
+            field_node(graph, node, field).ok_or_else(|| format!("{name} without its {field}"))?;
         of_depth(graph, n, depth + 1)
     };
     match name.as_str() {
@@ -83,7 +83,9 @@ fn of_depth(graph: &Graph, node: NodeId, depth: usize) -> Result<Snapshot, Strin
             let parts = vs
                 .iter()
                 .map(|v| {
-                    let n = v.node().ok_or_else(|| format!("{name} with a null field serializer"))?;
+                    let n = v
+                        .node()
+                        .ok_or_else(|| format!("{name} with a null field serializer"))?;
                     of_depth(graph, n, depth + 1)
                 })
                 .collect::<Result<Vec<_>, _>>()?;
@@ -145,7 +147,8 @@ fn of_depth(graph: &Graph, node: NodeId, depth: usize) -> Result<Snapshot, Strin
 /// serializers; registered subclasses are refused (their snapshots are not carried).
 fn pojo(graph: &Graph, node: NodeId, depth: usize) -> Result<Snapshot, String> {
     let name = POJO_SERIALIZER;
-    let class = class_field(graph, node, "clazz").ok_or_else(|| format!("{name} without its clazz"))?;
+    let class =
+        class_field(graph, node, "clazz").ok_or_else(|| format!("{name} without its clazz"))?;
     let fail = |e: javaser::Error| format!("{name} of {class}: {e}");
     let obj = graph
         .object(Value::Node(node))
@@ -164,13 +167,20 @@ fn pojo(graph: &Graph, node: NodeId, depth: usize) -> Result<Snapshot, String> {
     let serializers = field_node(graph, node, "fieldSerializers")
         .ok_or_else(|| format!("{name} of {class} without its fieldSerializers"))?;
     let NodeKind::Array(arr) = &graph.node(serializers).kind else {
-        return Err(format!("{name} of {class}: fieldSerializers is not an array"));
+        return Err(format!(
+            "{name} of {class}: fieldSerializers is not an array"
+        ));
     };
     let Elements::Values(vs) = &arr.elements else {
-        return Err(format!("{name} of {class}: fieldSerializers is a primitive array"));
+        return Err(format!(
+            "{name} of {class}: fieldSerializers is a primitive array"
+        ));
     };
     if n < 0 || n as usize != vs.len() {
-        return Err(format!("{name} of {class}: {n} fields but {} field serializers", vs.len()));
+        return Err(format!(
+            "{name} of {class}: {n} fields but {} field serializers",
+            vs.len()
+        ));
     }
     let mut fields = Vec::with_capacity(vs.len());
     for v in vs {
@@ -186,7 +196,8 @@ fn pojo(graph: &Graph, node: NodeId, depth: usize) -> Result<Snapshot, String> {
         a.read_bytes(&mut len).map_err(fail)?;
         let mut utf = vec![0u8; u16::from_be_bytes(len) as usize];
         a.read_bytes(&mut utf).map_err(fail)?;
-        let field = javaser::mutf8::decode(&utf).ok_or_else(|| format!("{name} of {class}: a field name that is not UTF"))?;
+        let field = javaser::mutf8::decode(&utf)
+            .ok_or_else(|| format!("{name} of {class}: a field name that is not UTF"))?;
         let serializer = v
             .node()
             .ok_or_else(|| format!("{name} of {class}: field {field} has no serializer"))?;
@@ -257,7 +268,9 @@ pub fn same_key_bytes(a: &Snapshot, b: &Snapshot) -> bool {
         snapshot::Body::Composite { nested, outer, .. }
             if s.class == TUPLE_SNAPSHOT.0
                 && nested.len() == 1
-                && outer.first().is_some_and(|c| c == "org.apache.flink.api.java.tuple.Tuple1") =>
+                && outer
+                    .first()
+                    .is_some_and(|c| c == "org.apache.flink.api.java.tuple.Tuple1") =>
         {
             nested[0].clone()
         }

@@ -227,7 +227,11 @@ impl Cx<'_> {
     }
 
     /// Where bytes live: a range of the savepoint, or all of a resolved external file.
-    pub(super) fn bytes_range(&self, bytes: Bytes, location: &str) -> Result<(Arc<dyn Source>, Span), Error> {
+    pub(super) fn bytes_range(
+        &self,
+        bytes: Bytes,
+        location: &str,
+    ) -> Result<(Arc<dyn Source>, Span), Error> {
         match bytes {
             Bytes::Span(span) => Ok((self.savepoint.clone(), span)),
             Bytes::External { path, .. } => {
@@ -386,32 +390,46 @@ impl Cx<'_> {
         Ok(self.file(loc, handle, vec![Piece::bytes(header), element], offset))
     }
 
-    /// Native: the head operator's keyed state as one key-group stream (§7.3), in the
-    /// source's layout or, where keys and values can be measured, the other one.
-    fn managed_keyed_state(&self) -> Option<FileResult> {
-        let loc = self.location(None, FileKind::ManagedKeyedState);
-        let entry = match native::keyed_entry(self.model, &loc) {
-            Ok(None) => return None,
-            Ok(Some(e)) => e,
-            Err(e) => return Some(Err(e)),
-        };
-        let fail = |reason: String| Error::NotMigratable {
-            location: loc.clone(),
-            reason,
+    /// What every keyed stream starts from: the head operator's keyed entry (`None`
+    /// without keyed state), refused where Flink 1.2 could not migrate it, with the
+    /// subtask's key group and its RocksDB snapshot handle if it is one.
+    pub(super) fn keyed_source(&self, loc: &str) -> Result<Option<KeyedSource<'_>>, Error> {
+        let Some(entry) = native::keyed_entry(self.model, loc)? else {
+            return Ok(None);
         };
         if let Some(reason) = entry
             .kv_states
             .iter()
             .find_map(|k| k.snapshot.migration_problem())
         {
-            return Some(Err(fail(reason)));
+            return Err(not_migratable(loc)(reason));
         }
-        // maxParallelism = parallelism, so subtask i owns exactly key group i (formats.md §3.13).
-        let key_group = self.model.location.subtask.unwrap_or(0);
         let rocks = entry.kv_states.iter().find_map(|k| match &k.snapshot {
             KvSnapshot::RocksDbFullyAsync { state_handle, .. } => Some(state_handle),
             _ => None,
         });
+        Ok(Some(KeyedSource {
+            entry,
+            // maxParallelism = parallelism, so subtask i owns exactly key group i
+            // (formats.md §3.13).
+            key_group: self.model.location.subtask.unwrap_or(0),
+            rocks,
+        }))
+    }
+
+    /// Native: the head operator's keyed state as one key-group stream (§7.3), in the
+    /// source's layout or, where keys and values can be measured, the other one.
+    fn managed_keyed_state(&self) -> Option<FileResult> {
+        let loc = self.location(None, FileKind::ManagedKeyedState);
+        let KeyedSource {
+            entry,
+            key_group,
+            rocks,
+        } = match self.keyed_source(&loc) {
+            Ok(None) => return None,
+            Ok(Some(k)) => k,
+            Err(e) => return Some(Err(e)),
+        };
         let source_layout = if rocks.is_some() {
             KeyedLayout::RocksDb
         } else {
@@ -522,6 +540,13 @@ impl Cx<'_> {
             vec![Piece::range(region, Span::new(0, len))],
         )))
     }
+}
+
+/// The keyed state a keyed stream is made from.
+pub(super) struct KeyedSource<'m> {
+    pub entry: &'m ChainEntry,
+    pub key_group: u32,
+    pub rocks: Option<&'m StateHandle>,
 }
 
 /// Makes the error for input the conversion refuses, at `loc`.

@@ -81,10 +81,20 @@ pub struct SubtaskState {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum StreamHandle {
     /// Inline bytes: where they sit in the metadata file.
-    ByteStream { name: String, offset: u64, len: u64 },
-    File { path: String, size: i64 },
+    ByteStream {
+        name: String,
+        offset: u64,
+        len: u64,
+    },
+    File {
+        path: String,
+        size: i64,
+    },
     /// Type 6 (Flink 1.11+): relative to the directory holding `_metadata`.
-    RelativeFile { path: String, size: i64 },
+    RelativeFile {
+        path: String,
+        size: i64,
+    },
 }
 
 /// Which key-group handle class a keyed handle is.
@@ -242,13 +252,20 @@ pub struct ReadError {
 
 /// Reads a V2–V6 `_metadata` held in memory; `file` names it in errors.
 pub fn read(bytes: &[u8], file: &str) -> Result<Metadata, ReadError> {
-    let mut c = Reader { b: bytes, pos: 0, file };
+    let mut c = Reader {
+        b: bytes,
+        pos: 0,
+        file,
+    };
     if c.u32("magic number")? != MAGIC {
         return Err(c.fail_at(0, "not a Flink checkpoint metadata file (bad magic number)"));
     }
     let version = c.u32("version")?;
     if !(2..=6).contains(&version) {
-        return Err(c.fail_at(4, &format!("metadata version {version}: only 2 to 6 are read here")));
+        return Err(c.fail_at(
+            4,
+            &format!("metadata version {version}: only 2 to 6 are read here"),
+        ));
     }
     let checkpoint_id = c.i64("checkpoint id")?;
     let master_states = c.count("master states", 12)?;
@@ -274,7 +291,10 @@ pub fn read(bytes: &[u8], file: &str) -> Result<Metadata, ReadError> {
     })
     .and_then(|m| {
         if version < 4 && m.trailer_len > 0 {
-            Err(c.fail(0, &format!("{} bytes after the last operator", m.trailer_len)))
+            Err(c.fail(
+                0,
+                &format!("{} bytes after the last operator", m.trailer_len),
+            ))
         } else {
             Ok(m)
         }
@@ -344,7 +364,10 @@ impl Reader<'_> {
         let n = self.i32(what)?;
         let remaining = self.b.len() - self.pos;
         if n < 0 || (n as usize).saturating_mul(min_each.max(1)) > remaining {
-            return Err(self.fail(4, &format!("{what}: count {n} does not fit the {remaining} bytes left")));
+            return Err(self.fail(
+                4,
+                &format!("{what}: count {n} does not fit the {remaining} bytes left"),
+            ));
         }
         Ok(n as usize)
     }
@@ -353,12 +376,16 @@ impl Reader<'_> {
         let b = self.take(2, what)?;
         let n = u16::from_be_bytes([b[0], b[1]]) as usize;
         let s = self.take(n, what)?;
-        crate::javaser::mutf8::decode(s).ok_or_else(|| self.fail(n, &format!("{what}: invalid modified UTF-8")))
+        crate::javaser::mutf8::decode(s)
+            .ok_or_else(|| self.fail(n, &format!("{what}: invalid modified UTF-8")))
     }
 
     fn operator(&mut self, version: u32) -> Result<OperatorState, ReadError> {
         let (name, uid) = if version >= 5 {
-            (Some(self.utf("operator name")?), Some(self.utf("operator uid")?))
+            (
+                Some(self.utf("operator name")?),
+                Some(self.utf("operator uid")?),
+            )
         } else {
             (None, None)
         };
@@ -389,7 +416,10 @@ impl Reader<'_> {
             if version >= 3 {
                 for what in ["input channel state", "result subpartition state"] {
                     if self.count(what, 1)? != 0 {
-                        return Err(self.fail(4, &format!("{what} (unaligned checkpoints) is not read here")));
+                        return Err(self.fail(
+                            4,
+                            &format!("{what} (unaligned checkpoints) is not read here"),
+                        ));
                     }
                 }
             }
@@ -422,15 +452,25 @@ impl Reader<'_> {
                 let len = self.count("byte stream length", 1)?;
                 let offset = self.pos as u64;
                 self.skip(len as u64, "byte stream data")?;
-                StreamHandle::ByteStream { name, offset, len: len as u64 }
+                StreamHandle::ByteStream {
+                    name,
+                    offset,
+                    len: len as u64,
+                }
             }
             code::FILE => {
                 let size = self.i64("file size")?;
-                StreamHandle::File { size, path: self.utf("file path")? }
+                StreamHandle::File {
+                    size,
+                    path: self.utf("file path")?,
+                }
             }
             code::RELATIVE_FILE => {
                 let path = self.utf("relative path")?;
-                StreamHandle::RelativeFile { path, size: self.i64("file size")? }
+                StreamHandle::RelativeFile {
+                    path,
+                    size: self.i64("file size")?,
+                }
             }
             t => return Err(self.fail(1, &format!("stream handle type {t} is not read here"))),
         }))
@@ -449,7 +489,9 @@ impl Reader<'_> {
                         let name = self.utf("operator state name")?;
                         let mode = self.u8("distribution mode")?;
                         let k = self.count("operator state offsets", 8)?;
-                        let offsets = (0..k).map(|_| self.i64("offset")).collect::<Result<_, _>>()?;
+                        let offsets = (0..k)
+                            .map(|_| self.i64("offset"))
+                            .collect::<Result<_, _>>()?;
                         states.push((name, mode, offsets));
                     }
                     let delegate = self
@@ -457,7 +499,9 @@ impl Reader<'_> {
                         .ok_or_else(|| self.fail(1, "operator handle without a delegate"))?;
                     v.push(OperatorHandle { states, delegate });
                 }
-                t => return Err(self.fail(1, &format!("operator handle type {t} is not read here"))),
+                t => {
+                    return Err(self.fail(1, &format!("operator handle type {t} is not read here")));
+                }
             }
         }
         Ok(v)
@@ -471,16 +515,33 @@ impl Reader<'_> {
             code::SAVEPOINT_KEY_GROUPS => (KeyedKind::Savepoint, false),
             code::KEY_GROUPS_V2 => (KeyedKind::KeyGroups, true),
             code::SAVEPOINT_KEY_GROUPS_V2 => (KeyedKind::Savepoint, true),
-            t => return Err(self.fail(1, &format!("keyed handle type {t} (incremental or changelog) is not read here"))),
+            t => {
+                return Err(self.fail(
+                    1,
+                    &format!("keyed handle type {t} (incremental or changelog) is not read here"),
+                ));
+            }
         };
         let start = self.i32("key group start")?;
         let n = self.count("key groups", 8)?;
-        let offsets = (0..n).map(|_| self.i64("key group offset")).collect::<Result<_, _>>()?;
+        let offsets = (0..n)
+            .map(|_| self.i64("key group offset"))
+            .collect::<Result<_, _>>()?;
         let delegate = self
             .stream_handle()?
             .ok_or_else(|| self.fail(1, "key-group handle without a delegate"))?;
-        let handle_id = if with_id { Some(self.utf("handle id")?) } else { None };
-        Ok(Some(KeyedHandle { kind, handle_id, start, offsets, delegate }))
+        let handle_id = if with_id {
+            Some(self.utf("handle id")?)
+        } else {
+            None
+        };
+        Ok(Some(KeyedHandle {
+            kind,
+            handle_id,
+            start,
+            offsets,
+            delegate,
+        }))
     }
 }
 
@@ -489,7 +550,10 @@ mod tests {
     use super::*;
 
     fn sample(version: u32) -> Metadata {
-        let file = |p: &str| StreamHandle::File { path: p.into(), size: 10 };
+        let file = |p: &str| StreamHandle::File {
+            path: p.into(),
+            size: 10,
+        };
         Metadata {
             version,
             checkpoint_id: 7,
@@ -511,12 +575,19 @@ mod tests {
                         }],
                         raw_operator: vec![],
                         managed_keyed: Some(KeyedHandle {
-                            kind: if version == 3 { KeyedKind::Savepoint } else { KeyedKind::KeyGroups },
+                            kind: if version == 3 {
+                                KeyedKind::Savepoint
+                            } else {
+                                KeyedKind::KeyGroups
+                            },
                             handle_id: None,
                             start: 2,
                             offsets: vec![100, 120],
                             delegate: if version == 3 {
-                                StreamHandle::RelativeFile { path: "x/y".into(), size: 140 }
+                                StreamHandle::RelativeFile {
+                                    path: "x/y".into(),
+                                    size: 140,
+                                }
                             } else {
                                 file("b")
                             },

@@ -63,10 +63,18 @@ fn murmur3_x64_128(data: &[u8], seed: u64) -> (u64, u64) {
         let mut k2 = u64::from_le_bytes(b[8..].try_into().unwrap_or_default());
         k1 = k1.wrapping_mul(C1).rotate_left(31).wrapping_mul(C2);
         h1 ^= k1;
-        h1 = h1.rotate_left(27).wrapping_add(h2).wrapping_mul(5).wrapping_add(0x52dc_e729);
+        h1 = h1
+            .rotate_left(27)
+            .wrapping_add(h2)
+            .wrapping_mul(5)
+            .wrapping_add(0x52dc_e729);
         k2 = k2.wrapping_mul(C2).rotate_left(33).wrapping_mul(C1);
         h2 ^= k2;
-        h2 = h2.rotate_left(31).wrapping_add(h1).wrapping_mul(5).wrapping_add(0x3849_5ab5);
+        h2 = h2
+            .rotate_left(31)
+            .wrapping_add(h1)
+            .wrapping_mul(5)
+            .wrapping_add(0x3849_5ab5);
     }
     let tail = blocks.remainder();
     let (mut k1, mut k2) = (0u64, 0u64);
@@ -102,10 +110,19 @@ mod tests {
     #[test]
     fn operator_ids_of_uids() {
         let hex = |uid: &str| -> String {
-            super::operator_id_of_uid(uid).iter().map(|b| format!("{b:02x}")).collect()
+            super::operator_id_of_uid(uid)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
         };
-        assert_eq!(hex("LegacyCheckpointedSource"), "c4e49e546d86951780eded4825c37bcc");
-        assert_eq!(hex("KeyedStateSettingFlatMap"), "072c4efc280f5df0bfc5743297a438e7");
+        assert_eq!(
+            hex("LegacyCheckpointedSource"),
+            "c4e49e546d86951780eded4825c37bcc"
+        );
+        assert_eq!(
+            hex("KeyedStateSettingFlatMap"),
+            "072c4efc280f5df0bfc5743297a438e7"
+        );
         // 39 bytes: two blocks and a tail of 7.
         assert_eq!(
             hex("LegacyCheckpointedFlatMapWithKeyedState"),

@@ -84,7 +84,11 @@ impl Distribution {
 
 /// The operator proxy (version 5) for one list state and no broadcast state. The
 /// state's elements follow at the returned length.
-pub fn operator_header(name: &str, mode: Distribution, element: &Snapshot) -> Result<Vec<u8>, String> {
+pub fn operator_header(
+    name: &str,
+    mode: Distribution,
+    element: &Snapshot,
+) -> Result<Vec<u8>, String> {
     let mut h = Vec::with_capacity(192);
     h.extend_from_slice(&OPERATOR_PROXY_VERSION.to_be_bytes());
     h.extend_from_slice(&1i16.to_be_bytes());

@@ -90,24 +90,37 @@ pub const TIME_WINDOW_SERIALIZER: &str =
 pub const GLOBAL_WINDOW_SERIALIZER: &str =
     "org.apache.flink.streaming.api.windowing.windows.GlobalWindow$Serializer";
 /// Flink 1.2+'s namespace serializer for state without a namespace (1.1 used `VoidSerializer`).
-pub const VOID_NAMESPACE_SERIALIZER: &str = "org.apache.flink.runtime.state.VoidNamespaceSerializer";
+pub const VOID_NAMESPACE_SERIALIZER: &str =
+    "org.apache.flink.runtime.state.VoidNamespaceSerializer";
 /// The runtime `JavaSerializer`, the element serializer of `ListCheckpointed` state.
 pub const JAVA_SERIALIZER: &str = "org.apache.flink.runtime.state.JavaSerializer";
 /// Composite snapshots (all version 3) and their outer versions.
-pub const TUPLE_SNAPSHOT: (&str, i32) =
-    ("org.apache.flink.api.java.typeutils.runtime.TupleSerializerSnapshot", 2);
-pub const ARRAY_LIST_SNAPSHOT: (&str, i32) =
-    ("org.apache.flink.runtime.state.ArrayListSerializerSnapshot", 1);
-pub const LIST_SNAPSHOT: (&str, i32) =
-    ("org.apache.flink.api.common.typeutils.base.ListSerializerSnapshot", 1);
-pub const MAP_SNAPSHOT: (&str, i32) =
-    ("org.apache.flink.api.common.typeutils.base.MapSerializerSnapshot", 1);
-pub const GENERIC_ARRAY_SNAPSHOT: (&str, i32) =
-    ("org.apache.flink.api.common.typeutils.base.GenericArraySerializerSnapshot", 1);
+pub const TUPLE_SNAPSHOT: (&str, i32) = (
+    "org.apache.flink.api.java.typeutils.runtime.TupleSerializerSnapshot",
+    2,
+);
+pub const ARRAY_LIST_SNAPSHOT: (&str, i32) = (
+    "org.apache.flink.runtime.state.ArrayListSerializerSnapshot",
+    1,
+);
+pub const LIST_SNAPSHOT: (&str, i32) = (
+    "org.apache.flink.api.common.typeutils.base.ListSerializerSnapshot",
+    1,
+);
+pub const MAP_SNAPSHOT: (&str, i32) = (
+    "org.apache.flink.api.common.typeutils.base.MapSerializerSnapshot",
+    1,
+);
+pub const GENERIC_ARRAY_SNAPSHOT: (&str, i32) = (
+    "org.apache.flink.api.common.typeutils.base.GenericArraySerializerSnapshot",
+    1,
+);
 pub const ENUM_SNAPSHOT: &str =
     "org.apache.flink.api.common.typeutils.base.EnumSerializer$EnumSerializerSnapshot";
-pub const POJO_SNAPSHOT: (&str, i32) =
-    ("org.apache.flink.api.java.typeutils.runtime.PojoSerializerSnapshot", 2);
+pub const POJO_SNAPSHOT: (&str, i32) = (
+    "org.apache.flink.api.java.typeutils.runtime.PojoSerializerSnapshot",
+    2,
+);
 /// `LinkedOptionalMapSerializer`'s header before each map of a POJO snapshot.
 const OPTIONAL_MAP_HEADER: i64 = 0x4f2_c69a_3d70;
 
@@ -281,7 +294,10 @@ mod tests {
             w.class,
             "org.apache.flink.streaming.api.windowing.windows.TimeWindow$Serializer$TimeWindowSerializerSnapshot"
         );
-        assert_eq!(Snapshot::of_singleton(&format!("{BASE}EnumSerializer")), None);
+        assert_eq!(
+            Snapshot::of_singleton(&format!("{BASE}EnumSerializer")),
+            None
+        );
         assert_eq!(Snapshot::of_singleton("com.example.MySerializer"), None);
     }
 

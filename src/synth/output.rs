@@ -190,7 +190,10 @@ fn uid_lines(plan: &Plan) -> Vec<String> {
     for v in &plan.vertices {
         let chain = v.subtasks.iter().map(|s| s.chain.len()).max().unwrap_or(0);
         for k in 0..chain.saturating_sub(1) {
-            if v.subtasks.iter().any(|s| s.chain.get(k).is_some_and(Option::is_some)) {
+            if v.subtasks
+                .iter()
+                .any(|s| s.chain.get(k).is_some_and(Option::is_some))
+            {
                 out.push(format!("{}/chain-{k}=synth-{}-{k}", hex(&v.id), v.index));
             }
         }

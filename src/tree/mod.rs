@@ -538,14 +538,14 @@ impl Tree {
     }
 
     /// The files `_metadata` names, as tree paths with the size each handle declares.
-    pub(crate) fn named_files(&self) -> Result<Arc<std::collections::BTreeMap<String, i64>>, convert::Error> {
+    pub(crate) fn named_files(
+        &self,
+    ) -> Result<Arc<std::collections::BTreeMap<String, i64>>, convert::Error> {
         self.metadata().map(|m| m.files)
     }
 
     fn metadata(&self) -> Result<Metadata, convert::Error> {
-        self.metadata
-            .get_or_init(|| self.build_metadata())
-            .clone()
+        self.metadata.get_or_init(|| self.build_metadata()).clone()
     }
 
     /// Converts every subtask (through the cache) and writes `_metadata`.

@@ -164,8 +164,12 @@ impl Verifier<'_, '_> {
                 // Inline Java streams are parsed here (external ones in `external`): a
                 // damaged one would restore as garbage or fail the job.
                 if let (Content::JavaStream, Bytes::Span(span)) = (content, h.bytes())
-                    && let Err(e) =
-                        javaser::parse_stream(savepoint.clone(), span.start, span.end(), &Limits::default())
+                    && let Err(e) = javaser::parse_stream(
+                        savepoint.clone(),
+                        span.start,
+                        span.end(),
+                        &Limits::default(),
+                    )
                 {
                     self.problem(
                         at(what.into()),

@@ -53,8 +53,12 @@ impl ChainEntry {
 
     /// Sum of the keyed snapshots' sizes; `None` when the entry has no keyed state.
     pub fn keyed_state_size(&self, measure: &dyn Measure) -> Option<u64> {
-        (!self.kv_states.is_empty())
-            .then(|| self.kv_states.iter().map(|k| k.snapshot.state_size(measure)).sum())
+        (!self.kv_states.is_empty()).then(|| {
+            self.kv_states
+                .iter()
+                .map(|k| k.snapshot.state_size(measure))
+                .sum()
+        })
     }
 
     /// Decodes a `StreamTaskState` object as chain entry `index`.

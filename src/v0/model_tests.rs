@@ -237,7 +237,10 @@ fn filesystem_and_rocksdb_handles_decode_with_their_locations() {
         panic!("{:?}", e1.function_state)
     };
     assert_eq!(path.local, Some(dir.path().join("fn")));
-    assert_eq!(e1.function_state.as_ref().unwrap().state_size(&LocalFiles), 300);
+    assert_eq!(
+        e1.function_state.as_ref().unwrap().state_size(&LocalFiles),
+        300
+    );
     let op = e1.operator_state.as_ref().unwrap();
     assert_eq!(op.class_name(), crate::v0::DATA_INPUT_VIEW_HANDLE);
     match op.bytes() {
@@ -305,7 +308,11 @@ fn filesystem_and_rocksdb_handles_decode_with_their_locations() {
     idx.source().read_at(span.start, &mut three).unwrap();
     assert_eq!(three, [1, 2, 3]);
     assert_eq!(m.state_size(&LocalFiles), 300 + 70 + 3);
-    assert_eq!(m.state_size(&crate::v0::Unmeasured), 3, "nothing measured: inline only");
+    assert_eq!(
+        m.state_size(&crate::v0::Unmeasured),
+        3,
+        "nothing measured: inline only"
+    );
     assert_eq!(m.keyed_state_size(&LocalFiles), Some(73));
     let problems = m.migration_problems();
     assert_eq!(problems.len(), 1, "{problems:?}");
@@ -541,7 +548,10 @@ struct LocalFiles;
 
 impl crate::v0::Measure for LocalFiles {
     fn file_size(&self, path: &crate::v0::ExternalPath) -> Option<u64> {
-        std::fs::metadata(path.local.as_ref()?).ok().filter(|m| m.is_file()).map(|m| m.len())
+        std::fs::metadata(path.local.as_ref()?)
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len())
     }
     fn tree_size(&self, _: &crate::v0::ExternalPath) -> Option<u64> {
         None

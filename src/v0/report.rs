@@ -305,7 +305,9 @@ fn handle_report(h: &StateHandle, measure: &dyn Measure) -> HandleReport {
         path,
         offset,
         inner: match h {
-            StateHandle::DataInputView { inner, .. } => Some(Box::new(handle_report(inner, measure))),
+            StateHandle::DataInputView { inner, .. } => {
+                Some(Box::new(handle_report(inner, measure)))
+            }
             _ => None,
         },
     }

@@ -84,7 +84,6 @@ impl ExternalPath {
             local,
         })
     }
-
 }
 
 /// `scheme ":" rest` when the text before the first `:` is a valid scheme and comes
@@ -166,7 +165,10 @@ mod tests {
         assert_eq!(p.scheme.as_deref(), Some("file"));
         assert_eq!(p.authority, None);
         assert_eq!(p.display, "file:/tmp/chk-10/a b");
-        assert_eq!(p.local.as_deref(), Some(std::path::Path::new("/tmp/chk-10/a b")));
+        assert_eq!(
+            p.local.as_deref(),
+            Some(std::path::Path::new("/tmp/chk-10/a b"))
+        );
         let p = ExternalPath::parse("file:///data/x").unwrap();
         assert_eq!(p.authority, None, "an empty authority is no authority");
         assert_eq!(p.display, "file:/data/x");

@@ -49,26 +49,15 @@ pub fn synth(dir: &Path, backend: &str, state_bytes: &str, extra: &[&str]) -> Pa
         state_bytes.into(),
     ];
     args.extend(extra.iter().map(|s| s.to_string()));
-    args.extend(["--uid-file".to_string(), uid_file(&sp).display().to_string()]);
+    args.extend([
+        "--uid-file".to_string(),
+        uid_file(&sp).display().to_string(),
+    ]);
     ok(run(&args), &format!("synth {backend} {extra:?}"));
     sp
 }
 
-/// Where `synth` writes a synthetic savepoint's uids.
-pub fn uid_file(sp: &Path) -> PathBuf {
-    sp.with_extension("uids")
-}
-
-/// `--uid-file` for a synthetic savepoint (its non-head chain entries have state, which
-/// per-operator targets find by uid); nothing for others.
-pub fn uid_args(sp: &Path) -> Vec<String> {
-    let f = uid_file(sp);
-    if f.is_file() {
-        vec!["--uid-file".into(), f.display().to_string()]
-    } else {
-        Vec::new()
-    }
-}
+pub use crate::common::{uid_args, uid_file};
 
 /// `file:` + an absolute directory, as `convert` names its output by default.
 pub fn file_uri(dir: &Path) -> String {

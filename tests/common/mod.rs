@@ -26,6 +26,23 @@ pub fn shared_fixtures() -> Option<PathBuf> {
     None
 }
 
+/// Where `synth --uid-file` puts a synthetic savepoint's uids: its stateful non-head
+/// chain entries need them on every per-operator target, so test helpers pass them to
+/// every command and mount of it.
+pub fn uid_file(sp: &std::path::Path) -> PathBuf {
+    sp.with_extension("uids")
+}
+
+/// `--uid-file` for a synthetic savepoint; nothing for others.
+pub fn uid_args(sp: &std::path::Path) -> Vec<String> {
+    let f = uid_file(sp);
+    if f.is_file() {
+        vec!["--uid-file".into(), f.display().to_string()]
+    } else {
+        Vec::new()
+    }
+}
+
 /// The 1.1 memory-backend savepoint.
 pub fn mem11(fixtures: &std::path::Path) -> PathBuf {
     fixtures.join("flink-1.1/savepoints/stateful-udf-migration-itcase-flink1.1-savepoint")

@@ -86,7 +86,7 @@ impl Mounted {
             self.path().to_str().unwrap(),
         ];
         args.extend_from_slice(extra);
-        let uids = uid_file(savepoint);
+        let uids = super::uid_file(savepoint);
         if uids.is_file() {
             args.extend(["--uid-file", uids.to_str().unwrap()]);
         }
@@ -179,26 +179,10 @@ pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     f()
 }
 
-/// Where `synth` writes a synthetic savepoint's uids (given to every mount of it, since
-/// its non-head chain entries have state that per-operator targets find by uid).
-pub fn uid_file(sp: &Path) -> PathBuf {
-    sp.with_extension("uids")
-}
-
-/// `--uid-file` for a synthetic savepoint, nothing for others.
-pub fn uid_args(sp: &Path) -> Vec<String> {
-    let f = uid_file(sp);
-    if f.is_file() {
-        vec!["--uid-file".into(), f.display().to_string()]
-    } else {
-        Vec::new()
-    }
-}
-
 /// `savepointfs synth OUT ARGS...` into `dir`; returns the savepoint's path.
 pub fn synth(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
     let out = dir.join(name);
-    let uids = uid_file(&out);
+    let uids = super::uid_file(&out);
     let mut all = vec!["synth", out.to_str().unwrap()];
     all.extend_from_slice(args);
     all.extend(["--uid-file", uids.to_str().unwrap()]);
