@@ -1,7 +1,8 @@
-//! Heap snapshot entries as canonical savepoint records (docs/modern-formats.md §4.4),
+//! Heap snapshot entries as canonical savepoint records (docs/modern-formats.md §4),
 //! re-framed on read. The 1.1 heap `data` has no per-entry lengths, so one pass at
 //! conversion time measures every key, namespace and value and keeps a checkpoint every
-//! [`STRIDE`] records; a read resumes from the nearest checkpoint. Keys and namespaces
+//! [`STRIDE`] records (for fixed-size keys and values, one per namespace: the rest is
+//! arithmetic, and only namespaces are read); a read resumes from the nearest checkpoint. Keys and namespaces
 //! are copied from the input as they pass, values are copied (or read straight into the
 //! output when large): nothing is held per entry, so memory is bounded by the number of
 //! records / STRIDE whatever the size of the state.
@@ -265,18 +266,18 @@ impl HeapRecords {
                     let start = w.scan.pos();
                     let klen = prefix.len() as u64 + k + w.namespace.len() as u64;
                     let rec = 4 + klen + 4 + v;
-                    let mut i = record.next_multiple_of(STRIDE) - record;
-                    while i < n {
+                    // One checkpoint at the namespace's start: a read finds any record
+                    // in it by arithmetic, so memory grows with namespaces, not entries.
+                    if n > 0 {
                         checkpoints.push(Checkpoint {
-                            out: out + i * rec,
-                            record: record + i,
+                            out,
+                            record,
                             state: j,
-                            input: start + i * (k + v),
+                            input: start,
                             namespace: w.namespace.clone().into_boxed_slice(),
-                            left_in_namespace: (n - i) as u32,
+                            left_in_namespace: n as u32,
                             namespaces_left: w.namespaces_left,
                         });
-                        i += STRIDE;
                     }
                     let bytes = n
                         .checked_mul(k + v)
@@ -363,6 +364,21 @@ impl Source for HeapRecords {
                     self.name()
                 )));
             }
+            // Fixed-size records wholly before the read are passed over by arithmetic
+            // (never the last of a state, which is 2 bytes longer).
+            if let (Some(k), Some(v)) = (w.key.fixed, w.value.fixed) {
+                let rec = 4 + self.prefix.len() as u64 + k + w.namespace.len() as u64 + 4 + v;
+                let skip = (offset.saturating_sub(pos) / rec)
+                    .min(u64::from(w.left_in_namespace))
+                    .min(last_of_run - record);
+                if skip > 0 {
+                    w.scan.skip(skip * (k + v))?;
+                    pos += skip * rec;
+                    record += skip;
+                    w.left_in_namespace -= skip as u32;
+                    continue;
+                }
+            }
             let key_at = w.scan.pos();
             let k = w.key.next(&mut w.scan)?;
             let value_at = w.scan.pos();
@@ -429,14 +445,7 @@ impl Source for HeapRecords {
             }
             record += 1;
         }
-        if !out.done() {
-            return Err(bad(format!(
-                "{}: records ended before offset {}",
-                self.name(),
-                offset + buf.len() as u64
-            )));
-        }
-        Ok(())
+        out.finish(&|| self.name())
     }
 
     fn name(&self) -> String {

@@ -307,14 +307,7 @@ impl Source for Region {
             }
             record += 1;
         }
-        if !out.done() {
-            return Err(bad(format!(
-                "{}: records ended before offset {}",
-                self.name(),
-                offset + buf.len() as u64
-            )));
-        }
-        Ok(())
+        out.finish(&|| self.name())
     }
 
     fn name(&self) -> String {

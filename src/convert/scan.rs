@@ -188,6 +188,21 @@ impl Emitter<'_> {
         Ok(())
     }
 
+    /// Ends a read: an error unless every requested byte was emitted.
+    pub(super) fn finish(self, name: &dyn Fn() -> String) -> io::Result<()> {
+        if self.done() {
+            return Ok(());
+        }
+        Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "{}: records ended before offset {}",
+                name(),
+                self.offset + self.buf.len() as u64
+            ),
+        ))
+    }
+
     pub(super) fn done(&self) -> bool {
         self.filled == self.buf.len()
     }
