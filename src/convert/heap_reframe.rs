@@ -11,7 +11,7 @@
 //! RocksDB restore needs them sorted.
 
 use super::keys::Codec;
-use super::scan::{Emitter, Scan};
+use super::scan::{Emitter, SCAN_WINDOW, Scan};
 use crate::source::{Source, Span};
 use std::io;
 use std::sync::Arc;
@@ -106,8 +106,9 @@ struct Walker<'a> {
 }
 
 impl<'a> Walker<'a> {
-    fn at_start(state: &'a HeapStateData) -> io::Result<Walker<'a>> {
-        let mut scan = Scan::new(&*state.source, state.span.start, state.span.end());
+    fn at_start(state: &'a HeapStateData, window: usize) -> io::Result<Walker<'a>> {
+        let mut scan =
+            Scan::new(&*state.source, state.span.start, state.span.end()).with_window(window);
         let namespaces = scan.len("namespace count", state.span.start)?;
         Ok(Walker {
             scan,
@@ -121,9 +122,9 @@ impl<'a> Walker<'a> {
         })
     }
 
-    fn at(state: &'a HeapStateData, cp: &Checkpoint) -> Walker<'a> {
+    fn at(state: &'a HeapStateData, cp: &Checkpoint, window: usize) -> Walker<'a> {
         Walker {
-            scan: Scan::new(&*state.source, cp.input, state.span.end()),
+            scan: Scan::new(&*state.source, cp.input, state.span.end()).with_window(window),
             state,
             key: Measure::new(&state.key),
             ns: Measure::new(&state.namespace),
@@ -255,7 +256,7 @@ impl HeapRecords {
         let mut out = 2u64; // the first state id
         let mut record = 0u64;
         for (j, state) in states.iter().enumerate() {
-            let mut w = Walker::at_start(state)?;
+            let mut w = Walker::at_start(state, SCAN_WINDOW)?;
             let first = record;
             let fixed = w.key.fixed.zip(w.value.fixed);
             while w.next_entry()? {
@@ -350,13 +351,15 @@ impl Source for HeapRecords {
         let mut record = cp.record;
         let mut pos = cp.out;
         let mut run = self.runs.partition_point(|&(_, last)| last < record);
-        let mut w = Walker::at(&self.states[cp.state], cp);
+        // Input is never longer than the output it frames: read ahead about one request.
+        let window = out.wanted() + 16 * 1024;
+        let mut w = Walker::at(&self.states[cp.state], cp, window);
         while !out.done() && record < self.records {
             let Some(&(j, last_of_run)) = self.runs.get(run) else {
                 break;
             };
             if !std::ptr::eq(w.state, &self.states[j]) {
-                w = Walker::at_start(&self.states[j])?;
+                w = Walker::at_start(&self.states[j], window)?;
             }
             if !w.next_entry()? {
                 return Err(bad(format!(

@@ -27,6 +27,8 @@ pub(super) struct Scan<'a> {
     base: u64,
     /// Parse position within `buf`.
     at: usize,
+    /// How far a refill reads ahead.
+    window: usize,
 }
 
 pub(super) const SCAN_WINDOW: usize = 1 << 18;
@@ -39,7 +41,15 @@ impl<'a> Scan<'a> {
             buf: Vec::new(),
             base: start,
             at: 0,
+            window: SCAN_WINDOW,
         }
+    }
+
+    /// Reads ahead at most `window` bytes at a time (at least what one parse needs): a
+    /// reader that wants little should not read far past it.
+    pub(super) fn with_window(mut self, window: usize) -> Self {
+        self.window = window.clamp(1, SCAN_WINDOW);
+        self
     }
 
     /// Source offset of the parse position.
@@ -73,7 +83,7 @@ impl<'a> Scan<'a> {
     #[inline(never)]
     fn refill(&mut self, n: usize) -> io::Result<()> {
         let pos = self.pos();
-        let want = (self.end.saturating_sub(pos)).min(n.max(SCAN_WINDOW) as u64) as usize;
+        let want = (self.end.saturating_sub(pos)).min(n.max(self.window) as u64) as usize;
         if want < n {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
@@ -186,6 +196,11 @@ impl Emitter<'_> {
             self.filled += n;
         }
         Ok(())
+    }
+
+    /// How many bytes the read asks for.
+    pub(super) fn wanted(&self) -> usize {
+        self.buf.len()
     }
 
     /// Ends a read: an error unless every requested byte was emitted.
