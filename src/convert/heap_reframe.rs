@@ -227,6 +227,27 @@ fn measure(codec: &Codec, scan: &mut Scan<'_>) -> io::Result<u64> {
     Ok(scan.pos() - start)
 }
 
+/// Frames fixed-size `K ‖ V` entries of `input` as records of `rec` bytes into `out`
+/// (none of them the last of its state).
+fn frame_fixed(out: &mut [u8], input: &[u8], prefix: &[u8], ns: &[u8], k: usize, rec: usize) {
+    let v = rec - 8 - prefix.len() - k - ns.len();
+    let klen = ((prefix.len() + k + ns.len()) as u32).to_be_bytes();
+    let vlen = (v as u32).to_be_bytes();
+    for (dst, src) in out.chunks_exact_mut(rec).zip(input.chunks_exact(k + v)) {
+        let (head, rest) = dst.split_at_mut(4);
+        head.copy_from_slice(&klen);
+        let (pre, rest) = rest.split_at_mut(prefix.len());
+        pre.copy_from_slice(prefix);
+        let (key, rest) = rest.split_at_mut(k);
+        key.copy_from_slice(&src[..k]);
+        let (nsb, rest) = rest.split_at_mut(ns.len());
+        nsb.copy_from_slice(ns);
+        let (vl, value) = rest.split_at_mut(4);
+        vl.copy_from_slice(&vlen);
+        value.copy_from_slice(&src[k..]);
+    }
+}
+
 impl HeapRecords {
     /// Indexes the entries of `states` (one pass), for key group `key_group` of a job
     /// with `max_parallelism`. `None` when no state has an entry.
@@ -379,6 +400,23 @@ impl Source for HeapRecords {
                     pos += skip * rec;
                     record += skip;
                     w.left_in_namespace -= skip as u32;
+                    continue;
+                }
+                // Records wholly inside the read, again not the last of a state: framed
+                // in one loop straight from the scan window.
+                let room = (offset + out.wanted() as u64).saturating_sub(pos) / rec;
+                let run = room
+                    .min(u64::from(w.left_in_namespace))
+                    .min(last_of_run - record)
+                    .min((SCAN_WINDOW as u64 / (k + v)).max(1));
+                if run > 1
+                    && let Some(slot) = out.slot(pos, run * rec)
+                {
+                    let input = w.scan.take((run * (k + v)) as usize)?;
+                    frame_fixed(slot, input, &self.prefix, &w.namespace, k as usize, rec as usize);
+                    pos += run * rec;
+                    record += run;
+                    w.left_in_namespace -= run as u32;
                     continue;
                 }
             }
