@@ -46,9 +46,11 @@ pub struct TreeArgs {
     /// heap for memory/filesystem savepoints, rocksdb for RocksDB ones).
     #[arg(long, value_name = "heap|rocksdb", value_parser = KeyedLayout::parse)]
     pub keyed_layout: Option<KeyedLayout>,
-    /// Key serializer for native keyed state of RocksDB savepoints (Flink 1.1's RocksDB
-    /// backend does not record it): long, int, string, tuple1-long, tuple1-int,
-    /// tuple1-string, or java:FILE (a Java-serialized TypeSerializer).
+    /// Key serializer of RocksDB savepoints (Flink 1.1's RocksDB backend does not record
+    /// it), or for flink-2.3 the restoring job's key type where its bytes are the same
+    /// (`long` for a job keyed by `v -> v.f0` where 1.1 stored Tuple1<Long>): long, int,
+    /// string, tuple1-long, tuple1-int, tuple1-string, or java:FILE (a Java-serialized
+    /// TypeSerializer).
     #[arg(long, value_name = "SERIALIZER", value_parser = KeySerializer::parse)]
     pub key_serializer: Option<KeySerializer>,
 }

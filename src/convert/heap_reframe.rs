@@ -413,7 +413,14 @@ impl Source for HeapRecords {
                     && let Some(slot) = out.slot(pos, run * rec)
                 {
                     let input = w.scan.take((run * (k + v)) as usize)?;
-                    frame_fixed(slot, input, &self.prefix, &w.namespace, k as usize, rec as usize);
+                    frame_fixed(
+                        slot,
+                        input,
+                        &self.prefix,
+                        &w.namespace,
+                        k as usize,
+                        rec as usize,
+                    );
                     pos += run * rec;
                     record += run;
                     w.left_in_namespace -= run as u32;

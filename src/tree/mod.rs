@@ -479,9 +479,10 @@ impl Tree {
             .collect::<Vec<_>>()
             .join(" ");
         let handle = match node {
-            NodeRef::Metadata => {
-                "generated: Flink 1.2 savepoint metadata (format version 1)".to_string()
-            }
+            NodeRef::Metadata => format!(
+                "generated: savepoint metadata for --target {}",
+                self.opts.target.name()
+            ),
             NodeRef::Report => "generated: inspect --json".to_string(),
             NodeRef::File {
                 task,
