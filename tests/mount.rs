@@ -506,6 +506,7 @@ fn signals_unmount_and_a_killed_daemon_is_cleaned_by_umount() {
         .args(["mount", "-f"])
         .arg(&sp)
         .arg(m.path())
+        .args(common::uid_args(&sp))
         .spawn()
         .unwrap();
     assert!(wait_until(Duration::from_secs(10), || is_mounted(m.path())));
@@ -663,6 +664,31 @@ fn mount_exit_status_tells_the_truth() {
     );
     let o = m.mount(&sp, &["-o", "rw"]);
     assert!(!o.status.success() && !is_mounted(m.path()), "{o:?}");
+    // A target the options cannot serve is refused before the mount starts, naming the
+    // option: a RocksDB savepoint's key serializer, a chained operator's uid.
+    let rocks = synth(dir.path(), "rocks", &["--backend", "rocksdb"]);
+    let o = m.mount(&rocks, &[]);
+    assert!(!o.status.success() && !is_mounted(m.path()), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--key-serializer"),
+        "{o:?}"
+    );
+    let no_uids = dir.path().join("no-uids");
+    std::fs::copy(&sp, &no_uids).unwrap();
+    let o = m.mount(&no_uids, &[]);
+    assert!(!o.status.success() && !is_mounted(m.path()), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--uid"),
+        "{o:?}"
+    );
+    // Served by a target that needs neither.
+    let o = m.mount(&no_uids, &["--target", "migration"]);
+    assert!(o.status.success(), "{o:?}");
+    assert!(
+        run(&["umount", m.path().to_str().unwrap()])
+            .status
+            .success()
+    );
     // A mount point with files would hide them: refused unless -o nonempty.
     let full = Mounted::unmounted();
     std::fs::write(full.path().join("keep"), b"x").unwrap();

@@ -83,6 +83,12 @@ pub fn run(mut args: MountArgs) -> CliResult {
     let tree = args
         .tree
         .open(metadata_root, args.metadata_root.is_none())?;
+    tree.preflight().map_err(|e| {
+        Failure::input(format!(
+            "{}: the mount could not serve this target: {e}",
+            args.tree.savepoint.display()
+        ))
+    })?;
     let meta = std::fs::metadata(&args.tree.savepoint)
         .map_err(|e| Failure::input(format!("{}: {e}", args.tree.savepoint.display())))?;
     let owner = Owner {

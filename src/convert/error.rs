@@ -27,6 +27,26 @@ pub enum Error {
     /// `_metadata` cannot be built because a file it names cannot.
     #[error("_metadata: {0}")]
     Metadata(String),
+    /// Nothing is wrong with the input, but the options given cannot serve it: the user
+    /// must add `option` (a mount refuses to start rather than serve failing files).
+    #[error("{location}: {reason}")]
+    NeedsOption {
+        location: String,
+        option: &'static str,
+        reason: String,
+    },
+}
+
+/// Why a RocksDB snapshot's keyed stream needs `--key-serializer`.
+pub fn needs_key_serializer(location: &str) -> Error {
+    Error::NeedsOption {
+        location: location.to_string(),
+        option: "--key-serializer",
+        reason: format!(
+            "Flink 1.1's RocksDB backend does not record the key serializer; name it with --key-serializer ({}), or serve --target migration",
+            super::key_serializer::CHOICES
+        ),
+    }
 }
 
 impl Error {

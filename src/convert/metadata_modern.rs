@@ -202,8 +202,12 @@ impl<'p> ModernBuilder<'p> {
     }
 
     pub fn finish(mut self, checkpoint_id: i64) -> Result<BuiltMetadata, Error> {
-        if let Some(e) = self.missing_uid.take() {
-            return Err(Error::Metadata(e));
+        if let Some(reason) = self.missing_uid.take() {
+            return Err(Error::NeedsOption {
+                location: "_metadata".into(),
+                option: "--uid",
+                reason,
+            });
         }
         self.end_task();
         let mut seen = std::collections::HashSet::new();

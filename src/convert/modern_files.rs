@@ -4,6 +4,7 @@
 //! state as operator proxy v5 `_default_` + the 1.1 bytes verbatim.
 
 use super::FileKind;
+use super::error::{Error, needs_key_serializer};
 use super::heap_reframe::{HeapRecords, HeapStateData};
 use super::snapshots::{self, Role, snapshot_of_stream};
 use super::subtask::{
@@ -34,24 +35,22 @@ fn state_type(kind: StateKind, name: &str) -> Result<KeyedStateType, String> {
 impl Cx<'_> {
     /// The key snapshot: the 1.1 one, or the restoring job's key type from
     /// `--key-serializer` where its bytes and key groups are the same.
-    fn key_snapshot(&self, recorded: Option<Snapshot>) -> Result<Snapshot, String> {
+    fn key_snapshot(&self, recorded: Option<Snapshot>, loc: &str) -> Result<Snapshot, Error> {
+        let fail = not_migratable(loc);
         let named = match &self.opts.key_serializer {
-            Some(s) => Some(snapshot_of_stream(s, "--key-serializer", Role::Key)?),
+            Some(s) => Some(snapshot_of_stream(s, "--key-serializer", Role::Key).map_err(fail)?),
             None => None,
         };
         match (recorded, named) {
             (Some(r), None) => Ok(r),
             (None, Some(n)) => Ok(n),
             (Some(r), Some(n)) if snapshots::same_key_bytes(&r, &n) => Ok(n),
-            (Some(r), Some(n)) => Err(format!(
+            (Some(r), Some(n)) => Err(fail(format!(
                 "--key-serializer {} would re-type keys written by {}, which changes their bytes or key groups",
                 n.describe(),
                 r.describe()
-            )),
-            (None, None) => Err(format!(
-                "Flink 1.1's RocksDB backend does not record the key serializer; name it with --key-serializer ({})",
-                super::key_serializer::CHOICES
-            )),
+            ))),
+            (None, None) => Err(needs_key_serializer(loc)),
         }
     }
 
@@ -93,7 +92,7 @@ impl Cx<'_> {
         let first = heaps[0].1;
         let recorded = snapshots::snapshot_of(graph, first.key_serializer, Role::Key)
             .map_err(|e| fail(format!("key serializer: {e}")))?;
-        let key = self.key_snapshot(Some(recorded)).map_err(fail)?;
+        let key = self.key_snapshot(Some(recorded), loc)?;
         let mut metas = Vec::with_capacity(heaps.len());
         let mut states = Vec::with_capacity(heaps.len());
         for (name, h) in &heaps {
@@ -140,7 +139,7 @@ impl Cx<'_> {
 
     fn rocks_v6(&self, state_handle: &StateHandle, key_group: u32, loc: &str) -> Keyed {
         let fail = not_migratable(loc);
-        let key = self.key_snapshot(None).map_err(fail)?;
+        let key = self.key_snapshot(None, loc)?;
         let (source, span) = self.bytes_range(state_handle.bytes(), loc)?;
         let snapshot = rocks::RocksSnapshot::open(source, span)
             .map_err(|e| fail(format!("RocksDB snapshot: {e}")))?;

@@ -514,10 +514,7 @@ impl Cx<'_> {
     ) -> Keyed {
         let fail = not_migratable(loc);
         let Some(key_serializer) = &self.opts.key_serializer else {
-            return Err(fail(format!(
-                "Flink 1.1's RocksDB backend does not record the key serializer; name it with --key-serializer ({})",
-                super::key_serializer::CHOICES
-            )));
+            return Err(super::error::needs_key_serializer(loc));
         };
         let (source, span) = self.bytes_range(state_handle.bytes(), loc)?;
         let snapshot = rocks::RocksSnapshot::open(source, span)

@@ -529,6 +529,51 @@ impl Tree {
             .clone()
     }
 
+    /// What the options given cannot serve, checked on the first subtask of every
+    /// vertex: a keyed stream that needs `--key-serializer`, a chained operator that
+    /// needs `--uid`. A mount refuses to start on it, instead of serving a `_metadata`
+    /// that fails on read; files that fail on damaged input are left to fail alone.
+    pub fn preflight(&self) -> Result<(), convert::Error> {
+        let path_of = |f: FileRef<'_>| layout::path(f.vertex, f.subtask, f.chain, f.kind);
+        let root = Some(self.opts.metadata_root.clone());
+        let mut builder = MetadataBuilder::new(
+            self.opts.target,
+            self.index.checkpoint_id(),
+            &path_of,
+            root,
+            &self.opts.operator_ids,
+        )?;
+        for (ti, t) in self.index.tasks().iter().enumerate() {
+            let Some(first) = t.subtasks.first() else {
+                continue;
+            };
+            let Ok(c) = self.subtask(ti as u32, 0) else {
+                continue;
+            };
+            let Ok(converted) = c.as_ref() else { continue };
+            for (_, kind, f) in converted.files() {
+                if let Err(e @ convert::Error::NeedsOption { .. }) = f
+                    && self.opts.target.names(kind)
+                {
+                    return Err(e.clone());
+                }
+            }
+            let step = builder
+                .begin_task(t.vertex.0, t.parallelism)
+                .and_then(|()| builder.subtask(first.index, Ok(converted)));
+            match step {
+                Ok(()) => {}
+                Err(e @ convert::Error::NeedsOption { .. }) => return Err(e),
+                // Other failures are the input's and stay with their files.
+                Err(_) => return Ok(()),
+            }
+        }
+        match builder.finish() {
+            Err(e @ convert::Error::NeedsOption { .. }) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
     /// Whether `_metadata` names its files relative to itself (so the tree can move).
     fn relative_paths(&self) -> bool {
         self.opts.relative_paths && self.opts.target.per_operator()

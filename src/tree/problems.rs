@@ -80,6 +80,9 @@ pub fn cause_of(e: &Error) -> String {
             }
             convert::Error::Decode(d) => d.to_string(),
             convert::Error::Metadata(m) => m.clone(),
+            convert::Error::NeedsOption { reason, .. } => {
+                format!("cannot be served with these options: {reason}")
+            }
         },
         Error::NotFound(_) => "no such file or directory".into(),
         Error::NotADirectory(_) => "not a directory".into(),
