@@ -6,21 +6,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use common::savepointfs;
 
-fn savepointfs(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_savepointfs"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "savepointfs {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// `flinkrestore DIR --flink VERSION --backend BACKEND` with every check on, plus `extra`.
 fn restore(

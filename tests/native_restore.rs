@@ -3,21 +3,10 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Output};
+use common::savepointfs;
 
-fn savepointfs(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_savepointfs"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "savepointfs {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+use std::path::Path;
+use std::process::Command;
 
 fn restore(tool: &Path, dir: &Path, v11: &Path, extra: &[&str]) -> (Option<i32>, String) {
     let out = Command::new(tool)

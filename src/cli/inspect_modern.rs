@@ -4,7 +4,7 @@
 
 use super::Failure;
 use savepointfs::convert::Target;
-use savepointfs::modern::metadata::{self, KeyedKind, Metadata, StreamHandle};
+use savepointfs::modern::metadata::{self, KeyedKind, StreamHandle};
 use savepointfs::source::Source;
 use std::fmt::Write as _;
 
@@ -24,7 +24,7 @@ pub fn inspect(source: &dyn Source, json: bool) -> Result<String, Failure> {
         .read_at(0, &mut bytes)
         .map_err(|e| Failure::input(format!("{name}: {e}")))?;
     let m = metadata::read(&bytes, &name).map_err(Failure::input)?;
-    let target = infer(&m).map(Target::name);
+    let target = Target::infer_per_operator(&m).map(Target::name);
     if json {
         let doc = serde_json::json!({
             "source": name,
@@ -99,22 +99,5 @@ fn written_by(version: u32) -> &'static str {
         4 => "1.16-1.20",
         5 => "2.0-2.2",
         _ => "2.3",
-    }
-}
-
-/// The target a per-operator layout matches: V3 or later with savepoint key-group
-/// handles is what `flink-2.3` serves, V2 with backend key-group handles `flink-1.10`.
-pub fn infer(m: &Metadata) -> Option<Target> {
-    let all_keyed = |kind| {
-        m.operators
-            .iter()
-            .flat_map(|o| &o.subtasks)
-            .filter_map(|(_, s)| s.managed_keyed.as_ref())
-            .all(|k| k.kind == kind)
-    };
-    match m.version {
-        2 if all_keyed(KeyedKind::KeyGroups) => Some(Target::Flink110),
-        3.. if all_keyed(KeyedKind::Savepoint) => Some(Target::Flink23),
-        _ => None,
     }
 }

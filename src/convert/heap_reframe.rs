@@ -37,14 +37,14 @@ pub struct HeapStateData {
 }
 
 /// A codec with its fixed length worked out once (it is asked for every entry).
-struct Measure<'a> {
+struct FieldLen<'a> {
     codec: &'a Codec,
     fixed: Option<u64>,
 }
 
-impl<'a> Measure<'a> {
+impl<'a> FieldLen<'a> {
     fn new(codec: &'a Codec) -> Self {
-        Measure {
+        FieldLen {
             codec,
             fixed: codec.fixed_len(),
         }
@@ -97,9 +97,9 @@ fn bad(msg: String) -> io::Error {
 struct Walker<'a> {
     scan: Scan<'a>,
     state: &'a HeapStateData,
-    key: Measure<'a>,
-    ns: Measure<'a>,
-    value: Measure<'a>,
+    key: FieldLen<'a>,
+    ns: FieldLen<'a>,
+    value: FieldLen<'a>,
     namespace: Vec<u8>,
     left_in_namespace: u32,
     namespaces_left: u32,
@@ -113,9 +113,9 @@ impl<'a> Walker<'a> {
         Ok(Walker {
             scan,
             state,
-            key: Measure::new(&state.key),
-            ns: Measure::new(&state.namespace),
-            value: Measure::new(&state.value),
+            key: FieldLen::new(&state.key),
+            ns: FieldLen::new(&state.namespace),
+            value: FieldLen::new(&state.value),
             namespace: Vec::new(),
             left_in_namespace: 0,
             namespaces_left: namespaces,
@@ -126,9 +126,9 @@ impl<'a> Walker<'a> {
         Walker {
             scan: Scan::new(&*state.source, cp.input, state.span.end()).with_window(window),
             state,
-            key: Measure::new(&state.key),
-            ns: Measure::new(&state.namespace),
-            value: Measure::new(&state.value),
+            key: FieldLen::new(&state.key),
+            ns: FieldLen::new(&state.namespace),
+            value: FieldLen::new(&state.value),
             namespace: cp.namespace.to_vec(),
             left_in_namespace: cp.left_in_namespace,
             namespaces_left: cp.namespaces_left,

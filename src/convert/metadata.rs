@@ -10,7 +10,7 @@ use super::metadata_modern::{Layout, ModernBuilder};
 use super::native::DEFAULT_OPERATOR_STATE;
 use super::subtask::{ConvertedFile, ConvertedSubtask, FileResult};
 use crate::source::Source;
-use crate::v1;
+use crate::{modern, v1};
 use std::collections::{BTreeMap, HashMap};
 
 /// A converted file, by position, for naming it in `_metadata`.
@@ -470,6 +470,25 @@ fn native_subtask_state(
 }
 
 impl Target {
+    /// Which target a per-operator `_metadata` (V2–V6) matches: V3 or later with
+    /// savepoint key-group handles is what `flink-2.3` serves, V2 with backend key-group
+    /// handles what `flink-1.10` serves where every stateful operator has an id.
+    pub fn infer_per_operator(m: &modern::metadata::Metadata) -> Option<Target> {
+        use modern::metadata::KeyedKind;
+        let all_keyed = |kind| {
+            m.operators
+                .iter()
+                .flat_map(|o| &o.subtasks)
+                .filter_map(|(_, s)| s.managed_keyed.as_ref())
+                .all(|k| k.kind == kind)
+        };
+        match m.version {
+            2 if all_keyed(KeyedKind::KeyGroups) => Some(Target::Flink110),
+            3.. if all_keyed(KeyedKind::Savepoint) => Some(Target::Flink23),
+            _ => None,
+        }
+    }
+
     /// Which target a V1 `_metadata` looks like it was written for, from its layout:
     /// non-null legacy handles → migration; no legacy slots → flink-1.10; one null slot
     /// per chain entry → flink-1.2. `None` when it fits none (e.g. a file Flink wrote

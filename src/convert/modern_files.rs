@@ -8,7 +8,7 @@ use super::error::{Error, needs_key_serializer};
 use super::heap_reframe::{HeapRecords, HeapStateData};
 use super::snapshots::{self, Role, snapshot_of_stream};
 use super::subtask::{
-    Cx, FileResult, Keyed, KeyedSource, handle_classes, kv_classes, not_migratable, rocks_key_group,
+    Cx, FileResult, Keyed, handle_classes, kv_classes, not_migratable, rocks_records,
 };
 use super::{native, rocks};
 use crate::modern::proxy::{self, Distribution, KeyedStateMeta, KeyedStateType};
@@ -56,33 +56,18 @@ impl Cx<'_> {
 
     /// Proxy v6 + canonical savepoint layout for the head operator's keyed state.
     pub(super) fn managed_keyed_state_v6(&self) -> Option<FileResult> {
-        let loc = self.location(None, FileKind::ManagedKeyedStateV6);
-        let KeyedSource {
-            entry,
-            key_group,
-            rocks,
-        } = match self.keyed_source(&loc) {
-            Ok(None) => return None,
-            Ok(Some(k)) => k,
-            Err(e) => return Some(Err(e)),
-        };
-        let built = match rocks {
-            Some(h) => self.rocks_v6(h, key_group, &loc),
-            None => self.heap_v6(entry, key_group, &loc),
-        };
-        let handle = format!(
-            "key group {key_group} of {} in the canonical savepoint layout",
-            kv_classes(entry)
-        );
-        match built {
-            Ok(None) => None,
-            Ok(Some((header, body))) => {
-                let offset = header.len() as u64;
-                let pieces = std::iter::once(Piece::bytes(header)).chain(body).collect();
-                Some(Ok(self.file(loc.clone(), handle, pieces, offset)))
-            }
-            Err(e) => Some(Err(e)),
-        }
+        self.keyed_file(FileKind::ManagedKeyedStateV6, |k, loc| {
+            let built = match k.rocks {
+                Some(h) => self.rocks_v6(h, k.key_group, loc),
+                None => self.heap_v6(k.entry, k.key_group, loc),
+            };
+            let handle = format!(
+                "key group {} of {} in the canonical savepoint layout",
+                k.key_group,
+                kv_classes(k.entry)
+            );
+            (built, handle)
+        })
     }
 
     fn heap_v6(&self, entry: &ChainEntry, key_group: u32, loc: &str) -> Keyed {
@@ -167,12 +152,9 @@ impl Cx<'_> {
             });
         }
         let header = proxy::keyed_header(&key, &metas).map_err(fail)?;
-        let kg = rocks_key_group(key_group).map_err(fail)?;
-        let region = Arc::new(snapshot).key_group_region(kg);
-        let len = region.len();
         Ok(Some((
             header,
-            vec![Piece::range(region, Span::new(0, len))],
+            vec![rocks_records(snapshot, key_group, loc)?],
         )))
     }
 

@@ -417,43 +417,53 @@ impl Cx<'_> {
         }))
     }
 
-    /// Native: the head operator's keyed state as one key-group stream (§7.3), in the
-    /// source's layout or, where keys and values can be measured, the other one.
-    fn managed_keyed_state(&self) -> Option<FileResult> {
-        let loc = self.location(None, FileKind::ManagedKeyedState);
-        let KeyedSource {
-            entry,
-            key_group,
-            rocks,
-        } = match self.keyed_source(&loc) {
+    /// A keyed stream of kind `kind`: `build` gives its header and body (and the
+    /// handle description) from the keyed source; `None` without keyed state or records.
+    pub(super) fn keyed_file(
+        &self,
+        kind: FileKind,
+        build: impl FnOnce(&KeyedSource<'_>, &str) -> (Keyed, String),
+    ) -> Option<FileResult> {
+        let loc = self.location(None, kind);
+        let source = match self.keyed_source(&loc) {
             Ok(None) => return None,
             Ok(Some(k)) => k,
             Err(e) => return Some(Err(e)),
         };
-        let source_layout = if rocks.is_some() {
-            KeyedLayout::RocksDb
-        } else {
-            KeyedLayout::Heap
-        };
-        let layout = self.opts.keyed_layout.unwrap_or(source_layout);
-        let built = match rocks {
-            Some(h) => self.rocks_keyed(h, key_group, layout, &loc),
-            None => self.heap_keyed(entry, key_group, layout, &loc),
-        };
-        let handle = format!(
-            "key group {key_group} of {} in the {} layout",
-            kv_classes(entry),
-            layout.name()
-        );
+        let (built, handle) = build(&source, &loc);
         match built {
             Ok(None) => None,
             Ok(Some((header, body))) => {
                 let offset = header.len() as u64;
                 let pieces = std::iter::once(Piece::bytes(header)).chain(body).collect();
-                Some(Ok(self.file(loc.clone(), handle, pieces, offset)))
+                Some(Ok(self.file(loc, handle, pieces, offset)))
             }
             Err(e) => Some(Err(e)),
         }
+    }
+
+    /// Native: the head operator's keyed state as one key-group stream (§7.3), in the
+    /// source's layout or, where keys and values can be measured, the other one.
+    fn managed_keyed_state(&self) -> Option<FileResult> {
+        self.keyed_file(FileKind::ManagedKeyedState, |k, loc| {
+            let source_layout = if k.rocks.is_some() {
+                KeyedLayout::RocksDb
+            } else {
+                KeyedLayout::Heap
+            };
+            let layout = self.opts.keyed_layout.unwrap_or(source_layout);
+            let built = match k.rocks {
+                Some(h) => self.rocks_keyed(h, k.key_group, layout, loc),
+                None => self.heap_keyed(k.entry, k.key_group, layout, loc),
+            };
+            let handle = format!(
+                "key group {} of {} in the {} layout",
+                k.key_group,
+                kv_classes(k.entry),
+                layout.name()
+            );
+            (built, handle)
+        })
     }
 
     /// Header and body from heap snapshots.
@@ -529,14 +539,23 @@ impl Cx<'_> {
                 relayout::rocks_to_heap(&snapshot, key_group).map_err(fail)?,
             )));
         }
-        let kg = rocks_key_group(key_group).map_err(fail)?;
-        let region = Arc::new(snapshot).key_group_region(kg);
-        let len = region.len();
         Ok(Some((
             header,
-            vec![Piece::range(region, Span::new(0, len))],
+            vec![rocks_records(snapshot, key_group, loc)?],
         )))
     }
+}
+
+/// A RocksDB snapshot's records re-encoded as key group `key_group` (on read).
+pub(super) fn rocks_records(
+    snapshot: rocks::RocksSnapshot,
+    key_group: u32,
+    loc: &str,
+) -> Result<Piece, Error> {
+    let kg = rocks_key_group(key_group).map_err(not_migratable(loc))?;
+    let region = Arc::new(snapshot).key_group_region(kg);
+    let len = region.len();
+    Ok(Piece::range(region, Span::new(0, len)))
 }
 
 /// The keyed state a keyed stream is made from.
@@ -558,7 +577,7 @@ pub(super) fn not_migratable(loc: &str) -> impl Fn(String) -> Error + Copy + '_ 
 pub(super) type Keyed = Result<Option<(Vec<u8>, Vec<Piece>)>, Error>;
 
 /// The one-byte key-group prefix of the RocksDB layout (maxParallelism ≤ 128).
-pub(super) fn rocks_key_group(key_group: u32) -> Result<u8, String> {
+fn rocks_key_group(key_group: u32) -> Result<u8, String> {
     u8::try_from(key_group).ok().filter(|&g| g < 128).ok_or_else(|| {
         format!("key group {key_group}: parallelism above 128 needs two-byte key-group prefixes, which are not supported")
     })

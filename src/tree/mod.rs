@@ -15,8 +15,8 @@ pub use error::{Error, io_kind_errno};
 pub use ino::{Ino, NodeRef, ROOT};
 
 use crate::convert::{
-    self, ConvertOptions, ConvertedFile, ConvertedSubtask, ExternalPolicy, FileKind, FileRef,
-    KeyedLayout, MetadataBuilder, MultiStream, Target,
+    self, ConvertOptions, ConvertedFile, ConvertedSubtask, ExternalPolicy, FileKind, KeyedLayout,
+    MetadataBuilder, MultiStream, Target,
 };
 use crate::source::Source;
 use crate::stream::Piece;
@@ -534,15 +534,7 @@ impl Tree {
     /// needs `--uid`. A mount refuses to start on it, instead of serving a `_metadata`
     /// that fails on read; files that fail on damaged input are left to fail alone.
     pub fn preflight(&self) -> Result<(), convert::Error> {
-        let path_of = |f: FileRef<'_>| layout::path(f.vertex, f.subtask, f.chain, f.kind);
-        let root = Some(self.opts.metadata_root.clone());
-        let mut builder = MetadataBuilder::new(
-            self.opts.target,
-            self.index.checkpoint_id(),
-            &path_of,
-            root,
-            &self.opts.operator_ids,
-        )?;
+        let mut builder = self.metadata_builder(Some(self.opts.metadata_root.clone()))?;
         for (ti, t) in self.index.tasks().iter().enumerate() {
             let Some(first) = t.subtasks.first() else {
                 continue;
@@ -594,18 +586,26 @@ impl Tree {
         self.metadata.get_or_init(|| self.build_metadata()).clone()
     }
 
-    /// Converts every subtask (through the cache) and writes `_metadata`.
-    fn build_metadata(&self) -> Result<Metadata, convert::Error> {
-        let path_of = |f: FileRef<'_>| layout::path(f.vertex, f.subtask, f.chain, f.kind);
-        let root = (!self.relative_paths()).then(|| self.opts.metadata_root.clone());
-        // One converted subtask at a time: memory stays bounded by the cache.
-        let mut builder = MetadataBuilder::new(
+    /// A `_metadata` builder for this tree's target and ids, naming files by tree path
+    /// under `root` (`None`: relative to `_metadata`).
+    fn metadata_builder(
+        &self,
+        root: Option<String>,
+    ) -> Result<MetadataBuilder<'_>, convert::Error> {
+        MetadataBuilder::new(
             self.opts.target,
             self.index.checkpoint_id(),
-            &path_of,
+            &layout::file_path,
             root,
             &self.opts.operator_ids,
-        )?;
+        )
+    }
+
+    /// Converts every subtask (through the cache) and writes `_metadata`.
+    fn build_metadata(&self) -> Result<Metadata, convert::Error> {
+        let root = (!self.relative_paths()).then(|| self.opts.metadata_root.clone());
+        // One converted subtask at a time: memory stays bounded by the cache.
+        let mut builder = self.metadata_builder(root)?;
         for (ti, t) in self.index.tasks().iter().enumerate() {
             builder.begin_task(t.vertex.0, t.parallelism)?;
             for (si, s) in t.subtasks.iter().enumerate() {
@@ -626,6 +626,11 @@ impl Tree {
 /// The tree's layout: where each converted file lives.
 pub mod layout {
     use crate::convert::FileKind;
+
+    /// The tree path of a converted file, as `_metadata` names it.
+    pub fn file_path(f: crate::convert::FileRef<'_>) -> String {
+        path(f.vertex, f.subtask, f.chain, f.kind)
+    }
 
     /// `<vertex>/subtask-<i>/[chain-<k>/]<file>`.
     pub fn path(vertex: &[u8; 16], subtask: u32, chain: Option<usize>, kind: FileKind) -> String {

@@ -43,6 +43,20 @@ pub fn uid_args(sp: &std::path::Path) -> Vec<String> {
     }
 }
 
+/// Runs `savepointfs ARGS`, which must succeed.
+pub fn savepointfs(args: &[&str]) -> std::process::Output {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_savepointfs"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "savepointfs {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// The 1.1 memory-backend savepoint.
 pub fn mem11(fixtures: &std::path::Path) -> PathBuf {
     fixtures.join("flink-1.1/savepoints/stateful-udf-migration-itcase-flink1.1-savepoint")
