@@ -46,6 +46,18 @@ pub struct Owner {
     pub time: SystemTime,
     /// Reported by `statfs` as the file system's size (the savepoint file's length).
     pub bytes: u64,
+    /// Permission bits of every file (read bits only); directories add the matching
+    /// search bits. 0o444 for a private mount; under `allow_other` the savepoint
+    /// file's own read bits, so `default_permissions` shares no more than it does.
+    pub file_mode: u16,
+}
+
+impl Owner {
+    /// Directories may be listed by whoever may read the files.
+    fn dir_mode(&self) -> u16 {
+        let r = self.file_mode & 0o444;
+        r | (r >> 2)
+    }
 }
 
 /// The mounted savepoint.
@@ -106,7 +118,11 @@ impl SavepointFs {
             } else {
                 FileType::RegularFile
             },
-            perm: if is_dir { 0o555 } else { 0o444 },
+            perm: if is_dir {
+                self.owner.dir_mode()
+            } else {
+                self.owner.file_mode & 0o444
+            },
             nlink: if is_dir { 2 } else { 1 },
             uid: self.owner.uid,
             gid: self.owner.gid,

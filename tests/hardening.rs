@@ -234,3 +234,112 @@ fn control_characters_in_input_never_reach_the_terminal() {
         }
     }
 }
+
+/// A huge sparse external file makes a huge tree: `convert` checks the free space of
+/// OUTDIR's file system up front and writes nothing (it used to fill the disk).
+#[test]
+fn convert_checks_free_space_before_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let sp = dir.path().join("sp");
+    let ext = dir.path().join("ext");
+    ok(
+        run([
+            "synth",
+            sp.to_str().unwrap(),
+            "--backend",
+            "filesystem",
+            "--state-bytes",
+            "256KiB",
+            "--external-dir",
+            ext.to_str().unwrap(),
+        ]),
+        "synth",
+    );
+    let mut files = Vec::new();
+    let mut stack = vec![ext.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p)
+            } else {
+                files.push(p)
+            }
+        }
+    }
+    assert!(!files.is_empty(), "synth wrote no external file");
+    // 4 TiB, sparse: no file system of a test machine has that free.
+    std::fs::File::options()
+        .write(true)
+        .open(&files[0])
+        .unwrap()
+        .set_len(4 << 40)
+        .unwrap();
+    let out = dir.path().join("out");
+    let o = run([
+        "convert",
+        sp.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--target",
+        "migration",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("free") && err.contains("nothing was written"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().starts_with(".out."))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// A mount refused to a user who is not root says what to do about it (it used to be
+/// a bare "Permission denied").
+#[test]
+fn a_refused_user_mount_says_what_to_do() {
+    use std::os::unix::fs::PermissionsExt;
+    // SAFETY: geteuid cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    let fuse_mode = std::fs::metadata("/dev/fuse")
+        .ok()
+        .map(|m| m.permissions().mode() & 0o777);
+    let Some(fuse_mode) = fuse_mode.filter(|m| root && m & 0o006 != 0o006) else {
+        eprintln!("NOTICE: needs root and a /dev/fuse closed to other users; skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let sp = dir.path().join("sp");
+    ok(run(["synth", sp.to_str().unwrap()]), "synth");
+    std::fs::set_permissions(&sp, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mnt = dir.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let c = std::ffi::CString::new(mnt.to_str().unwrap()).unwrap();
+    // SAFETY: a valid C string.
+    assert_eq!(unsafe { libc::chown(c.as_ptr(), 65534, 65534) }, 0);
+    let o = Command::new("setpriv")
+        .args([
+            "--reuid",
+            "65534",
+            "--regid",
+            "65534",
+            "--clear-groups",
+            BIN,
+            "mount",
+        ])
+        .args([&sp, &mnt])
+        .args(["--target", "migration"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("/dev/fuse, mode {fuse_mode:o}")) && err.contains("run as root"),
+        "{err}"
+    );
+}

@@ -516,10 +516,25 @@ fn signals_unmount_and_a_killed_daemon_is_cleaned_by_umount() {
     assert!(!is_mounted(m.path()));
 
     // SIGKILL: a dead mount stays; mounting on it is refused; umount removes it.
+    // `status` tells the three states apart (a plain `ls` may answer from the cache).
     let m = Mounted::new(&sp, &[]);
+    let mp = m.path().to_str().unwrap();
+    let o = run(&["status", mp]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("alive"),
+        "{o:?}"
+    );
     let pid = daemon_pid(m.path()).expect("daemon pid");
     unsafe { libc::kill(pid, libc::SIGKILL) };
     assert!(wait_until(Duration::from_secs(10), || !alive(pid)));
+    let o = run(&["status", mp]);
+    assert_eq!(o.status.code(), Some(3), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("dead") && err.contains("savepointfs umount"),
+        "{err}"
+    );
     // `stat` may still be answered from the kernel's cache; opening asks the daemon.
     // ENOTCONN once the kernel knows the daemon is gone; ECONNABORTED for a request that
     // was in flight when it died.
@@ -538,6 +553,12 @@ fn signals_unmount_and_a_killed_daemon_is_cleaned_by_umount() {
     assert!(o.status.success(), "{o:?}");
     assert!(!is_mounted(m.path()));
     assert!(std::fs::metadata(m.path()).unwrap().is_dir());
+    let o = run(&["status", mp]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("not mounted"),
+        "{o:?}"
+    );
 }
 
 #[test]
@@ -709,4 +730,80 @@ fn mount_exit_status_tells_the_truth() {
     let o = m.mount(&sp, &[]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("busy"), "{o:?}");
+}
+
+/// `-o allow_other` is refused unless the user names the allowed roots and acknowledges
+/// the sharing; it then serves every file with the savepoint file's owner and read bits
+/// under `default_permissions`, so another user reads no more than the savepoint file
+/// itself lets them (it used to serve everything 0444).
+#[test]
+fn allow_other_shares_no_more_than_the_savepoint_file() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    if !fuse_available() || unsafe { libc::geteuid() } != 0 {
+        eprintln!("NOTICE: needs root and FUSE; skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sp = synth(dir.path(), "sp", &[]);
+    let root = dir.path().to_str().unwrap();
+    for extra in [
+        &["-o", "allow_other"][..],
+        &["-o", "allow_other", "--allow-root", root][..],
+        &["-o", "allow_other", "--shared-with-all-users"][..],
+    ] {
+        let m = Mounted::unmounted();
+        let o = m.mount(&sp, extra);
+        assert_eq!(o.status.code(), Some(1), "{extra:?}: {o:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("--allow-root") && err.contains("--shared-with-all-users"),
+            "{err}"
+        );
+        assert!(!is_mounted(m.path()));
+    }
+    // The savepoint: owner 1234, group 1234, 0640.
+    let c = std::ffi::CString::new(sp.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::chown(c.as_ptr(), 1234, 1234) }, 0);
+    std::fs::set_permissions(&sp, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let m = Mounted::new(
+        &sp,
+        &[
+            "-o",
+            "allow_other",
+            "--allow-root",
+            root,
+            "--shared-with-all-users",
+        ],
+    );
+    let meta = std::fs::metadata(m.path().join("_metadata")).unwrap();
+    assert_eq!(
+        (meta.uid(), meta.gid(), meta.mode() & 0o777),
+        (1234, 1234, 0o440)
+    );
+    let top = std::fs::metadata(m.path()).unwrap();
+    assert_eq!(top.mode() & 0o777, 0o550);
+    let cat_as = |uid: &str, gid: &str| {
+        Command::new("setpriv")
+            .args(["--reuid", uid, "--regid", gid, "--clear-groups", "cat"])
+            .arg(m.path().join("_metadata"))
+            .output()
+            .unwrap()
+    };
+    let owner = cat_as("1234", "4321");
+    assert!(owner.status.success(), "{owner:?}");
+    assert_eq!(
+        owner.stdout,
+        std::fs::read(m.path().join("_metadata")).unwrap()
+    );
+    let group = cat_as("4321", "1234");
+    assert!(group.status.success(), "{group:?}");
+    let other = cat_as("4321", "4321");
+    assert!(
+        !other.status.success(),
+        "another user read a 0640 savepoint: {other:?}"
+    );
+    assert!(
+        String::from_utf8_lossy(&other.stderr).contains("Permission denied"),
+        "{other:?}"
+    );
 }

@@ -146,6 +146,7 @@ pub fn run(args: ConvertArgs) -> CliResult {
         return Err(report(&problems, "nothing was written", &args.outdir));
     }
 
+    target.check_free_space(items.iter().filter(|i| !i.is_dir).map(|i| i.size))?;
     let tmp = target.sibling(TMP_TAG);
     if tmp.exists() {
         fs::remove_dir_all(&tmp).map_err(|e| io_failure(&tmp, e))?;

@@ -9,6 +9,7 @@ pub mod inspect;
 mod inspect_modern;
 pub mod ls;
 pub mod mount;
+pub mod status;
 pub mod synth;
 pub mod tree_args;
 pub mod verify;
@@ -59,6 +60,8 @@ pub enum Command {
     Mount(mount::MountArgs),
     /// Unmount a savepointfs mount (also a dead one).
     Umount(mount::UmountArgs),
+    /// Tell whether a mount is alive (exit 0), absent (1) or dead/not answering (3).
+    Status(status::StatusArgs),
     /// List the converted tree without mounting it.
     Ls(ls::LsArgs),
     /// Write one file of the converted tree to stdout.
@@ -77,6 +80,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Inspect(args) => inspect::run(args),
         Command::Mount(args) => mount::run(args),
         Command::Umount(args) => mount::run_umount(args),
+        Command::Status(args) => status::run(args),
         Command::Ls(args) => ls::run(args),
         Command::Cat(args) => cat::run(args),
         Command::Convert(args) => convert::run(args),

@@ -12,6 +12,7 @@
 //! signal exits at once. A daemon killed with SIGKILL leaves a dead mount, which
 //! `savepointfs umount` removes.
 
+use super::status::{mount_entry, probe};
 use super::tree_args::{TreeArgs, file_uri};
 use super::{CliResult, Failure};
 use savepointfs::fuse::{Owner, SavepointFs};
@@ -48,6 +49,11 @@ pub struct MountArgs {
     /// nonempty (mount over a directory that has files, hiding them).
     #[arg(short = 'o', value_name = "OPT[,OPT...]", value_delimiter = ',')]
     pub options: Vec<String>,
+    /// With -o allow_other: acknowledge that every user may read what the mount serves
+    /// (it then needs an explicit --allow-root, adds default_permissions and serves
+    /// every file with the savepoint file's owner and read bits).
+    #[arg(long)]
+    pub shared_with_all_users: bool,
 }
 
 #[derive(clap::Args)]
@@ -60,10 +66,6 @@ pub struct UmountArgs {
     pub lazy: bool,
 }
 
-/// statfs `f_type` of every FUSE mount.
-const FUSE_SUPER_MAGIC: i64 = 0x6573_5546;
-/// The FUSE root inode number, as `stat` shows it.
-const FUSE_ROOT_ID: u64 = 1;
 /// How long the parent waits for the daemon's mount to answer.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -91,12 +93,25 @@ pub fn run(mut args: MountArgs) -> CliResult {
     })?;
     let meta = std::fs::metadata(&args.tree.savepoint)
         .map_err(|e| Failure::input(format!("{}: {e}", args.tree.savepoint.display())))?;
-    let owner = Owner {
-        // SAFETY: getuid/getgid cannot fail.
-        uid: unsafe { libc::getuid() },
-        gid: unsafe { libc::getgid() },
-        time: meta.modified().unwrap_or(std::time::UNIX_EPOCH),
-        bytes: meta.len(),
+    let owner = if config.acl == fuser::SessionACL::All {
+        // Shared with every user: as the savepoint file itself is, no more.
+        use std::os::unix::fs::MetadataExt;
+        Owner {
+            uid: meta.uid(),
+            gid: meta.gid(),
+            time: meta.modified().unwrap_or(std::time::UNIX_EPOCH),
+            bytes: meta.len(),
+            file_mode: (meta.mode() & 0o444) as u16,
+        }
+    } else {
+        Owner {
+            // SAFETY: getuid/getgid cannot fail.
+            uid: unsafe { libc::getuid() },
+            gid: unsafe { libc::getgid() },
+            time: meta.modified().unwrap_or(std::time::UNIX_EPOCH),
+            bytes: meta.len(),
+            file_mode: 0o444,
+        }
     };
     let mut fs = SavepointFs::new(Arc::new(tree), owner);
     if args.options.iter().any(|o| o.trim() == "noxattr") {
@@ -212,6 +227,20 @@ fn fuse_config(args: &MountArgs, mountpoint: &Path) -> Result<fuser::Config, Fai
             }
         }
     }
+    if acl == SessionACL::All {
+        // Every user could read, through this mount, whatever the allowed roots hold
+        // (external state files included): the user names them and says so.
+        if args.tree.allow_roots.is_empty() || !args.shared_with_all_users {
+            return Err(Failure::other(
+                "-o allow_other shares the savepoint, and every external state file under \
+                 the allowed roots, with every user of this machine: name those roots with \
+                 --allow-root DIR and pass --shared-with-all-users to acknowledge it",
+            ));
+        }
+        if !opts.contains(&M::DefaultPermissions) {
+            opts.push(M::DefaultPermissions);
+        }
+    }
     if opts.contains(&M::AutoUnmount) && acl == SessionACL::Owner {
         return Err(Failure::other(
             "-o auto_unmount needs allow_other or allow_root as well (a fusermount3 rule)",
@@ -251,9 +280,11 @@ fn serve(
     let signals = block_signals();
     let session = fuser::Session::new(fs, mountpoint, config).map_err(|e| {
         let hint = if !Path::new("/dev/fuse").exists() {
-            " (no /dev/fuse: is the fuse module loaded?)"
+            " (no /dev/fuse: is the fuse module loaded?)".to_string()
+        } else if e.kind() == std::io::ErrorKind::PermissionDenied {
+            permission_hint(mountpoint)
         } else {
-            ""
+            String::new()
         };
         Failure::other(format!(
             "cannot mount on {}: {e}{hint}",
@@ -285,6 +316,44 @@ fn serve(
     ended.map_err(|e| Failure::other(format!("{}: session ended: {e}", mountpoint.display())))?;
     log::info!("unmounted {}", mountpoint.display());
     Ok(())
+}
+
+/// What a user who is not root can do about a refused mount.
+fn permission_hint(mountpoint: &Path) -> String {
+    let can = |p: &Path, mode| {
+        CString::new(p.as_os_str().as_bytes())
+            // SAFETY: a valid C string.
+            .is_ok_and(|c| unsafe { libc::access(c.as_ptr(), mode) } == 0)
+    };
+    // SAFETY: geteuid cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    if uid == 0 {
+        return String::new();
+    }
+    if !can(Path::new("/dev/fuse"), libc::R_OK | libc::W_OK) {
+        let mode = std::fs::metadata("/dev/fuse")
+            .map(|m| {
+                format!(
+                    "{:o}",
+                    std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777
+                )
+            })
+            .unwrap_or_default();
+        return format!(
+            " (/dev/fuse, mode {mode}, is not readable and writable by uid {uid}: run as \
+             root, or have /dev/fuse opened to users (mode 0666, as the fuse3 package \
+             sets it, or a group such as `fuse` that you are in))"
+        );
+    }
+    if !can(mountpoint, libc::W_OK) {
+        return format!(" (uid {uid} may not write to the mount point: use a directory you own)");
+    }
+    if !can(Path::new("/usr/bin/fusermount3"), libc::X_OK) {
+        return " (fusermount3, which mounts for users who are not root, is missing: install \
+                 fuse3, or run as root)"
+            .to_string();
+    }
+    String::new()
 }
 
 fn block_signals() -> libc::sigset_t {
@@ -450,32 +519,8 @@ fn answering(mountpoint: &Path) -> Result<(), String> {
         .unwrap_or_else(|_| Err(format!("no answer within {READY_TIMEOUT:?}")))
 }
 
-fn probe(path: &Path) -> Result<(), String> {
-    let c = CString::new(path.as_os_str().as_bytes()).map_err(|e| e.to_string())?;
-    // SAFETY: `c` is a valid C string; `st` a valid out-buffer.
-    let f_type = unsafe {
-        let mut st: libc::statfs = std::mem::zeroed();
-        if libc::statfs(c.as_ptr(), &mut st) != 0 {
-            return Err(format!("statfs: {}", std::io::Error::last_os_error()));
-        }
-        st.f_type as i64
-    };
-    if f_type != FUSE_SUPER_MAGIC {
-        return Err(format!(
-            "statfs shows file system type {f_type:#x}, not FUSE"
-        ));
-    }
-    let ino = std::os::unix::fs::MetadataExt::ino(
-        &std::fs::metadata(path).map_err(|e| format!("stat: {e}"))?,
-    );
-    if ino != FUSE_ROOT_ID {
-        return Err(format!("stat shows inode {ino}, not the FUSE root"));
-    }
-    Ok(())
-}
-
 /// An absolute path without resolving its last component (which may be a dead mount).
-fn absolute_unresolved(path: &Path) -> Result<PathBuf, Failure> {
+pub(super) fn absolute_unresolved(path: &Path) -> Result<PathBuf, Failure> {
     let abs = std::path::absolute(path)
         .map_err(|e| Failure::other(format!("{}: {e}", path.display())))?;
     Ok(match (abs.parent(), abs.file_name()) {
@@ -485,41 +530,6 @@ fn absolute_unresolved(path: &Path) -> Result<PathBuf, Failure> {
             .unwrap_or(abs.clone()),
         _ => abs,
     })
-}
-
-/// The file system type mounted exactly at `path`, per /proc/self/mountinfo.
-fn mount_entry(path: &Path) -> Option<String> {
-    let table = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    let want = path.as_os_str().as_bytes();
-    table.lines().rev().find_map(|line| {
-        let mut fields = line.split(' ');
-        let point = fields.nth(4)?;
-        let fstype = line.split(" - ").nth(1)?.split(' ').next()?;
-        (unescape_mountinfo(point) == want).then(|| fstype.to_string())
-    })
-}
-
-/// mountinfo writes space, tab, newline and backslash as `\ooo`.
-fn unescape_mountinfo(s: &str) -> Vec<u8> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let octal = b
-            .get(i + 1..i + 4)
-            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
-        match (b[i], octal) {
-            (b'\\', Some(d)) => {
-                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
-                i += 4;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    out
 }
 
 /// Unmounts with `fusermount3 -u` (`-z` when lazy), or for root with umount2(2).
@@ -561,24 +571,4 @@ pub fn unmount(path: &Path, lazy: bool) -> Result<(), String> {
         path.display(),
         why.join("; ")
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mountinfo_escapes() {
-        assert_eq!(
-            unescape_mountinfo(r"/mnt/a\040b\134c"),
-            b"/mnt/a b\\c".to_vec()
-        );
-        assert_eq!(unescape_mountinfo(r"/x\04"), b"/x\\04".to_vec());
-    }
-
-    #[test]
-    fn root_of_the_file_system_is_a_mount() {
-        assert!(mount_entry(Path::new("/")).is_some());
-        assert!(mount_entry(Path::new("/surely/not/a/mount/point")).is_none());
-    }
 }

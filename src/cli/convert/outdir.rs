@@ -36,6 +36,32 @@ impl Target {
         })
     }
 
+    /// Refuses to start when the file system OUTDIR goes on has less room than the
+    /// files need (rounded up to 4 KiB blocks): a tree of sparse or huge external
+    /// files would otherwise fill the disk and fail half-way.
+    pub fn check_free_space(&self, files: impl Iterator<Item = u64>) -> Result<(), Failure> {
+        let needed: u64 = files.map(|n| n.div_ceil(4096).saturating_mul(4096)).sum();
+        let c = CString::new(self.parent.as_os_str().as_bytes())
+            .map_err(|e| Failure::other(format!("{}: {e}", self.parent.display())))?;
+        // SAFETY: `c` is a valid C string and `st` a valid out-buffer.
+        let free = unsafe {
+            let mut st: libc::statvfs = std::mem::zeroed();
+            if libc::statvfs(c.as_ptr(), &mut st) != 0 {
+                return Err(io_failure(&self.parent, io::Error::last_os_error()));
+            }
+            (st.f_bavail as u64).saturating_mul(st.f_frsize as u64)
+        };
+        if needed > free {
+            return Err(Failure::other(format!(
+                "{}: the converted tree needs {needed} bytes but its file system has {free} \
+                 free; nothing was written (convert with --minimal to write only what \
+                 _metadata names, or to a larger file system)",
+                self.abs.display()
+            )));
+        }
+        Ok(())
+    }
+
     /// `.NAME.<tag><pid>` next to OUTDIR.
     pub fn sibling(&self, tag: &str) -> PathBuf {
         self.parent
