@@ -343,3 +343,60 @@ fn a_refused_user_mount_says_what_to_do() {
         "{err}"
     );
 }
+
+/// A tree never lists a file it knows the options given cannot produce: a RocksDB
+/// savepoint without `--key-serializer` shows no keyed stream for the target (it used
+/// to list them all, each failing with EIO), and asking for one names the option.
+#[test]
+fn unservable_files_are_not_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let sp = dir.path().join("sp");
+    let uids = dir.path().join("uids");
+    let (s, u) = (sp.to_str().unwrap(), uids.to_str().unwrap());
+    ok(
+        run(["synth", s, "--backend", "rocksdb", "--uid-file", u]),
+        "synth",
+    );
+    for (target, file) in [
+        ("flink-2.3", "managed-keyed-state-v6"),
+        ("flink-1.10", "managed-keyed-state"),
+    ] {
+        let ls = |extra: &[&str]| -> Vec<String> {
+            let mut args = vec!["ls", "-R", s, "--uid-file", u, "--target", target];
+            args.extend_from_slice(extra);
+            String::from_utf8(ok(run(args), "ls"))
+                .unwrap()
+                .lines()
+                .filter(|l| l.ends_with(&format!("/{file}")))
+                .map(str::to_string)
+                .collect()
+        };
+        assert!(ls(&[]).is_empty(), "{target}: {:?}", ls(&[]));
+        let served = ls(&["--key-serializer", "long"]);
+        assert!(
+            !served.is_empty(),
+            "{target}: no keyed stream with --key-serializer"
+        );
+        let o = run(["cat", s, &served[0], "--uid-file", u, "--target", target]);
+        assert_eq!(o.status.code(), Some(2), "{o:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("--key-serializer") && err.contains("--target migration"),
+            "{err}"
+        );
+        ok(
+            run([
+                "cat",
+                s,
+                &served[0],
+                "--uid-file",
+                u,
+                "--target",
+                target,
+                "--key-serializer",
+                "long",
+            ]),
+            "cat with --key-serializer",
+        );
+    }
+}

@@ -7,6 +7,10 @@ use std::io;
 pub enum Error {
     #[error("{0}: no such file or directory")]
     NotFound(String),
+    /// A file the options given cannot produce: not listed, and named here with what
+    /// it needs.
+    #[error("{name}: not served under the options given: {cause}")]
+    Unserved { name: String, cause: convert::Error },
     #[error("{0}: not a directory")]
     NotADirectory(String),
     #[error("{0}: is a directory")]
@@ -25,7 +29,7 @@ impl Error {
     /// The errno a file-system caller sees.
     pub fn errno(&self) -> i32 {
         match self {
-            Error::NotFound(_) => libc::ENOENT,
+            Error::NotFound(_) | Error::Unserved { .. } => libc::ENOENT,
             Error::NotADirectory(_) => libc::ENOTDIR,
             Error::IsADirectory(_) => libc::EISDIR,
             Error::Convert(e) => io_kind_errno(e.io_kind()),

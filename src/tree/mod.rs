@@ -71,6 +71,13 @@ pub struct Listed {
     pub is_dir: bool,
 }
 
+/// Whether the tree lists a converted file: not when the options given cannot produce
+/// it (it needs `--key-serializer`, `--uid`, ...). Files that fail on damaged input are
+/// listed and fail on read, naming the damage.
+fn servable((_, f): &(FileKind, &crate::convert::FileResult)) -> bool {
+    !matches!(f, Err(convert::Error::NeedsOption { .. }))
+}
+
 fn is_dir(node: NodeRef) -> bool {
     matches!(
         node,
@@ -354,12 +361,16 @@ impl Tree {
                         chain: e.index as u32,
                     })
                     .collect();
-                v.extend(conv.subtask_files().map(|(kind, _)| NodeRef::File {
-                    task,
-                    sub,
-                    chain: None,
-                    kind,
-                }));
+                v.extend(
+                    conv.subtask_files()
+                        .filter(servable)
+                        .map(|(kind, _)| NodeRef::File {
+                            task,
+                            sub,
+                            chain: None,
+                            kind,
+                        }),
+                );
                 v
             }
             NodeRef::Chain { task, sub, chain } => {
@@ -369,6 +380,7 @@ impl Tree {
                     .entry(chain as usize)
                     .ok_or_else(|| Error::NotFound(format!("chain-{chain}")))?;
                 e.files()
+                    .filter(servable)
                     .map(|(kind, _)| NodeRef::File {
                         task,
                         sub,
@@ -424,15 +436,33 @@ impl Tree {
         };
         let ino = match direct {
             Some(node) => node.ino(),
-            None => {
-                self.list(parent)?
-                    .into_iter()
-                    .find(|e| e.name == name)
-                    .ok_or_else(not_found)?
-                    .ino
-            }
+            None => match self.list(parent)?.into_iter().find(|e| e.name == name) {
+                Some(e) => e.ino,
+                None => return Err(self.unlisted(parent, name).unwrap_or_else(not_found)),
+            },
         };
         self.getattr(ino)
+    }
+
+    /// Why a file of this name is not listed, when it is one the options given cannot
+    /// serve (`cat` then says what to pass instead of "not found").
+    fn unlisted(&self, parent: Ino, name: &str) -> Option<Error> {
+        let (task, sub, chain) = match NodeRef::from_ino(parent)? {
+            NodeRef::Subtask { task, sub } => (task, sub, None),
+            NodeRef::Chain { task, sub, chain } => (task, sub, Some(chain as usize)),
+            _ => return None,
+        };
+        let c = self.converted(task, sub).ok()?;
+        let conv = c.as_ref().as_ref().ok()?;
+        conv.files()
+            .find(|(ch, kind, f)| {
+                *ch == chain && kind.file_name() == name && !servable(&(*kind, f))
+            })
+            .and_then(|(_, _, f)| f.as_ref().err())
+            .map(|e| Error::Unserved {
+                name: name.to_string(),
+                cause: e.clone(),
+            })
     }
 
     /// A node by slash-separated path from the root (`""` or `"/"` is the root).

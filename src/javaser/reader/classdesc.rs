@@ -193,6 +193,7 @@ impl Reader<'_, '_> {
                 } else {
                     None
                 };
+                self.charge(std::mem::size_of::<FieldDesc>(), field_off)?;
                 desc.fields.push(FieldDesc {
                     typecode,
                     name: fname,

@@ -3,7 +3,7 @@
 use super::super::error::ErrorKind;
 use super::super::model::*;
 use super::super::{flags, tc};
-use super::{PREALLOCATE, PathSeg, Reader, Res, primitive_size};
+use super::{PREALLOCATE, PathSeg, Reader, Res, VALUE_COST, primitive_size};
 
 impl Reader<'_, '_> {
     pub(super) fn new_string(&mut self) -> Res<NodeId> {
@@ -43,6 +43,7 @@ impl Reader<'_, '_> {
                     index: index as u16,
                 });
                 let value = self.field_value(desc, index)?;
+                self.charge(VALUE_COST, self.cur.pos)?;
                 self.path.pop();
                 self.last_class_data(id).values.push(value);
             }
@@ -182,7 +183,9 @@ impl Reader<'_, '_> {
                 let mut values = Vec::with_capacity((length as usize).min(PREALLOCATE));
                 for i in 0..length {
                     self.path.push(PathSeg::Element(i));
-                    values.push(self.value_object()?);
+                    let v = self.value_object()?;
+                    self.charge(VALUE_COST, self.cur.pos)?;
+                    values.push(v);
                     self.path.pop();
                 }
                 Elements::Values(values)

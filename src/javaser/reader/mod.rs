@@ -18,6 +18,10 @@ use std::sync::Arc;
 /// default depth limit, past a 2 MiB thread stack).
 type Res<T> = std::result::Result<T, Box<Error>>;
 
+/// The default [`Limits::max_bytes`]: a real Flink 1.1 blob (one subtask's handles,
+/// or a whole job's for the inline kinds) takes far less; big payloads are spans.
+pub const DEFAULT_MAX_BYTES: usize = 32 << 20;
+
 /// Bounds on what one stream may make the parser do.
 #[derive(Clone, Debug)]
 pub struct Limits {
@@ -28,6 +32,10 @@ pub struct Limits {
     /// Nodes (objects, strings, arrays, descriptors...) in the whole graph, plus the
     /// per-class data records of objects (which cost memory but maybe no input bytes).
     pub max_nodes: usize,
+    /// Memory the decoded graph may take (nodes, values, names, handles), whatever
+    /// the input: one byte of input can cost 16–46 bytes of graph (an `Object[]` of
+    /// nulls, a run of empty strings), so a node count alone does not bound it.
+    pub max_bytes: usize,
 }
 
 impl Default for Limits {
@@ -36,6 +44,7 @@ impl Default for Limits {
             max_depth: 512,
             max_handles: 1 << 24,
             max_nodes: 1 << 24,
+            max_bytes: DEFAULT_MAX_BYTES,
         }
     }
 }
@@ -94,6 +103,7 @@ fn read_all(
     let mut contents = Vec::new();
     while r.cur.pos < end {
         let c = r.content(true).map_err(unbox)?;
+        r.charge(CONTENT_COST, r.cur.pos).map_err(unbox)?;
         let is_object = matches!(c, Content::Value(_));
         contents.push(c);
         if first_only && is_object {
@@ -136,6 +146,8 @@ struct Reader<'s, 'l> {
     records: usize,
     /// Where the stream starts.
     start: u64,
+    /// Estimated heap bytes of the graph so far, held to `max_bytes`.
+    bytes: usize,
 }
 
 /// Per-class data records that objects may hold per byte read so far, beyond
@@ -145,6 +157,11 @@ struct Reader<'s, 'l> {
 /// stay far below: every object takes at least 6 bytes, and it would need a hierarchy
 /// of 12 classes that all write nothing to reach 2 records per byte.
 const RECORDS_PER_BYTE: u64 = 2;
+/// What [`Limits::max_bytes`] charges per node (the node and its handle slot), per
+/// field or element value and per content item; owned names are charged by length.
+const NODE_COST: usize = std::mem::size_of::<Node>() + std::mem::size_of::<NodeId>();
+pub(super) const VALUE_COST: usize = std::mem::size_of::<Value>();
+const CONTENT_COST: usize = std::mem::size_of::<Content>();
 const RECORDS_ALLOWANCE: u64 = 4096;
 
 macro_rules! prim {
@@ -181,6 +198,7 @@ impl<'s, 'l> Reader<'s, 'l> {
             top_index: 0,
             records: 0,
             start,
+            bytes: 0,
         }
     }
 
@@ -256,6 +274,7 @@ impl<'s, 'l> Reader<'s, 'l> {
     fn utf(&mut self, what: &'static str) -> Res<JStr> {
         let off = self.cur.pos;
         let n = self.u16(what)? as usize;
+        self.charge(n, off)?;
         match self.cur.take(n, what) {
             Ok(b) => Ok(JStr(b.into())),
             Err(k) => Err(self.fail_at(k, off)),
@@ -301,6 +320,7 @@ impl<'s, 'l> Reader<'s, 'l> {
                 start,
             ));
         }
+        self.charge(NODE_COST, start)?;
         self.nodes.push(Node {
             kind,
             span: Span::new(start, 0),
@@ -314,10 +334,26 @@ impl<'s, 'l> Reader<'s, 'l> {
         node.span.len = self.cur.pos - node.span.start;
     }
 
+    /// Counts `n` bytes of graph memory against `max_bytes`.
+    fn charge(&mut self, n: usize, at: u64) -> Res<()> {
+        self.bytes = self.bytes.saturating_add(n);
+        if self.bytes > self.limits.max_bytes {
+            return Err(self.fail_at(
+                ErrorKind::TooMany {
+                    what: "bytes of decoded graph",
+                    limit: self.limits.max_bytes,
+                },
+                at,
+            ));
+        }
+        Ok(())
+    }
+
     /// Counts an object's per-class records against `max_nodes` and against the input
     /// read so far (see [`RECORDS_PER_BYTE`]).
     fn charge_records(&mut self, n: usize, at: u64) -> Res<()> {
         self.records += n;
+        self.charge(n * std::mem::size_of::<ClassData>(), at)?;
         if self.nodes.len() + self.records > self.limits.max_nodes {
             return Err(self.fail_at(
                 ErrorKind::TooMany {
@@ -453,7 +489,9 @@ impl<'s, 'l> Reader<'s, 'l> {
                 self.u8("end of block data")?;
                 break;
             }
-            out.push(self.content(false)?);
+            let c = self.content(false)?;
+            self.charge(CONTENT_COST, self.cur.pos)?;
+            out.push(c);
         }
         self.leave();
         Ok(out)
