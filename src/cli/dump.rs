@@ -82,21 +82,28 @@ pub fn run(args: DumpArgs) -> CliResult {
     .map_err(Failure::input)?;
 
     let opts = render::Options::default();
-    let out = if args.json {
-        let doc = render::to_json(&graph, &opts).map_err(Failure::input)?;
-        serde_json::to_string_pretty(&doc).map_err(Failure::other)? + "\n"
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let written = if args.json {
+        render::write_json(&graph, &opts, &mut stdout)
     } else {
-        let mut text = render::to_text(&graph, &opts).map_err(Failure::input)?;
-        let end = graph.start + graph.len;
-        if end < file_len {
-            text.push_str(&format!(
-                "stream ends at offset {end}; {} more bytes of the file follow\n",
-                file_len - end
-            ));
-        }
-        text
+        render::write_text(&graph, &opts, &mut stdout).and_then(|()| {
+            let end = graph.start + graph.len;
+            if end < file_len {
+                writeln!(
+                    stdout,
+                    "stream ends at offset {end}; {} more bytes of the file follow",
+                    file_len - end
+                )
+                .and_then(|()| stdout.flush())
+                .map_err(render::Failed::Write)?;
+            }
+            Ok(())
+        })
     };
-    print(&out)
+    written.map_err(|e| match e {
+        render::Failed::Read(e) => Failure::input(e),
+        render::Failed::Write(e) => Failure::other(format!("writing to stdout: {e}")),
+    })
 }
 
 fn print(text: &str) -> CliResult {

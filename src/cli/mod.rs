@@ -48,6 +48,11 @@ pub type CliResult = Result<(), Failure>;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Memory one decoded Java object graph may take (a subtask's state handles, an
+    /// inline state stream); a bigger one is refused, naming its offset. Each serving
+    /// thread of a mount decodes at most one graph at a time.
+    #[arg(long, global = true, value_name = "BYTES", value_parser = savepointfs::size::parse_size, default_value = "24MiB")]
+    pub graph_memory: u64,
 }
 
 #[derive(Subcommand)]
@@ -75,6 +80,9 @@ pub enum Command {
 }
 
 pub fn run(cli: Cli) -> CliResult {
+    savepointfs::javaser::set_default_max_bytes(
+        usize::try_from(cli.graph_memory).unwrap_or(usize::MAX),
+    );
     match cli.command {
         Command::Dump(args) => dump::run(args),
         Command::Inspect(args) => inspect::run(args),

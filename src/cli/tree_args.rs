@@ -175,40 +175,4 @@ pub fn file_uri(dir: &Path) -> Result<String, Failure> {
     Ok(format!("file:{}", abs.display()))
 }
 
-/// Parses byte sizes: `4096`, `64k`, `16MiB`, `4GiB`, `1.5G` (binary multiples).
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        "t" | "tb" | "tib" => 1 << 40,
-        other => return Err(format!("unknown size unit {other:?} in {s:?}")),
-    };
-    let n: f64 = num.parse().map_err(|_| format!("not a size: {s:?}"))?;
-    let bytes = n * mult as f64;
-    if !(0.0..=u64::MAX as f64).contains(&bytes) {
-        return Err(format!("size out of range: {s:?}"));
-    }
-    Ok(bytes as u64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_size;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("4096"), Ok(4096));
-        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
-        assert_eq!(parse_size("4GiB"), Ok(4 << 30));
-        assert_eq!(parse_size("1.5k"), Ok(1536));
-        assert!(parse_size("12 parsecs").is_err());
-        assert!(parse_size("").is_err());
-    }
-}
+pub use savepointfs::size::parse_size;

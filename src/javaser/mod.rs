@@ -22,7 +22,9 @@ mod writer;
 pub use access::{AnnotationReader, ObjectView};
 pub use error::{Error, ErrorKind, Result};
 pub use model::*;
-pub use reader::{Limits, parse_first_object, parse_stream};
+pub use reader::{
+    DEFAULT_MAX_BYTES, Limits, parse_first_object, parse_stream, set_default_max_bytes,
+};
 pub use writer::{
     Chunk, Chunks, DEFAULT_INLINE_MAX, Renaming, WriteOptions, write_object, write_stream,
 };

@@ -2,8 +2,9 @@
 //! names) and an indented text tree made from it, for `savepointfs dump` and for
 //! cross-checking the reader against an independent parser.
 //!
-//! One walk over the graph builds the JSON; the text form is a formatting of that JSON,
-//! so both always show the same facts. The walk follows the stream's own order, so the
+//! Both are written as the walk goes, never built first, so memory stays the graph's
+//! whatever the stream holds; both walks share the bookkeeping below, so they show the
+//! same facts and handle numbers. The walk follows the stream's own order, so the
 //! first time it meets a node is where the node was written: it is rendered in full
 //! there and as a reference everywhere after (cycles stay finite). Handle numbers are
 //! recomputed the way the reader assigns them — in node order, restarting after each
@@ -45,6 +46,7 @@
 //! JSON number or boolean for primitives: `B S I J` exact integers, `C` the UTF-16 code
 //! unit as a number, `F D` numbers (`"NaN"`, `"Infinity"`, `"-Infinity"` as strings).
 
+mod json;
 mod text;
 
 use super::error::{Error, ErrorKind, Result};
@@ -53,7 +55,15 @@ use super::{BASE_HANDLE, flags};
 use crate::source::Span;
 use serde_json::{Map, Value as Json, json};
 
-pub use text::to_text;
+/// Why rendering stopped: the graph or its source could not be read, or the output
+/// could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum Failed {
+    #[error("{0}")]
+    Read(#[from] Error),
+    #[error("writing the output: {0}")]
+    Write(std::io::Error),
+}
 
 /// What the renderers show of big things, and how deep they may go.
 #[derive(Clone, Debug)]
@@ -81,22 +91,36 @@ impl Default for Options {
     }
 }
 
-/// The graph as a JSON document (schema in the module documentation).
-pub fn to_json(graph: &Graph, opts: &Options) -> Result<Json> {
-    let mut walk = Walk {
-        graph,
-        opts,
-        handles: vec![None; graph.nodes.len()],
-        epoch_base: 0,
-        defined: 0,
-        depth: 0,
-    };
-    let contents = walk.contents(&graph.contents)?;
-    Ok(json!({
-        "source": graph.source().name(),
-        "stream": {"offset": graph.start, "length": graph.len},
-        "contents": contents,
-    }))
+/// Writes the graph as a JSON document (schema in the module documentation).
+pub fn write_json(
+    graph: &Graph,
+    opts: &Options,
+    w: &mut dyn std::io::Write,
+) -> std::result::Result<(), Failed> {
+    Walk::new(graph, opts).json_document(&mut json::JsonOut::new(w))
+}
+
+/// Writes the graph as an indented text tree, one node per line.
+pub fn write_text(
+    graph: &Graph,
+    opts: &Options,
+    w: &mut dyn std::io::Write,
+) -> std::result::Result<(), Failed> {
+    Walk::new(graph, opts).text_document(w)
+}
+
+/// The graph as a JSON document (for small graphs: tests, cross-checks).
+pub fn to_json(graph: &Graph, opts: &Options) -> std::result::Result<Json, Failed> {
+    let mut out = Vec::new();
+    write_json(graph, opts, &mut out)?;
+    serde_json::from_slice(&out).map_err(|e| Failed::Write(e.into()))
+}
+
+/// The graph as text (for small graphs: tests).
+pub fn to_text(graph: &Graph, opts: &Options) -> std::result::Result<String, Failed> {
+    let mut out = Vec::new();
+    write_text(graph, opts, &mut out)?;
+    String::from_utf8(out).map_err(|e| Failed::Write(std::io::Error::other(e)))
 }
 
 /// `0x7e000a`: how handles are written in both forms.
@@ -135,6 +159,17 @@ struct Walk<'g> {
 }
 
 impl<'g> Walk<'g> {
+    fn new(graph: &'g Graph, opts: &'g Options) -> Self {
+        Walk {
+            graph,
+            opts,
+            handles: vec![None; graph.nodes.len()],
+            epoch_base: 0,
+            defined: 0,
+            depth: 0,
+        }
+    }
+
     fn error(&self, offset: u64, msg: String) -> Error {
         Error::new(ErrorKind::Access(msg), offset, self.graph.source().name())
     }
@@ -192,111 +227,6 @@ impl<'g> Walk<'g> {
         Ok(buf)
     }
 
-    fn contents(&mut self, items: &[Content]) -> Result<Vec<Json>> {
-        let mut out = Vec::with_capacity(items.len());
-        for item in items {
-            out.push(match item {
-                Content::Value(v) => self.value(*v)?,
-                Content::Reset => {
-                    self.epoch_base = self.defined;
-                    json!({"type": "reset"})
-                }
-                Content::Block(b) => {
-                    let bytes = self.read(b.data, self.opts.block_hex_limit as u64)?;
-                    let header = if b.long { 5 } else { 2 };
-                    let mut m = json!({
-                        "type": "block",
-                        "offset": b.data.start.saturating_sub(header),
-                        "data_offset": b.data.start,
-                        "length": b.data.len,
-                        "long": b.long,
-                        "hex": hex(&bytes),
-                    });
-                    if (bytes.len() as u64) < b.data.len {
-                        m["truncated"] = json!(true);
-                    }
-                    m
-                }
-            });
-        }
-        Ok(out)
-    }
-
-    fn value(&mut self, v: Value) -> Result<Json> {
-        Ok(match v {
-            Value::Null => json!({"type": "null"}),
-            Value::Node(id) => self.node_value(id)?,
-            Value::Byte(x) => json!(x),
-            Value::Short(x) => json!(x),
-            Value::Int(x) => json!(x),
-            Value::Long(x) => json!(x),
-            Value::Char(x) => json!(x),
-            Value::Boolean(x) => json!(x),
-            Value::Float(x) => float(x as f64),
-            Value::Double(x) => float(x),
-        })
-    }
-
-    fn node_value(&mut self, id: NodeId) -> Result<Json> {
-        let Some(handle) = self.define(id)? else {
-            return self.reference(id);
-        };
-        let node = self.node(id)?;
-        self.enter(node.span.start)?;
-        let mut m = Map::new();
-        m.insert("type".into(), json!(type_name(&node.kind)));
-        m.insert("handle".into(), json!(handle_text(handle)));
-        m.insert("offset".into(), json!(node.span.start));
-        m.insert("end".into(), json!(node.span.end()));
-        match &node.kind {
-            NodeKind::ClassDesc(d) => self.class_desc(d, &mut m)?,
-            NodeKind::Object(o) => {
-                m.insert("class".into(), self.node_value(o.desc)?);
-                let mut data = Vec::with_capacity(o.class_data.len());
-                for cd in &o.class_data {
-                    data.push(self.class_data(cd)?);
-                }
-                m.insert("class_data".into(), Json::Array(data));
-            }
-            NodeKind::String(s) => self.string(s, &mut m)?,
-            NodeKind::Array(a) => {
-                m.insert("class".into(), self.node_value(a.desc)?);
-                m.insert("length".into(), json!(a.length));
-                match &a.elements {
-                    Elements::Primitive { typecode, data } => {
-                        let preview = self.read(*data, self.opts.preview_bytes as u64)?;
-                        m.insert("element".into(), json!((*typecode as char).to_string()));
-                        m.insert("data_offset".into(), json!(data.start));
-                        m.insert("data_length".into(), json!(data.len));
-                        m.insert("hex_preview".into(), json!(hex(&preview)));
-                    }
-                    Elements::Values(values) => {
-                        let element = self
-                            .graph
-                            .class_name_of(id)
-                            .and_then(|n| n.bytes().get(1).copied())
-                            .unwrap_or(b'L');
-                        m.insert("element".into(), json!((element as char).to_string()));
-                        let mut elements = Vec::with_capacity(values.len());
-                        for v in values {
-                            elements.push(self.value(*v)?);
-                        }
-                        m.insert("elements".into(), Json::Array(elements));
-                    }
-                }
-            }
-            NodeKind::Class { desc } => {
-                m.insert("class".into(), self.node_value(*desc)?);
-            }
-            NodeKind::Enum { desc, constant } => {
-                m.insert("class".into(), self.node_value(*desc)?);
-                m.insert("constant".into(), self.node_value(*constant)?);
-            }
-        }
-        self.depth -= 1;
-        Ok(Json::Object(m))
-    }
-
     fn reference(&self, id: NodeId) -> Result<Json> {
         let node = self.node(id)?;
         // Stream order guarantees a definition precedes every reference to it.
@@ -320,64 +250,22 @@ impl<'g> Walk<'g> {
         Ok(m)
     }
 
-    fn class_desc(&mut self, d: &ClassDesc, m: &mut Map<String, Json>) -> Result<()> {
-        m.insert("name".into(), json!(d.name.lossy()));
-        m.insert("uid".into(), json!(d.uid));
-        m.insert("flags".into(), json!(d.flags));
-        m.insert("flag_names".into(), json!(flag_names(d.flags)));
-        if let Some(ifaces) = &d.proxy_interfaces {
-            let names: Vec<String> = ifaces.iter().map(|n| n.lossy()).collect();
-            m.insert("proxy_interfaces".into(), json!(names));
-        }
-        let mut fields = Vec::with_capacity(d.fields.len());
-        for f in &d.fields {
-            let mut fm = json!({
-                "name": f.name.lossy(),
-                "type": (f.typecode as char).to_string(),
-            });
-            if let Some(sig) = f.type_name {
-                fm["signature"] = self.node_value(sig)?;
-            }
-            fields.push(fm);
-        }
-        m.insert("fields".into(), Json::Array(fields));
-        let annotation = self.annotation(&d.annotation)?;
-        m.insert("annotation".into(), annotation);
-        let sup = match d.super_desc {
-            Some(s) => self.node_value(s)?,
-            None => Json::Null,
-        };
-        m.insert("super".into(), sup);
-        Ok(())
+    /// An object array's element type code, from its class name (`[L...;` → `L`).
+    fn element_code(&self, id: NodeId) -> u8 {
+        self.graph
+            .class_name_of(id)
+            .and_then(|n| n.bytes().get(1).copied())
+            .unwrap_or(b'L')
     }
 
-    fn annotation(&mut self, items: &[Content]) -> Result<Json> {
-        self.enter(self.graph.start)?;
-        let items = self.contents(items)?;
-        self.depth -= 1;
-        Ok(Json::Array(items))
-    }
-
-    fn class_data(&mut self, cd: &ClassData) -> Result<Json> {
-        let desc = self.graph.class_desc(cd.desc).ok_or_else(|| {
+    /// The descriptor a class data record belongs to.
+    fn data_desc(&self, cd: &ClassData) -> Result<&'g ClassDesc> {
+        self.graph.class_desc(cd.desc).ok_or_else(|| {
             self.error(
                 self.graph.start,
                 format!("class data names node {}, not a class descriptor", cd.desc),
             )
-        })?;
-        let mut fields = Vec::with_capacity(cd.values.len());
-        for (f, v) in desc.fields.iter().zip(&cd.values) {
-            fields.push(json!({
-                "name": f.name.lossy(),
-                "type": (f.typecode as char).to_string(),
-                "value": self.value(*v)?,
-            }));
-        }
-        let mut m = json!({"class_name": desc.name.lossy(), "fields": fields});
-        if let Some(a) = &cd.annotation {
-            m["annotation"] = self.annotation(a)?;
-        }
-        Ok(m)
+        })
     }
 
     /// The text of a string node, and whether it is complete valid modified UTF-8.
@@ -399,7 +287,9 @@ impl<'g> Walk<'g> {
         })
     }
 
-    fn string(&self, s: &JString, m: &mut Map<String, Json>) -> Result<()> {
+    /// A string definition's members after its header.
+    fn string(&self, s: &JString) -> Result<Map<String, Json>> {
+        let mut m = Map::new();
         let (text, valid, truncated) = self.string_text(s)?;
         m.insert("value".into(), json!(text));
         m.insert("long".into(), json!(matches!(s, JString::Long(_))));
@@ -409,7 +299,7 @@ impl<'g> Walk<'g> {
         if truncated {
             m.insert("truncated".into(), json!(true));
         }
-        Ok(())
+        Ok(m)
     }
 }
 

@@ -199,59 +199,11 @@ impl SynthError {
     }
 }
 
-/// Parses a byte count: a plain number, or one with a suffix — `K`/`KiB`, `M`/`MiB`,
-/// `G`/`GiB`, `T`/`TiB` (powers of 1,024), `kB`/`MB`/`GB`/`TB` (powers of 1,000), `B`.
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (digits, suffix) = t.split_at(split);
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{text:?} is not a byte count (e.g. 4096, 16MiB, 4GiB)"))?;
-    let mult: u64 = match suffix.trim() {
-        "" | "B" => 1,
-        "K" | "KiB" | "k" => 1 << 10,
-        "M" | "MiB" => 1 << 20,
-        "G" | "GiB" => 1 << 30,
-        "T" | "TiB" => 1 << 40,
-        "kB" | "KB" => 1_000,
-        "MB" => 1_000_000,
-        "GB" => 1_000_000_000,
-        "TB" => 1_000_000_000_000,
-        other => {
-            return Err(format!(
-                "unknown size suffix {other:?} in {text:?} (use KiB, MiB, GiB, TiB or kB, MB, GB, TB)"
-            ));
-        }
-    };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("{text:?} is too large"))
-}
+pub use crate::size::parse_size;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_parse_with_binary_and_decimal_suffixes() {
-        assert_eq!(parse_size("4096"), Ok(4096));
-        assert_eq!(parse_size("16MiB"), Ok(16 << 20));
-        assert_eq!(parse_size("4GiB"), Ok(4 << 30));
-        assert_eq!(parse_size("4G"), Ok(4 << 30));
-        assert_eq!(parse_size("2kB"), Ok(2000));
-        assert_eq!(parse_size("3 MB"), Ok(3_000_000));
-        assert!(
-            parse_size("4XB")
-                .unwrap_err()
-                .contains("unknown size suffix")
-        );
-        assert!(parse_size("GiB").is_err());
-        assert!(
-            parse_size("99999999999TiB")
-                .unwrap_err()
-                .contains("too large")
-        );
-    }
 
     #[test]
     fn external_dir_defaults_beside_the_savepoint() {

@@ -10,7 +10,10 @@ pub enum Error {
     /// A file the options given cannot produce: not listed, and named here with what
     /// it needs.
     #[error("{name}: not served under the options given: {cause}")]
-    Unserved { name: String, cause: convert::Error },
+    Unserved {
+        name: String,
+        cause: Box<convert::Error>,
+    },
     #[error("{0}: not a directory")]
     NotADirectory(String),
     #[error("{0}: is a directory")]

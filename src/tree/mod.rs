@@ -461,7 +461,7 @@ impl Tree {
             .and_then(|(_, _, f)| f.as_ref().err())
             .map(|e| Error::Unserved {
                 name: name.to_string(),
-                cause: e.clone(),
+                cause: Box::new(e.clone()),
             })
     }
 

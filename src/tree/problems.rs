@@ -85,7 +85,7 @@ pub fn cause_of(e: &Error) -> String {
             }
         },
         Error::NotFound(_) => "no such file or directory".into(),
-        Error::Unserved { cause, .. } => cause_of(&Error::Convert(cause.clone())),
+        Error::Unserved { cause, .. } => cause_of(&Error::Convert((**cause).clone())),
         Error::NotADirectory(_) => "not a directory".into(),
         Error::IsADirectory(_) => "is a directory".into(),
         other => other.to_string(),

@@ -11,6 +11,7 @@ use super::{BASE_HANDLE, STREAM_MAGIC, STREAM_VERSION, tc};
 use crate::source::{Source, Span};
 use cursor::Cursor;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The reader's internal result: the error boxed, so that the `Result`s living in
 /// every frame of the recursion stay one pointer wide. With the full [`Error`] inline,
@@ -20,7 +21,15 @@ type Res<T> = std::result::Result<T, Box<Error>>;
 
 /// The default [`Limits::max_bytes`]: a real Flink 1.1 blob (one subtask's handles,
 /// or a whole job's for the inline kinds) takes far less; big payloads are spans.
-pub const DEFAULT_MAX_BYTES: usize = 32 << 20;
+pub const DEFAULT_MAX_BYTES: usize = 24 << 20;
+
+/// The process's [`Limits::max_bytes`] default (the binary's `--graph-memory`).
+static MAX_BYTES: AtomicUsize = AtomicUsize::new(DEFAULT_MAX_BYTES);
+
+/// Sets the graph memory bound that `Limits::default()` gives from now on.
+pub fn set_default_max_bytes(n: usize) {
+    MAX_BYTES.store(n, Ordering::Relaxed);
+}
 
 /// Bounds on what one stream may make the parser do.
 #[derive(Clone, Debug)]
@@ -44,7 +53,7 @@ impl Default for Limits {
             max_depth: 512,
             max_handles: 1 << 24,
             max_nodes: 1 << 24,
-            max_bytes: DEFAULT_MAX_BYTES,
+            max_bytes: MAX_BYTES.load(Ordering::Relaxed),
         }
     }
 }
@@ -340,7 +349,7 @@ impl<'s, 'l> Reader<'s, 'l> {
         if self.bytes > self.limits.max_bytes {
             return Err(self.fail_at(
                 ErrorKind::TooMany {
-                    what: "bytes of decoded graph",
+                    what: "bytes of decoded graph (raise the bound with --graph-memory)",
                     limit: self.limits.max_bytes,
                 },
                 at,

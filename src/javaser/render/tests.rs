@@ -201,6 +201,9 @@ fn nesting_beyond_the_bound_is_an_error_not_a_crash() {
         ..Options::default()
     };
     let err = to_json(&g, &opts).unwrap_err();
+    let super::Failed::Read(err) = err else {
+        panic!("{err}")
+    };
     assert!(matches!(err.kind, ErrorKind::TooDeep { limit: 4 }), "{err}");
     assert!(to_text(&g, &opts).is_err());
     let doc = to_json(&g, &Options::default()).unwrap();

@@ -1,51 +1,38 @@
-//! The text form: the JSON document of [`super::to_json`] laid out as an indented tree,
-//! one node per line, with the node's byte offset in a left column (blank for lines
-//! that are not nodes of their own: fields of primitives, references, nulls, headers).
+//! The text form: the same walk as the JSON form, laid out as an indented tree, one
+//! node per line, with the node's byte offset in a left column (blank for lines that
+//! are not nodes of their own: fields of primitives, references, nulls, headers).
+//! Lines are written as they are made.
 
-use super::{Options, flag_names, to_json};
-use crate::javaser::Graph;
-use crate::javaser::error::Result;
-use serde_json::Value as Json;
-use std::fmt::Write;
+use super::json::scalar;
+use super::{Failed, Walk, flag_names, handle_text, hex};
+use crate::javaser::model::*;
+use std::io::Write;
 
-/// The graph as an indented text tree.
-pub fn to_text(graph: &Graph, opts: &Options) -> Result<String> {
-    let doc = to_json(graph, opts)?;
-    let stream = &doc["stream"];
-    let (start, len) = (num(stream, "offset"), num(stream, "length"));
-    let mut out = Text {
-        out: String::new(),
-        width: (start + len).to_string().len(),
-    };
-    let _ = writeln!(
-        out.out,
-        "{}: Java serialization stream at offset {start}, {len} bytes",
-        graph.source().name()
-    );
-    for item in doc["contents"].as_array().into_iter().flatten() {
-        out.item(item, "", 0);
+/// The left column's width and the output.
+struct Text<'w> {
+    w: &'w mut dyn Write,
+    width: usize,
+}
+
+impl Text<'_> {
+    fn line(&mut self, offset: Option<u64>, depth: usize, body: &str) -> Result<(), Failed> {
+        let col = offset.map(|o| o.to_string()).unwrap_or_default();
+        writeln!(
+            self.w,
+            "{col:>w$}  {:ind$}{body}",
+            "",
+            w = self.width,
+            ind = depth * 2
+        )
+        .map_err(Failed::Write)
     }
-    Ok(out.out)
 }
 
-fn num(v: &Json, key: &str) -> u64 {
-    v.get(key).and_then(Json::as_u64).unwrap_or(0)
-}
-
-fn text<'a>(v: &'a Json, key: &str) -> &'a str {
-    v.get(key).and_then(Json::as_str).unwrap_or("")
-}
-
-fn list<'a>(v: &'a Json, key: &str) -> &'a [Json] {
-    v.get(key)
-        .and_then(Json::as_array)
-        .map_or(&[], Vec::as_slice)
-}
-
-/// `ac ed 00 05` from `aced0005`.
-fn spaced(hex: &str) -> String {
-    let mut out = String::with_capacity(hex.len() * 3 / 2);
-    for (i, c) in hex.chars().enumerate() {
+/// `ac ed 00 05` from bytes.
+fn spaced(bytes: &[u8]) -> String {
+    let h = hex(bytes);
+    let mut out = String::with_capacity(h.len() * 3 / 2);
+    for (i, c) in h.chars().enumerate() {
         if i > 0 && i % 2 == 0 {
             out.push(' ');
         }
@@ -54,256 +41,322 @@ fn spaced(hex: &str) -> String {
     out
 }
 
-fn type_word(code: &str) -> &'static str {
+fn type_word(code: u8) -> &'static str {
     match code {
-        "B" => "byte",
-        "C" => "char",
-        "D" => "double",
-        "F" => "float",
-        "I" => "int",
-        "J" => "long",
-        "S" => "short",
-        "Z" => "boolean",
-        "[" => "array",
+        b'B' => "byte",
+        b'C' => "char",
+        b'D' => "double",
+        b'F' => "float",
+        b'I' => "int",
+        b'J' => "long",
+        b'S' => "short",
+        b'Z' => "boolean",
+        b'[' => "array",
         _ => "object",
     }
 }
 
-/// The class name a `class` entry (a descriptor or a ref to one) stands for.
-fn class_of(v: &Json) -> &str {
-    let class = &v["class"];
-    match text(class, "type") {
-        "class_desc" => text(class, "name"),
-        _ => text(class, "class"),
-    }
-}
-
-/// `-> @0x7e0000` when the class was defined earlier, empty when it follows inline.
-fn class_ref(v: &Json) -> String {
-    let class = &v["class"];
-    if text(class, "type") == "ref" {
-        format!(" (class -> @{})", text(class, "handle"))
-    } else {
-        String::new()
-    }
-}
-
-struct Text {
-    out: String,
-    width: usize,
-}
-
-impl Text {
-    fn line(&mut self, offset: Option<u64>, depth: usize, body: &str) {
-        let col = offset.map(|o| o.to_string()).unwrap_or_default();
-        let _ = writeln!(
-            self.out,
-            "{col:>w$}  {:ind$}{body}",
-            "",
-            w = self.width,
-            ind = depth * 2
-        );
+impl Walk<'_> {
+    pub(super) fn text_document(&mut self, w: &mut dyn Write) -> Result<(), Failed> {
+        let g = self.graph;
+        let (start, len) = (g.start, g.len);
+        let mut t = Text {
+            w,
+            width: (start + len).to_string().len(),
+        };
+        writeln!(
+            t.w,
+            "{}: Java serialization stream at offset {start}, {len} bytes",
+            g.source().name()
+        )
+        .map_err(Failed::Write)?;
+        for item in &g.contents {
+            self.text_content(&mut t, item, "", 0)?;
+        }
+        t.w.flush().map_err(Failed::Write)
     }
 
-    /// A content item or value, `label` prefixed (`name = `, `[3] = `).
-    fn item(&mut self, v: &Json, label: &str, depth: usize) {
-        let at = v.get("offset").and_then(Json::as_u64);
-        let handle = text(v, "handle");
-        match text(v, "type") {
-            "null" => self.line(None, depth, &format!("{label}null")),
-            "reset" => self.line(
-                None,
-                depth,
-                &format!("{label}reset (handles restart at 0x7e0000)"),
-            ),
-            "block" => {
-                let more = if v.get("truncated").is_some() {
+    fn text_content(
+        &mut self,
+        t: &mut Text,
+        item: &Content,
+        label: &str,
+        depth: usize,
+    ) -> Result<(), Failed> {
+        match item {
+            Content::Value(v) => self.text_value(t, *v, label, depth),
+            Content::Reset => {
+                self.epoch_base = self.defined;
+                t.line(
+                    None,
+                    depth,
+                    &format!("{label}reset (handles restart at 0x7e0000)"),
+                )
+            }
+            Content::Block(b) => {
+                let bytes = self.read(b.data, self.opts.block_hex_limit as u64)?;
+                let more = if (bytes.len() as u64) < b.data.len {
                     " …"
                 } else {
                     ""
                 };
-                self.line(
-                    at,
+                let header = if b.long { 5 } else { 2 };
+                t.line(
+                    Some(b.data.start.saturating_sub(header)),
                     depth,
                     &format!(
                         "{label}block data{}, {} bytes at {}: {}{more}",
-                        if v["long"] == true { " (long)" } else { "" },
-                        num(v, "length"),
-                        num(v, "data_offset"),
-                        spaced(text(v, "hex"))
+                        if b.long { " (long)" } else { "" },
+                        b.data.len,
+                        b.data.start,
+                        spaced(&bytes)
                     ),
                 )
             }
-            "ref" => {
-                let target = match text(v, "kind") {
-                    "string" => format!("string {:?}", text(v, "value")),
-                    kind => format!("{} {}", kind.replace('_', " "), text(v, "class")),
-                };
-                self.line(None, depth, &format!("{label}-> @{handle} ({target})"));
-            }
-            "string" => {
+        }
+    }
+
+    fn text_value(
+        &mut self,
+        t: &mut Text,
+        v: Value,
+        label: &str,
+        depth: usize,
+    ) -> Result<(), Failed> {
+        match v {
+            Value::Null => t.line(None, depth, &format!("{label}null")),
+            Value::Node(id) => self.text_node(t, id, label, depth),
+            other => t.line(None, depth, &format!("{label}{}", scalar(other))),
+        }
+    }
+
+    /// The class name of a node with a class, and ` (class -> @H)` when its descriptor
+    /// was defined earlier (empty when it follows inline).
+    fn class_label(&self, id: NodeId, desc: NodeId) -> (String, String) {
+        let name = self
+            .graph
+            .class_name_of(id)
+            .map(|n| n.lossy())
+            .unwrap_or_default();
+        let r = match self.handles.get(desc as usize).copied().flatten() {
+            Some(h) => format!(" (class -> @{})", handle_text(h)),
+            None => String::new(),
+        };
+        (name, r)
+    }
+
+    /// The descriptor when it is defined right here (the walk meets it first).
+    fn text_inline_class(
+        &mut self,
+        t: &mut Text,
+        desc: NodeId,
+        depth: usize,
+    ) -> Result<(), Failed> {
+        if self.handles.get(desc as usize).copied().flatten().is_none() {
+            self.text_node(t, desc, "", depth)?;
+        }
+        Ok(())
+    }
+
+    fn text_node(
+        &mut self,
+        t: &mut Text,
+        id: NodeId,
+        label: &str,
+        depth: usize,
+    ) -> Result<(), Failed> {
+        let node = self.node(id)?;
+        // What a reference line needs of its target, before `define` marks it.
+        let Some(handle) = self.define(id)? else {
+            let r = self.reference(id)?;
+            let text = |k: &str| r.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+            let target = match text("kind").as_str() {
+                "string" => format!("string {:?}", text("value")),
+                kind => format!("{} {}", kind.replace('_', " "), text("class")),
+            };
+            return t.line(
+                None,
+                depth,
+                &format!("{label}-> @{} ({target})", text("handle")),
+            );
+        };
+        let h = handle_text(handle);
+        let at = Some(node.span.start);
+        self.enter(node.span.start)?;
+        match &node.kind {
+            NodeKind::String(s) => {
+                let (value, valid, truncated) = self.string_text(s)?;
                 let mut notes = String::new();
-                for (key, note) in [("long", " (long string)"), ("truncated", " (truncated)")] {
-                    if v.get(key) == Some(&Json::Bool(true)) {
-                        notes.push_str(note);
-                    }
+                if matches!(s, JString::Long(_)) {
+                    notes.push_str(" (long string)");
                 }
-                if v.get("valid") == Some(&Json::Bool(false)) {
+                if truncated {
+                    notes.push_str(" (truncated)");
+                }
+                if !valid {
                     notes.push_str(" (not valid modified UTF-8)");
                 }
-                let body = format!("{label}string @{handle} {:?}{notes}", text(v, "value"));
-                self.line(at, depth, &body);
+                t.line(at, depth, &format!("{label}string @{h} {value:?}{notes}"))?;
             }
-            "object" => {
-                let body = format!("{label}object @{handle} {}{}", class_of(v), class_ref(v));
-                self.line(at, depth, &body);
-                self.inline_class(v, depth + 1);
+            NodeKind::Object(o) => {
+                let (name, r) = self.class_label(id, o.desc);
+                t.line(at, depth, &format!("{label}object @{h} {name}{r}"))?;
+                self.text_inline_class(t, o.desc, depth + 1)?;
                 // Classes of the hierarchy that wrote nothing are left out; the others
                 // are headed by their name when there are several.
-                let data: Vec<&Json> = list(v, "class_data")
-                    .iter()
-                    .filter(|cd| !list(cd, "fields").is_empty() || cd.get("annotation").is_some())
-                    .collect();
-                for cd in &data {
+                let mut data = Vec::new();
+                for cd in &o.class_data {
+                    let desc = self.data_desc(cd)?;
+                    if !(desc.fields.is_empty() || cd.values.is_empty()) || cd.annotation.is_some()
+                    {
+                        data.push((cd, desc));
+                    }
+                }
+                let headed = data.len() > 1;
+                for (cd, desc) in data {
                     let mut d = depth + 1;
-                    if data.len() > 1 {
-                        let header = format!("[{}]", text(cd, "class_name"));
-                        self.line(None, d, &header);
+                    if headed {
+                        t.line(None, d, &format!("[{}]", desc.name.lossy()))?;
                         d += 1;
                     }
-                    self.fields(cd, d);
+                    self.text_fields(t, cd, desc, d)?;
                 }
             }
-            "array" => {
-                let mut body = format!(
-                    "{label}array @{handle} {} length {}{}",
-                    class_of(v),
-                    num(v, "length"),
-                    class_ref(v)
-                );
-                if v.get("data_offset").is_some() {
-                    let n = num(v, "data_length");
-                    let shown = text(v, "hex_preview").len() as u64 / 2;
-                    let preview = spaced(text(v, "hex_preview"));
-                    let more = if shown < n { " …" } else { "" };
-                    let _ = write!(
-                        body,
-                        ": {} data, {n} bytes at {}: {preview}{more}",
-                        type_word(text(v, "element")),
-                        num(v, "data_offset")
-                    );
+            NodeKind::Array(a) => {
+                let (name, r) = self.class_label(id, a.desc);
+                let mut body = format!("{label}array @{h} {name} length {}{r}", a.length);
+                let mut elements: &[Value] = &[];
+                match &a.elements {
+                    Elements::Primitive { typecode, data } => {
+                        let preview = self.read(*data, self.opts.preview_bytes as u64)?;
+                        let more = if (preview.len() as u64) < data.len {
+                            " …"
+                        } else {
+                            ""
+                        };
+                        body.push_str(&format!(
+                            ": {} data, {} bytes at {}: {}{more}",
+                            type_word(*typecode),
+                            data.len,
+                            data.start,
+                            spaced(&preview)
+                        ));
+                    }
+                    Elements::Values(v) => elements = v,
                 }
-                self.line(at, depth, &body);
-                self.inline_class(v, depth + 1);
-                for (i, e) in list(v, "elements").iter().enumerate() {
-                    self.item(e, &format!("[{i}] = "), depth + 1);
+                t.line(at, depth, &body)?;
+                self.text_inline_class(t, a.desc, depth + 1)?;
+                for (i, e) in elements.iter().enumerate() {
+                    self.text_value(t, *e, &format!("[{i}] = "), depth + 1)?;
                 }
             }
-            "class" => {
-                let body = format!("{label}class @{handle} {}{}", class_of(v), class_ref(v));
-                self.line(at, depth, &body);
-                self.inline_class(v, depth + 1);
+            NodeKind::Class { desc } => {
+                let (name, r) = self.class_label(id, *desc);
+                t.line(at, depth, &format!("{label}class @{h} {name}{r}"))?;
+                self.text_inline_class(t, *desc, depth + 1)?;
             }
-            "enum" => {
-                let constant = &v["constant"];
-                let body = format!(
-                    "{label}enum @{handle} {}.{}{}",
-                    class_of(v),
-                    text(constant, "value"),
-                    class_ref(v)
-                );
-                self.line(at, depth, &body);
-                self.inline_class(v, depth + 1);
-                self.item(constant, "constant = ", depth + 1);
+            NodeKind::Enum { desc, constant } => {
+                let (name, r) = self.class_label(id, *desc);
+                let value = match &self.node(*constant)?.kind {
+                    NodeKind::String(s) => self.string_text(s)?.0,
+                    _ => String::new(),
+                };
+                t.line(at, depth, &format!("{label}enum @{h} {name}.{value}{r}"))?;
+                self.text_inline_class(t, *desc, depth + 1)?;
+                self.text_node(t, *constant, "constant = ", depth + 1)?;
             }
-            "class_desc" => self.class_desc(v, label, depth),
-            other => self.line(at, depth, &format!("{label}<{other}>")),
+            NodeKind::ClassDesc(d) => self.text_class_desc(t, d, &h, at, label, depth)?,
         }
+        self.depth -= 1;
+        Ok(())
     }
 
-    /// An object's, array's, class's or enum's descriptor when it is defined right here.
-    fn inline_class(&mut self, v: &Json, depth: usize) {
-        let class = &v["class"];
-        if text(class, "type") == "class_desc" {
-            self.class_desc(class, "", depth);
-        }
-    }
-
-    fn class_desc(&mut self, v: &Json, label: &str, depth: usize) {
-        let at = v.get("offset").and_then(Json::as_u64);
-        let flags = num(v, "flags") as u8;
-        let head = match v.get("proxy_interfaces").and_then(Json::as_array) {
+    fn text_class_desc(
+        &mut self,
+        t: &mut Text,
+        d: &ClassDesc,
+        h: &str,
+        at: Option<u64>,
+        label: &str,
+        depth: usize,
+    ) -> Result<(), Failed> {
+        let head = match &d.proxy_interfaces {
             Some(ifaces) => {
-                let names: Vec<&str> = ifaces.iter().filter_map(Json::as_str).collect();
-                format!(
-                    "proxy class desc @{} implements {}",
-                    text(v, "handle"),
-                    names.join(", ")
-                )
+                let names: Vec<String> = ifaces.iter().map(|n| n.lossy()).collect();
+                format!("proxy class desc @{h} implements {}", names.join(", "))
             }
-            None => format!(
-                "class desc @{} {} uid {}",
-                text(v, "handle"),
-                text(v, "name"),
-                v["uid"]
-            ),
+            None => format!("class desc @{h} {} uid {}", d.name.lossy(), d.uid),
         };
+        let flags = d.flags;
         let body = format!(
             "{label}{head} flags {flags:#04x} {}",
             flag_names(flags).join("|")
         );
-        self.line(at, depth, &body);
-        for f in list(v, "fields") {
-            let (code, name) = (text(f, "type"), text(f, "name"));
-            match f.get("signature") {
-                Some(sig) => self.item(sig, &format!("field {name}: "), depth + 1),
-                None => self.line(
+        t.line(at, depth, &body)?;
+        for f in &d.fields {
+            let name = f.name.lossy();
+            match f.type_name {
+                Some(sig) => self.text_node(t, sig, &format!("field {name}: "), depth + 1)?,
+                None => t.line(
                     None,
                     depth + 1,
-                    &format!("field {name}: {}", type_word(code)),
-                ),
+                    &format!("field {name}: {}", type_word(f.typecode)),
+                )?,
             }
         }
-        let annotation = list(v, "annotation");
-        if !annotation.is_empty() {
-            self.line(None, depth + 1, "class annotation:");
-            for a in annotation {
-                self.item(a, "", depth + 2);
+        self.enter(self.graph.start)?;
+        if !d.annotation.is_empty() {
+            t.line(None, depth + 1, "class annotation:")?;
+            for a in &d.annotation {
+                self.text_content(t, a, "", depth + 2)?;
             }
         }
-        let sup = &v["super"];
-        if !sup.is_null() {
-            self.item(sup, "superclass: ", depth + 1);
+        self.depth -= 1;
+        if let Some(s) = d.super_desc {
+            self.text_node(t, s, "superclass: ", depth + 1)?;
         }
+        Ok(())
     }
 
-    fn fields(&mut self, cd: &Json, depth: usize) {
-        for f in list(cd, "fields") {
-            let (name, code, value) = (text(f, "name"), text(f, "type"), &f["value"]);
-            match code {
-                "L" | "[" => self.item(value, &format!("{name} = "), depth),
-                "C" => {
-                    let unit = value.as_u64().unwrap_or(0) as u32;
+    fn text_fields(
+        &mut self,
+        t: &mut Text,
+        cd: &ClassData,
+        desc: &ClassDesc,
+        depth: usize,
+    ) -> Result<(), Failed> {
+        for (f, v) in desc.fields.iter().zip(&cd.values) {
+            let name = f.name.lossy();
+            match f.typecode {
+                b'L' | b'[' => self.text_value(t, *v, &format!("{name} = "), depth)?,
+                b'C' => {
+                    let unit = match v {
+                        Value::Char(c) => *c as u32,
+                        _ => 0,
+                    };
                     let shown = char::from_u32(unit).map_or(String::new(), |c| format!("{c:?} "));
-                    self.line(None, depth, &format!("{name}: char = {shown}({unit})"));
+                    t.line(None, depth, &format!("{name}: char = {shown}({unit})"))?;
                 }
-                _ => self.line(
+                code => t.line(
                     None,
                     depth,
-                    &format!("{name}: {} = {value}", type_word(code)),
-                ),
+                    &format!("{name}: {} = {}", type_word(code), scalar(*v)),
+                )?,
             }
         }
-        if let Some(annotation) = cd.get("annotation").and_then(Json::as_array) {
-            let class = text(cd, "class_name");
+        if let Some(annotation) = &cd.annotation {
+            let class = desc.name.lossy();
+            self.enter(self.graph.start)?;
             if annotation.is_empty() {
-                self.line(None, depth, &format!("annotation ({class}): empty"));
+                t.line(None, depth, &format!("annotation ({class}): empty"))?;
             } else {
-                self.line(None, depth, &format!("annotation ({class}):"));
+                t.line(None, depth, &format!("annotation ({class}):"))?;
                 for a in annotation {
-                    self.item(a, "", depth + 1);
+                    self.text_content(t, a, "", depth + 1)?;
                 }
             }
+            self.depth -= 1;
         }
+        Ok(())
     }
 }
