@@ -255,18 +255,7 @@ fn convert_checks_free_space_before_writing() {
         ]),
         "synth",
     );
-    let mut files = Vec::new();
-    let mut stack = vec![ext.clone()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p)
-            } else {
-                files.push(p)
-            }
-        }
-    }
+    let files = common::walk_files(&ext);
     assert!(!files.is_empty(), "synth wrote no external file");
     // 4 TiB, sparse: no file system of a test machine has that free.
     std::fs::File::options()
@@ -399,90 +388,4 @@ fn unservable_files_are_not_listed() {
             "cat with --key-serializer",
         );
     }
-}
-
-/// Runs `savepointfs ARGS`, returning its exit code, stderr and peak RSS in KiB (of
-/// that child alone, from wait4).
-fn peak_rss(args: &[&str]) -> (Option<i32>, String, u64) {
-    #[allow(clippy::zombie_processes)] // reaped by wait4 below, for its rusage
-    let child = Command::new(BIN)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id() as libc::pid_t;
-    let mut err = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.unwrap(), &mut err).unwrap();
-    let mut status = 0;
-    // SAFETY: zeroed rusage is valid; waiting for our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut usage) }, pid);
-    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
-    (code, err, usage.ru_maxrss as u64)
-}
-
-/// Writes a Java stream holding one `Object[]` of `n` copies of `element`, in pieces:
-/// the test process must stay small, since a spawned child's peak RSS starts from it.
-fn object_array(path: &std::path::Path, n: usize, element: &[u8]) {
-    use std::io::Write;
-    let name = b"[Ljava.lang.Object;";
-    let mut s = vec![0xac, 0xed, 0x00, 0x05, 0x75, 0x72];
-    s.extend((name.len() as u16).to_be_bytes());
-    s.extend(name);
-    s.extend(0x1234i64.to_be_bytes());
-    s.extend([0x02, 0, 0, 0x78, 0x70]);
-    s.extend((n as i32).to_be_bytes());
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    f.write_all(&s).unwrap();
-    for _ in 0..n {
-        f.write_all(element).unwrap();
-    }
-    f.flush().unwrap();
-}
-
-/// Memory is bounded by a constant, not by what the input declares or repeats: the
-/// decoded graph by `--graph-memory` (64 MiB of nulls took 1 GiB, 51 MiB of empty
-/// strings 2.4 GiB), and `dump` writes as it walks (1 MiB of nulls took 1.5 GiB).
-/// The bound is 48 MiB: the default 24 MiB graph plus the process itself.
-#[test]
-fn memory_stays_bounded_whatever_the_input_repeats() {
-    let dir = tempfile::tempdir().unwrap();
-    let nulls = dir.path().join("nulls");
-    let empties = dir.path().join("empties");
-    let small = dir.path().join("small-nulls");
-    object_array(&nulls, 64 << 20, &[0x70]);
-    object_array(&empties, 17 << 20, &[0x74, 0, 0]);
-    object_array(&small, 1 << 20, &[0x70]);
-    for f in [&nulls, &empties] {
-        let f = f.to_str().unwrap();
-        for json in [false, true] {
-            let mut args = vec!["dump", f];
-            if json {
-                args.push("--json");
-            }
-            let (code, err, kib) = peak_rss(&args);
-            assert_eq!(code, Some(2), "{args:?}: {err}");
-            assert!(
-                err.contains("bytes of decoded graph") && err.contains("offset"),
-                "{err}"
-            );
-            assert!(kib < 48 << 10, "{args:?}: peak RSS {kib} KiB");
-        }
-    }
-    // Within the bound it decodes, and the output streams (28 MB of text).
-    let s = small.to_str().unwrap();
-    for args in [vec!["dump", s], vec!["dump", s, "--json"]] {
-        let (code, err, kib) = peak_rss(&args);
-        assert_eq!(code, Some(0), "{args:?}: {err}");
-        assert!(kib < 48 << 10, "{args:?}: peak RSS {kib} KiB");
-    }
-    // The bound is the user's to raise: 4 Mi nulls need 64 MiB of graph.
-    let mid = dir.path().join("mid-nulls");
-    object_array(&mid, 4 << 20, &[0x70]);
-    let m = mid.to_str().unwrap();
-    let (code, err, _) = peak_rss(&["dump", m]);
-    assert_eq!(code, Some(2), "{err}");
-    let (code, err, _) = peak_rss(&["dump", m, "--graph-memory", "128MiB"]);
-    assert_eq!(code, Some(0), "{err}");
 }

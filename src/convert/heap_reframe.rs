@@ -13,6 +13,7 @@
 use super::keys::Codec;
 use super::scan::{Emitter, SCAN_WINDOW, Scan};
 use crate::source::{Source, Span};
+use crate::stream::Piece;
 use std::io;
 use std::sync::Arc;
 
@@ -349,6 +350,26 @@ impl HeapRecords {
             len: out,
         }))
     }
+}
+
+/// The re-framed records of one key group as one piece of a file, named after the
+/// state files it reads (so a file's sources say which it needs); `None` without
+/// records. The canonical savepoint layout and Flink 1.10's RocksDB layout frame
+/// records alike.
+pub fn heap_records(
+    states: Vec<HeapStateData>,
+    key_group: u32,
+    max_parallelism: u32,
+) -> Result<Option<Piece>, String> {
+    let mut inputs: Vec<String> = states.iter().map(|s| s.source.name()).collect();
+    inputs.dedup();
+    let name = format!("{} (heap entries as records)", inputs.join(", "));
+    let records = HeapRecords::index(name, states, key_group, max_parallelism)
+        .map_err(|e| format!("heap state: {e}"))?;
+    Ok(records.map(|r| {
+        let len = r.len();
+        Piece::range(Arc::new(r), Span::new(0, len))
+    }))
 }
 
 impl Source for HeapRecords {

@@ -5,7 +5,7 @@
 
 use super::FileKind;
 use super::error::{Error, needs_key_serializer};
-use super::heap_reframe::{HeapRecords, HeapStateData};
+use super::heap_reframe::{HeapStateData, heap_records};
 use super::snapshots::{self, Role, snapshot_of_stream};
 use super::subtask::{
     Cx, FileResult, Keyed, handle_classes, kv_classes, not_migratable, rocks_records,
@@ -13,10 +13,8 @@ use super::subtask::{
 use super::{native, rocks};
 use crate::modern::proxy::{self, Distribution, KeyedStateMeta, KeyedStateType};
 use crate::modern::snapshot::{JAVA_SERIALIZER, Snapshot};
-use crate::source::{Source, Span};
 use crate::stream::Piece;
 use crate::v0::{ChainEntry, StateHandle, StateKind};
-use std::sync::Arc;
 
 /// The state kind a modern header names for a 1.1 state, or why it cannot be carried yet.
 fn state_type(kind: StateKind, name: &str) -> Result<KeyedStateType, String> {
@@ -106,20 +104,8 @@ impl Cx<'_> {
             });
         }
         let header = proxy::keyed_header(&key, &metas).map_err(fail)?;
-        // Named after what it reads, so a file's sources say which state files it needs.
-        let mut inputs: Vec<String> = states.iter().map(|s| s.source.name()).collect();
-        inputs.dedup();
-        let records = HeapRecords::index(
-            format!("{} (heap entries as canonical records)", inputs.join(", ")),
-            states,
-            key_group,
-            self.parallelism,
-        )
-        .map_err(|e| fail(format!("heap state: {e}")))?;
-        Ok(records.map(|r| {
-            let len = r.len();
-            (header, vec![Piece::range(Arc::new(r), Span::new(0, len))])
-        }))
+        let records = heap_records(states, key_group, self.parallelism).map_err(fail)?;
+        Ok(records.map(|r| (header, vec![r])))
     }
 
     fn rocks_v6(&self, state_handle: &StateHandle, key_group: u32, loc: &str) -> Keyed {

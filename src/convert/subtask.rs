@@ -4,6 +4,7 @@
 use super::FileKind;
 use super::error::Error;
 use super::external::ExternalPolicy;
+use super::heap_reframe::{HeapStateData, heap_records};
 use super::{keys, native, relayout, rocks};
 use crate::javaser::{self, Chunk, Value, WriteOptions};
 use crate::source::{Source, Span};
@@ -493,7 +494,8 @@ impl Cx<'_> {
                 native::heap_body(&heaps, key_group, &data_piece)?,
             )));
         }
-        let kg = rocks_key_group(key_group).map_err(fail)?;
+        // The RocksDB body is the canonical records' framing: re-framed on read, with
+        // memory bounded by checkpoints, not entries (heap_reframe.rs).
         let mut states = Vec::with_capacity(heaps.len());
         for (name, h) in &heaps {
             let codec = |node| {
@@ -502,15 +504,16 @@ impl Cx<'_> {
             )))
             };
             let (source, span) = self.bytes_range(h.data.clone(), loc)?;
-            states.push(relayout::HeapState {
-                data: (source, span),
+            states.push(HeapStateData {
+                source,
+                span,
                 key: codec(h.key_serializer)?,
                 namespace: codec(h.namespace_serializer)?,
                 value: codec(h.state_serializer)?,
             });
         }
-        let body = relayout::heap_to_rocks(&states, kg).map_err(fail)?;
-        Ok(body.map(|b| (header, b)))
+        let records = heap_records(states, key_group, self.parallelism).map_err(fail)?;
+        Ok(records.map(|r| (header, vec![r])))
     }
 
     /// Header and body from a RocksDB fully-async snapshot; `None` without records

@@ -153,3 +153,20 @@ pub fn flink_tool(tool: &str) -> Option<PathBuf> {
     eprintln!("NOTICE: skipping: {why}");
     None
 }
+
+/// Every file (not directory) below `root`.
+pub fn walk_files(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p)
+            } else {
+                out.push(p)
+            }
+        }
+    }
+    out
+}
