@@ -9,6 +9,16 @@ use std::path::Path;
 use std::process::Command;
 
 fn restore(tool: &Path, dir: &Path, v11: &Path, extra: &[&str]) -> (Option<i32>, String) {
+    restore_on(tool, dir, v11, "heap", extra)
+}
+
+fn restore_on(
+    tool: &Path,
+    dir: &Path,
+    v11: &Path,
+    backend: &str,
+    extra: &[&str],
+) -> (Option<i32>, String) {
     let out = Command::new(tool)
         .arg(dir)
         .args(extra)
@@ -16,7 +26,7 @@ fn restore(tool: &Path, dir: &Path, v11: &Path, extra: &[&str]) -> (Option<i32>,
             "--v11",
             v11.to_str().unwrap(),
             "--backend",
-            "heap",
+            backend,
             "--operator-state",
             "--raw-operator-state",
         ])
@@ -111,6 +121,54 @@ fn flink_1_10_restores_every_value_and_the_check_is_live() {
         text.contains("correct restored keyed values: 11 of 12"),
         "{text}"
     );
+    assert!(text.contains("key 3: value 99 subtask 1 WRONG"), "{text}");
+}
+
+/// The fixture's heap state in the RocksDB layout (records re-framed on read) restores
+/// into Flink 1.10's RocksDB backend, value for value; a patched value is caught.
+#[test]
+fn flink_1_10_rocksdb_restores_heap_state_in_its_layout() {
+    let Some(fx) = common::shared_fixtures() else {
+        return;
+    };
+    let Some(tool) = common::flink_tool("flinkrestore") else {
+        return;
+    };
+    let v11 = common::mem11(&fx);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rocks");
+    let convert = |out: &Path| {
+        savepointfs(&[
+            "convert",
+            v11.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "--target",
+            "flink-1.10",
+            "--keyed-layout",
+            "rocksdb",
+            "--minimal",
+        ])
+    };
+    convert(&out);
+    let (code, text) = restore_on(&tool, &out, &v11, "rocksdb", &["--no-max-parallelism"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert_everything_restored(&text);
+
+    // Key 3 (subtask 1's one record): key length 10, key group 1 flagged last, key,
+    // Void namespace, value length 8, value, end of key group.
+    let file = out.join("072c4efc280f5df0bfc5743297a438e7/subtask-1/managed-keyed-state");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let n = bytes.len();
+    let mut record = vec![0, 0, 0, 10, 0x81];
+    record.extend(3i64.to_be_bytes());
+    record.extend([0, 0, 0, 0, 8]);
+    record.extend(3i64.to_be_bytes());
+    record.extend([0xff, 0xff]);
+    assert_eq!(&bytes[n - record.len()..], &record[..], "key 3 -> 3, last");
+    bytes[n - 10..n - 2].copy_from_slice(&99i64.to_be_bytes());
+    std::fs::write(&file, bytes).unwrap();
+    let (code, text) = restore_on(&tool, &out, &v11, "rocksdb", &["--no-max-parallelism"]);
+    assert_eq!(code, Some(3), "{text}");
     assert!(text.contains("key 3: value 99 subtask 1 WRONG"), "{text}");
 }
 
