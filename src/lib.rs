@@ -10,6 +10,7 @@ pub mod javaser;
 pub mod keygroup;
 pub mod modern;
 pub mod prng;
+pub(crate) mod scan;
 pub mod size;
 pub mod source;
 pub mod stream;

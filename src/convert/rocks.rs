@@ -1,4 +1,4 @@
-//! Flink 1.1 RocksDB fully-async snapshots (formats.md §2.5) served as Flink 1.2+
+//! Flink 1.1 RocksDB fully-async snapshots (framing: `v0/rocksdb.rs`) served as Flink 1.2+
 //! RocksDB key-group streams (native.md §7.3.3), without materialising them.
 //!
 //! Old record: `u8 column, int kLen, K ‖ 2A ‖ NS, int vLen, value`. New record:
@@ -9,8 +9,9 @@
 //! built by one pass over the stream at conversion time.
 
 use super::scan::{Emitter, Scan};
-use crate::javaser::{self, Limits, Value};
+use crate::javaser::{self, Value};
 use crate::source::{Source, Span};
+use crate::v0::rocksdb::{Framing, RecordHead, record_head, value_len};
 use std::io;
 use std::sync::Arc;
 
@@ -59,42 +60,15 @@ impl RocksSnapshot {
     /// Parses the column header and indexes the records of a stream at `span` of `source`.
     pub fn open(source: Arc<dyn Source>, span: Span) -> io::Result<RocksSnapshot> {
         let name = source.name();
-        let mut pos = span.start;
-        let mut b4 = [0u8; 4];
-        source.read_at(pos, &mut b4)?;
-        pos += 4;
-        let n = i32::from_be_bytes(b4);
-        if !(0..=255).contains(&n) {
-            return Err(bad(format!(
-                "{name}: offset {}: RocksDB snapshot with {n} columns",
-                span.start
-            )));
+        let framing = Framing::parse(&source, span)?;
+        let mut columns = Vec::with_capacity(framing.columns());
+        for g in &framing.descriptors {
+            columns.push(column(g).map_err(|e| bad(format!("{name}: offset {}: {e}", g.start)))?);
         }
-        let mut columns = Vec::new();
-        for expected in 0..n {
-            let mut mb = [0u8; 1];
-            source.read_at(pos, &mut mb)?;
-            if mb[0] as i32 != expected {
-                return Err(bad(format!(
-                    "{name}: offset {pos}: column {expected} has mapping byte {}",
-                    mb[0]
-                )));
-            }
-            let g = javaser::parse_first_object(
-                source.clone(),
-                pos + 1,
-                span.end(),
-                &Limits::default(),
-            )
-            .map_err(|e| bad(e.to_string()))?;
-            pos += 1 + g.len;
-            columns.push(column(&g).map_err(|e| bad(format!("{name}: offset {}: {e}", g.start)))?);
-        }
-        let records = Span::new(pos, span.end() - pos);
         let mut snap = RocksSnapshot {
             columns,
             source,
-            records,
+            records: framing.records,
             record_count: 0,
             runs: Vec::new(),
             checkpoints: Vec::new(),
@@ -113,16 +87,8 @@ impl RocksSnapshot {
         let mut state: Option<u8> = None;
         let mut record = 0u64;
         while !r.at_end() {
-            let at = r.pos();
-            let column = r.u8()?;
-            if column as usize >= self.columns.len() {
-                return Err(bad(format!(
-                    "{name}: offset {at}: record of column {column}, but there are {} columns",
-                    self.columns.len()
-                )));
-            }
-            let klen = r.len("key", at)?;
-            let key = r.take(klen as usize)?;
+            let RecordHead { at, column, key } = record_head(&mut r, self.columns.len())?;
+            let klen = key.len() as u32;
             if !key.ends_with(&VOID_NAMESPACE) {
                 return Err(bad(format!(
                     "{name}: offset {at}: key does not end with 2A 00: only the Void namespace (non-windowed state) is supported"
@@ -132,7 +98,7 @@ impl RocksSnapshot {
                 state != Some(column) || key[..key.len() - 2] > prev_key[..prev_key.len() - 2];
             prev_key.clear();
             prev_key.extend_from_slice(key);
-            let vlen = r.len("value", at)?;
+            let vlen = value_len(&mut r, at)?;
             r.skip(vlen as u64)?;
             if state != Some(column) {
                 if let Some(s) = state {
@@ -276,12 +242,10 @@ impl Source for Region {
         let mut record = cp.record;
         let mut run = snap.runs.partition_point(|&(_, last)| last < record);
         while !out.done() && record < snap.record_count {
-            let at = r.pos();
-            let _column = r.u8()?;
-            let klen = r.len("key", at)?;
+            let RecordHead { at, key, .. } = record_head(&mut r, snap.columns.len())?;
+            let klen = key.len() as u32;
             let last = snap.runs.get(run).is_some_and(|&(_, l)| l == record);
             let group = self.key_group | if last { 0x80 } else { 0 };
-            let key = r.take(klen as usize)?;
             if !key.ends_with(&VOID_NAMESPACE) {
                 return Err(bad(format!(
                     "{}: offset {at}: record changed since it was indexed",
@@ -294,7 +258,7 @@ impl Source for Region {
             out.put(pos + 4, &[group]);
             out.put(pos + 5, &key[..key.len() - 2]);
             out.put(pos + 3 + k, &key[key.len() - 1..]);
-            let vlen = r.len("value", at)?;
+            let vlen = value_len(&mut r, at)?;
             out.put(pos + 4 + k, &vlen.to_be_bytes());
             let value_at = pos + 8 + k;
             out.put_scan(value_at, vlen as u64, &mut r)?;
@@ -347,11 +311,9 @@ impl RocksSnapshot {
     pub fn for_each_record(&self, mut f: impl FnMut(Record) -> io::Result<()>) -> io::Result<()> {
         let mut r = Scan::new(&*self.source, self.records.start, self.records.end());
         for _ in 0..self.record_count {
-            let at = r.pos();
-            let column = r.u8()?;
-            let klen = r.len("key", at)? as u64;
-            r.skip(klen)?;
-            let vlen = r.len("value", at)? as u64;
+            let head = record_head(&mut r, self.columns.len())?;
+            let (at, column, klen) = (head.at, head.column, head.key.len() as u64);
+            let vlen = u64::from(value_len(&mut r, at)?);
             r.skip(vlen)?;
             let key = Span::new(at + 5, klen.saturating_sub(VOID_NAMESPACE.len() as u64));
             let value = Span::new(at + 5 + klen + 4, vlen);
@@ -369,5 +331,78 @@ impl RocksSnapshot {
             first = last + 1;
         }
         counts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::MemSource;
+    use crate::v0::rocksdb::check_stream;
+
+    /// Two columns of real descriptors with these mapping bytes and a record in each.
+    fn stream(mappings: [u8; 2]) -> Vec<u8> {
+        let mut b = 2i32.to_be_bytes().to_vec();
+        for (mapping, name) in mappings.iter().zip(["a", "b"]) {
+            b.push(*mapping);
+            b.extend(crate::synth::objects::column_stream(name).unwrap());
+        }
+        for column in [0u8, 1] {
+            let key = [0, 0, 0, 0, 0, 0, 0, 7, 0x2A, 0];
+            b.push(column);
+            b.extend((key.len() as i32).to_be_bytes());
+            b.extend(key);
+            b.extend(8i32.to_be_bytes());
+            b.extend(42i64.to_be_bytes());
+        }
+        b
+    }
+
+    /// `verify` and the conversion read the framing alike: every stream one of them
+    /// refuses, the other refuses too (they used to disagree on column mapping bytes).
+    #[test]
+    fn verify_and_conversion_judge_the_framing_alike() {
+        let whole = stream([0, 1]);
+        // Mappings that are not 0, 1, ...: what the old `verify` passed and the
+        // conversion refused.
+        let mut damaged = vec![whole.clone(), stream([1, 0]), stream([0, 0])];
+        let mut unknown_column = whole.clone();
+        let last_record = whole.len() - (1 + 4 + 10 + 4 + 8);
+        unknown_column[last_record] = 5;
+        damaged.push(unknown_column);
+        for cut in (0..whole.len()).step_by(7) {
+            damaged.push(whole[..cut].to_vec());
+        }
+        let mut judged = 0;
+        for bytes in damaged {
+            let n = bytes.len() as u64;
+            let src: Arc<dyn Source> = Arc::new(MemSource::new("s", bytes));
+            let verify = check_stream(src.clone(), Span::new(0, n));
+            let convert = RocksSnapshot::open(src, Span::new(0, n));
+            assert_eq!(
+                verify.is_ok(),
+                convert.is_ok(),
+                "verify: {:?}, conversion: {:?}",
+                verify.as_ref().err(),
+                convert.as_ref().err()
+            );
+            judged += usize::from(verify.is_err());
+        }
+        assert!(judged > 10, "{judged} damaged streams refused");
+        let n = whole.len() as u64;
+        let src: Arc<dyn Source> = Arc::new(MemSource::new("s", whole));
+        assert_eq!(
+            check_stream(src.clone(), Span::new(0, n)).unwrap(),
+            crate::v0::rocksdb::Summary {
+                columns: 2,
+                records: 2
+            }
+        );
+        assert_eq!(
+            RocksSnapshot::open(src, Span::new(0, n))
+                .unwrap()
+                .record_count(),
+            2
+        );
     }
 }

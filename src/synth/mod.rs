@@ -36,7 +36,7 @@ mod blob;
 
 mod javamap;
 pub mod keys;
-mod objects;
+pub(crate) mod objects;
 mod output;
 mod plan;
 

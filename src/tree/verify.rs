@@ -18,16 +18,12 @@
 //! that `_metadata` does not name (e.g. a native-target file of a savepoint served for
 //! `--target migration`) is a warning, not a problem.
 
-mod rocksdb;
-
-pub use rocksdb::{RocksDbSummary, check_stream as check_rocksdb_stream};
-
 use super::problems::{Place, Problem, cause_of};
 use super::{METADATA_NAME, NodeRef, ROOT, Tree};
 use crate::javaser::{self, Limits};
 use crate::source::{Source, Span};
 use crate::stream::{MultiStream, Piece};
-use crate::v0::{Bytes, ExternalPath, KvSnapshot, StateHandle, SubtaskModel};
+use crate::v0::{Bytes, ExternalPath, KvSnapshot, StateHandle, SubtaskModel, rocksdb};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 

@@ -10,6 +10,7 @@ mod handles;
 mod index;
 mod model;
 pub mod report;
+pub mod rocksdb;
 #[cfg(test)]
 mod testjava;
 mod uri;
