@@ -6,6 +6,7 @@
 
 pub mod convert;
 pub mod fuse;
+pub mod ids;
 pub mod javaser;
 pub mod keygroup;
 pub mod modern;

@@ -72,9 +72,7 @@ impl Prng {
     }
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::ids::hex;
 
 #[cfg(test)]
 mod tests {

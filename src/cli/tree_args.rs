@@ -108,11 +108,7 @@ impl TreeArgs {
             if ids.insert(entry, id).is_some_and(|old| old != id) {
                 return Err(Failure::input(format!(
                     "two different operator ids for {}/chain-{}",
-                    entry
-                        .0
-                        .iter()
-                        .map(|b| format!("{b:02x}"))
-                        .collect::<String>(),
+                    savepointfs::ids::hex(&entry.0),
                     entry.1
                 )));
             }
@@ -139,16 +135,7 @@ fn parse_entry(s: &str) -> Result<([u8; 16], usize), String> {
     Ok((parse_hex16(vertex).ok_or_else(bad)?, k))
 }
 
-fn parse_hex16(s: &str) -> Option<[u8; 16]> {
-    if s.len() != 32 || !s.is_ascii() {
-        return None;
-    }
-    let mut out = [0u8; 16];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(out)
-}
+use savepointfs::ids::parse_hex16;
 
 fn parse_uid(s: &str) -> Result<EntryId, String> {
     let (entry, uid) = s

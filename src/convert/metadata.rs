@@ -128,9 +128,7 @@ enum Form<'p> {
     Either(Box<Form<'p>>, ModernBuilder<'p>),
 }
 
-pub(super) fn hex(vertex: &[u8; 16]) -> String {
-    vertex.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub(super) use crate::ids::hex;
 
 impl<'p> MetadataBuilder<'p> {
     /// `path_of` gives a file's tree path; `root` is the URI prefix `_metadata` names

@@ -143,9 +143,7 @@ pub fn flag_names(f: u8) -> Vec<&'static str> {
     .collect()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use crate::ids::hex;
 
 struct Walk<'g> {
     graph: &'g Graph,

@@ -39,7 +39,7 @@ pub struct OperatorId(pub [u8; 16]);
 
 impl fmt::Display for OperatorId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+        f.write_str(&crate::ids::hex(&self.0))
     }
 }
 

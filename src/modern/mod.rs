@@ -109,12 +109,7 @@ mod tests {
     /// derive from these uids (tests/modern_target.rs checks them against the file).
     #[test]
     fn operator_ids_of_uids() {
-        let hex = |uid: &str| -> String {
-            super::operator_id_of_uid(uid)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect()
-        };
+        let hex = |uid: &str| -> String { crate::ids::hex(&super::operator_id_of_uid(uid)) };
         assert_eq!(
             hex("LegacyCheckpointedSource"),
             "c4e49e546d86951780eded4825c37bcc"

@@ -664,7 +664,7 @@ pub mod layout {
 
     /// `<vertex>/subtask-<i>/[chain-<k>/]<file>`.
     pub fn path(vertex: &[u8; 16], subtask: u32, chain: Option<usize>, kind: FileKind) -> String {
-        let vertex: String = vertex.iter().map(|b| format!("{b:02x}")).collect();
+        let vertex = crate::ids::hex(vertex);
         match chain {
             Some(k) => format!("{vertex}/subtask-{subtask}/chain-{k}/{}", kind.file_name()),
             None => format!("{vertex}/subtask-{subtask}/{}", kind.file_name()),

@@ -22,45 +22,7 @@ const MIN_TASK_LEN: u64 = 28;
 /// Smallest subtask entry: index 4 + length 4 + stateSize 8 + duration 8 (formats.md §5.5).
 const MIN_SUBTASK_LEN: u64 = 24;
 
-/// A JobVertexID: the 16 bytes as they sit in the file (lowerPart ‖ upperPart, both
-/// big-endian), which is also the order of Flink's hex text form.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct VertexId(pub [u8; 16]);
-
-impl VertexId {
-    /// Parses the 32-hex-digit form (either case).
-    pub fn from_hex(s: &str) -> Option<VertexId> {
-        if s.len() != 32 || !s.is_ascii() {
-            return None;
-        }
-        let mut out = [0u8; 16];
-        for (i, b) in out.iter_mut().enumerate() {
-            *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
-        }
-        Some(VertexId(out))
-    }
-}
-
-impl fmt::Display for VertexId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in &self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Debug for VertexId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "VertexId({self})")
-    }
-}
-
-impl serde::Serialize for VertexId {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
+pub use crate::ids::VertexId;
 
 /// One subtask entry of a task state.
 #[derive(Clone, Debug, PartialEq, Eq)]

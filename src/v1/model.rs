@@ -25,36 +25,7 @@ pub struct Savepoint {
     pub tasks: Vec<TaskState>,
 }
 
-/// A job vertex id as its 16 file bytes: `lowerPart` big-endian, then `upperPart`.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct VertexId(pub [u8; 16]);
-
-impl VertexId {
-    pub fn lower_part(&self) -> i64 {
-        i64::from_be_bytes(self.0[..8].try_into().expect("8 bytes"))
-    }
-    pub fn upper_part(&self) -> i64 {
-        i64::from_be_bytes(self.0[8..].try_into().expect("8 bytes"))
-    }
-}
-
-impl fmt::Display for VertexId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
-    }
-}
-
-impl fmt::Debug for VertexId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "VertexId({self})")
-    }
-}
-
-impl Serialize for VertexId {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
+pub use crate::ids::VertexId;
 
 /// The state of one job vertex (a chain of operators).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -108,7 +79,10 @@ impl fmt::Debug for StreamHandle {
                 .debug_struct("ByteStream")
                 .field("name", name)
                 .field("len", &data.len())
-                .field("head", &hex(&data[..data.len().min(JSON_HEAD_BYTES)]))
+                .field(
+                    "head",
+                    &crate::ids::hex(&data[..data.len().min(JSON_HEAD_BYTES)]),
+                )
                 .finish(),
             StreamHandle::File { size, path } => f
                 .debug_struct("File")
@@ -127,7 +101,10 @@ impl Serialize for StreamHandle {
                 st.serialize_field("type", "byte_stream")?;
                 st.serialize_field("name", name)?;
                 st.serialize_field("len", &data.len())?;
-                st.serialize_field("head_hex", &hex(&data[..data.len().min(JSON_HEAD_BYTES)]))?;
+                st.serialize_field(
+                    "head_hex",
+                    &crate::ids::hex(&data[..data.len().min(JSON_HEAD_BYTES)]),
+                )?;
                 st.end()
             }
             StreamHandle::File { size, path } => {
@@ -340,10 +317,6 @@ impl Savepoint {
         }
         counts
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Subtasks as `[{"index": i, ...state}]` rather than `[[i, {...}]]`.
