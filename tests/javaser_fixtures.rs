@@ -345,7 +345,8 @@ fn migration_renaming_changes_only_the_migration_names() {
     let mut all_names = BTreeSet::new();
     for (label, bytes, off, len) in common::all_streams(&fx) {
         let g = parse_fixture(&label, &bytes, off, len);
-        let c = write_stream(&g, &WriteOptions::migration()).unwrap_or_else(|e| panic!("{e}"));
+        let c = write_stream(&g, &savepointfs::convert::rename::migration_options())
+            .unwrap_or_else(|e| panic!("{e}"));
         let again = reparse(&label, written(&g, &c));
         let mut iso = Iso::new(&g, &again, true);
         iso.contents(&g.contents, &again.contents);
@@ -455,7 +456,7 @@ fn kv_states_reemit_as_standalone_migration_streams() {
                 javaser::parse_stream(src, 0, n, &Limits::default()).is_ok()
             };
 
-            let c = write_object(&g, kv, &WriteOptions::migration())
+            let c = write_object(&g, kv, &savepointfs::convert::rename::migration_options())
                 .unwrap_or_else(|e| panic!("{label}: {e}"));
             let out = written(&g, &c);
             assert_eq!(&out[..4], &[0xAC, 0xED, 0, 5]);

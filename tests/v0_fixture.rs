@@ -119,9 +119,9 @@ fn function_states_hold_what_the_job_checkpointed() {
                 tuple.class_name().lossy(),
                 "org.apache.flink.api.java.tuple.Tuple2"
             );
-            let f = tuple.tuple_fields().unwrap();
-            assert_eq!(g.string_value(f[0]).unwrap().as_deref(), Some("hello"));
-            let long = g.object(f[1]).unwrap().unwrap();
+            let f0 = tuple.field("f0").unwrap();
+            assert_eq!(g.string_value(f0).unwrap().as_deref(), Some("hello"));
+            let long = g.object(tuple.field("f1").unwrap()).unwrap().unwrap();
             assert_eq!(long.class_name().lossy(), "java.lang.Long");
             assert_eq!(long.boxed().unwrap(), Value::Long(42));
         }

@@ -17,6 +17,7 @@ mod metadata_modern;
 mod modern_files;
 pub mod native;
 pub mod relayout;
+pub mod rename;
 pub mod rocks;
 mod scan;
 pub mod snapshots;

@@ -6,7 +6,7 @@ use super::error::Error;
 use super::external::ExternalPolicy;
 use super::heap_reframe::{HeapStateData, heap_records};
 use super::{keys, native, relayout, rocks};
-use crate::javaser::{self, Chunk, Value, WriteOptions};
+use crate::javaser::{self, Chunk, Value};
 use crate::source::{Source, Span};
 use crate::stream::{MultiStream, Piece};
 use crate::v0::{Bytes, ChainEntry, HeapSnapshot, KvSnapshot, StateHandle, SubtaskModel};
@@ -352,16 +352,19 @@ impl Cx<'_> {
         }
         let map = first.kv_states_map?;
         let graph = &self.model.graph;
-        let chunks =
-            match javaser::write_object(graph, Value::Node(map), &WriteOptions::migration()) {
-                Ok(c) => c,
-                Err(e) => {
-                    return Some(Err(Error::Reserialize {
-                        location: loc,
-                        error: Arc::new(e),
-                    }));
-                }
-            };
+        let chunks = match javaser::write_object(
+            graph,
+            Value::Node(map),
+            &crate::convert::rename::migration_options(),
+        ) {
+            Ok(c) => c,
+            Err(e) => {
+                return Some(Err(Error::Reserialize {
+                    location: loc,
+                    error: Arc::new(e),
+                }));
+            }
+        };
         let pieces = chunks
             .into_vec()
             .into_iter()

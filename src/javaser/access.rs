@@ -210,21 +210,6 @@ impl<'g> ObjectView<'g> {
         }
         (0..size).map(|_| a.read_object()).collect()
     }
-
-    /// Fields `f0, f1, ...` of a Flink `org.apache.flink.api.java.tuple.TupleN`.
-    pub fn tuple_fields(&self) -> Result<Vec<Value>> {
-        if !self.is_a("org.apache.flink.api.java.tuple.Tuple") {
-            return Err(self.error(format!(
-                "{} is not a Flink tuple",
-                self.class_name().lossy()
-            )));
-        }
-        let mut out = Vec::new();
-        while let Some(v) = self.field(&format!("f{}", out.len())) {
-            out.push(v);
-        }
-        Ok(out)
-    }
 }
 
 /// Reads an annotation the way a `readObject` method would: primitives from the block

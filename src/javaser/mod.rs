@@ -15,7 +15,6 @@ mod error;
 mod model;
 pub mod mutf8;
 mod reader;
-pub mod rename;
 pub mod render;
 mod writer;
 
@@ -26,7 +25,7 @@ pub use reader::{
     DEFAULT_MAX_BYTES, Limits, parse_first_object, parse_stream, set_default_max_bytes,
 };
 pub use writer::{
-    Chunk, Chunks, DEFAULT_INLINE_MAX, Renaming, WriteOptions, write_object, write_stream,
+    Chunk, Chunks, DEFAULT_INLINE_MAX, Renamer, WriteOptions, write_object, write_stream,
 };
 
 /// Stream header: `AC ED 00 05`.

@@ -14,7 +14,6 @@
 use super::error::{Error, ErrorKind, Result};
 use super::model::*;
 use super::reader::primitive_size;
-use super::rename;
 use super::{BASE_HANDLE, Limits, STREAM_MAGIC, STREAM_VERSION, flags, tc};
 use crate::source::{Span, read_span};
 use std::collections::{HashMap, HashSet};
@@ -25,20 +24,19 @@ mod strings;
 use chunks::Builder;
 pub use chunks::{Chunk, Chunks, DEFAULT_INLINE_MAX};
 
-/// Which class names the writer rewrites.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Renaming {
-    /// Names are written as parsed.
-    #[default]
-    None,
-    /// Flink 1.2.0's migration names ([`rename::MIGRATION_TYPES`]) for class descriptors
-    /// and for the field-type strings that name those types (formats.md §3.2, §3.8).
-    Migration,
+/// Rewrites class names as they are written: what a JVM writes when it loaded a class
+/// under another name than the stream gave (the Flink layers supply the table).
+pub trait Renamer: std::fmt::Debug + Send + Sync {
+    /// The new name of a class descriptor (plain or array name), or `None` to keep it.
+    fn class_name(&self, name: &[u8]) -> Option<Vec<u8>>;
+    /// The new JVM field signature (`Lpkg/X;`, `[Lpkg/X;`) naming a renamed type.
+    fn type_string(&self, signature: &[u8]) -> Option<Vec<u8>>;
 }
 
 #[derive(Clone, Debug)]
 pub struct WriteOptions {
-    pub renaming: Renaming,
+    /// Class renaming; `None` writes names as parsed.
+    pub renamer: Option<&'static dyn Renamer>,
     /// Nesting bound, counted like [`Limits::max_depth`]. A standalone re-emit writes in
     /// full what the original only referenced, so it can nest deeper than the original;
     /// the default equals the reader's default so that anything written reads back.
@@ -50,19 +48,9 @@ pub struct WriteOptions {
 impl Default for WriteOptions {
     fn default() -> Self {
         WriteOptions {
-            renaming: Renaming::None,
+            renamer: None,
             max_depth: Limits::default().max_depth,
             inline_max: DEFAULT_INLINE_MAX,
-        }
-    }
-}
-
-impl WriteOptions {
-    /// Defaults with Flink 1.2.0's migration renaming.
-    pub fn migration() -> Self {
-        WriteOptions {
-            renaming: Renaming::Migration,
-            ..Self::default()
         }
     }
 }
@@ -453,10 +441,7 @@ impl<'g> Writer<'g> {
             }
         } else {
             self.u8(tc::CLASSDESC);
-            let renamed = match self.opts.renaming {
-                Renaming::Migration => rename::class_name(d.name.bytes()),
-                Renaming::None => None,
-            };
+            let renamed = self.opts.renamer.and_then(|r| r.class_name(d.name.bytes()));
             match &renamed {
                 Some(new) => self.utf(new, "renamed class name")?,
                 None => self.utf(d.name.bytes(), "class name")?,

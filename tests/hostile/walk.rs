@@ -32,7 +32,7 @@ pub fn walk(g: &Graph) {
                 black_box(view.is_a("java.util.HashMap"));
                 let _ = black_box(view.hash_map_entries());
                 let _ = black_box(view.array_list_elements());
-                let _ = black_box(view.tuple_fields());
+                let _ = black_box(view.field("f0"));
                 let _ = black_box(view.boxed());
                 for data in &o.class_data {
                     let Some(desc) = g.class_desc(data.desc) else {

@@ -1,9 +1,9 @@
 //! Strings: data strings are written as parsed; field-type strings may be renamed
 //! (formats.md §3.8), and one string node cannot be both renamed type and data.
 
-use super::{Renaming, Res, Writer};
+use super::{Res, Writer};
 use crate::javaser::model::*;
-use crate::javaser::{rename, tc};
+use crate::javaser::tc;
 
 impl Writer<'_> {
     /// A string in a field-type (`type_name`) or enum-constant position.
@@ -14,8 +14,8 @@ impl Writer<'_> {
                 self.node(id)?.kind.label()
             )));
         };
-        let renamed = match (type_name, self.opts.renaming, s) {
-            (true, Renaming::Migration, JString::Short(text)) => rename::type_string(text.bytes()),
+        let renamed = match (type_name, self.opts.renamer, s) {
+            (true, Some(r), JString::Short(text)) => r.type_string(text.bytes()),
             _ => None,
         };
         if renamed.is_some() {
@@ -36,11 +36,11 @@ impl Writer<'_> {
 
     /// Records a string used as data; fails if it was already written renamed.
     pub(super) fn note_string_value(&mut self, id: NodeId) -> Res<()> {
-        if self.opts.renaming == Renaming::None {
+        let Some(renamer) = self.opts.renamer else {
             return Ok(());
-        }
+        };
         if let NodeKind::String(JString::Short(text)) = &self.node(id)?.kind
-            && rename::type_string(text.bytes()).is_some()
+            && renamer.type_string(text.bytes()).is_some()
         {
             if self.renamed_types.contains(&id) {
                 return Err(self.write_error(format!(

@@ -409,7 +409,12 @@ fn large_byte_array_is_a_span_not_a_copy() {
     let body = g.byte_array(root(&g, 0)).unwrap().unwrap();
     for c in [
         write_stream(&g, &WriteOptions::default()).unwrap(),
-        write_object(&g, root(&g, 0), &WriteOptions::migration()).unwrap(),
+        write_object(
+            &g,
+            root(&g, 0),
+            &crate::convert::rename::migration_options(),
+        )
+        .unwrap(),
     ] {
         let generated = (bytes.len() - data.len()) as u64;
         assert_eq!(c.as_slice().len(), 2);
@@ -464,7 +469,7 @@ fn migration_renames_classes_and_field_types_only() {
         "org.apache.flink.runtime.state.AbstractCloseableHandle",
     );
     let g = round_trip(&original);
-    let c = write_stream(&g, &WriteOptions::migration()).unwrap();
+    let c = write_stream(&g, &crate::convert::rename::migration_options()).unwrap();
     let expected = handle_stream(
         "org.apache.flink.migration.runtime.state.AbstractStateBackend$DataInputViewHandle",
         "Lorg/apache/flink/migration/runtime/state/StreamStateHandle;",
@@ -481,7 +486,7 @@ fn renamed_class_name_over_65535_bytes_is_an_error() {
     assert!(name.len() <= 65_535 && name.len() + 10 > 65_535);
     let bytes = stream(&[&[tc::CLASS], &desc(&name, 1, 2, &[], &NULL)]);
     let g = round_trip(&bytes);
-    let e = write_stream(&g, &WriteOptions::migration()).unwrap_err();
+    let e = write_stream(&g, &crate::convert::rename::migration_options()).unwrap_err();
     assert!(
         matches!(&e.kind, ErrorKind::Write(m) if m.contains("65,535")),
         "{e}"
@@ -498,7 +503,7 @@ fn renamed_type_string_over_65535_bytes_becomes_a_long_string() {
         &NULL,
     ]);
     let g = round_trip(&bytes);
-    let c = write_stream(&g, &WriteOptions::migration()).unwrap();
+    let c = write_stream(&g, &crate::convert::rename::migration_options()).unwrap();
     let out = bytes_of(&g, &c);
     let again = parse(&out);
     let t = again.class_desc(0).unwrap().fields[0].type_name.unwrap();
@@ -529,7 +534,7 @@ fn a_string_both_type_and_data_cannot_be_renamed() {
         &r(1),
     ]);
     let g = round_trip(&bytes);
-    let e = write_stream(&g, &WriteOptions::migration()).unwrap_err();
+    let e = write_stream(&g, &crate::convert::rename::migration_options()).unwrap_err();
     assert!(
         matches!(&e.kind, ErrorKind::Write(m) if m.contains("both")),
         "{e}"

@@ -1,5 +1,6 @@
 //! Class renaming for re-emitting Flink 1.1 objects the way Flink 1.2.0 re-serializes
-//! them (formats.md §3.2, §3.8).
+//! them (formats.md §3.2, §3.8): the table, given to the generic Java writer as a
+//! [`Renamer`].
 //!
 //! Flink 1.2.0 reads a 1.1 blob with a stream that, for a class name `org.apache.flink.X`
 //! (or an array name `[Lorg.apache.flink.X;`), first tries `org.apache.flink.migration.X`
@@ -10,6 +11,8 @@
 //! keeps its name.
 //!
 //! Names are compared as the modified-UTF-8 bytes of the stream; the table is ASCII.
+
+use crate::javaser::{Renamer, WriteOptions};
 
 /// Every type that exists under `org.apache.flink.migration.` in Flink 1.2.0 and takes
 /// over a 1.1 name, written relative to `org.apache.flink.` (drop `migration.` from the
@@ -59,6 +62,28 @@ pub const MIGRATION_TYPES: &[&str] = &[
     "runtime.state.StateHandle",
     "runtime.state.StreamStateHandle",
 ];
+
+/// Flink 1.2.0's migration names for class descriptors and for the field-type strings
+/// that name those types.
+#[derive(Debug)]
+pub struct Migration;
+
+impl Renamer for Migration {
+    fn class_name(&self, name: &[u8]) -> Option<Vec<u8>> {
+        class_name(name)
+    }
+    fn type_string(&self, signature: &[u8]) -> Option<Vec<u8>> {
+        type_string(signature)
+    }
+}
+
+/// Writer options that rename like Flink 1.2.0.
+pub fn migration_options() -> WriteOptions {
+    WriteOptions {
+        renamer: Some(&Migration),
+        ..WriteOptions::default()
+    }
+}
 
 const FLINK_DOTTED: &[u8] = b"org.apache.flink.";
 const MIGRATION_DOTTED: &[u8] = b"org.apache.flink.migration.";
