@@ -31,7 +31,7 @@ pub enum Codec {
     Opaque(usize),
 }
 
-const BASE: &str = "org.apache.flink.api.common.typeutils.base.";
+const BASE: &str = crate::classnames::TYPEUTILS_BASE;
 
 impl Codec {
     /// The codec of a serializer object in a 1.1 blob; `Err` names a serializer we cannot read.
@@ -59,23 +59,15 @@ impl Codec {
             "FloatSerializer" => Codec::Opaque(4),
             "DoubleSerializer" => Codec::Opaque(8),
             "array.BytePrimitiveArraySerializer" => Codec::Bytes,
-            _ if name
-                == "org.apache.flink.streaming.api.windowing.windows.GlobalWindow$Serializer" =>
-            {
-                Codec::Opaque(1)
-            }
-            _ if name
-                == "org.apache.flink.streaming.api.windowing.windows.TimeWindow$Serializer" =>
-            {
-                Codec::Opaque(16)
-            }
-            _ if name == "org.apache.flink.api.java.typeutils.runtime.TupleSerializer" => {
+            _ if name == crate::classnames::GLOBAL_WINDOW_SERIALIZER => Codec::Opaque(1),
+            _ if name == crate::classnames::TIME_WINDOW_SERIALIZER => Codec::Opaque(16),
+            _ if name == crate::classnames::TUPLE_SERIALIZER => {
                 Codec::Tuple(Self::fields_of(graph, node, &name, depth)?)
             }
-            _ if name == "org.apache.flink.api.java.typeutils.runtime.PojoSerializer" => {
+            _ if name == crate::classnames::POJO_SERIALIZER => {
                 Codec::Pojo(Self::fields_of(graph, node, &name, depth)?)
             }
-            _ if name == "org.apache.flink.runtime.state.ArrayListSerializer" => {
+            _ if name == crate::classnames::ARRAY_LIST_SERIALIZER => {
                 let elem =
                     field_node(graph, node, "elementSerializer").ok_or_else(|| name.clone())?;
                 Codec::List(Box::new(Self::of_depth(graph, elem, depth + 1)?))

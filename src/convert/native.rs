@@ -16,12 +16,12 @@ use crate::v0::{ChainEntry, HeapSnapshot, KvSnapshot, StateKind, SubtaskModel};
 /// The operator-state name Flink gives `ListCheckpointed` state and raw operator state.
 pub const DEFAULT_OPERATOR_STATE: &str = "_default_";
 
-const VOID_SERIALIZER: &str = "org.apache.flink.api.common.typeutils.base.VoidSerializer";
+const VOID_SERIALIZER: &str = crate::classnames::VOID_SERIALIZER;
 
 /// `VoidNamespaceSerializer` (a class Flink 1.1 lacks): Flink 1.2+ needs a non-null
 /// namespace where 1.1 used `VoidSerializer` (native.md §7.3.5, A.2).
 static VOID_NAMESPACE_SERIALIZER: ClassSpec = ClassSpec {
-    name: "org.apache.flink.runtime.state.VoidNamespaceSerializer",
+    name: crate::classnames::VOID_NAMESPACE_SERIALIZER,
     uid: 1,
     flags: javaser::flags::SERIALIZABLE,
     fields: &[],
@@ -30,7 +30,7 @@ static VOID_NAMESPACE_SERIALIZER: ClassSpec = ClassSpec {
 
 /// `JavaSerializer`, the element serializer of `ListCheckpointed` state (native.md A.4).
 static JAVA_SERIALIZER: ClassSpec = ClassSpec {
-    name: "org.apache.flink.runtime.state.JavaSerializer",
+    name: crate::classnames::JAVA_SERIALIZER,
     uid: 0x465358cea4340a92,
     flags: javaser::flags::SERIALIZABLE,
     fields: &[],

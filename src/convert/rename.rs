@@ -15,8 +15,8 @@
 use crate::javaser::{Renamer, WriteOptions};
 
 /// Every type that exists under `org.apache.flink.migration.` in Flink 1.2.0 and takes
-/// over a 1.1 name, written relative to `org.apache.flink.` (drop `migration.` from the
-/// 1.2 name to get the 1.1 one; the UIDs are equal).
+/// over a 1.1 name, by its 1.1 name (insert `migration.` after `org.apache.flink.` to
+/// get the 1.2 one; the UIDs are equal).
 ///
 /// Classes: the table of formats.md §3.2. Interfaces: `StateHandle` and
 /// `StreamStateHandle`, the two migration types §3.8 shows in re-written field
@@ -28,39 +28,39 @@ use crate::javaser::{Renamer, WriteOptions};
 /// load then fails (§3.9). The writer renames it like Flink; refusing semi-async RocksDB
 /// state is the conversion layer's job, where the error can say why.
 pub const MIGRATION_TYPES: &[&str] = &[
-    "streaming.runtime.tasks.StreamTaskStateList",
-    "streaming.runtime.tasks.StreamTaskState",
-    "runtime.state.AbstractCloseableHandle",
-    "runtime.state.AbstractStateBackend",
-    "runtime.state.AbstractStateBackend$DataInputViewHandle",
-    "runtime.state.memory.SerializedStateHandle",
-    "runtime.state.memory.ByteStreamStateHandle",
-    "runtime.state.memory.AbstractMemStateSnapshot",
-    "runtime.state.memory.MemValueState$Snapshot",
-    "runtime.state.memory.MemListState$Snapshot",
-    "runtime.state.memory.MemReducingState$Snapshot",
-    "runtime.state.memory.MemFoldingState$Snapshot",
-    "runtime.state.filesystem.AbstractFileStateHandle",
-    "runtime.state.filesystem.FileStreamStateHandle",
-    "runtime.state.filesystem.FileSerializableStateHandle",
-    "runtime.state.filesystem.AbstractFsStateSnapshot",
-    "runtime.state.filesystem.FsValueState$Snapshot",
-    "runtime.state.filesystem.FsListState$Snapshot",
-    "runtime.state.filesystem.FsReducingState$Snapshot",
-    "runtime.state.filesystem.FsFoldingState$Snapshot",
-    "runtime.state.filesystem.FsStateBackend",
-    "contrib.streaming.state.RocksDBStateBackend",
-    "contrib.streaming.state.RocksDBStateBackend$FinalFullyAsyncSnapshot",
-    "contrib.streaming.state.RocksDBStateBackend$FinalSemiAsyncSnapshot",
+    crate::classnames::STREAM_TASK_STATE_LIST,
+    crate::classnames::STREAM_TASK_STATE,
+    crate::classnames::ABSTRACT_CLOSEABLE_HANDLE,
+    crate::classnames::ABSTRACT_STATE_BACKEND,
+    crate::classnames::ABSTRACT_STATE_BACKEND_DATA_INPUT_VIEW_HANDLE,
+    crate::classnames::SERIALIZED_STATE_HANDLE,
+    crate::classnames::BYTE_STREAM_STATE_HANDLE,
+    crate::classnames::ABSTRACT_MEM_STATE_SNAPSHOT,
+    crate::classnames::MEM_VALUE_STATE_SNAPSHOT,
+    crate::classnames::MEM_LIST_STATE_SNAPSHOT,
+    crate::classnames::MEM_REDUCING_STATE_SNAPSHOT,
+    crate::classnames::MEM_FOLDING_STATE_SNAPSHOT,
+    crate::classnames::ABSTRACT_FILE_STATE_HANDLE,
+    crate::classnames::FILE_STREAM_STATE_HANDLE,
+    crate::classnames::FILE_SERIALIZABLE_STATE_HANDLE,
+    crate::classnames::ABSTRACT_FS_STATE_SNAPSHOT,
+    crate::classnames::FS_VALUE_STATE_SNAPSHOT,
+    crate::classnames::FS_LIST_STATE_SNAPSHOT,
+    crate::classnames::FS_REDUCING_STATE_SNAPSHOT,
+    crate::classnames::FS_FOLDING_STATE_SNAPSHOT,
+    crate::classnames::FS_STATE_BACKEND,
+    crate::classnames::ROCKSDB_STATE_BACKEND,
+    crate::classnames::ROCKSDB_STATE_BACKEND_FINAL_FULLY_ASYNC_SNAPSHOT,
+    crate::classnames::ROCKSDB_STATE_BACKEND_FINAL_SEMI_ASYNC_SNAPSHOT,
     // Exist under `migration` in 1.2.0 but never occur inside blobs (§3.2); a user object
     // holding one would still be resolved to the migration class.
-    "runtime.checkpoint.TaskState",
-    "runtime.checkpoint.SubtaskState",
-    "runtime.checkpoint.KeyGroupState",
-    "util.SerializedValue",
+    crate::classnames::TASK_STATE,
+    crate::classnames::SUBTASK_STATE,
+    crate::classnames::KEY_GROUP_STATE,
+    crate::classnames::SERIALIZED_VALUE,
     // Interfaces seen in 1.2 field signatures (§3.8).
-    "runtime.state.StateHandle",
-    "runtime.state.StreamStateHandle",
+    crate::classnames::STATE_HANDLE,
+    crate::classnames::STREAM_STATE_HANDLE,
 ];
 
 /// Flink 1.2.0's migration names for class descriptors and for the field-type strings
@@ -93,7 +93,7 @@ const MIGRATION_SLASHED: &[u8] = b"org/apache/flink/migration/";
 fn is_migration_type(relative_dotted: &[u8]) -> bool {
     MIGRATION_TYPES
         .iter()
-        .any(|t| t.as_bytes() == relative_dotted)
+        .any(|t| t.as_bytes().strip_prefix(FLINK_DOTTED) == Some(relative_dotted))
 }
 
 /// The migration name of a class-descriptor name, or `None` when it keeps its name.
@@ -222,10 +222,10 @@ mod tests {
     }
 
     #[test]
-    fn table_names_are_relative_and_unique() {
+    fn table_names_are_flink_1_1_names_and_unique() {
         for (i, t) in MIGRATION_TYPES.iter().enumerate() {
             assert!(
-                !t.starts_with("org.") && !t.starts_with("migration."),
+                t.starts_with("org.apache.flink.") && !t.contains(".migration."),
                 "{t}"
             );
             assert!(!MIGRATION_TYPES[..i].contains(t), "{t} twice");

@@ -175,14 +175,15 @@ fn column(g: &javaser::Graph) -> Result<Column, String> {
         .object(root)
         .map_err(|e| e.to_string())?
         .ok_or("null column descriptor")?;
+    use crate::classnames as names;
     let type_ordinal = [
-        ("ValueStateDescriptor", 1),
-        ("ListStateDescriptor", 2),
-        ("ReducingStateDescriptor", 3),
-        ("FoldingStateDescriptor", 4),
+        (names::VALUE_STATE_DESCRIPTOR, 1),
+        (names::LIST_STATE_DESCRIPTOR, 2),
+        (names::REDUCING_STATE_DESCRIPTOR, 3),
+        (names::FOLDING_STATE_DESCRIPTOR, 4),
     ]
     .iter()
-    .find(|(c, _)| obj.is_a(&format!("org.apache.flink.api.common.state.{c}")))
+    .find(|(c, _)| obj.is_a(c))
     .map(|(_, t)| *t)
     .ok_or_else(|| {
         format!(

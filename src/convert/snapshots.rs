@@ -11,23 +11,22 @@ use crate::modern::snapshot::{
 use crate::source::MemSource;
 use std::sync::Arc;
 
-const VOID_SERIALIZER: &str = "org.apache.flink.api.common.typeutils.base.VoidSerializer";
-const TUPLE_SERIALIZER: &str = "org.apache.flink.api.java.typeutils.runtime.TupleSerializer";
-const ARRAY_LIST_SERIALIZER: &str = "org.apache.flink.runtime.state.ArrayListSerializer";
-const LIST_SERIALIZER: &str = "org.apache.flink.api.common.typeutils.base.ListSerializer";
-const MAP_SERIALIZER: &str = "org.apache.flink.api.common.typeutils.base.MapSerializer";
-const GENERIC_ARRAY_SERIALIZER: &str =
-    "org.apache.flink.api.common.typeutils.base.GenericArraySerializer";
-const ENUM_SERIALIZER: &str = "org.apache.flink.api.common.typeutils.base.EnumSerializer";
-const POJO_SERIALIZER: &str = "org.apache.flink.api.java.typeutils.runtime.PojoSerializer";
+const VOID_SERIALIZER: &str = crate::classnames::VOID_SERIALIZER;
+const TUPLE_SERIALIZER: &str = crate::classnames::TUPLE_SERIALIZER;
+const ARRAY_LIST_SERIALIZER: &str = crate::classnames::ARRAY_LIST_SERIALIZER;
+const LIST_SERIALIZER: &str = crate::classnames::LIST_SERIALIZER;
+const MAP_SERIALIZER: &str = crate::classnames::MAP_SERIALIZER;
+const GENERIC_ARRAY_SERIALIZER: &str = crate::classnames::GENERIC_ARRAY_SERIALIZER;
+const ENUM_SERIALIZER: &str = crate::classnames::ENUM_SERIALIZER;
+const POJO_SERIALIZER: &str = crate::classnames::POJO_SERIALIZER;
 /// Serializers whose snapshot cannot be written from what Flink 1.1 stored, and why.
 const REFUSED: &[(&str, &str)] = &[
     (
-        "org.apache.flink.api.java.typeutils.runtime.kryo.KryoSerializer",
+        crate::classnames::KRYO_SERIALIZER,
         "Kryo-serialized types: Flink 1.1 wrote Kryo 2.24 bytes and the snapshot's registrations are not recorded",
     ),
     (
-        "org.apache.flink.api.java.typeutils.runtime.AvroSerializer",
+        crate::classnames::AVRO_SERIALIZER,
         "Avro serializers are not carried",
     ),
 ];
@@ -270,7 +269,7 @@ pub fn same_key_bytes(a: &Snapshot, b: &Snapshot) -> bool {
                 && nested.len() == 1
                 && outer
                     .first()
-                    .is_some_and(|c| c == "org.apache.flink.api.java.tuple.Tuple1") =>
+                    .is_some_and(|c| c == crate::classnames::TUPLE1) =>
         {
             nested[0].clone()
         }

@@ -6,7 +6,7 @@
 use super::Utf;
 
 /// The class name prefix of Flink's basic serializers.
-pub const BASE: &str = "org.apache.flink.api.common.typeutils.base.";
+pub const BASE: &str = crate::classnames::TYPEUTILS_BASE;
 
 /// `TypeSerializerSnapshotSerializationUtil`'s proxy version: what precedes a top-level
 /// snapshot (nested ones go without it).
@@ -85,42 +85,21 @@ const SINGLETONS: &[&str] = &[
     "StringArraySerializer",
 ];
 
-pub const TIME_WINDOW_SERIALIZER: &str =
-    "org.apache.flink.streaming.api.windowing.windows.TimeWindow$Serializer";
-pub const GLOBAL_WINDOW_SERIALIZER: &str =
-    "org.apache.flink.streaming.api.windowing.windows.GlobalWindow$Serializer";
+pub const TIME_WINDOW_SERIALIZER: &str = crate::classnames::TIME_WINDOW_SERIALIZER;
+pub const GLOBAL_WINDOW_SERIALIZER: &str = crate::classnames::GLOBAL_WINDOW_SERIALIZER;
 /// Flink 1.2+'s namespace serializer for state without a namespace (1.1 used `VoidSerializer`).
-pub const VOID_NAMESPACE_SERIALIZER: &str =
-    "org.apache.flink.runtime.state.VoidNamespaceSerializer";
+pub const VOID_NAMESPACE_SERIALIZER: &str = crate::classnames::VOID_NAMESPACE_SERIALIZER;
 /// The runtime `JavaSerializer`, the element serializer of `ListCheckpointed` state.
-pub const JAVA_SERIALIZER: &str = "org.apache.flink.runtime.state.JavaSerializer";
+pub const JAVA_SERIALIZER: &str = crate::classnames::JAVA_SERIALIZER;
 /// Composite snapshots (all version 3) and their outer versions.
-pub const TUPLE_SNAPSHOT: (&str, i32) = (
-    "org.apache.flink.api.java.typeutils.runtime.TupleSerializerSnapshot",
-    2,
-);
-pub const ARRAY_LIST_SNAPSHOT: (&str, i32) = (
-    "org.apache.flink.runtime.state.ArrayListSerializerSnapshot",
-    1,
-);
-pub const LIST_SNAPSHOT: (&str, i32) = (
-    "org.apache.flink.api.common.typeutils.base.ListSerializerSnapshot",
-    1,
-);
-pub const MAP_SNAPSHOT: (&str, i32) = (
-    "org.apache.flink.api.common.typeutils.base.MapSerializerSnapshot",
-    1,
-);
-pub const GENERIC_ARRAY_SNAPSHOT: (&str, i32) = (
-    "org.apache.flink.api.common.typeutils.base.GenericArraySerializerSnapshot",
-    1,
-);
-pub const ENUM_SNAPSHOT: &str =
-    "org.apache.flink.api.common.typeutils.base.EnumSerializer$EnumSerializerSnapshot";
-pub const POJO_SNAPSHOT: (&str, i32) = (
-    "org.apache.flink.api.java.typeutils.runtime.PojoSerializerSnapshot",
-    2,
-);
+pub const TUPLE_SNAPSHOT: (&str, i32) = (crate::classnames::TUPLE_SERIALIZER_SNAPSHOT, 2);
+pub const ARRAY_LIST_SNAPSHOT: (&str, i32) = (crate::classnames::ARRAY_LIST_SERIALIZER_SNAPSHOT, 1);
+pub const LIST_SNAPSHOT: (&str, i32) = (crate::classnames::LIST_SERIALIZER_SNAPSHOT, 1);
+pub const MAP_SNAPSHOT: (&str, i32) = (crate::classnames::MAP_SERIALIZER_SNAPSHOT, 1);
+pub const GENERIC_ARRAY_SNAPSHOT: (&str, i32) =
+    (crate::classnames::GENERIC_ARRAY_SERIALIZER_SNAPSHOT, 1);
+pub const ENUM_SNAPSHOT: &str = crate::classnames::ENUM_SERIALIZER_SNAPSHOT;
+pub const POJO_SNAPSHOT: (&str, i32) = (crate::classnames::POJO_SERIALIZER_SNAPSHOT, 2);
 /// `LinkedOptionalMapSerializer`'s header before each map of a POJO snapshot.
 const OPTIONAL_MAP_HEADER: i64 = 0x4f2_c69a_3d70;
 

@@ -35,7 +35,7 @@ const fn class(
 // --- streaming runtime -------------------------------------------------------------
 
 pub static STREAM_TASK_STATE_LIST: ClassSpec = class(
-    "org.apache.flink.streaming.runtime.tasks.StreamTaskStateList",
+    crate::classnames::STREAM_TASK_STATE_LIST,
     1,
     S,
     &[FieldSpec::reference(
@@ -54,7 +54,7 @@ pub static STREAM_TASK_STATE_ARRAY: ClassSpec = class(
 );
 
 pub static STREAM_TASK_STATE: ClassSpec = class(
-    "org.apache.flink.streaming.runtime.tasks.StreamTaskState",
+    crate::classnames::STREAM_TASK_STATE,
     1,
     S,
     &[
@@ -68,7 +68,7 @@ pub static STREAM_TASK_STATE: ClassSpec = class(
 // --- state handles -----------------------------------------------------------------
 
 pub static ABSTRACT_CLOSEABLE_HANDLE: ClassSpec = class(
-    "org.apache.flink.runtime.state.AbstractCloseableHandle",
+    crate::classnames::ABSTRACT_CLOSEABLE_HANDLE,
     1,
     S,
     &[],
@@ -76,7 +76,7 @@ pub static ABSTRACT_CLOSEABLE_HANDLE: ClassSpec = class(
 );
 
 pub static SERIALIZED_STATE_HANDLE: ClassSpec = class(
-    "org.apache.flink.runtime.state.memory.SerializedStateHandle",
+    crate::classnames::SERIALIZED_STATE_HANDLE,
     4145685722538475769,
     S,
     &[FieldSpec::reference("serializedData", "[B")],
@@ -84,7 +84,7 @@ pub static SERIALIZED_STATE_HANDLE: ClassSpec = class(
 );
 
 pub static BYTE_STREAM_STATE_HANDLE: ClassSpec = class(
-    "org.apache.flink.runtime.state.memory.ByteStreamStateHandle",
+    crate::classnames::BYTE_STREAM_STATE_HANDLE,
     -5280226231200217594,
     S,
     &[FieldSpec::reference("data", "[B")],
@@ -92,7 +92,7 @@ pub static BYTE_STREAM_STATE_HANDLE: ClassSpec = class(
 );
 
 pub static DATA_INPUT_VIEW_HANDLE: ClassSpec = class(
-    "org.apache.flink.runtime.state.AbstractStateBackend$DataInputViewHandle",
+    crate::classnames::ABSTRACT_STATE_BACKEND_DATA_INPUT_VIEW_HANDLE,
     2891559813513532079,
     S,
     &[FieldSpec::reference(
@@ -103,7 +103,7 @@ pub static DATA_INPUT_VIEW_HANDLE: ClassSpec = class(
 );
 
 pub static ABSTRACT_FILE_STATE_HANDLE: ClassSpec = class(
-    "org.apache.flink.runtime.state.filesystem.AbstractFileStateHandle",
+    crate::classnames::ABSTRACT_FILE_STATE_HANDLE,
     350284443258002355,
     S,
     &[FieldSpec::reference(
@@ -114,7 +114,7 @@ pub static ABSTRACT_FILE_STATE_HANDLE: ClassSpec = class(
 );
 
 pub static FILE_STREAM_STATE_HANDLE: ClassSpec = class(
-    "org.apache.flink.runtime.state.filesystem.FileStreamStateHandle",
+    crate::classnames::FILE_STREAM_STATE_HANDLE,
     -6826990484549987311,
     S,
     &[],
@@ -122,7 +122,7 @@ pub static FILE_STREAM_STATE_HANDLE: ClassSpec = class(
 );
 
 pub static FILE_SERIALIZABLE_STATE_HANDLE: ClassSpec = class(
-    "org.apache.flink.runtime.state.filesystem.FileSerializableStateHandle",
+    crate::classnames::FILE_SERIALIZABLE_STATE_HANDLE,
     -657631394290213622,
     S,
     &[],
@@ -132,7 +132,7 @@ pub static FILE_SERIALIZABLE_STATE_HANDLE: ClassSpec = class(
 // --- keyed-state snapshots ---------------------------------------------------------
 
 pub static ABSTRACT_MEM_STATE_SNAPSHOT: ClassSpec = class(
-    "org.apache.flink.runtime.state.memory.AbstractMemStateSnapshot",
+    crate::classnames::ABSTRACT_MEM_STATE_SNAPSHOT,
     1,
     S,
     &[
@@ -146,7 +146,7 @@ pub static ABSTRACT_MEM_STATE_SNAPSHOT: ClassSpec = class(
 );
 
 pub static MEM_VALUE_STATE_SNAPSHOT: ClassSpec = class(
-    "org.apache.flink.runtime.state.memory.MemValueState$Snapshot",
+    crate::classnames::MEM_VALUE_STATE_SNAPSHOT,
     1,
     S,
     &[],
@@ -156,7 +156,7 @@ pub static MEM_VALUE_STATE_SNAPSHOT: ClassSpec = class(
 /// Not emitted (the generator writes `ValueState`s only); listed so that the table is
 /// complete for the other state kinds of formats.md §2.3.
 pub static MEM_LIST_STATE_SNAPSHOT: ClassSpec = class(
-    "org.apache.flink.runtime.state.memory.MemListState$Snapshot",
+    crate::classnames::MEM_LIST_STATE_SNAPSHOT,
     1,
     S,
     &[],
@@ -164,7 +164,7 @@ pub static MEM_LIST_STATE_SNAPSHOT: ClassSpec = class(
 );
 
 pub static MEM_REDUCING_STATE_SNAPSHOT: ClassSpec = class(
-    "org.apache.flink.runtime.state.memory.MemReducingState$Snapshot",
+    crate::classnames::MEM_REDUCING_STATE_SNAPSHOT,
     1,
     S,
     &[],
@@ -172,7 +172,7 @@ pub static MEM_REDUCING_STATE_SNAPSHOT: ClassSpec = class(
 );
 
 pub static MEM_FOLDING_STATE_SNAPSHOT: ClassSpec = class(
-    "org.apache.flink.runtime.state.memory.MemFoldingState$Snapshot",
+    crate::classnames::MEM_FOLDING_STATE_SNAPSHOT,
     1,
     S,
     &[],
@@ -180,7 +180,7 @@ pub static MEM_FOLDING_STATE_SNAPSHOT: ClassSpec = class(
 );
 
 pub static ABSTRACT_FS_STATE_SNAPSHOT: ClassSpec = class(
-    "org.apache.flink.runtime.state.filesystem.AbstractFsStateSnapshot",
+    crate::classnames::ABSTRACT_FS_STATE_SNAPSHOT,
     1,
     S,
     &[
@@ -193,7 +193,7 @@ pub static ABSTRACT_FS_STATE_SNAPSHOT: ClassSpec = class(
 );
 
 pub static FS_VALUE_STATE_SNAPSHOT: ClassSpec = class(
-    "org.apache.flink.runtime.state.filesystem.FsValueState$Snapshot",
+    crate::classnames::FS_VALUE_STATE_SNAPSHOT,
     1,
     S,
     &[],
@@ -201,7 +201,7 @@ pub static FS_VALUE_STATE_SNAPSHOT: ClassSpec = class(
 );
 
 pub static FS_LIST_STATE_SNAPSHOT: ClassSpec = class(
-    "org.apache.flink.runtime.state.filesystem.FsListState$Snapshot",
+    crate::classnames::FS_LIST_STATE_SNAPSHOT,
     1,
     S,
     &[],
@@ -209,7 +209,7 @@ pub static FS_LIST_STATE_SNAPSHOT: ClassSpec = class(
 );
 
 pub static FS_REDUCING_STATE_SNAPSHOT: ClassSpec = class(
-    "org.apache.flink.runtime.state.filesystem.FsReducingState$Snapshot",
+    crate::classnames::FS_REDUCING_STATE_SNAPSHOT,
     1,
     S,
     &[],
@@ -217,7 +217,7 @@ pub static FS_REDUCING_STATE_SNAPSHOT: ClassSpec = class(
 );
 
 pub static FS_FOLDING_STATE_SNAPSHOT: ClassSpec = class(
-    "org.apache.flink.runtime.state.filesystem.FsFoldingState$Snapshot",
+    crate::classnames::FS_FOLDING_STATE_SNAPSHOT,
     1,
     S,
     &[],
@@ -225,7 +225,7 @@ pub static FS_FOLDING_STATE_SNAPSHOT: ClassSpec = class(
 );
 
 pub static FINAL_FULLY_ASYNC_SNAPSHOT: ClassSpec = class(
-    "org.apache.flink.contrib.streaming.state.RocksDBStateBackend$FinalFullyAsyncSnapshot",
+    crate::classnames::ROCKSDB_STATE_BACKEND_FINAL_FULLY_ASYNC_SNAPSHOT,
     1,
     S,
     &[
@@ -236,7 +236,7 @@ pub static FINAL_FULLY_ASYNC_SNAPSHOT: ClassSpec = class(
 );
 
 pub static FINAL_SEMI_ASYNC_SNAPSHOT: ClassSpec = class(
-    "org.apache.flink.contrib.streaming.state.RocksDBStateBackend$FinalSemiAsyncSnapshot",
+    crate::classnames::ROCKSDB_STATE_BACKEND_FINAL_SEMI_ASYNC_SNAPSHOT,
     1,
     S,
     &[
@@ -252,7 +252,7 @@ pub static FINAL_SEMI_ASYNC_SNAPSHOT: ClassSpec = class(
 /// `writeObject`: `defaultWriteObject`, then block data `boolean hasDefault` (we never
 /// write a default value).
 pub static STATE_DESCRIPTOR: ClassSpec = class(
-    "org.apache.flink.api.common.state.StateDescriptor",
+    crate::classnames::STATE_DESCRIPTOR,
     1,
     SW,
     &[
@@ -263,23 +263,17 @@ pub static STATE_DESCRIPTOR: ClassSpec = class(
 );
 
 pub static VALUE_STATE_DESCRIPTOR: ClassSpec = class(
-    "org.apache.flink.api.common.state.ValueStateDescriptor",
+    crate::classnames::VALUE_STATE_DESCRIPTOR,
     1,
     S,
     &[],
     Some(&STATE_DESCRIPTOR),
 );
 
-pub static TYPE_SERIALIZER: ClassSpec = class(
-    "org.apache.flink.api.common.typeutils.TypeSerializer",
-    1,
-    S,
-    &[],
-    None,
-);
+pub static TYPE_SERIALIZER: ClassSpec = class(crate::classnames::TYPE_SERIALIZER, 1, S, &[], None);
 
 pub static TYPE_SERIALIZER_SINGLETON: ClassSpec = class(
-    "org.apache.flink.api.common.typeutils.base.TypeSerializerSingleton",
+    crate::classnames::TYPE_SERIALIZER_SINGLETON,
     8766687317209282373,
     S,
     &[],
@@ -287,7 +281,7 @@ pub static TYPE_SERIALIZER_SINGLETON: ClassSpec = class(
 );
 
 pub static LONG_SERIALIZER: ClassSpec = class(
-    "org.apache.flink.api.common.typeutils.base.LongSerializer",
+    crate::classnames::LONG_SERIALIZER,
     1,
     S,
     &[],
@@ -295,7 +289,7 @@ pub static LONG_SERIALIZER: ClassSpec = class(
 );
 
 pub static VOID_SERIALIZER: ClassSpec = class(
-    "org.apache.flink.api.common.typeutils.base.VoidSerializer",
+    crate::classnames::VOID_SERIALIZER,
     1,
     S,
     &[],
@@ -304,7 +298,7 @@ pub static VOID_SERIALIZER: ClassSpec = class(
 
 /// Not emitted; listed with the other singletons of formats.md §2.4.
 pub static INT_SERIALIZER: ClassSpec = class(
-    "org.apache.flink.api.common.typeutils.base.IntSerializer",
+    crate::classnames::INT_SERIALIZER,
     1,
     S,
     &[],
@@ -312,7 +306,7 @@ pub static INT_SERIALIZER: ClassSpec = class(
 );
 
 pub static STRING_SERIALIZER: ClassSpec = class(
-    "org.apache.flink.api.common.typeutils.base.StringSerializer",
+    crate::classnames::STRING_SERIALIZER,
     1,
     S,
     &[],
@@ -320,7 +314,7 @@ pub static STRING_SERIALIZER: ClassSpec = class(
 );
 
 pub static TUPLE_SERIALIZER_BASE: ClassSpec = class(
-    "org.apache.flink.api.java.typeutils.runtime.TupleSerializerBase",
+    crate::classnames::TUPLE_SERIALIZER_BASE,
     1,
     S,
     &[
@@ -336,7 +330,7 @@ pub static TUPLE_SERIALIZER_BASE: ClassSpec = class(
 );
 
 pub static TUPLE_SERIALIZER: ClassSpec = class(
-    "org.apache.flink.api.java.typeutils.runtime.TupleSerializer",
+    crate::classnames::TUPLE_SERIALIZER,
     1,
     S,
     &[],
@@ -353,10 +347,10 @@ pub static TYPE_SERIALIZER_ARRAY: ClassSpec = class(
 
 // --- values ------------------------------------------------------------------------
 
-pub static TUPLE: ClassSpec = class("org.apache.flink.api.java.tuple.Tuple", 1, S, &[], None);
+pub static TUPLE: ClassSpec = class(crate::classnames::TUPLE, 1, S, &[], None);
 
 pub static TUPLE1: ClassSpec = class(
-    "org.apache.flink.api.java.tuple.Tuple1",
+    crate::classnames::TUPLE1,
     1,
     S,
     &[FieldSpec::reference("f0", OBJECT_SIG)],
@@ -364,7 +358,7 @@ pub static TUPLE1: ClassSpec = class(
 );
 
 pub static TUPLE2: ClassSpec = class(
-    "org.apache.flink.api.java.tuple.Tuple2",
+    crate::classnames::TUPLE2,
     1,
     S,
     &[
@@ -410,7 +404,7 @@ pub static ARRAY_LIST: ClassSpec = class(
 );
 
 pub static PATH: ClassSpec = class(
-    "org.apache.flink.core.fs.Path",
+    crate::classnames::PATH,
     1,
     S,
     &[FieldSpec::reference("uri", "Ljava/net/URI;")],

@@ -7,21 +7,17 @@ use super::uri::{ExternalPath, Measure};
 use crate::javaser::{self, Graph, NodeId, ObjectView, Value};
 use crate::source::Span;
 
-pub const SERIALIZED_STATE_HANDLE: &str =
-    "org.apache.flink.runtime.state.memory.SerializedStateHandle";
-pub const BYTE_STREAM_STATE_HANDLE: &str =
-    "org.apache.flink.runtime.state.memory.ByteStreamStateHandle";
+pub const SERIALIZED_STATE_HANDLE: &str = crate::classnames::SERIALIZED_STATE_HANDLE;
+pub const BYTE_STREAM_STATE_HANDLE: &str = crate::classnames::BYTE_STREAM_STATE_HANDLE;
 pub const DATA_INPUT_VIEW_HANDLE: &str =
-    "org.apache.flink.runtime.state.AbstractStateBackend$DataInputViewHandle";
-pub const FILE_STREAM_STATE_HANDLE: &str =
-    "org.apache.flink.runtime.state.filesystem.FileStreamStateHandle";
-pub const FILE_SERIALIZABLE_STATE_HANDLE: &str =
-    "org.apache.flink.runtime.state.filesystem.FileSerializableStateHandle";
+    crate::classnames::ABSTRACT_STATE_BACKEND_DATA_INPUT_VIEW_HANDLE;
+pub const FILE_STREAM_STATE_HANDLE: &str = crate::classnames::FILE_STREAM_STATE_HANDLE;
+pub const FILE_SERIALIZABLE_STATE_HANDLE: &str = crate::classnames::FILE_SERIALIZABLE_STATE_HANDLE;
 pub const FULLY_ASYNC_SNAPSHOT: &str =
-    "org.apache.flink.contrib.streaming.state.RocksDBStateBackend$FinalFullyAsyncSnapshot";
+    crate::classnames::ROCKSDB_STATE_BACKEND_FINAL_FULLY_ASYNC_SNAPSHOT;
 pub const SEMI_ASYNC_SNAPSHOT: &str =
-    "org.apache.flink.contrib.streaming.state.RocksDBStateBackend$FinalSemiAsyncSnapshot";
-const CORE_FS_PATH: &str = "org.apache.flink.core.fs.Path";
+    crate::classnames::ROCKSDB_STATE_BACKEND_FINAL_SEMI_ASYNC_SNAPSHOT;
+const CORE_FS_PATH: &str = crate::classnames::PATH;
 const JAVA_NET_URI: &str = "java.net.URI";
 
 /// Where a handle's bytes are. Never a copy.
@@ -238,18 +234,14 @@ fn heap_class(backend: HeapBackend, kind: StateKind) -> &'static str {
     use HeapBackend::*;
     use StateKind::*;
     match (backend, kind) {
-        (Memory, Value) => "org.apache.flink.runtime.state.memory.MemValueState$Snapshot",
-        (Memory, List) => "org.apache.flink.runtime.state.memory.MemListState$Snapshot",
-        (Memory, Reducing) => "org.apache.flink.runtime.state.memory.MemReducingState$Snapshot",
-        (Memory, Folding) => "org.apache.flink.runtime.state.memory.MemFoldingState$Snapshot",
-        (Filesystem, Value) => "org.apache.flink.runtime.state.filesystem.FsValueState$Snapshot",
-        (Filesystem, List) => "org.apache.flink.runtime.state.filesystem.FsListState$Snapshot",
-        (Filesystem, Reducing) => {
-            "org.apache.flink.runtime.state.filesystem.FsReducingState$Snapshot"
-        }
-        (Filesystem, Folding) => {
-            "org.apache.flink.runtime.state.filesystem.FsFoldingState$Snapshot"
-        }
+        (Memory, Value) => crate::classnames::MEM_VALUE_STATE_SNAPSHOT,
+        (Memory, List) => crate::classnames::MEM_LIST_STATE_SNAPSHOT,
+        (Memory, Reducing) => crate::classnames::MEM_REDUCING_STATE_SNAPSHOT,
+        (Memory, Folding) => crate::classnames::MEM_FOLDING_STATE_SNAPSHOT,
+        (Filesystem, Value) => crate::classnames::FS_VALUE_STATE_SNAPSHOT,
+        (Filesystem, List) => crate::classnames::FS_LIST_STATE_SNAPSHOT,
+        (Filesystem, Reducing) => crate::classnames::FS_REDUCING_STATE_SNAPSHOT,
+        (Filesystem, Folding) => crate::classnames::FS_FOLDING_STATE_SNAPSHOT,
     }
 }
 

@@ -11,9 +11,8 @@ use crate::javaser::{self, Elements, Graph, Limits, NodeId, Value};
 use crate::source::{Source, Span};
 use std::sync::Arc;
 
-pub const STREAM_TASK_STATE_LIST: &str =
-    "org.apache.flink.streaming.runtime.tasks.StreamTaskStateList";
-pub const STREAM_TASK_STATE: &str = "org.apache.flink.streaming.runtime.tasks.StreamTaskState";
+pub const STREAM_TASK_STATE_LIST: &str = crate::classnames::STREAM_TASK_STATE_LIST;
+pub const STREAM_TASK_STATE: &str = crate::classnames::STREAM_TASK_STATE;
 
 /// One named keyed state of a chain entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
