@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 const RUN_FOR: Duration = Duration::from_secs(1);
 const ARRAY_BYTES: usize = 1 << 20;
 const ARRAYS: usize = 256;
-/// serialVersionUID the JVM computes for `byte[]` (formats.md §5.4).
+/// serialVersionUID the JVM computes for `byte[]` (legacy-formats.md §5.4).
 const BYTE_ARRAY_UID: i64 = -5984413125824719648;
 
 struct Measured {

@@ -1,4 +1,4 @@
-//! Key groups exactly as Flink computes them (formats.md §3.13): Flink 1.1 routed a key
+//! Key groups exactly as Flink computes them (legacy-formats.md §3.13): Flink 1.1 routed a key
 //! to subtask `murmur(hashCode) % parallelism`, and Flink 1.2 assigns key groups with the
 //! same hash, which is why a converted savepoint uses maxParallelism = parallelism.
 //! Java's `hashCode` of the usual key types is here too, since the hash starts from it.

@@ -167,7 +167,7 @@ fn ls_and_cat_report_missing_paths_in_one_line() {
     let one = ok(run(["ls", "-l", sp.to_str().unwrap(), file]), "ls file");
     let l = parse_ls_long(&one);
     assert_eq!((l.len(), l[0].kind, l[0].size), (1, '-', 21), "{l:?}");
-    // "Oh my, that's nice!" written with writeUTF (formats.md §2.5).
+    // "Oh my, that's nice!" written with writeUTF (legacy-formats.md §2.5).
     let bytes = ok(run(["cat", sp.to_str().unwrap(), file]), "cat");
     assert_eq!(bytes, b"\x00\x13Oh my, that's nice!");
 
@@ -253,7 +253,7 @@ fn convert_refuses_a_non_empty_outdir_without_force() {
 #[test]
 fn unconvertible_files_stop_convert_unless_keep_going() {
     let dir = tempfile::tempdir().unwrap();
-    // Keyed state on two chain entries: Flink 1.2 refuses it (formats.md §3.4).
+    // Keyed state on two chain entries: Flink 1.2 refuses it (legacy-formats.md §3.4).
     let sp = synth(dir.path(), "memory", "64KiB", &["--two-keyed-entries"]);
     let out = dir.path().join("out");
     let failed = convert(&sp, &out, &["--target", "migration"]);

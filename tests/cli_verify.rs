@@ -313,7 +313,7 @@ fn a_damaged_subtask_is_one_problem_and_stops_convert() {
     assert!(!out.exists());
 }
 
-/// A key in the wrong subtask would be dropped by Flink without a word (native.md
+/// A key in the wrong subtask would be dropped by Flink without a word (native-formats.md
 /// §7.3.6): `verify` recomputes every key's group, on all three backends.
 #[test]
 fn a_key_in_the_wrong_subtask_is_reported() {

@@ -319,7 +319,7 @@ fn every_key_of_the_real_fixture_sits_in_its_key_group() {
     assert_eq!(checked, 12, "3 keyed vertices x keys 0..3");
 }
 
-/// A Flink 1.1 RocksDB fully-async snapshot stream (formats.md §2.5) of the fixture job's
+/// A Flink 1.1 RocksDB fully-async snapshot stream (legacy-formats.md §2.5) of the fixture job's
 /// keyed state: one column `state-name` (LongSerializer), `Tuple1<Long>` keys k → k.
 fn rocks11_stream(keys: &[i64]) -> Vec<u8> {
     use savepointfs::javaser::builder::StreamBuilder;
@@ -404,7 +404,7 @@ fn rocksdb_key_group_streams_equal_flink_1_2_rocksdb_streams() {
                 }
                 let theirs = inline(&kg.delegate);
                 assert_eq!(theirs.len(), ours.len());
-                // [368,372): TupleSerializerBase.length cached as 8 by Flink 1.2's RocksDB job, -2 in 1.1 (native.md §7.3.5).
+                // [368,372): TupleSerializerBase.length cached as 8 by Flink 1.2's RocksDB job, -2 in 1.1 (native-formats.md §7.3.5).
                 assert_eq!(&theirs[..368], &ours[..368]);
                 assert_eq!(
                     &theirs[372..],

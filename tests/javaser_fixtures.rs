@@ -75,7 +75,7 @@ fn every_fixture_stream_is_rewritten_byte_for_byte() {
 }
 
 /// The 1.1 names the migration writer must rename in these fixtures, with the expected
-/// result spelled out (formats.md §3.2); every other name must come out unchanged.
+/// result spelled out (legacy-formats.md §3.2); every other name must come out unchanged.
 const EXPECTED_CLASS_RENAMES: &[(&str, &str)] = &[
     (
         "org.apache.flink.streaming.runtime.tasks.StreamTaskStateList",
@@ -127,7 +127,7 @@ const EXPECTED_CLASS_RENAMES: &[(&str, &str)] = &[
     ),
 ];
 
-/// Field-type strings of migration classes, as a 1.2 JVM writes them (formats.md §3.8).
+/// Field-type strings of migration classes, as a 1.2 JVM writes them (legacy-formats.md §3.8).
 const EXPECTED_TYPE_RENAMES: &[(&str, &str)] = &[
     (
         "Lorg/apache/flink/runtime/state/StateHandle;",
@@ -497,7 +497,7 @@ fn kv_states_reemit_as_standalone_migration_streams() {
                     after.iter().all(|(_, d)| d.is_some()),
                     "{label}: memory snapshots"
                 );
-                // formats.md §3.8 reproduced 1,548 B (one keyed entry in `data`) and 1,564 B
+                // legacy-formats.md §3.8 reproduced 1,548 B (one keyed entry in `data`) and 1,564 B
                 // (two) on JDK 17 with 1.2.0 class shapes. Ours keeps the 1.1 StateDescriptor
                 // descriptor (no `queryableStateName` field: 26 B of field descriptor and a
                 // 1 B null value less) and the original HashMap header (same size, other

@@ -58,7 +58,7 @@ fn convert_every_target(v11: &Path, dir: &Path) -> Vec<(&'static str, std::path:
         .collect()
 }
 
-/// flinkrestore's lines for a complete restore of the fixture job (native.md §7.6).
+/// flinkrestore's lines for a complete restore of the fixture job (native-formats.md §7.6).
 fn assert_everything_restored(text: &str) {
     for line in [
         "correct restored keyed values: 12 of 12",
@@ -280,11 +280,11 @@ fn flinkcheck_accepts_every_target_for_the_real_fixture() {
         assert_eq!(json["ok"], true);
         assert_eq!(json["flink_restore_validation"]["ok"], true, "{target}");
         let stock = json["stock_flink_1_10_default_mode"]["accepted"].as_bool();
-        // A stock Flink 1.10 refuses any legacy slot count != 0 (formats.md §3.14).
+        // A stock Flink 1.10 refuses any legacy slot count != 0 (legacy-formats.md §3.14).
         assert_eq!(stock, Some(false), "{target}");
         let summary = json["handle_summary"].to_string();
         if target != "migration" {
-            // native.md §7.6: 9 key-group and 17 operator-state handles (13 managed + 4 raw).
+            // native-formats.md §7.6: 9 key-group and 17 operator-state handles (13 managed + 4 raw).
             let handles: Vec<&serde_json::Value> = json["task_states"]
                 .as_array()
                 .unwrap()

@@ -62,7 +62,7 @@ fn be_i64(b: &[u8], at: usize) -> i64 {
     i64::from_be_bytes(b[at..at + 8].try_into().unwrap())
 }
 
-/// Heap snapshot data (formats.md §2.5) with Long keys and values: one VoidSerializer
+/// Heap snapshot data (legacy-formats.md §2.5) with Long keys and values: one VoidSerializer
 /// namespace, then the entries.
 fn heap_keys(data: &[u8]) -> Vec<i64> {
     assert_eq!(be_i32(data, 0), 1, "one namespace");
@@ -72,7 +72,7 @@ fn heap_keys(data: &[u8]) -> Vec<i64> {
     (0..n).map(|i| be_i64(data, 9 + 16 * i)).collect()
 }
 
-/// A RocksDB fully-async stream (formats.md §2.5): column descriptors, then records.
+/// A RocksDB fully-async stream (legacy-formats.md §2.5): column descriptors, then records.
 struct Rocks {
     /// (mapping byte, descriptor name, descriptor stream graph)
     columns: Vec<(u8, String, Graph)>,
@@ -235,7 +235,7 @@ fn every_backend_decodes_to_the_requested_shape_and_sizes() {
                 head.operator_state,
                 Some(StateHandle::DataInputView { .. })
             ));
-            // stateSize recorded = sum of the decoded handle sizes (formats.md §2.6).
+            // stateSize recorded = sum of the decoded handle sizes (legacy-formats.md §2.6).
             let entry = d.index.tasks()[*pos]
                 .subtask(m.location.subtask.unwrap())
                 .unwrap();

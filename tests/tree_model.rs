@@ -36,7 +36,11 @@ impl Model {
             for e in std::fs::read_dir(&dir).unwrap() {
                 let e = e.unwrap();
                 let name = e.file_name().into_string().unwrap();
-                let path = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+                let path = if rel.is_empty() {
+                    name
+                } else {
+                    format!("{rel}/{name}")
+                };
                 if e.file_type().unwrap().is_dir() {
                     m.dirs.insert(path.clone());
                     stack.push((e.path(), path));
@@ -49,7 +53,11 @@ impl Model {
     }
 
     fn children(&self, dir: &str) -> BTreeSet<String> {
-        let prefix = if dir.is_empty() { String::new() } else { format!("{dir}/") };
+        let prefix = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
         self.files
             .keys()
             .chain(self.dirs.iter())
@@ -64,7 +72,11 @@ impl Model {
 enum Op {
     Stat(String),
     List(String),
-    Read { path: String, offset: u64, len: usize },
+    Read {
+        path: String,
+        offset: u64,
+        len: usize,
+    },
     Missing(String),
     /// Reads from several threads at once.
     Concurrent(Vec<(String, u64, usize)>),
@@ -120,7 +132,9 @@ fn operator_ids(uid_file: &Path) -> OperatorIds {
 fn check(tree: &Arc<Tree>, model: &Model, op: &Op) -> Result<(), String> {
     match op {
         Op::Stat(path) => {
-            let e = tree.resolve(path).map_err(|e| format!("stat {path}: {e}"))?;
+            let e = tree
+                .resolve(path)
+                .map_err(|e| format!("stat {path}: {e}"))?;
             match model.files.get(path) {
                 Some(bytes) if e.is_dir || e.size != bytes.len() as u64 => Err(format!(
                     "stat {path}: dir {} size {}, model: file of {}",
@@ -133,7 +147,9 @@ fn check(tree: &Arc<Tree>, model: &Model, op: &Op) -> Result<(), String> {
             }
         }
         Op::List(path) => {
-            let e = tree.resolve(path).map_err(|e| format!("list {path}: {e}"))?;
+            let e = tree
+                .resolve(path)
+                .map_err(|e| format!("list {path}: {e}"))?;
             let names: BTreeSet<String> = tree
                 .list(e.ino)
                 .map_err(|e| format!("list {path}: {e}"))?
@@ -145,19 +161,32 @@ fn check(tree: &Arc<Tree>, model: &Model, op: &Op) -> Result<(), String> {
                 return Err(format!("list {path}: {names:?}, model: {want:?}"));
             }
             // With sizes (readdirplus): each as the model has it.
-            for c in tree.children(e.ino).map_err(|e| format!("children {path}: {e}"))? {
-                let p = if path.is_empty() { c.name.clone() } else { format!("{path}/{}", c.name) };
+            for c in tree
+                .children(e.ino)
+                .map_err(|e| format!("children {path}: {e}"))?
+            {
+                let p = if path.is_empty() {
+                    c.name.clone()
+                } else {
+                    format!("{path}/{}", c.name)
+                };
                 if let Some(bytes) = model.files.get(&p)
                     && c.size != bytes.len() as u64
                 {
-                    return Err(format!("children {path}: {p} size {}, model {}", c.size, bytes.len()));
+                    return Err(format!(
+                        "children {path}: {p} size {}, model {}",
+                        c.size,
+                        bytes.len()
+                    ));
                 }
             }
             Ok(())
         }
         Op::Read { path, offset, len } => read(tree, model, path, *offset, *len),
         Op::Missing(path) => match tree.resolve(path) {
-            Ok(e) => Err(format!("{path} resolves to {e:?}, the model has no such path")),
+            Ok(e) => Err(format!(
+                "{path} resolves to {e:?}, the model has no such path"
+            )),
             Err(_) => Ok(()),
         },
         Op::Concurrent(reads) => std::thread::scope(|s| {
@@ -173,8 +202,12 @@ fn check(tree: &Arc<Tree>, model: &Model, op: &Op) -> Result<(), String> {
 }
 
 fn read(tree: &Tree, model: &Model, path: &str, offset: u64, len: usize) -> Result<(), String> {
-    let e = tree.resolve(path).map_err(|e| format!("read {path}: {e}"))?;
-    let f = tree.open_file(e.ino).map_err(|e| format!("open {path}: {e}"))?;
+    let e = tree
+        .resolve(path)
+        .map_err(|e| format!("read {path}: {e}"))?;
+    let f = tree
+        .open_file(e.ino)
+        .map_err(|e| format!("open {path}: {e}"))?;
     let mut buf = vec![0u8; len];
     let n = f
         .stream
@@ -216,9 +249,19 @@ fn random_op(rng: &mut Prng, model: &Model, files: &[&String], dirs: &[&String])
         2 => Op::List(dirs[rng.below(dirs.len() as u64) as usize].clone()),
         3 => {
             let base = dirs[rng.below(dirs.len() as u64) as usize];
-            let junk = ["nope", "subtask-99999", "chain-7", "00000000000000000000000000000000", ".."];
+            let junk = [
+                "nope",
+                "subtask-99999",
+                "chain-7",
+                "00000000000000000000000000000000",
+                "..",
+            ];
             let name = junk[rng.below(junk.len() as u64) as usize];
-            let path = if base.is_empty() { name.to_string() } else { format!("{base}/{name}") };
+            let path = if base.is_empty() {
+                name.to_string()
+            } else {
+                format!("{base}/{name}")
+            };
             if model.files.contains_key(&path) || model.dirs.contains(&path) || name == ".." {
                 Op::Stat(base.clone())
             } else {
@@ -282,13 +325,18 @@ fn negative_control(setup: &Setup, model: &Model, files: &[&String], dirs: &[&St
         dirs: model.dirs.clone(),
     };
     let mut rng = Prng::new(1);
-    let mut ops: Vec<Op> = (0..200).map(|_| random_op(&mut rng, model, files, dirs)).collect();
+    let mut ops: Vec<Op> = (0..200)
+        .map(|_| random_op(&mut rng, model, files, dirs))
+        .collect();
     ops.push(Op::Read {
         path: (*largest).clone(),
         offset: at as u64 - 3,
         len: 8,
     });
-    assert!(first_failure(setup, model, &ops).is_none(), "passes on the true model");
+    assert!(
+        first_failure(setup, model, &ops).is_none(),
+        "passes on the true model"
+    );
     let (_, why) = first_failure(setup, &flipped, &ops).expect("a flipped byte is caught");
     assert!(why.contains(largest.as_str()), "{why}");
     let minimal = shrink(setup, &flipped, ops);

@@ -134,7 +134,7 @@ fn class(m: &SubtaskModel, id: NodeId) -> String {
 }
 
 /// Decodes a MemValueState data array whose key is Tuple1<Long>, namespace Void and
-/// value Long (formats.md §2.5): key → value.
+/// value Long (legacy-formats.md §2.5): key → value.
 fn value_state_entries(bytes: &[u8]) -> Vec<(i64, i64)> {
     let int = |o: usize| i32::from_be_bytes(bytes[o..o + 4].try_into().unwrap());
     let long = |o: usize| i64::from_be_bytes(bytes[o..o + 8].try_into().unwrap());
@@ -204,7 +204,7 @@ fn keyed_state_sits_where_the_key_groups_say() {
             })
             .collect();
         assert_eq!(found, expected, "{vertex}");
-        // formats.md §3.13: key 3 in subtask 1, keys 0 and 1 in 2, key 2 in 3.
+        // legacy-formats.md §3.13: key 3 in subtask 1, keys 0 and 1 in 2, key 2 in 3.
         assert_eq!(found, BTreeMap::from([(0, 2), (1, 2), (2, 3), (3, 1)]));
     }
 }

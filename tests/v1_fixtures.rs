@@ -1,5 +1,5 @@
 //! The V1 reader and writer against the real Flink 1.2 savepoints: exact round trips,
-//! the walk table of formats.md §4.5, Flink's own view of each file (flinkcheck's
+//! the walk table of legacy-formats.md §4.5, Flink's own view of each file (flinkcheck's
 //! recorded reports), and hostile variants of the same files.
 
 mod common;
@@ -164,7 +164,7 @@ fn row(v: &[(&str, i32, i32, i32)]) -> Vec<(String, i32, i32, i32)> {
         .collect()
 }
 
-/// formats.md §4.5, one row per file. The table counts every type byte in the file,
+/// legacy-formats.md §4.5, one row per file. The table counts every type byte in the file,
 /// in its family: chain slots, keyed slots and the delegate of every non-null handle.
 #[test]
 fn structure_matches_the_walk_table() {
@@ -261,7 +261,7 @@ fn is_uuid(s: &str) -> bool {
         })
 }
 
-/// The details formats.md §4.5 gives for the first file.
+/// The details legacy-formats.md §4.5 gives for the first file.
 #[test]
 fn first_file_details() {
     let Some(fx) = common::shared_fixtures() else {

@@ -1,5 +1,5 @@
 //! `savepointfs inspect SAVEPOINT [--json] [--shallow]`: what a Flink 1.1 savepoint holds,
-//! as a compact table or as the JSON document of design.md (`v0::report`). A Flink 1.2
+//! as a compact table or as the JSON document of `v0::report` (`v0::report`). A Flink 1.2
 //! (V1) file — or a directory holding `_metadata`, such as a mount or `convert` output —
 //! is shown from the V1 model, and metadata V2–V6 (Flink 1.3–2.3) per operator, each
 //! with the target its layout matches.

@@ -16,7 +16,7 @@ pub enum Error {
         location: String,
         problem: ExternalProblem,
     },
-    /// Input Flink 1.2.0 itself refuses to convert (formats.md §3.9).
+    /// Input Flink 1.2.0 itself refuses to convert (legacy-formats.md §3.9).
     #[error("{location}: cannot be migrated: {reason}")]
     NotMigratable { location: String, reason: String },
     #[error("{location}: re-serializing the keyed state failed: {error}")]

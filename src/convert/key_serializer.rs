@@ -1,6 +1,6 @@
 //! The key serializer of a native keyed stream. A Flink 1.1 heap snapshot carries its
 //! own (re-emitted as is); a RocksDB snapshot does not, so the user names it
-//! (native.md §7.3.5) — never guessed.
+//! (native-formats.md §7.3.5) — never guessed.
 
 use crate::javaser::builder::{BuildResult, ClassSpec, StreamBuilder};
 use crate::javaser::{self, Limits};
@@ -135,7 +135,7 @@ mod tests {
                 "{s}"
             );
         }
-        // native.md A.1: TupleSerializer(Tuple1, [LongSerializer]) is 728 bytes.
+        // native-formats.md A.1: TupleSerializer(Tuple1, [LongSerializer]) is 728 bytes.
         assert_eq!(
             KeySerializer::parse("tuple1-long")
                 .unwrap()

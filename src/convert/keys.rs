@@ -1,7 +1,7 @@
 //! Key placement checks. Flink files each restored key under the key group of the stream
 //! it sits in and never re-hashes it, so a key in the wrong subtask is lost without an
-//! error (native.md §7.3.6). We decode keys where the serializers are known, recompute
-//! each key's group (formats.md §3.13) and report every mismatch.
+//! error (native-formats.md §7.3.6). We decode keys where the serializers are known, recompute
+//! each key's group (legacy-formats.md §3.13) and report every mismatch.
 
 use crate::javaser::{Elements, Graph, NodeId, NodeKind};
 use crate::keygroup::JavaKey;
@@ -14,7 +14,7 @@ pub enum Codec {
     Long,
     Int,
     Bool,
-    /// Flink `StringValue` encoding (formats.md §2.5).
+    /// Flink `StringValue` encoding (legacy-formats.md §2.5).
     String,
     /// `VoidSerializer`: one byte.
     Void,
@@ -273,7 +273,7 @@ impl KeyCheck {
     }
 }
 
-/// Walks a heap snapshot's data (formats.md §2.5) and checks every key's group.
+/// Walks a heap snapshot's data (legacy-formats.md §2.5) and checks every key's group.
 pub fn check_heap_data(
     state: &str,
     data: &MultiStream,
@@ -561,7 +561,7 @@ mod tests {
             d.extend_from_slice(&k.to_be_bytes());
         }
         let key = Codec::Tuple(vec![Codec::Long]);
-        // Key 3 is in group 1 and key 0 in group 2 with max parallelism 4 (formats.md §3.13).
+        // Key 3 is in group 1 and key 0 in group 2 with max parallelism 4 (legacy-formats.md §3.13).
         let c = check_heap_data(
             "s",
             &stream(d.clone()),

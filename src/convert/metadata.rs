@@ -1,6 +1,6 @@
 //! `_metadata` for each target. `migration`: Flink 1.2.0's in-memory conversion flattened
-//! to the V1 format (formats.md §3.3–3.4, §3.14): legacy streams and the keyed-state
-//! stream as file handles. `flink-1.10` / `flink-1.2`: the native layout (native.md §7.2):
+//! to the V1 format (legacy-formats.md §3.3–3.4, §3.14): legacy streams and the keyed-state
+//! stream as file handles. `flink-1.10` / `flink-1.2`: the native layout (native-formats.md §7.2):
 //! managed operator state, raw operator state and key-group handles, with 0 legacy slots
 //! (stock Flink 1.4–1.10) or one null slot per chain entry (Flink 1.2/1.3 check the count).
 
@@ -383,7 +383,7 @@ fn subtask_state(
     })
 }
 
-/// Native layout (native.md §7.2).
+/// Native layout (native-formats.md §7.2).
 fn native_subtask_state(
     target: Target,
     vertex: &[u8; 16],

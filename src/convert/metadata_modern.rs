@@ -186,7 +186,7 @@ impl<'p> ModernBuilder<'p> {
                 name: None,
                 uid: None,
                 parallelism,
-                // Subtask i holds key group i (formats.md §3.13).
+                // Subtask i holds key group i (legacy-formats.md §3.13).
                 max_parallelism: parallelism,
                 coordinator: None,
                 subtasks: Vec::new(),

@@ -1,4 +1,4 @@
-//! The native target (native.md): state written the way Flink 1.2+ writes its own
+//! The native target (native-formats.md): state written the way Flink 1.2+ writes its own
 //! savepoints, so a stock Flink restores it with its normal code. Keyed state becomes a
 //! key-group stream (computed header + the 1.1 `data` bytes verbatim), `Checkpointed`
 //! function state becomes `ListCheckpointed` managed operator state `_default_`
@@ -19,7 +19,7 @@ pub const DEFAULT_OPERATOR_STATE: &str = "_default_";
 const VOID_SERIALIZER: &str = crate::classnames::VOID_SERIALIZER;
 
 /// `VoidNamespaceSerializer` (a class Flink 1.1 lacks): Flink 1.2+ needs a non-null
-/// namespace where 1.1 used `VoidSerializer` (native.md §7.3.5, A.2).
+/// namespace where 1.1 used `VoidSerializer` (native-formats.md §7.3.5, A.2).
 static VOID_NAMESPACE_SERIALIZER: ClassSpec = ClassSpec {
     name: crate::classnames::VOID_NAMESPACE_SERIALIZER,
     uid: 1,
@@ -28,7 +28,7 @@ static VOID_NAMESPACE_SERIALIZER: ClassSpec = ClassSpec {
     superclass: Some(&TYPE_SERIALIZER_SINGLETON),
 };
 
-/// `JavaSerializer`, the element serializer of `ListCheckpointed` state (native.md A.4).
+/// `JavaSerializer`, the element serializer of `ListCheckpointed` state (native-formats.md A.4).
 static JAVA_SERIALIZER: ClassSpec = ClassSpec {
     name: crate::classnames::JAVA_SERIALIZER,
     uid: 0x465358cea4340a92,
@@ -44,7 +44,7 @@ fn singleton_stream(spec: &'static ClassSpec) -> Result<Vec<u8>, String> {
     b.finish().map_err(|e| e.to_string())
 }
 
-/// The header of a `_default_` managed operator state stream (native.md §7.4.1): proxy
+/// The header of a `_default_` managed operator state stream (native-formats.md §7.4.1): proxy
 /// version 1, one state `_default_` in SPLIT_DISTRIBUTE mode, its `JavaSerializer` as a
 /// bare stream, then the element count 1. The element follows at the returned length.
 pub fn operator_state_header() -> Result<Vec<u8>, String> {
@@ -67,7 +67,7 @@ fn put_utf(out: &mut Vec<u8>, s: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Serializer proxy framing: `int 1, int length, Java stream` (native.md §7.3.5).
+/// Serializer proxy framing: `int 1, int length, Java stream` (native-formats.md §7.3.5).
 fn put_proxy(out: &mut Vec<u8>, stream: &[u8]) -> Result<(), String> {
     let n = i32::try_from(stream.len()).map_err(|_| "serializer stream too large".to_string())?;
     out.extend_from_slice(&1i32.to_be_bytes());
@@ -87,7 +87,7 @@ fn is_class(graph: &Graph, node: NodeId, name: &str) -> bool {
     graph.class_name_of(node).is_some_and(|n| n.is(name))
 }
 
-/// State type ordinals of `KeyedBackendSerializationProxy` (native.md §7.3.1).
+/// State type ordinals of `KeyedBackendSerializationProxy` (native-formats.md §7.3.1).
 fn type_ordinal(kind: StateKind) -> i32 {
     match kind {
         StateKind::Value => 1,
@@ -138,7 +138,7 @@ pub struct StateHeader<'a> {
     pub value_serializer: &'a [u8],
 }
 
-/// `KeyedBackendSerializationProxy` version 1 (native.md §7.3.1): key serializer proxy,
+/// `KeyedBackendSerializationProxy` version 1 (native-formats.md §7.3.1): key serializer proxy,
 /// then per state its type, name and namespace and value serializer proxies. Its
 /// length is the key group's offset.
 pub fn keyed_header(key_serializer: &[u8], states: &[StateHeader<'_>]) -> Result<Vec<u8>, String> {
@@ -211,7 +211,7 @@ pub fn heap_header(graph: &Graph, heaps: &[(&str, &HeapSnapshot)]) -> Result<Vec
 /// Gives a heap snapshot's data as a piece, with its namespace count.
 pub type DataPiece<'a> = dyn Fn(&HeapSnapshot) -> Result<(Piece, i32), Error> + 'a;
 
-/// The heap-layout body (native.md §7.3.2): `int key group`, then per state `short j,
+/// The heap-layout body (native-formats.md §7.3.2): `int key group`, then per state `short j,
 /// 01` + the 1.1 `data` verbatim, or `short j, 00` when it has no namespaces.
 /// `data_piece` gives a snapshot's data as a piece with its namespace count.
 pub fn heap_body(

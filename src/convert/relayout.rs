@@ -1,4 +1,4 @@
-//! RocksDB records as heap state (native.md §7.3.4); the other way, heap entries as
+//! RocksDB records as heap state (native-formats.md §7.3.4); the other way, heap entries as
 //! RocksDB records, is `heap_reframe.rs`. Possible only where no state is list state:
 //! a RocksDB list value (elements joined by a delimiter) has no heap form. The bulk
 //! bytes (keys, values) stay ranges of the source; the per-entry framing is generated,

@@ -1,5 +1,5 @@
 //! Class renaming for re-emitting Flink 1.1 objects the way Flink 1.2.0 re-serializes
-//! them (formats.md §3.2, §3.8): the table, given to the generic Java writer as a
+//! them (legacy-formats.md §3.2, §3.8): the table, given to the generic Java writer as a
 //! [`Renamer`].
 //!
 //! Flink 1.2.0 reads a 1.1 blob with a stream that, for a class name `org.apache.flink.X`
@@ -18,7 +18,7 @@ use crate::javaser::{Renamer, WriteOptions};
 /// over a 1.1 name, by its 1.1 name (insert `migration.` after `org.apache.flink.` to
 /// get the 1.2 one; the UIDs are equal).
 ///
-/// Classes: the table of formats.md §3.2. Interfaces: `StateHandle` and
+/// Classes: the table of legacy-formats.md §3.2. Interfaces: `StateHandle` and
 /// `StreamStateHandle`, the two migration types §3.8 shows in re-written field
 /// signatures; interfaces are never class descriptors in these streams, but a JVM
 /// resolving the 1.1 name would resolve them the same way.

@@ -1,5 +1,5 @@
 //! Flink 1.1 RocksDB fully-async snapshots (framing: `v0/rocksdb.rs`) served as Flink 1.2+
-//! RocksDB key-group streams (native.md §7.3.3), without materialising them.
+//! RocksDB key-group streams (native-formats.md §7.3.3), without materialising them.
 //!
 //! Old record: `u8 column, int kLen, K ‖ 2A ‖ NS, int vLen, value`. New record:
 //! `int kLen, kg ‖ K ‖ NS, int vLen, value` — the same key length, the separator replaced
@@ -139,7 +139,7 @@ impl RocksSnapshot {
         self.record_count == 0
     }
 
-    /// The key-group stream header for these columns (native.md §7.3.1): the given key
+    /// The key-group stream header for these columns (native-formats.md §7.3.1): the given key
     /// serializer, Void namespaces, each column's value serializer.
     pub fn header(&self, key_serializer: &[u8]) -> Result<Vec<u8>, String> {
         let states: Vec<super::native::StateHeader<'_>> = self

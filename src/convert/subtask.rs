@@ -1,5 +1,5 @@
-//! The conversion of one decoded subtask: the faithful files of formats.md §3.4–3.8 and
-//! the native files of native.md §7.3–7.4.
+//! The conversion of one decoded subtask: the faithful files of legacy-formats.md §3.4–3.8 and
+//! the native files of native-formats.md §7.3–7.4.
 
 use super::FileKind;
 use super::error::Error;
@@ -415,7 +415,7 @@ impl Cx<'_> {
         Ok(Some(KeyedSource {
             entry,
             // maxParallelism = parallelism, so subtask i owns exactly key group i
-            // (formats.md §3.13).
+            // (legacy-formats.md §3.13).
             key_group: self.model.location.subtask.unwrap_or(0),
             rocks,
         }))

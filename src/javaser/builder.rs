@@ -8,7 +8,7 @@
 //!   (keyed by class name);
 //! - field-type strings shared: the JVM hands `ObjectOutputStream` interned signature
 //!   strings, so a second `Lorg/apache/flink/runtime/state/StateHandle;` is a reference;
-//! - block data cut into records of at most 1,024 bytes, `77 n` / `7A int` (formats.md §5.3);
+//! - block data cut into records of at most 1,024 bytes, `77 n` / `7A int` (legacy-formats.md §5.3);
 //! - primitive array bodies streamed in pieces after their length, never held whole.
 //!
 //! Which objects the field values form is the caller's business: the builder writes

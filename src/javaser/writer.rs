@@ -9,7 +9,7 @@
 //! `TC_REFERENCE` afterwards; the traversal is the reader's, so an unchanged graph comes
 //! out byte for byte as it went in. A standalone object re-emit (`write_object`) starts
 //! an empty handle table, so whatever it reaches that the original defined earlier is now
-//! written in full at its first use (formats.md §3.2 "Blob-internal handles").
+//! written in full at its first use (legacy-formats.md §3.2 "Blob-internal handles").
 
 use super::error::{Error, ErrorKind, Result};
 use super::model::*;

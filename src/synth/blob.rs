@@ -1,6 +1,6 @@
 //! One subtask's blob: the `StreamTaskStateList` with its chain entries and their handles,
 //! written straight to the output; external files are written as their handles are
-//! reached (formats.md §2.1–2.5).
+//! reached (legacy-formats.md §2.1–2.5).
 
 use super::SynthError;
 use super::objects::{self, Text, body_error};
@@ -240,7 +240,7 @@ fn heap_snapshots<W: Write>(
 }
 
 /// The RocksDB fully-async stream: `int` column count, per column its mapping byte and
-/// descriptor stream, then every column's records (formats.md §2.5).
+/// descriptor stream, then every column's records (legacy-formats.md §2.5).
 fn rocks_stream(
     w: &mut dyn Write,
     kp: &KeyedPlan,

@@ -1,6 +1,6 @@
 //! Which keys a subtask holds. Keys are non-negative `Long`s (or `Tuple1<Long>`, whose
 //! hashCode is the Long's); subtask `s` of a vertex with parallelism `p` holds the first
-//! `n` of 0, 1, 2, … whose key group (formats.md §3.13, maxParallelism = p) is `s`, in
+//! `n` of 0, 1, 2, … whose key group (legacy-formats.md §3.13, maxParallelism = p) is `s`, in
 //! ascending order — which is also the order RocksDB iterates them in (the big-endian
 //! bytes of a non-negative Long sort like the numbers).
 //!
@@ -123,7 +123,7 @@ mod tests {
 
     #[test]
     fn matches_the_fixture_assignment() {
-        // formats.md §3.13: keys 0..3 with p = 4 fall in groups 2, 2, 3, 1.
+        // legacy-formats.md §3.13: keys 0..3 with p = 4 fall in groups 2, 2, 3, 1.
         let groups: Vec<u32> = (0..4).map(|k| key_group(k, 4)).collect();
         assert_eq!(groups, vec![2, 2, 3, 1]);
         let sel = KeySelection {

@@ -1,7 +1,7 @@
 //! Synthetic Flink 1.1 (version 0) savepoints of any shape and size, for tests, demos and
 //! benchmarks (`savepointfs synth`).
 //!
-//! The objects are the ones Flink 1.1 writes (formats.md §1.2, §2; class descriptors
+//! The objects are the ones Flink 1.1 writes (legacy-formats.md §1.2, §2; class descriptors
 //! byte-identical to the real fixtures', see [`classes`]), laid out like the fixture job:
 //! per chain entry (head operator last) a `SerializedStateHandle` function state, a
 //! `DataInputViewHandle` operator state and a `kvStates` map of `ValueState<Long>`
@@ -18,7 +18,7 @@
 //! registers states lazily); a subtask without any has `kvStates = null`. Keys: see
 //! [`keys`]; map headers and entry order: `javamap`.
 //!
-//! **Size.** The sum of all subtasks' `stateSize` (the sum of handle sizes, formats.md §2.6)
+//! **Size.** The sum of all subtasks' `stateSize` (the sum of handle sizes, legacy-formats.md §2.6)
 //! equals `state_bytes` exactly. The structural part (small function states, operator
 //! labels, keyed data of `keys` keys per state) is fixed by the shape; the rest is spread
 //! evenly over the subtasks as head-operator payload: half as a `byte[]` function state
@@ -75,10 +75,10 @@ pub enum Backend {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RocksDbMode {
-    /// `FinalFullyAsyncSnapshot`: the database as one stream (formats.md §2.5).
+    /// `FinalFullyAsyncSnapshot`: the database as one stream (legacy-formats.md §2.5).
     FullyAsync,
     /// `FinalSemiAsyncSnapshot`: only a `backupUri` (no directory is created there, so
-    /// its size counts 0); Flink 1.2 cannot migrate it (formats.md §3.9).
+    /// its size counts 0); Flink 1.2 cannot migrate it (legacy-formats.md §3.9).
     SemiAsync,
 }
 

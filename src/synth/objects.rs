@@ -156,7 +156,7 @@ pub fn function_stream_size(f: &FunctionState) -> Result<u64, SynthError> {
 }
 
 /// One RocksDB column header's Java stream: a fresh `ObjectOutputStream` holding the
-/// column's `ValueStateDescriptor` (formats.md §2.5).
+/// column's `ValueStateDescriptor` (legacy-formats.md §2.5).
 pub fn column_stream(name: &str) -> Result<Vec<u8>, SynthError> {
     let mut b = StreamBuilder::new(Vec::new(), "RocksDB column descriptor", 0)?;
     value_state_descriptor(&mut b, Text::New(name))?;
@@ -178,7 +178,7 @@ mod tests {
 
     #[test]
     fn function_streams_have_the_fixture_sizes() {
-        // formats.md §2.5: "Here be dragons!" is 23 B and ("hello", 42) is 233 B.
+        // legacy-formats.md §2.5: "Here be dragons!" is 23 B and ("hello", 42) is 233 B.
         let text = FunctionState::Text("Here be dragons!".into());
         assert_eq!(function_stream_size(&text).unwrap(), 23);
         let tuple = FunctionState::Tuple2("hello".into(), 42);

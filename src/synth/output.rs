@@ -1,4 +1,4 @@
-//! The savepoint file (formats.md §1.2) and the external state files, both streamed: a
+//! The savepoint file (legacy-formats.md §1.2) and the external state files, both streamed: a
 //! blob's length is written as a placeholder and patched once the blob is complete.
 
 use super::blob::{BlobCtx, write_blob};
@@ -253,7 +253,7 @@ fn write_savepoint(
             sp.put(&(state_size as i64).to_be_bytes())?;
             sp.put(&st.duration.to_be_bytes())?;
         }
-        // numKvStates: always 0 in Flink 1.1 files (formats.md §1.4).
+        // numKvStates: always 0 in Flink 1.1 files (legacy-formats.md §1.4).
         sp.put(&0i32.to_be_bytes())?;
     }
     Ok(total)

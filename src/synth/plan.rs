@@ -11,7 +11,7 @@ use crate::prng::Prng;
 
 /// `FsStateBackend`'s default file-state threshold: state up to this size stays inline.
 pub const FS_THRESHOLD: u64 = 1024;
-/// Heap keyed data per subtask and state: `int 1`, namespace `00`, `int n` (formats.md §2.5).
+/// Heap keyed data per subtask and state: `int 1`, namespace `00`, `int n` (legacy-formats.md §2.5).
 pub const HEAP_HEADER: u64 = 9;
 /// One heap entry: Long key and Long value.
 pub const HEAP_ENTRY: u64 = 16;
@@ -97,7 +97,7 @@ impl KeyedPlan {
         Ok(n)
     }
 
-    /// The handle sizes Flink 1.1 adds to the stateSize (formats.md §2.6).
+    /// The handle sizes Flink 1.1 adds to the stateSize (legacy-formats.md §2.6).
     pub fn size(&self) -> Result<u64, SynthError> {
         Ok(match self.store {
             KeyedStore::Memory | KeyedStore::Filesystem => {

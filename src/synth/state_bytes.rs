@@ -1,6 +1,6 @@
 //! The state bytes themselves, streamed in 64 KiB pieces to any writer (an array body in
 //! a blob, or an external file): keyed data in the heap-snapshot layout, RocksDB
-//! fully-async records, operator bytes and filler (formats.md §2.5).
+//! fully-async records, operator bytes and filler (legacy-formats.md §2.5).
 
 use super::keys::KeySelection;
 use super::plan::{OperatorState, ROCKS_RECORD};
@@ -104,7 +104,7 @@ mod tests {
     fn heap_data_has_the_snapshot_layout() {
         let mut out = Vec::new();
         write_heap_data(&mut out, &sel(1), &mut Prng::new(1)).unwrap();
-        // formats.md §2.5's example: 1 namespace, VoidSerializer 00, 1 entry, key 2
+        // legacy-formats.md §2.5's example: 1 namespace, VoidSerializer 00, 1 entry, key 2
         // (the first key of group 3 with p = 4).
         assert_eq!(
             &out[..17],

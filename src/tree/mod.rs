@@ -1,4 +1,4 @@
-//! The virtual tree of design.md, independent of FUSE: stable inode numbers, names made
+//! The virtual tree (README, Design), independent of FUSE: stable inode numbers, names made
 //! only from ids and indices, exact sizes before any read, and files served through the
 //! multi-stream reader. Opening reads only the savepoint's outer index; a subtask is
 //! decoded and converted when something under it is first looked at, and kept in a

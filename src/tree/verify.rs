@@ -5,7 +5,7 @@
 //!    the allowed roots and is a readable regular file; contents whose end is knowable
 //!    are walked to it (a `FileSerializableStateHandle` file is one complete Java
 //!    stream, a RocksDB fully-async stream is well framed to its last byte); and the
-//!    subtask's state size as Flink 1.1 recorded it (formats.md §2.6: inline lengths
+//!    subtask's state size as Flink 1.1 recorded it (legacy-formats.md §2.6: inline lengths
 //!    plus file lengths at snapshot time) still equals what the files add up to now,
 //!    which is what catches an external file truncated or replaced since.
 //! 2. `_metadata` is built for the chosen target and read back with our V1 reader;
@@ -136,7 +136,7 @@ impl Verifier<'_, '_> {
         }
         self.keys(&model, t.parallelism, &base);
         let savepoint = index.source().clone();
-        // Sizes per formats.md §2.6, with external lengths as they are now.
+        // Sizes per legacy-formats.md §2.6, with external lengths as they are now.
         let mut now_size = Some(0u64);
         let mut externals: Vec<(String, u64)> = Vec::new();
         let mut size_known = true;
@@ -213,7 +213,7 @@ impl Verifier<'_, '_> {
         self.summary.problems > before
     }
 
-    /// Key placement (native.md §7.3.6): Flink files each restored key under the key
+    /// Key placement (native-formats.md §7.3.6): Flink files each restored key under the key
     /// group of the stream it sits in and never re-checks, so a key in the wrong subtask
     /// would be lost silently. Also warns on state kinds whose native restore is unproven.
     fn keys(&mut self, model: &SubtaskModel, parallelism: u32, base: &Place) {
@@ -278,7 +278,7 @@ impl Verifier<'_, '_> {
                     self.warning(
                         at(&kv.name),
                         format!(
-                            "native restore of {} is untested (native.md §7.5)",
+                            "native restore of {} is untested (native-formats.md §7.5)",
                             unproven.join(", ")
                         ),
                     );

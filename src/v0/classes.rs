@@ -1,6 +1,6 @@
 //! The Flink 1.1 (and JDK) classes we write from scratch, exactly as a stream describes
 //! them: names, serialVersionUIDs, flags, fields in stream order and superclasses
-//! (formats.md §2.3, §2.4, §5.4). The synthetic savepoint generator writes whole
+//! (legacy-formats.md §2.3, §2.4, §5.4). The synthetic savepoint generator writes whole
 //! savepoints with them; the conversion writes serializer objects (key serializers the
 //! user names for RocksDB state). `tests/synth.rs` compares these descriptors with the
 //! ones in the real Flink-written fixtures.
@@ -154,7 +154,7 @@ pub static MEM_VALUE_STATE_SNAPSHOT: ClassSpec = class(
 );
 
 /// Not emitted (the generator writes `ValueState`s only); listed so that the table is
-/// complete for the other state kinds of formats.md §2.3.
+/// complete for the other state kinds of legacy-formats.md §2.3.
 pub static MEM_LIST_STATE_SNAPSHOT: ClassSpec = class(
     crate::classnames::MEM_LIST_STATE_SNAPSHOT,
     1,
@@ -296,7 +296,7 @@ pub static VOID_SERIALIZER: ClassSpec = class(
     Some(&TYPE_SERIALIZER_SINGLETON),
 );
 
-/// Not emitted; listed with the other singletons of formats.md §2.4.
+/// Not emitted; listed with the other singletons of legacy-formats.md §2.4.
 pub static INT_SERIALIZER: ClassSpec = class(
     crate::classnames::INT_SERIALIZER,
     1,

@@ -18,7 +18,7 @@ pub struct Location {
     pub entry: Option<usize>,
     /// The subtask index written in the file.
     pub subtask: Option<u32>,
-    /// Chain index (head operator last, formats.md §2.1).
+    /// Chain index (head operator last, legacy-formats.md §2.1).
     pub chain: Option<usize>,
     /// Field path inside the chain entry, e.g. `.operatorState.stream`.
     pub field: String,
@@ -90,7 +90,7 @@ pub enum Error {
         "{source_name}: unsupported savepoint format version {version} at offset 4 (Flink 1.1 writes 0, Flink 1.2 writes 1)"
     )]
     UnsupportedVersion { source_name: String, version: u32 },
-    /// The outer index (formats.md §1.2) is inconsistent.
+    /// The outer index (legacy-formats.md §1.2) is inconsistent.
     #[error("{source_name}: offset {offset}: {location}: {problem}")]
     Framing {
         source_name: String,

@@ -1,5 +1,5 @@
 //! The state handles and keyed-state snapshots Flink 1.1 writes into a chain entry
-//! (formats.md §2.2–2.6), decoded from the Java graph into typed values that know where
+//! (legacy-formats.md §2.2–2.6), decoded from the Java graph into typed values that know where
 //! their bytes are: a span of the savepoint file or an external file, never a copy.
 
 use super::error::{Error, Location, ModelProblem, Result};
@@ -97,7 +97,7 @@ impl StateHandle {
         }
     }
 
-    /// The size Flink 1.1 reports (formats.md §2.6): array lengths, or a file's length
+    /// The size Flink 1.1 reports (legacy-formats.md §2.6): array lengths, or a file's length
     /// as `measure` sees it (0 when it cannot be had).
     pub fn state_size(&self, measure: &dyn Measure) -> u64 {
         match self {
@@ -128,7 +128,7 @@ pub enum StateKind {
 }
 
 /// `Mem*State$Snapshot` / `Fs*State$Snapshot`: one named keyed state, its data laid out as
-/// namespaces → (key, value) entries (formats.md §2.5), plus the objects needed to read
+/// namespaces → (key, value) entries (legacy-formats.md §2.5), plus the objects needed to read
 /// and re-emit it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HeapSnapshot {
@@ -200,7 +200,7 @@ impl KvSnapshot {
         }
     }
 
-    /// The size Flink 1.1 reports (formats.md §2.6).
+    /// The size Flink 1.1 reports (legacy-formats.md §2.6).
     pub fn state_size(&self, measure: &dyn Measure) -> u64 {
         match self {
             KvSnapshot::Heap(h) => match &h.data {
@@ -216,7 +216,7 @@ impl KvSnapshot {
         }
     }
 
-    /// Why Flink 1.2 cannot migrate this snapshot, if it cannot (formats.md §3.9).
+    /// Why Flink 1.2 cannot migrate this snapshot, if it cannot (legacy-formats.md §3.9).
     pub fn migration_problem(&self) -> Option<String> {
         match self {
             KvSnapshot::RocksDbSemiAsync { backup_uri, .. } => Some(format!(

@@ -1,4 +1,4 @@
-//! The outer index of a Flink 1.1 savepoint file (formats.md §1.2): header, task states,
+//! The outer index of a Flink 1.1 savepoint file (legacy-formats.md §1.2): header, task states,
 //! subtask entries. Opening reads only the framing fields with small positional reads and
 //! skips every blob, so the cost grows with the number of subtasks, never with state size.
 
@@ -19,7 +19,7 @@ pub const VERSION_V1: u32 = 1;
 const HEADER_LEN: u64 = 20;
 /// Smallest task state: vertex 16 + parallelism 4 + numSubtaskStates 4 + numKvStates 4.
 const MIN_TASK_LEN: u64 = 28;
-/// Smallest subtask entry: index 4 + length 4 + stateSize 8 + duration 8 (formats.md §5.5).
+/// Smallest subtask entry: index 4 + length 4 + stateSize 8 + duration 8 (legacy-formats.md §5.5).
 const MIN_SUBTASK_LEN: u64 = 24;
 
 pub use crate::ids::VertexId;
@@ -33,7 +33,7 @@ pub struct SubtaskEntry {
     pub offset: u64,
     /// The Java-serialized state (absolute file span), `None` for the ‑1 null encoding.
     pub blob: Option<Span>,
-    /// Sum of the handle sizes as Flink 1.1 computed them (formats.md §2.6).
+    /// Sum of the handle sizes as Flink 1.1 computed them (legacy-formats.md §2.6).
     pub state_size: i64,
     /// Milliseconds from checkpoint trigger to acknowledgement.
     pub duration: i64,
@@ -105,7 +105,7 @@ pub fn format_version(source: &dyn Source) -> Result<u32> {
 }
 
 impl SavepointIndex {
-    /// Reads and validates the framing of a Flink 1.1 savepoint (formats.md §1.2–1.4).
+    /// Reads and validates the framing of a Flink 1.1 savepoint (legacy-formats.md §1.2–1.4).
     pub fn open(source: Arc<dyn Source>) -> Result<SavepointIndex> {
         match format_version(&*source)? {
             VERSION_V0 => {}
@@ -267,7 +267,7 @@ fn read_task(r: &mut Framing, position: usize, later_tasks: u64) -> Result<TaskE
             kv_at,
             &loc,
             format!(
-                "number of key-group (kv) states is {kv}: Flink 1.1 always writes 0, and its writer and readers disagree on the layout of these entries (formats.md §1.4)"
+                "number of key-group (kv) states is {kv}: Flink 1.1 always writes 0, and its writer and readers disagree on the layout of these entries (legacy-formats.md §1.4)"
             ),
         ));
     }

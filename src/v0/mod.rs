@@ -2,7 +2,7 @@
 //! typed model of one subtask's blob ([`SubtaskModel`]: chain entries, state handles,
 //! keyed-state snapshots), decoded lazily and never copying state bytes.
 //!
-//! Layout and classes: formats.md §1 and §2.
+//! Layout and classes: legacy-formats.md §1 and §2.
 
 pub mod classes;
 mod error;

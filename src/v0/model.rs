@@ -1,4 +1,4 @@
-//! The typed model of one subtask, decoded lazily from its blob (formats.md §2.1): a
+//! The typed model of one subtask, decoded lazily from its blob (legacy-formats.md §2.1): a
 //! `StreamTaskStateList` whose `states` array is the operator chain, head operator last.
 //! The decoded Java graph is kept, because the conversion re-emits the keyed-state map
 //! from it.
@@ -40,7 +40,7 @@ pub struct ChainEntry {
 }
 
 impl ChainEntry {
-    /// Sum of the handle sizes (formats.md §2.6).
+    /// Sum of the handle sizes (legacy-formats.md §2.6).
     pub fn state_size(&self, measure: &dyn Measure) -> u64 {
         let handles = [&self.function_state, &self.operator_state]
             .into_iter()
@@ -253,7 +253,7 @@ impl SubtaskModel {
             .reduce(|a, b| a + b)
     }
 
-    /// Reasons Flink 1.2 could not migrate this subtask (formats.md §3.9); empty if none.
+    /// Reasons Flink 1.2 could not migrate this subtask (legacy-formats.md §3.9); empty if none.
     pub fn migration_problems(&self) -> Vec<String> {
         let mut out: Vec<String> = self
             .entries()

@@ -1,5 +1,5 @@
 //! The summary document of a Flink 1.1 savepoint (`inspect --json`, and `savepoint.json`
-//! in the tree; design.md). Field names are a contract. A subtask that fails to decode
+//! in the tree). Field names are a contract. A subtask that fails to decode
 //! carries its error and does not hide the others.
 
 use super::handles::{Bytes, KvSnapshot, StateHandle};
@@ -50,7 +50,7 @@ pub struct SubtaskReport {
     /// The stateSize recorded in the file.
     pub state_size: i64,
     pub duration: i64,
-    /// Sum of the decoded handles' sizes (formats.md §2.6); equals `state_size` for a
+    /// Sum of the decoded handles' sizes (legacy-formats.md §2.6); equals `state_size` for a
     /// consistent file whose external files are all present.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub handle_size_sum: Option<u64>,

@@ -1,6 +1,6 @@
 //! Test-only: writes small Java serialization streams of Flink 1.1 state objects that no
 //! fixture holds (filesystem handles, RocksDB snapshots, unknown classes), following the
-//! grammar of formats.md §5 (descriptors are written once and referenced after).
+//! grammar of legacy-formats.md §5 (descriptors are written once and referenced after).
 
 use std::collections::HashMap;
 

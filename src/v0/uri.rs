@@ -1,7 +1,7 @@
 //! External state locations. Flink 1.1 stores them as `core.fs.Path` (whose only field is
 //! a `java.net.URI`) or as a bare `URI`; in the stream a URI is just its string form. We
 //! split that string the way `java.net.URI` does (RFC 2396) and render it the way Flink's
-//! `Path.toString()` does (formats.md §2.5), because the V1 writer uses that rendering.
+//! `Path.toString()` does (legacy-formats.md §2.5), because the V1 writer uses that rendering.
 //! Paths come from untrusted input: nothing here touches the file system (sizes are
 //! asked of a [`Measure`], which the caller's path policy implements).
 
@@ -89,7 +89,7 @@ impl ExternalPath {
 /// `scheme ":" rest` when the text before the first `:` is a valid scheme and comes
 /// before any `/`, `?` or `#`; otherwise a relative reference.
 /// How the Flink 1.1 model learns the size of external state, which Flink 1.1 counted in
-/// its `stateSize` (formats.md §2.6). The model never touches the file system itself:
+/// its `stateSize` (legacy-formats.md §2.6). The model never touches the file system itself:
 /// the caller's policy decides what may be looked at (`convert::ExternalPolicy`).
 pub trait Measure {
     /// A file's length; `None` when it cannot or may not be looked at.

@@ -1,5 +1,5 @@
 //! Flink 1.2 ("V1") savepoint metadata: the format Flink 1.2.0 writes as
-//! `savepoint-XXXX` and the 1.3 development line as `_metadata` (formats.md §4).
+//! `savepoint-XXXX` and the 1.3 development line as `_metadata` (legacy-formats.md §4).
 //!
 //! [`read()`] parses a whole file into a [`Savepoint`] (hostile input expected, every
 //! error located by offset and structure); [`write()`] gives back the exact bytes, and
@@ -21,7 +21,7 @@ pub const MAGIC: u32 = 0x4960_672D;
 /// The only format version this layer reads and writes.
 pub const VERSION: i32 = 1;
 /// Smallest task state: vertex id 16, parallelism, max parallelism, chain length and
-/// subtask count 4 each (formats.md §5.5).
+/// subtask count 4 each (legacy-formats.md §5.5).
 pub const MIN_TASK_BYTES: u64 = 32;
 /// Smallest subtask record: index 4, duration 8, three chain counts 4 each, two null
 /// keyed handles 1 each.

@@ -1,4 +1,4 @@
-//! The Flink 1.2 savepoint as plain data, in file order (formats.md §4).
+//! The Flink 1.2 savepoint as plain data, in file order (legacy-formats.md §4).
 //!
 //! Everything the file holds is kept, including fields Flink ignores (the subtask
 //! `duration`) and orders Flink does not preserve (operator state names, which Flink
@@ -168,7 +168,7 @@ pub struct KeyGroupsHandle {
     pub delegate: StreamHandle,
 }
 
-/// Wire type codes (formats.md §4.4).
+/// Wire type codes (legacy-formats.md §4.4).
 pub mod code {
     pub const NULL: u8 = 0;
     pub const BYTE_STREAM: u8 = 1;
@@ -265,7 +265,7 @@ impl fmt::Display for HandleLocation {
 impl Savepoint {
     /// Every handle position in file order, nulls included; a non-null operator or
     /// key-group handle is followed by its delegate stream handle. This is the
-    /// counting convention of formats.md §4.5 (one entry per type byte in the file).
+    /// counting convention of legacy-formats.md §4.5 (one entry per type byte in the file).
     pub fn handles(&self) -> Vec<(HandleLocation, HandleRef<'_>)> {
         let mut out = Vec::new();
         for (t, task) in self.tasks.iter().enumerate() {

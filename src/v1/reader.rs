@@ -1,6 +1,6 @@
-//! Reads a V1 savepoint (formats.md §4) into the [`model`](super::model).
+//! Reads a V1 savepoint (legacy-formats.md §4) into the [`model`](super::model).
 //!
-//! Hostile input is expected (formats.md §5.5): every count is checked against the bytes
+//! Hostile input is expected (legacy-formats.md §5.5): every count is checked against the bytes
 //! that remain, times the smallest size one element can take, before anything is
 //! allocated; Flink's own reader checks (parallelism, chain length, subtask index,
 //! type codes, key-group range) are errors here too, and so are trailing bytes and

@@ -1,4 +1,4 @@
-//! Writes V1 savepoints (formats.md §4) byte for byte as Flink 1.2 lays them out.
+//! Writes V1 savepoints (legacy-formats.md §4) byte for byte as Flink 1.2 lays them out.
 //!
 //! [`write()`] serializes a whole [`Savepoint`]. [`Encoder`] is the same writer one field
 //! group at a time, for callers that must not hold inline state in memory: write an
@@ -418,7 +418,7 @@ mod tests {
         }
     }
 
-    /// formats.md §4.2–4.4, written out by hand.
+    /// legacy-formats.md §4.2–4.4, written out by hand.
     const HANDMADE_HEX: &str = "
         4960672d 00000001 0000000000000007 00000001
         000102030405060708090a0b0c0d0e0f 00000002 00000004 00000002 00000001

@@ -73,7 +73,7 @@ pub fn operator_snapshots(fixtures: &std::path::Path) -> Vec<PathBuf> {
 }
 
 /// Subtask blobs of a V0 savepoint as (vertex hex, subtask index, offset, length),
-/// found by walking only the framing (formats.md §1.2).
+/// found by walking only the framing (legacy-formats.md §1.2).
 pub fn v0_blobs(bytes: &[u8]) -> Vec<(String, i32, usize, usize)> {
     let be32 = |o: usize| i32::from_be_bytes(bytes[o..o + 4].try_into().unwrap());
     assert_eq!(&bytes[0..8], &[0x49, 0x60, 0x67, 0x2d, 0, 0, 0, 0]);

@@ -259,7 +259,7 @@ fn function_state_streams_equal_the_fixture_bytes() {
         return;
     };
     // The mem11 blobs carry ("hello", 42) and "Here be dragons!" as function state
-    // (formats.md §2.5); the generator's streams for those values must be those bytes.
+    // (legacy-formats.md §2.5); the generator's streams for those values must be those bytes.
     let bytes = std::fs::read(common::mem11(&fixtures)).unwrap();
     let d = decode(&common::mem11(&fixtures));
     let mut seen = BTreeMap::new();

@@ -124,7 +124,7 @@ fn nested_stream_writes_into_an_array_body() {
     let mut nested = StreamBuilder::new(&mut inner_len, "nested", 0).unwrap();
     nested.string("Here be dragons!").unwrap();
     nested.finish().unwrap();
-    assert_eq!(inner_len.count, 23); // formats.md §2.5: 23 B
+    assert_eq!(inner_len.count, 23); // legacy-formats.md §2.5: 23 B
 
     let mut b = StreamBuilder::new(Vec::new(), "outer", 0).unwrap();
     b.begin_primitive_array(&BYTES, inner_len.count as u32)

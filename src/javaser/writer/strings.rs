@@ -1,5 +1,5 @@
 //! Strings: data strings are written as parsed; field-type strings may be renamed
-//! (formats.md §3.8), and one string node cannot be both renamed type and data.
+//! (legacy-formats.md §3.8), and one string node cannot be both renamed type and data.
 
 use super::{Res, Writer};
 use crate::javaser::model::*;
