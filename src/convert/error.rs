@@ -24,9 +24,9 @@ pub enum Error {
         location: String,
         error: Arc<javaser::Error>,
     },
-    /// `_metadata` cannot be built because a file it names cannot.
+    /// `_metadata` cannot be built.
     #[error("_metadata: {0}")]
-    Metadata(String),
+    Metadata(MetadataError),
     /// Nothing is wrong with the input, but the options given cannot serve it: the user
     /// must add `option` (a mount refuses to start rather than serve failing files).
     #[error("{location}: {reason}")]
@@ -35,6 +35,18 @@ pub enum Error {
         option: &'static str,
         reason: String,
     },
+}
+
+/// Why `_metadata` cannot be built.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum MetadataError {
+    /// A file it names cannot be produced; `_metadata` fails the same way (a file
+    /// outside the allowed roots makes it EACCES too).
+    #[error("{0}")]
+    File(Box<Error>),
+    /// The savepoint's shape cannot be written in the target's format.
+    #[error("{0}")]
+    Shape(String),
 }
 
 /// Why a RocksDB snapshot's keyed stream needs `--key-serializer`.
@@ -50,9 +62,23 @@ pub fn needs_key_serializer(location: &str) -> Error {
 }
 
 impl Error {
+    /// `_metadata` fails because the file that failed with `self` is one it names.
+    pub fn in_metadata(&self) -> Error {
+        match self {
+            Error::Metadata(_) => self.clone(),
+            e => Error::Metadata(MetadataError::File(Box::new(e.clone()))),
+        }
+    }
+
+    /// `_metadata` cannot describe the savepoint's shape.
+    pub fn metadata_shape(why: impl Into<String>) -> Error {
+        Error::Metadata(MetadataError::Shape(why.into()))
+    }
+
     /// The `io::ErrorKind` a reader of the file sees (mapped to errno in one place above).
     pub fn io_kind(&self) -> io::ErrorKind {
         match self {
+            Error::Metadata(MetadataError::File(e)) => e.io_kind(),
             Error::External {
                 problem: ExternalProblem::NotAllowed { .. },
                 ..

@@ -143,7 +143,7 @@ impl<'p> MetadataBuilder<'p> {
     ) -> Result<Self, Error> {
         let v1 = |root: &Option<String>| -> Result<Form<'p>, Error> {
             let root = root.clone().ok_or_else(|| {
-                Error::Metadata(format!("target {} needs a metadata root", target.name()))
+                Error::metadata_shape(format!("target {} needs a metadata root", target.name()))
             })?;
             let root = root.trim_end_matches('/').to_string();
             Ok(Form::V1 {
@@ -174,7 +174,7 @@ impl<'p> MetadataBuilder<'p> {
 
     pub fn begin_task(&mut self, vertex: [u8; 16], parallelism: u32) -> Result<(), Error> {
         let parallelism = i32::try_from(parallelism).map_err(|_| {
-            Error::Metadata(format!(
+            Error::metadata_shape(format!(
                 "vertex {}: parallelism {parallelism} too large",
                 hex(&vertex)
             ))
@@ -212,7 +212,7 @@ impl<'p> MetadataBuilder<'p> {
         index: u32,
         converted: Result<&ConvertedSubtask, &Error>,
     ) -> Result<(), Error> {
-        let converted = converted.map_err(|e| Error::Metadata(e.to_string()))?;
+        let converted = converted.map_err(|e| e.in_metadata())?;
         Self::subtask_in(&mut self.form, index, converted)
     }
 
@@ -235,7 +235,7 @@ impl<'p> MetadataBuilder<'p> {
         };
         let task = tasks
             .last_mut()
-            .ok_or_else(|| Error::Metadata("a subtask before its task".into()))?;
+            .ok_or_else(|| Error::metadata_shape("a subtask before its task"))?;
         let vertex = task.vertex.0;
         // §3.3: the chain length is the first subtask's.
         if task.subtasks.is_empty() {
@@ -243,7 +243,7 @@ impl<'p> MetadataBuilder<'p> {
         }
         let chain_length = task.chain_length as usize;
         if target != Target::Migration && converted.chain.len() != chain_length {
-            return Err(Error::Metadata(format!(
+            return Err(Error::metadata_shape(format!(
                 "vertex {} subtask {index}: chain of {} operators where the task's first subtask has {chain_length}",
                 hex(&vertex),
                 converted.chain.len()
@@ -266,7 +266,7 @@ impl<'p> MetadataBuilder<'p> {
         checkpoint_id: i64,
         root: Option<String>,
     ) -> Result<BuiltMetadata, Error> {
-        let metadata = |e: String| Error::Metadata(e);
+        let metadata = Error::metadata_shape;
         match form {
             Form::PerOperator(b) => b.finish(checkpoint_id),
             Form::Either(v1, b) if b.missing_uid().is_some() => {
@@ -295,11 +295,11 @@ impl<'p> MetadataBuilder<'p> {
 /// A task with no subtask, or chain length 0, fails Flink 1.2's load (§3.3).
 fn check_last_task(tasks: &[v1::TaskState]) -> Result<(), Error> {
     match tasks.last() {
-        Some(t) if t.subtasks.is_empty() => Err(Error::Metadata(format!(
+        Some(t) if t.subtasks.is_empty() => Err(Error::metadata_shape(format!(
             "vertex {} has no subtask states, so its chain length is 0, which Flink 1.2 rejects",
             t.vertex
         ))),
-        Some(t) if t.chain_length == 0 => Err(Error::Metadata(format!(
+        Some(t) if t.chain_length == 0 => Err(Error::metadata_shape(format!(
             "vertex {}: chain length 0, which Flink 1.2 rejects",
             t.vertex
         ))),
@@ -353,7 +353,7 @@ fn subtask_state(
                 let f = e
                     .legacy_operator_state
                     .as_ref()
-                    .map_err(|e| Error::Metadata(e.to_string()))?;
+                    .map_err(|e| e.in_metadata())?;
                 Some(file_handle(
                     Some(e.index),
                     FileKind::LegacyOperatorState,
@@ -364,7 +364,7 @@ fn subtask_state(
     }
     let managed_keyed = match &converted.keyed_state {
         None => None,
-        Some(Err(e)) => return Err(Error::Metadata(e.to_string())),
+        Some(Err(e)) => return Err(e.in_metadata()),
         // §3.7: key group [i, i] at offset 0 (maxParallelism = parallelism).
         Some(Ok(f)) => Some(v1::KeyGroupsHandle {
             start: index as i32,
@@ -395,7 +395,7 @@ fn native_subtask_state(
                   kind: FileKind,
                   f: &FileResult|
      -> Result<(v1::StreamHandle, u64), Error> {
-        let f: &ConvertedFile = f.as_ref().map_err(|e| Error::Metadata(e.to_string()))?;
+        let f: &ConvertedFile = f.as_ref().map_err(|e| e.in_metadata())?;
         let path = path_of(FileRef {
             vertex,
             subtask: index,

@@ -93,7 +93,7 @@ impl<'p> ModernBuilder<'p> {
 
     /// A file's handle: relative to `_metadata`, or under the root the caller prefixed.
     fn handle(&mut self, f: FileRef<'_>, file: &FileResult) -> Result<(StreamHandle, u64), Error> {
-        let file = file.as_ref().map_err(|e| Error::Metadata(e.to_string()))?;
+        let file = file.as_ref().map_err(|e| e.in_metadata())?;
         let path = (self.path_of)(f);
         let size = file.stream.len() as i64;
         self.files.insert(path.clone(), size);
@@ -112,7 +112,7 @@ impl<'p> ModernBuilder<'p> {
             .task
             .as_ref()
             .map(|(v, p, _)| (*v, *p, ()))
-            .ok_or_else(|| Error::Metadata("a subtask before its task".into()))?;
+            .ok_or_else(|| Error::metadata_shape("a subtask before its task"))?;
         let head = converted.chain.len().saturating_sub(1);
         let mut states: BTreeMap<usize, SubtaskState> = BTreeMap::new();
         for entry in converted.chain.iter().flatten() {
@@ -153,7 +153,7 @@ impl<'p> ModernBuilder<'p> {
             };
             let (delegate, offset) = self.handle(at, f)?;
             let start = i32::try_from(index)
-                .map_err(|_| Error::Metadata(format!("subtask index {index} too large")))?;
+                .map_err(|_| Error::metadata_shape(format!("subtask index {index} too large")))?;
             states.entry(head).or_default().managed_keyed = Some(KeyedHandle {
                 kind: self.layout.keyed_kind,
                 handle_id: None,
@@ -212,7 +212,7 @@ impl<'p> ModernBuilder<'p> {
         self.end_task();
         let mut seen = std::collections::HashSet::new();
         if let Some(dup) = self.operators.iter().find(|o| !seen.insert(o.id)) {
-            return Err(Error::Metadata(format!(
+            return Err(Error::metadata_shape(format!(
                 "operator id {} is given to two operators",
                 dup.id
             )));
@@ -224,7 +224,7 @@ impl<'p> ModernBuilder<'p> {
             operators: self.operators,
             trailer_len: 0,
         };
-        let bytes = meta::write(&m).map_err(Error::Metadata)?;
+        let bytes = meta::write(&m).map_err(Error::metadata_shape)?;
         Ok(BuiltMetadata {
             bytes,
             files: self.files,

@@ -159,13 +159,15 @@ impl Tree {
         let (t, s) = self.subtask_entry(task, sub)?;
         let converted = match SubtaskModel::decode(&self.index, t, s) {
             Ok(model) if model.chain.len() > ino::MAX_CHAIN => {
-                let e = format!(
-                    "{}: chain of {} operators, more than {} supported",
-                    model.location,
-                    model.chain.len(),
-                    ino::MAX_CHAIN
-                );
-                (Err(convert::Error::Metadata(e)), 256)
+                let e = convert::Error::NotMigratable {
+                    location: model.location.to_string(),
+                    reason: format!(
+                        "chain of {} operators, more than {} supported",
+                        model.chain.len(),
+                        ino::MAX_CHAIN
+                    ),
+                };
+                (Err(e), 256)
             }
             Ok(model) => {
                 let c = convert::convert_subtask(&model, t.parallelism, &self.convert);
@@ -639,9 +641,10 @@ impl Tree {
         for (ti, t) in self.index.tasks().iter().enumerate() {
             builder.begin_task(t.vertex.0, t.parallelism)?;
             for (si, s) in t.subtasks.iter().enumerate() {
-                let c = self
-                    .subtask(ti as u32, si as u32)
-                    .map_err(|e| convert::Error::Metadata(e.to_string()))?;
+                let c = self.subtask(ti as u32, si as u32).map_err(|e| match e {
+                    Error::Convert(c) => c.in_metadata(),
+                    other => convert::Error::metadata_shape(other.to_string()),
+                })?;
                 builder.subtask(s.index, c.as_ref().as_ref())?;
             }
         }

@@ -79,7 +79,7 @@ pub fn cause_of(e: &Error) -> String {
                 format!("re-serializing the keyed state failed: {error}")
             }
             convert::Error::Decode(d) => d.to_string(),
-            convert::Error::Metadata(m) => m.clone(),
+            convert::Error::Metadata(m) => m.to_string(),
             convert::Error::NeedsOption { reason, .. } => {
                 format!("cannot be served with these options: {reason}")
             }
