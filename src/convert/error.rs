@@ -19,6 +19,12 @@ pub enum Error {
     /// Input Flink 1.2.0 itself refuses to convert (legacy-formats.md §3.9).
     #[error("{location}: cannot be migrated: {reason}")]
     NotMigratable { location: String, reason: String },
+    /// A Flink 1.13+ format cannot say what the file would need.
+    #[error("{location}: {error}")]
+    Format {
+        location: String,
+        error: crate::modern::WriteError,
+    },
     #[error("{location}: re-serializing the keyed state failed: {error}")]
     Reserialize {
         location: String,
@@ -47,6 +53,8 @@ pub enum MetadataError {
     /// The savepoint's shape cannot be written in the target's format.
     #[error("{0}")]
     Shape(String),
+    #[error("{0}")]
+    Write(crate::modern::WriteError),
 }
 
 /// Why a RocksDB snapshot's keyed stream needs `--key-serializer`.
@@ -67,6 +75,14 @@ impl Error {
         match self {
             Error::Metadata(_) => self.clone(),
             e => Error::Metadata(MetadataError::File(Box::new(e.clone()))),
+        }
+    }
+
+    /// A file header in a modern format cannot be written.
+    pub fn format(location: &str) -> impl Fn(crate::modern::WriteError) -> Error + '_ {
+        move |error| Error::Format {
+            location: location.to_string(),
+            error,
         }
     }
 

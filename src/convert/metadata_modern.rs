@@ -4,7 +4,7 @@
 //! Flink ≥ 1.11 matches state to operators by id, not by chain position.
 
 use super::FileKind;
-use super::error::Error;
+use super::error::{Error, MetadataError};
 use super::metadata::{BuiltMetadata, FileRef, OperatorIds, hex};
 use super::native::DEFAULT_OPERATOR_STATE;
 use super::subtask::{ConvertedSubtask, FileResult};
@@ -224,7 +224,7 @@ impl<'p> ModernBuilder<'p> {
             operators: self.operators,
             trailer_len: 0,
         };
-        let bytes = meta::write(&m).map_err(Error::metadata_shape)?;
+        let bytes = meta::write(&m).map_err(|e| Error::Metadata(MetadataError::Write(e)))?;
         Ok(BuiltMetadata {
             bytes,
             files: self.files,

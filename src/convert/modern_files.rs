@@ -103,7 +103,7 @@ impl Cx<'_> {
                 value: codec(h.state_serializer)?,
             });
         }
-        let header = proxy::keyed_header(&key, &metas).map_err(fail)?;
+        let header = proxy::keyed_header(&key, &metas).map_err(Error::format(loc))?;
         let records = heap_records(states, key_group, self.parallelism).map_err(fail)?;
         Ok(records.map(|r| (header, vec![r])))
     }
@@ -137,7 +137,7 @@ impl Cx<'_> {
                 .ok_or_else(|| fail("no VoidNamespaceSerializer snapshot".into()))?,
             });
         }
-        let header = proxy::keyed_header(&key, &metas).map_err(fail)?;
+        let header = proxy::keyed_header(&key, &metas).map_err(Error::format(loc))?;
         Ok(Some((
             header,
             vec![rocks_records(snapshot, key_group, loc)?],
@@ -155,7 +155,7 @@ impl Cx<'_> {
             Distribution::SplitDistribute,
             &java,
         )
-        .map_err(fail)?;
+        .map_err(Error::format(&loc))?;
         let offset = header.len() as u64;
         let element = self.handle_piece(h, &loc)?;
         let handle = format!("ListCheckpointed({})", handle_classes(h));

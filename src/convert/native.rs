@@ -7,7 +7,8 @@
 
 use super::error::Error;
 use crate::javaser::builder::{ClassSpec, StreamBuilder};
-use crate::javaser::{self, Graph, NodeId, Value, WriteOptions, mutf8};
+use crate::javaser::{self, Graph, NodeId, Value, WriteOptions};
+use crate::modern::Utf;
 use crate::source::Source;
 use crate::stream::Piece;
 use crate::v0::classes::{TYPE_SERIALIZER, TYPE_SERIALIZER_SINGLETON};
@@ -51,20 +52,12 @@ pub fn operator_state_header() -> Result<Vec<u8>, String> {
     let mut h = Vec::with_capacity(160);
     h.extend_from_slice(&1i32.to_be_bytes());
     h.extend_from_slice(&1i16.to_be_bytes());
-    put_utf(&mut h, DEFAULT_OPERATOR_STATE)?;
+    h.put_utf(DEFAULT_OPERATOR_STATE)
+        .map_err(|e| e.to_string())?;
     h.push(0); // SPLIT_DISTRIBUTE
     h.extend_from_slice(&singleton_stream(&JAVA_SERIALIZER)?);
     h.extend_from_slice(&1i32.to_be_bytes());
     Ok(h)
-}
-
-fn put_utf(out: &mut Vec<u8>, s: &str) -> Result<(), String> {
-    let b = mutf8::encode(s);
-    let n = u16::try_from(b.len())
-        .map_err(|_| format!("name of {} bytes does not fit writeUTF", b.len()))?;
-    out.extend_from_slice(&n.to_be_bytes());
-    out.extend_from_slice(&b);
-    Ok(())
 }
 
 /// Serializer proxy framing: `int 1, int length, Java stream` (native-formats.md §7.3.5).
@@ -150,7 +143,7 @@ pub fn keyed_header(key_serializer: &[u8], states: &[StateHeader<'_>]) -> Result
     header.extend_from_slice(&n.to_be_bytes());
     for s in states {
         header.extend_from_slice(&s.type_ordinal.to_be_bytes());
-        put_utf(&mut header, s.name)?;
+        header.put_utf(s.name).map_err(|e| e.to_string())?;
         match &s.namespace_serializer {
             Some(ns) => put_proxy(&mut header, ns)?,
             None => put_proxy(&mut header, &singleton_stream(&VOID_NAMESPACE_SERIALIZER)?)?,

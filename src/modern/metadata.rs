@@ -2,7 +2,7 @@
 //! per chain. [`write`] writes V2 (read by Flink 1.3–2.3) and V3 (Flink 1.11+); [`read`]
 //! reads V2 to V6, the versions Flink 1.20 (V4) and 2.3 (V6) write themselves.
 
-use super::Utf;
+use super::{Utf, WriteError};
 use std::fmt;
 
 const MAGIC: u32 = 0x4960_672d;
@@ -125,10 +125,10 @@ pub struct OperatorHandle {
 }
 
 /// Serializes `m` as V2 or V3. Refuses what that version cannot say.
-pub fn write(m: &Metadata) -> Result<Vec<u8>, String> {
+pub fn write(m: &Metadata) -> Result<Vec<u8>, WriteError> {
     let v = m.version;
     if v != 2 && v != 3 {
-        return Err(format!("metadata version {v} cannot be written (2 or 3)"));
+        return Err(WriteError::Version(v));
     }
     let mut o = Vec::new();
     o.extend_from_slice(&MAGIC.to_be_bytes());
@@ -138,10 +138,13 @@ pub fn write(m: &Metadata) -> Result<Vec<u8>, String> {
     o.put_count(m.operators.len())?;
     for op in &m.operators {
         if op.parallelism <= 0 || op.parallelism > op.max_parallelism {
-            return Err(format!(
-                "operator {}: parallelism {} with max parallelism {}",
-                op.id, op.parallelism, op.max_parallelism
-            ));
+            return Err(WriteError::Operator {
+                operator: op.id,
+                problem: format!(
+                    "parallelism {} with max parallelism {}",
+                    op.parallelism, op.max_parallelism
+                ),
+            });
         }
         o.extend_from_slice(&op.id.0);
         o.extend_from_slice(&op.parallelism.to_be_bytes());
@@ -154,7 +157,10 @@ pub fn write(m: &Metadata) -> Result<Vec<u8>, String> {
         o.put_count(op.subtasks.len())?;
         for (index, st) in &op.subtasks {
             if !(0..op.parallelism).contains(index) {
-                return Err(format!("operator {}: subtask index {index}", op.id));
+                return Err(WriteError::Operator {
+                    operator: op.id,
+                    problem: format!("subtask index {index}"),
+                });
             }
             o.extend_from_slice(&index.to_be_bytes());
             if v == 2 {
@@ -163,7 +169,10 @@ pub fn write(m: &Metadata) -> Result<Vec<u8>, String> {
             }
             for list in [&st.managed_operator, &st.raw_operator] {
                 if list.len() > 1 {
-                    return Err(format!("operator {}: more than one operator handle", op.id));
+                    return Err(WriteError::Operator {
+                        operator: op.id,
+                        problem: "more than one operator handle".into(),
+                    });
                 }
                 o.put_count(list.len())?;
                 for h in list {
@@ -181,7 +190,7 @@ pub fn write(m: &Metadata) -> Result<Vec<u8>, String> {
     Ok(o)
 }
 
-fn stream_handle(o: &mut Vec<u8>, v: u32, h: Option<&StreamHandle>) -> Result<(), String> {
+fn stream_handle(o: &mut Vec<u8>, v: u32, h: Option<&StreamHandle>) -> Result<(), WriteError> {
     match h {
         None => o.push(code::NULL),
         Some(StreamHandle::File { path, size }) => {
@@ -191,20 +200,24 @@ fn stream_handle(o: &mut Vec<u8>, v: u32, h: Option<&StreamHandle>) -> Result<()
         }
         Some(StreamHandle::RelativeFile { path, size }) => {
             if v < 3 {
-                return Err("relative file handles need metadata version 3".into());
+                return Err(WriteError::NotExpressible(
+                    "relative file handles need metadata version 3",
+                ));
             }
             o.push(code::RELATIVE_FILE);
             o.put_utf(path)?;
             o.extend_from_slice(&size.to_be_bytes());
         }
         Some(StreamHandle::ByteStream { .. }) => {
-            return Err("inline byte streams are not written".into());
+            return Err(WriteError::NotExpressible(
+                "inline byte streams are not written",
+            ));
         }
     }
     Ok(())
 }
 
-fn operator_handle(o: &mut Vec<u8>, v: u32, h: &OperatorHandle) -> Result<(), String> {
+fn operator_handle(o: &mut Vec<u8>, v: u32, h: &OperatorHandle) -> Result<(), WriteError> {
     o.push(code::OPERATOR);
     o.put_count(h.states.len())?;
     for (name, mode, offsets) in &h.states {
@@ -218,19 +231,23 @@ fn operator_handle(o: &mut Vec<u8>, v: u32, h: &OperatorHandle) -> Result<(), St
     stream_handle(o, v, Some(&h.delegate))
 }
 
-fn keyed_handle(o: &mut Vec<u8>, v: u32, h: Option<&KeyedHandle>) -> Result<(), String> {
+fn keyed_handle(o: &mut Vec<u8>, v: u32, h: Option<&KeyedHandle>) -> Result<(), WriteError> {
     let Some(h) = h else {
         o.push(code::NULL);
         return Ok(());
     };
     if h.handle_id.is_some() {
-        return Err("key-group handles with ids are not written".into());
+        return Err(WriteError::NotExpressible(
+            "key-group handles with ids are not written",
+        ));
     }
     match h.kind {
         KeyedKind::KeyGroups => o.push(code::KEY_GROUPS),
         KeyedKind::Savepoint if v >= 3 => o.push(code::SAVEPOINT_KEY_GROUPS),
         KeyedKind::Savepoint => {
-            return Err("savepoint key-group handles need metadata version 3".into());
+            return Err(WriteError::NotExpressible(
+                "savepoint key-group handles need metadata version 3",
+            ));
         }
     }
     o.extend_from_slice(&h.start.to_be_bytes());
@@ -617,7 +634,7 @@ mod tests {
     fn version_2_cannot_say_what_needs_version_3() {
         let mut m = sample(3);
         m.version = 2;
-        assert!(write(&m).unwrap_err().contains("version 3"));
+        assert!(write(&m).unwrap_err().to_string().contains("version 3"));
     }
 
     #[test]

@@ -10,27 +10,45 @@ pub use snapshot::{Body, Snapshot};
 
 use crate::javaser::mutf8;
 
+/// What a modern format cannot say of what it was given.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WriteError {
+    #[error("a string of {0} bytes does not fit writeUTF")]
+    StringTooLong(usize),
+    #[error("a count of {0} does not fit an int")]
+    CountTooLarge(usize),
+    #[error("metadata version {0} cannot be written (2 or 3)")]
+    Version(u32),
+    /// A handle or field the chosen version has no encoding for (or we never write).
+    #[error("{0}")]
+    NotExpressible(&'static str),
+    #[error("operator {operator}: {problem}")]
+    Operator {
+        operator: metadata::OperatorId,
+        problem: String,
+    },
+}
+
 /// Big-endian `DataOutput` primitives over a byte vector; lengths are checked, never
 /// truncated.
 pub(crate) trait Utf {
     /// `writeUTF`.
-    fn put_utf(&mut self, s: &str) -> Result<(), String>;
+    fn put_utf(&mut self, s: &str) -> Result<(), WriteError>;
     /// A count as a Java int.
-    fn put_count(&mut self, n: usize) -> Result<(), String>;
+    fn put_count(&mut self, n: usize) -> Result<(), WriteError>;
 }
 
 impl Utf for Vec<u8> {
-    fn put_utf(&mut self, s: &str) -> Result<(), String> {
+    fn put_utf(&mut self, s: &str) -> Result<(), WriteError> {
         let b = mutf8::encode(s);
-        let n = u16::try_from(b.len())
-            .map_err(|_| format!("a string of {} bytes does not fit writeUTF", b.len()))?;
+        let n = u16::try_from(b.len()).map_err(|_| WriteError::StringTooLong(b.len()))?;
         self.extend_from_slice(&n.to_be_bytes());
         self.extend_from_slice(&b);
         Ok(())
     }
 
-    fn put_count(&mut self, n: usize) -> Result<(), String> {
-        let n = i32::try_from(n).map_err(|_| format!("a count of {n} does not fit an int"))?;
+    fn put_count(&mut self, n: usize) -> Result<(), WriteError> {
+        let n = i32::try_from(n).map_err(|_| WriteError::CountTooLarge(n))?;
         self.extend_from_slice(&n.to_be_bytes());
         Ok(())
     }

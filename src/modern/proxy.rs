@@ -2,7 +2,7 @@
 //! version 6 and `OperatorBackendSerializationProxy` version 5 with meta-info snapshots of
 //! the current format (docs/modern-formats.md §4). Flink 1.17+ reads nothing older.
 
-use super::{Snapshot, Utf};
+use super::{Snapshot, Utf, WriteError};
 
 const KEYED_PROXY_VERSION: i32 = 6;
 const OPERATOR_PROXY_VERSION: i32 = 5;
@@ -43,13 +43,12 @@ pub struct KeyedStateMeta {
 
 /// The keyed proxy: version 6, no key-group compression, the key serializer snapshot,
 /// then each state's meta info. Its length is where the first key group starts.
-pub fn keyed_header(key: &Snapshot, states: &[KeyedStateMeta]) -> Result<Vec<u8>, String> {
+pub fn keyed_header(key: &Snapshot, states: &[KeyedStateMeta]) -> Result<Vec<u8>, WriteError> {
     let mut h = Vec::with_capacity(512);
     h.extend_from_slice(&KEYED_PROXY_VERSION.to_be_bytes());
     h.push(0); // usingKeyGroupCompression = false
     key.write(&mut h)?;
-    let n = i16::try_from(states.len())
-        .map_err(|_| format!("{} keyed states in one operator", states.len()))?;
+    let n = i16::try_from(states.len()).map_err(|_| WriteError::CountTooLarge(states.len()))?;
     h.extend_from_slice(&n.to_be_bytes());
     for s in states {
         h.put_utf(&s.name)?;
@@ -88,7 +87,7 @@ pub fn operator_header(
     name: &str,
     mode: Distribution,
     element: &Snapshot,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, WriteError> {
     let mut h = Vec::with_capacity(192);
     h.extend_from_slice(&OPERATOR_PROXY_VERSION.to_be_bytes());
     h.extend_from_slice(&1i16.to_be_bytes());

@@ -3,7 +3,7 @@
 //! state header. A snapshot is a class name, a version and a body; composite serializers
 //! (tuples, lists, maps, arrays) nest their elements' snapshots.
 
-use super::Utf;
+use super::{Utf, WriteError};
 
 /// The class name prefix of Flink's basic serializers.
 pub const BASE: &str = crate::classnames::TYPEUTILS_BASE;
@@ -153,13 +153,13 @@ impl Snapshot {
     }
 
     /// The snapshot as `writeSerializerSnapshot` writes it at the top level of a header.
-    pub fn write(&self, out: &mut Vec<u8>) -> Result<(), String> {
+    pub fn write(&self, out: &mut Vec<u8>) -> Result<(), WriteError> {
         out.extend_from_slice(&SNAPSHOT_PROXY_VERSION.to_be_bytes());
         self.write_nested(out)
     }
 
     /// `writeVersionedSnapshot`: class, version, body.
-    fn write_nested(&self, out: &mut Vec<u8>) -> Result<(), String> {
+    fn write_nested(&self, out: &mut Vec<u8>) -> Result<(), WriteError> {
         out.put_utf(&self.class)?;
         out.extend_from_slice(&self.version.to_be_bytes());
         match &self.body {
@@ -216,7 +216,7 @@ impl Snapshot {
         Ok(())
     }
 
-    pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
+    pub fn to_bytes(&self) -> Result<Vec<u8>, WriteError> {
         let mut out = Vec::new();
         self.write(&mut out)?;
         Ok(out)
@@ -245,7 +245,7 @@ impl Snapshot {
 }
 
 /// A present entry of an optional map: `true`, then the bytes with their length.
-fn put_framed(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), String> {
+fn put_framed(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), WriteError> {
     out.push(1);
     out.put_count(bytes.len())?;
     out.extend_from_slice(bytes);

@@ -78,6 +78,7 @@ pub fn cause_of(e: &Error) -> String {
             convert::Error::Reserialize { error, .. } => {
                 format!("re-serializing the keyed state failed: {error}")
             }
+            convert::Error::Format { error, .. } => error.to_string(),
             convert::Error::Decode(d) => d.to_string(),
             convert::Error::Metadata(m) => m.to_string(),
             convert::Error::NeedsOption { reason, .. } => {
