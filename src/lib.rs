@@ -4,7 +4,7 @@
 //! [`source`] (positional byte sources) → [`javaser`] (Java Object Serialization) →
 //! Flink 1.1 model → conversion → Flink 1.2 model → virtual tree → FUSE adapter / CLI.
 
-pub mod classnames;
+pub(crate) mod classnames;
 pub mod convert;
 pub mod fuse;
 pub mod ids;

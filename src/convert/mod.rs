@@ -8,14 +8,14 @@
 //! missing external file fails the files that read it, and the rest stays usable.
 
 mod error;
-pub mod external;
-pub mod heap_reframe;
+pub(crate) mod external;
+pub(crate) mod heap_reframe;
 pub mod key_serializer;
 pub mod keys;
 mod metadata;
 mod metadata_modern;
 mod modern_files;
-pub mod native;
+pub(crate) mod native;
 pub mod relayout;
 pub mod rename;
 pub mod rocks;

@@ -13,7 +13,7 @@ mod access;
 pub mod builder;
 mod error;
 mod model;
-pub mod mutf8;
+pub(crate) mod mutf8;
 mod reader;
 pub mod render;
 mod writer;

@@ -4,7 +4,7 @@
 
 pub mod metadata;
 pub mod proxy;
-pub mod snapshot;
+pub(crate) mod snapshot;
 
 pub use snapshot::{Body, Snapshot};
 

@@ -10,7 +10,7 @@ mod handles;
 mod index;
 mod model;
 pub mod report;
-pub mod rocksdb;
+pub(crate) mod rocksdb;
 #[cfg(test)]
 mod testjava;
 mod uri;
