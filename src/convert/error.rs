@@ -6,6 +6,41 @@ use crate::{javaser, v0};
 use std::io;
 use std::sync::Arc;
 
+/// Where a conversion problem is: the place in the Flink 1.1 file (task, vertex,
+/// subtask, chain entry) and the converted file it stops, in one typed value, so callers
+/// can say where without parsing messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileLocation {
+    /// Shared: every file of a subtask, and every error about it, points at the same one.
+    pub at: Arc<v0::Location>,
+    /// The converted file (a tree file name), or `_metadata`; empty for the subtask.
+    pub file: &'static str,
+}
+
+impl FileLocation {
+    pub fn new(at: v0::Location, file: &'static str) -> Self {
+        FileLocation {
+            at: Arc::new(at),
+            file,
+        }
+    }
+
+    /// `_metadata` as a whole.
+    pub fn metadata() -> Self {
+        FileLocation::new(v0::Location::default(), "_metadata")
+    }
+}
+
+impl std::fmt::Display for FileLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (*self.at == v0::Location::default(), self.file.is_empty()) {
+            (true, _) => f.write_str(self.file),
+            (false, true) => write!(f, "{}", self.at),
+            (false, false) => write!(f, "{} {}", self.at, self.file),
+        }
+    }
+}
+
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum Error {
     /// The subtask blob could not be decoded.
@@ -13,21 +48,24 @@ pub enum Error {
     Decode(Arc<v0::Error>),
     #[error("{location}: external state file {problem}")]
     External {
-        location: String,
+        location: FileLocation,
         problem: ExternalProblem,
     },
     /// Input Flink 1.2.0 itself refuses to convert (legacy-formats.md §3.9).
     #[error("{location}: cannot be migrated: {reason}")]
-    NotMigratable { location: String, reason: String },
+    NotMigratable {
+        location: FileLocation,
+        reason: String,
+    },
     /// A Flink 1.13+ format cannot say what the file would need.
     #[error("{location}: {error}")]
     Format {
-        location: String,
+        location: FileLocation,
         error: crate::modern::WriteError,
     },
     #[error("{location}: re-serializing the keyed state failed: {error}")]
     Reserialize {
-        location: String,
+        location: FileLocation,
         error: Arc<javaser::Error>,
     },
     /// `_metadata` cannot be built.
@@ -37,7 +75,7 @@ pub enum Error {
     /// must add `option` (a mount refuses to start rather than serve failing files).
     #[error("{location}: {reason}")]
     NeedsOption {
-        location: String,
+        location: FileLocation,
         option: &'static str,
         reason: String,
     },
@@ -58,9 +96,9 @@ pub enum MetadataError {
 }
 
 /// Why a RocksDB snapshot's keyed stream needs `--key-serializer`.
-pub fn needs_key_serializer(location: &str) -> Error {
+pub fn needs_key_serializer(location: &FileLocation) -> Error {
     Error::NeedsOption {
-        location: location.to_string(),
+        location: location.clone(),
         option: "--key-serializer",
         reason: format!(
             "Flink 1.1's RocksDB backend does not record the key serializer; name it with --key-serializer ({}), or serve --target migration",
@@ -79,9 +117,9 @@ impl Error {
     }
 
     /// A file header in a modern format cannot be written.
-    pub fn format(location: &str) -> impl Fn(crate::modern::WriteError) -> Error + '_ {
+    pub fn format(location: &FileLocation) -> impl Fn(crate::modern::WriteError) -> Error + '_ {
         move |error| Error::Format {
-            location: location.to_string(),
+            location: location.clone(),
             error,
         }
     }
@@ -89,6 +127,24 @@ impl Error {
     /// `_metadata` cannot describe the savepoint's shape.
     pub fn metadata_shape(why: impl Into<String>) -> Error {
         Error::Metadata(MetadataError::Shape(why.into()))
+    }
+
+    /// What went wrong, without where (the location is a field: callers that name the
+    /// place themselves, as `verify` and `convert` do, print this).
+    pub fn cause(&self) -> String {
+        match self {
+            Error::External { problem, .. } => format!("external state file {problem}"),
+            Error::NotMigratable { reason, .. } => format!("cannot be migrated: {reason}"),
+            Error::Format { error, .. } => error.to_string(),
+            Error::Reserialize { error, .. } => {
+                format!("re-serializing the keyed state failed: {error}")
+            }
+            Error::Decode(d) => d.to_string(),
+            Error::Metadata(m) => m.to_string(),
+            Error::NeedsOption { reason, .. } => {
+                format!("cannot be served with these options: {reason}")
+            }
+        }
     }
 
     /// The `io::ErrorKind` a reader of the file sees (mapped to errno in one place above).

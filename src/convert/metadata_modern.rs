@@ -4,7 +4,7 @@
 //! Flink ≥ 1.11 matches state to operators by id, not by chain position.
 
 use super::FileKind;
-use super::error::{Error, MetadataError};
+use super::error::{Error, FileLocation, MetadataError};
 use super::metadata::{BuiltMetadata, FileRef, OperatorIds, hex};
 use super::native::DEFAULT_OPERATOR_STATE;
 use super::subtask::{ConvertedSubtask, FileResult};
@@ -204,7 +204,7 @@ impl<'p> ModernBuilder<'p> {
     pub fn finish(mut self, checkpoint_id: i64) -> Result<BuiltMetadata, Error> {
         if let Some(reason) = self.missing_uid.take() {
             return Err(Error::NeedsOption {
-                location: "_metadata".into(),
+                location: FileLocation::metadata(),
                 option: "--uid",
                 reason,
             });

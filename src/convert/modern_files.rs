@@ -4,7 +4,7 @@
 //! state as operator proxy v5 `_default_` + the 1.1 bytes verbatim.
 
 use super::FileKind;
-use super::error::{Error, needs_key_serializer};
+use super::error::{Error, FileLocation, needs_key_serializer};
 use super::heap_reframe::{HeapStateData, heap_records};
 use super::snapshots::{self, Role, snapshot_of_stream};
 use super::subtask::{
@@ -33,7 +33,11 @@ fn state_type(kind: StateKind, name: &str) -> Result<KeyedStateType, String> {
 impl Cx<'_> {
     /// The key snapshot: the 1.1 one, or the restoring job's key type from
     /// `--key-serializer` where its bytes and key groups are the same.
-    fn key_snapshot(&self, recorded: Option<Snapshot>, loc: &str) -> Result<Snapshot, Error> {
+    fn key_snapshot(
+        &self,
+        recorded: Option<Snapshot>,
+        loc: &FileLocation,
+    ) -> Result<Snapshot, Error> {
         let fail = not_migratable(loc);
         let named = match &self.opts.key_serializer {
             Some(s) => Some(snapshot_of_stream(s, "--key-serializer", Role::Key).map_err(fail)?),
@@ -68,7 +72,7 @@ impl Cx<'_> {
         })
     }
 
-    fn heap_v6(&self, entry: &ChainEntry, key_group: u32, loc: &str) -> Keyed {
+    fn heap_v6(&self, entry: &ChainEntry, key_group: u32, loc: &FileLocation) -> Keyed {
         let fail = not_migratable(loc);
         let heaps = native::heap_states(entry).map_err(fail)?;
         let graph = &self.model.graph;
@@ -108,7 +112,7 @@ impl Cx<'_> {
         Ok(records.map(|r| (header, vec![r])))
     }
 
-    fn rocks_v6(&self, state_handle: &StateHandle, key_group: u32, loc: &str) -> Keyed {
+    fn rocks_v6(&self, state_handle: &StateHandle, key_group: u32, loc: &FileLocation) -> Keyed {
         let fail = not_migratable(loc);
         let key = self.key_snapshot(None, loc)?;
         let (source, span) = self.bytes_range(state_handle.bytes(), loc)?;

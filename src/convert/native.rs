@@ -5,7 +5,7 @@
 //! (computed header + the 1.1 `serializedData` verbatim), and the operator's own bytes
 //! are raw operator state (the `operator-state` file itself, offset 0).
 
-use super::error::Error;
+use super::error::{Error, FileLocation};
 use crate::javaser::builder::{ClassSpec, StreamBuilder};
 use crate::javaser::{self, Graph, NodeId, Value, WriteOptions};
 use crate::modern::Utf;
@@ -93,7 +93,7 @@ fn type_ordinal(kind: StateKind) -> i32 {
 /// The one chain entry whose keyed state native Flink can take: the head operator's.
 pub fn keyed_entry<'m>(
     model: &'m SubtaskModel,
-    location: &str,
+    location: &FileLocation,
 ) -> Result<Option<&'m ChainEntry>, Error> {
     let keyed: Vec<&ChainEntry> = model
         .entries()
@@ -103,7 +103,7 @@ pub fn keyed_entry<'m>(
         return Ok(None);
     };
     let not = |reason: String| Error::NotMigratable {
-        location: location.to_string(),
+        location: location.clone(),
         reason,
     };
     if keyed.len() > 1 {

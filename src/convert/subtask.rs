@@ -2,7 +2,7 @@
 //! the native files of native-formats.md §7.3–7.4.
 
 use super::FileKind;
-use super::error::Error;
+use super::error::{Error, FileLocation};
 use super::external::ExternalPolicy;
 use super::heap_reframe::{HeapStateData, heap_records};
 use super::{keys, native, relayout, rocks};
@@ -221,17 +221,17 @@ const SIGNAL_0: u8 = 0;
 const SIGNAL_1: u8 = 1;
 
 impl Cx<'_> {
-    pub(super) fn location(&self, chain: Option<usize>, kind: FileKind) -> String {
+    pub(super) fn location(&self, chain: Option<usize>, kind: FileKind) -> FileLocation {
         let mut loc = self.model.location.clone();
         loc.chain = chain;
-        format!("{loc} {}", kind.file_name())
+        FileLocation::new(loc, kind.file_name())
     }
 
     /// Where bytes live: a range of the savepoint, or all of a resolved external file.
     pub(super) fn bytes_range(
         &self,
         bytes: Bytes,
-        location: &str,
+        location: &FileLocation,
     ) -> Result<(Arc<dyn Source>, Span), Error> {
         match bytes {
             Bytes::Span(span) => Ok((self.savepoint.clone(), span)),
@@ -240,7 +240,7 @@ impl Cx<'_> {
                     .policy
                     .resolve(&path)
                     .map_err(|problem| Error::External {
-                        location: location.to_string(),
+                        location: location.clone(),
                         problem,
                     })?;
                 let len = file.len();
@@ -249,25 +249,29 @@ impl Cx<'_> {
         }
     }
 
-    fn bytes_piece(&self, bytes: Bytes, location: &str) -> Result<Piece, Error> {
+    fn bytes_piece(&self, bytes: Bytes, location: &FileLocation) -> Result<Piece, Error> {
         let (source, span) = self.bytes_range(bytes, location)?;
         Ok(Piece::range(source, span))
     }
 
     /// The bytes of a handle (a wrapper's are its inner handle's, §3.6).
-    pub(super) fn handle_piece(&self, h: &StateHandle, location: &str) -> Result<Piece, Error> {
+    pub(super) fn handle_piece(
+        &self,
+        h: &StateHandle,
+        location: &FileLocation,
+    ) -> Result<Piece, Error> {
         self.bytes_piece(h.bytes(), location)
     }
 
     pub(super) fn file(
         &self,
-        location: String,
+        location: FileLocation,
         handle: String,
         pieces: Vec<Piece>,
         offset: u64,
     ) -> ConvertedFile {
         ConvertedFile {
-            stream: Arc::new(MultiStream::new(location, pieces)),
+            stream: Arc::new(MultiStream::new(location.to_string(), pieces)),
             handle,
             offset,
         }
@@ -397,7 +401,10 @@ impl Cx<'_> {
     /// What every keyed stream starts from: the head operator's keyed entry (`None`
     /// without keyed state), refused where Flink 1.2 could not migrate it, with the
     /// subtask's key group and its RocksDB snapshot handle if it is one.
-    pub(super) fn keyed_source(&self, loc: &str) -> Result<Option<KeyedSource<'_>>, Error> {
+    pub(super) fn keyed_source(
+        &self,
+        loc: &FileLocation,
+    ) -> Result<Option<KeyedSource<'_>>, Error> {
         let Some(entry) = native::keyed_entry(self.model, loc)? else {
             return Ok(None);
         };
@@ -426,7 +433,7 @@ impl Cx<'_> {
     pub(super) fn keyed_file(
         &self,
         kind: FileKind,
-        build: impl FnOnce(&KeyedSource<'_>, &str) -> (Keyed, String),
+        build: impl FnOnce(&KeyedSource<'_>, &FileLocation) -> (Keyed, String),
     ) -> Option<FileResult> {
         let loc = self.location(None, kind);
         let source = match self.keyed_source(&loc) {
@@ -476,7 +483,7 @@ impl Cx<'_> {
         entry: &ChainEntry,
         key_group: u32,
         layout: KeyedLayout,
-        loc: &str,
+        loc: &FileLocation,
     ) -> Keyed {
         let fail = not_migratable(loc);
         let heaps = native::heap_states(entry).map_err(fail)?;
@@ -526,7 +533,7 @@ impl Cx<'_> {
         state_handle: &StateHandle,
         key_group: u32,
         layout: KeyedLayout,
-        loc: &str,
+        loc: &FileLocation,
     ) -> Keyed {
         let fail = not_migratable(loc);
         let Some(key_serializer) = &self.opts.key_serializer else {
@@ -556,7 +563,7 @@ impl Cx<'_> {
 pub(super) fn rocks_records(
     snapshot: rocks::RocksSnapshot,
     key_group: u32,
-    loc: &str,
+    loc: &FileLocation,
 ) -> Result<Piece, Error> {
     let kg = rocks_key_group(key_group).map_err(not_migratable(loc))?;
     let region = Arc::new(snapshot).key_group_region(kg);
@@ -572,9 +579,9 @@ pub(super) struct KeyedSource<'m> {
 }
 
 /// Makes the error for input the conversion refuses, at `loc`.
-pub(super) fn not_migratable(loc: &str) -> impl Fn(String) -> Error + Copy + '_ {
+pub(super) fn not_migratable(loc: &FileLocation) -> impl Fn(String) -> Error + Copy + '_ {
     move |reason| Error::NotMigratable {
-        location: loc.to_string(),
+        location: loc.clone(),
         reason,
     }
 }

@@ -160,7 +160,7 @@ impl Tree {
         let converted = match SubtaskModel::decode(&self.index, t, s) {
             Ok(model) if model.chain.len() > ino::MAX_CHAIN => {
                 let e = convert::Error::NotMigratable {
-                    location: model.location.to_string(),
+                    location: convert::FileLocation::new(model.location.clone(), ""),
                     reason: format!(
                         "chain of {} operators, more than {} supported",
                         model.chain.len(),

@@ -4,7 +4,6 @@
 //! matters for the chosen target.
 
 use super::{Error, Ino, METADATA_NAME, NodeRef, Tree};
-use crate::convert;
 use crate::v0::VertexId;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -72,19 +71,7 @@ impl fmt::Display for Problem {
 /// caller says where: a [`Place`] or a path).
 pub fn cause_of(e: &Error) -> String {
     match e {
-        Error::Convert(c) => match c {
-            convert::Error::External { problem, .. } => format!("external state file {problem}"),
-            convert::Error::NotMigratable { reason, .. } => format!("cannot be migrated: {reason}"),
-            convert::Error::Reserialize { error, .. } => {
-                format!("re-serializing the keyed state failed: {error}")
-            }
-            convert::Error::Format { error, .. } => error.to_string(),
-            convert::Error::Decode(d) => d.to_string(),
-            convert::Error::Metadata(m) => m.to_string(),
-            convert::Error::NeedsOption { reason, .. } => {
-                format!("cannot be served with these options: {reason}")
-            }
-        },
+        Error::Convert(c) => c.cause(),
         Error::NotFound(_) => "no such file or directory".into(),
         Error::Unserved { cause, .. } => cause_of(&Error::Convert((**cause).clone())),
         Error::NotADirectory(_) => "not a directory".into(),
