@@ -10,24 +10,128 @@ fn bad(msg: String) -> io::Error {
 }
 
 #[cold]
+fn truncated(src: &dyn Source, pos: u64, end: u64, n: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        format!(
+            "{}: offset {pos}: {n} bytes expected, but the stream ends {} bytes on (it is truncated)",
+            src.name(),
+            end.saturating_sub(pos)
+        ),
+    )
+}
+
+#[cold]
 fn negative_length(what: &str, n: i32, record_at: u64) -> io::Error {
     bad(format!(
         "negative {what} length {n} in the record at offset {record_at}"
     ))
 }
 
+/// Random access to a source's bytes for the crate's cursors: straight from the source's
+/// slice when it is one in memory, else through a window refilled with large `pread`s.
+/// Every cursor (the Java stream parser, the V1 reader, the sequential record scanners)
+/// reads through one, so the bounds checks and the windowing live here.
+pub(crate) struct Window<'a> {
+    pub(crate) src: &'a dyn Source,
+    slice: Option<&'a [u8]>,
+    buf: Vec<u8>,
+    /// Source offset of `buf[0]`.
+    start: u64,
+    /// How far a refill reads ahead (at least what one request needs).
+    size: usize,
+}
+
+/// Why a window could not give the bytes asked for.
+#[derive(Debug)]
+pub(crate) enum Short {
+    /// Fewer than `need` bytes lie before the end the caller allows.
+    Truncated {
+        need: u64,
+        have: u64,
+    },
+    Io(io::Error),
+}
+
+impl<'a> Window<'a> {
+    pub(crate) fn new(src: &'a dyn Source, size: usize) -> Self {
+        Window {
+            src,
+            slice: src.as_slice(),
+            buf: Vec::new(),
+            start: 0,
+            size,
+        }
+    }
+
+    /// The `n` bytes at source offset `pos`, which the caller may read up to `end`.
+    #[inline]
+    pub(crate) fn fetch(&mut self, pos: u64, n: usize, end: u64) -> Result<&[u8], Short> {
+        let have = end.saturating_sub(pos);
+        if n as u64 > have {
+            return Err(Short::Truncated {
+                need: n as u64,
+                have,
+            });
+        }
+        if let Some(s) = self.slice {
+            let p = pos as usize;
+            return s.get(p..p + n).ok_or(Short::Truncated {
+                need: n as u64,
+                have: (s.len() as u64).saturating_sub(pos),
+            });
+        }
+        if pos < self.start || pos - self.start + n as u64 > self.buf.len() as u64 {
+            self.refill(pos, n, have)?;
+        }
+        let off = (pos - self.start) as usize;
+        Ok(&self.buf[off..off + n])
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn refill(&mut self, pos: u64, n: usize, have: u64) -> Result<(), Short> {
+        let want = have.min(self.size.max(n) as u64) as usize;
+        self.buf.resize(want, 0);
+        self.src.read_at(pos, &mut self.buf).map_err(Short::Io)?;
+        self.start = pos;
+        Ok(())
+    }
+
+    /// Fills `out` from source offset `pos` (up to `end`); a request as big as the window
+    /// is read straight into `out`, not through the window.
+    pub(crate) fn read_into(&mut self, pos: u64, out: &mut [u8], end: u64) -> Result<(), Short> {
+        let n = out.len();
+        if self.slice.is_none() && n >= self.size {
+            let have = end.saturating_sub(pos);
+            if n as u64 > have {
+                return Err(Short::Truncated {
+                    need: n as u64,
+                    have,
+                });
+            }
+            return self.src.read_at(pos, out).map_err(Short::Io);
+        }
+        out.copy_from_slice(self.fetch(pos, n, end)?);
+        Ok(())
+    }
+
+    /// Bytes `[from, from + n)` if they are at hand without reading.
+    pub(crate) fn at_hand(&self, from: u64, n: usize) -> Option<&[u8]> {
+        if let Some(s) = self.slice {
+            return s.get(from as usize..from as usize + n);
+        }
+        let off = from.checked_sub(self.start)? as usize;
+        self.buf.get(off..off + n)
+    }
+}
+
 /// A forward parser over a source through a large window: records are a few bytes each,
 /// so they are parsed from memory and the source is read in big `pread`s.
 pub(crate) struct Scan<'a> {
-    pub(crate) src: &'a dyn Source,
+    win: Window<'a>,
+    pos: u64,
     end: u64,
-    buf: Vec<u8>,
-    /// Source offset of `buf[0]`.
-    base: u64,
-    /// Parse position within `buf`.
-    at: usize,
-    /// How far a refill reads ahead.
-    window: usize,
 }
 
 pub(crate) const SCAN_WINDOW: usize = 1 << 18;
@@ -35,69 +139,56 @@ pub(crate) const SCAN_WINDOW: usize = 1 << 18;
 impl<'a> Scan<'a> {
     pub(crate) fn new(src: &'a dyn Source, start: u64, end: u64) -> Self {
         Scan {
-            src,
+            win: Window::new(src, SCAN_WINDOW),
+            pos: start,
             end,
-            buf: Vec::new(),
-            base: start,
-            at: 0,
-            window: SCAN_WINDOW,
         }
     }
 
     /// Reads ahead at most `window` bytes at a time (at least what one parse needs): a
     /// reader that wants little should not read far past it.
     pub(crate) fn with_window(mut self, window: usize) -> Self {
-        self.window = window.clamp(1, SCAN_WINDOW);
+        self.win.size = window.clamp(1, SCAN_WINDOW);
         self
+    }
+
+    /// The source being parsed.
+    pub(crate) fn src(&self) -> &'a dyn Source {
+        self.win.src
     }
 
     /// Source offset of the parse position.
     pub(crate) fn pos(&self) -> u64 {
-        self.base + self.at as u64
+        self.pos
     }
 
     /// The bytes from source offset `start` to the parse position, if they are all still
     /// in the window.
     pub(crate) fn recent(&self, start: u64) -> Option<&[u8]> {
-        let from = start.checked_sub(self.base)? as usize;
-        self.buf.get(from..self.at)
+        let n = self.pos.checked_sub(start)?;
+        self.win.at_hand(start, usize::try_from(n).ok()?)
     }
 
     pub(crate) fn at_end(&self) -> bool {
-        self.pos() >= self.end
+        self.pos >= self.end
+    }
+
+    fn truncated(&self, n: u64) -> io::Error {
+        truncated(self.win.src, self.pos, self.end, n)
     }
 
     /// The next `n` bytes (refilling the window as needed), consumed.
     #[inline]
     pub(crate) fn take(&mut self, n: usize) -> io::Result<&[u8]> {
-        if self.at + n > self.buf.len() {
-            self.refill(n)?;
+        let (src, pos, end) = (self.win.src, self.pos, self.end);
+        match self.win.fetch(pos, n, end) {
+            Ok(b) => {
+                self.pos += n as u64;
+                Ok(b)
+            }
+            Err(Short::Truncated { .. }) => Err(truncated(src, pos, end, n as u64)),
+            Err(Short::Io(e)) => Err(e),
         }
-        let out = &self.buf[self.at..self.at + n];
-        self.at += n;
-        Ok(out)
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn refill(&mut self, n: usize) -> io::Result<()> {
-        let pos = self.pos();
-        let want = (self.end.saturating_sub(pos)).min(n.max(self.window) as u64) as usize;
-        if want < n {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!(
-                    "{}: offset {pos}: {n} bytes expected, but the stream ends {} bytes on (it is truncated)",
-                    self.src.name(),
-                    self.end.saturating_sub(pos)
-                ),
-            ));
-        }
-        self.buf.resize(want, 0);
-        self.src.read_at(pos, &mut self.buf)?;
-        self.base = pos;
-        self.at = 0;
-        Ok(())
     }
 
     #[inline]
@@ -115,27 +206,12 @@ impl<'a> Scan<'a> {
         Ok(n as u32)
     }
 
-    /// Passes over `n` bytes, reading them only if they are already in the window.
+    /// Passes over `n` bytes without reading them.
     pub(crate) fn skip(&mut self, n: u64) -> io::Result<()> {
-        let pos = self.pos() + n;
-        if pos > self.end {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!(
-                    "{}: offset {}: {n} bytes expected, but the stream ends {} bytes on (it is truncated)",
-                    self.src.name(),
-                    self.pos(),
-                    self.end.saturating_sub(self.pos())
-                ),
-            ));
+        if n > self.end.saturating_sub(self.pos) {
+            return Err(self.truncated(n));
         }
-        if pos <= self.base + self.buf.len() as u64 {
-            self.at = (pos - self.base) as usize;
-        } else {
-            self.buf.clear();
-            self.base = pos;
-            self.at = 0;
-        }
+        self.pos += n;
         Ok(())
     }
 }

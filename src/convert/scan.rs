@@ -128,7 +128,7 @@ impl Emitter<'_> {
             self.buf[to..to + n].copy_from_slice(bytes);
             r.skip(len - (r.pos() - start))?;
         } else {
-            r.src
+            r.src()
                 .read_at(r.pos() + from as u64, &mut self.buf[to..to + n])?;
             r.skip(len)?;
         }

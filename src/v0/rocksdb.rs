@@ -93,7 +93,7 @@ impl Framing {
 
 fn take4(r: &mut Scan<'_>, what: &str) -> io::Result<[u8; 4]> {
     let at = r.pos();
-    let name = r.src.name();
+    let name = r.src().name();
     let b = r.take(4).map_err(|_| {
         bad(format!(
             "{name}: offset {at}: expected {what}, but the stream is truncated"
@@ -117,7 +117,7 @@ pub(crate) fn record_head<'s>(r: &'s mut Scan<'_>, columns: usize) -> io::Result
     if usize::from(column) >= columns {
         return Err(bad(format!(
             "{}: offset {at}: record with column mapping byte {column}, which names no column ({columns} columns)",
-            r.src.name()
+            r.src().name()
         )));
     }
     let klen = r.len("key", at)?;

@@ -3,6 +3,7 @@
 
 use super::error::{Error, ErrorKind, Result, Where};
 use crate::javaser::mutf8;
+use crate::scan::{Short, Window};
 use crate::source::Source;
 
 /// Non-slice sources are read through a window of this size.
@@ -16,8 +17,7 @@ pub(super) struct Cursor<'a> {
     pub at: Where,
     src: &'a dyn Source,
     len: u64,
-    window: Vec<u8>,
-    window_start: u64,
+    win: Window<'a>,
 }
 
 impl<'a> Cursor<'a> {
@@ -26,8 +26,7 @@ impl<'a> Cursor<'a> {
             src,
             len: src.len(),
             pos: 0,
-            window: Vec::new(),
-            window_start: 0,
+            win: Window::new(src, WINDOW),
             at: Where::default(),
         }
     }
@@ -46,33 +45,16 @@ impl<'a> Cursor<'a> {
 
     /// Fills `out` from the current position and advances.
     pub fn take(&mut self, out: &mut [u8], what: &'static str) -> Result<()> {
-        let need = out.len() as u64;
-        let have = self.remaining();
-        if need > have {
-            return Err(self.err(ErrorKind::Truncated { what, need, have }));
-        }
-        let (start, end) = (self.pos as usize, (self.pos + need) as usize);
-        if let Some(bytes) = self.src.as_slice().and_then(|s| s.get(start..end)) {
-            out.copy_from_slice(bytes);
-        } else if out.len() >= WINDOW {
-            self.src
-                .read_at(self.pos, out)
-                .map_err(|e| self.err(ErrorKind::Io(e)))?;
-        } else {
-            let in_window = self.pos >= self.window_start
-                && self.pos + need <= self.window_start + self.window.len() as u64;
-            if !in_window {
-                self.window.resize(WINDOW.min(have as usize), 0);
-                self.src
-                    .read_at(self.pos, &mut self.window)
-                    .map_err(|e| self.err(ErrorKind::Io(e)))?;
-                self.window_start = self.pos;
+        match self.win.read_into(self.pos, out, self.len) {
+            Ok(()) => {
+                self.pos += out.len() as u64;
+                Ok(())
             }
-            let from = (self.pos - self.window_start) as usize;
-            out.copy_from_slice(&self.window[from..from + out.len()]);
+            Err(Short::Truncated { need, have }) => {
+                Err(self.err(ErrorKind::Truncated { what, need, have }))
+            }
+            Err(Short::Io(e)) => Err(self.err(ErrorKind::Io(e))),
         }
-        self.pos += need;
-        Ok(())
     }
 
     pub fn u8(&mut self, what: &'static str) -> Result<u8> {

@@ -188,14 +188,7 @@ macro_rules! prim {
 
 impl<'s, 'l> Reader<'s, 'l> {
     fn new(src: &'s dyn Source, start: u64, end: u64, limits: &'l Limits) -> Self {
-        let cur = Cursor {
-            src,
-            slice: src.as_slice(),
-            pos: start,
-            end,
-            buf: Vec::new(),
-            buf_start: 0,
-        };
+        let cur = Cursor::new(src, start, end);
         Reader {
             cur,
             limits,
