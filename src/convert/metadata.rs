@@ -455,7 +455,7 @@ fn native_subtask_state(
     };
     let legacy = match target {
         Target::Flink12 => vec![None; converted.chain.len()],
-        _ => Vec::new(),
+        Target::Flink110 | Target::Migration | Target::Flink23 => Vec::new(),
     };
     Ok(v1::SubtaskState {
         duration: -1,

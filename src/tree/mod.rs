@@ -218,9 +218,9 @@ impl Tree {
             NodeRef::Report => REPORT_NAME.into(),
             NodeRef::Vertex { task } => self.subtask_task(task)?.vertex.to_string(),
             NodeRef::Subtask { task, sub } => {
-                format!("subtask-{}", self.subtask_entry(task, sub)?.1.index)
+                layout::subtask_dir(self.subtask_entry(task, sub)?.1.index)
             }
-            NodeRef::Chain { chain, .. } => format!("chain-{chain}"),
+            NodeRef::Chain { chain, .. } => layout::chain_dir(chain as usize),
             NodeRef::File { kind, .. } => kind.file_name().into(),
         })
     }
@@ -380,7 +380,7 @@ impl Tree {
                 let conv = c.as_ref().as_ref().map_err(|e| Error::Convert(e.clone()))?;
                 let e = conv
                     .entry(chain as usize)
-                    .ok_or_else(|| Error::NotFound(format!("chain-{chain}")))?;
+                    .ok_or_else(|| Error::NotFound(layout::chain_dir(chain as usize)))?;
                 e.files()
                     .filter(servable)
                     .map(|(kind, _)| NodeRef::File {
@@ -419,11 +419,7 @@ impl Tree {
                 }
             }),
             Some(NodeRef::Vertex { task }) => {
-                let index: u32 = name
-                    .strip_prefix("subtask-")
-                    .and_then(|n| n.parse().ok())
-                    .filter(|i| format!("subtask-{i}") == name)
-                    .ok_or_else(not_found)?;
+                let index = layout::parse_subtask_dir(name).ok_or_else(not_found)?;
                 let subtasks = &self.subtask_task(task)?.subtasks;
                 let sub = subtasks
                     .iter()
@@ -668,9 +664,27 @@ pub mod layout {
     /// `<vertex>/subtask-<i>/[chain-<k>/]<file>`.
     pub fn path(vertex: &[u8; 16], subtask: u32, chain: Option<usize>, kind: FileKind) -> String {
         let vertex = crate::ids::hex(vertex);
+        let sub = subtask_dir(subtask);
         match chain {
-            Some(k) => format!("{vertex}/subtask-{subtask}/chain-{k}/{}", kind.file_name()),
-            None => format!("{vertex}/subtask-{subtask}/{}", kind.file_name()),
+            Some(k) => format!("{vertex}/{sub}/{}/{}", chain_dir(k), kind.file_name()),
+            None => format!("{vertex}/{sub}/{}", kind.file_name()),
         }
+    }
+
+    /// A subtask's directory: `subtask-<index>` (the index Flink gave it).
+    pub fn subtask_dir(index: u32) -> String {
+        format!("subtask-{index}")
+    }
+
+    /// The index a subtask directory's name stands for (only its canonical spelling).
+    pub fn parse_subtask_dir(name: &str) -> Option<u32> {
+        name.strip_prefix("subtask-")
+            .and_then(|n| n.parse().ok())
+            .filter(|&i| subtask_dir(i) == name)
+    }
+
+    /// A chain entry's directory: `chain-<k>` (its position, head last).
+    pub fn chain_dir(k: usize) -> String {
+        format!("chain-{k}")
     }
 }
