@@ -40,6 +40,14 @@ fn restore_on(
     (out.status.code(), text)
 }
 
+/// flinkrestore, the memory fixture and a scratch directory (a notice and `None` when
+/// the fixtures or the tool are missing).
+fn restore_setup() -> Option<(std::path::PathBuf, std::path::PathBuf, tempfile::TempDir)> {
+    let fx = common::shared_fixtures()?;
+    let tool = common::flink_tool("flinkrestore")?;
+    Some((tool, common::mem11(&fx), tempfile::tempdir().unwrap()))
+}
+
 /// `convert` of a savepoint once per target, into `dir/<target>`.
 fn convert_every_target(v11: &Path, dir: &Path) -> Vec<(&'static str, std::path::PathBuf)> {
     ["flink-2.3", "flink-1.10", "flink-1.2", "migration"]
@@ -71,14 +79,9 @@ fn assert_everything_restored(text: &str) {
 
 #[test]
 fn flink_1_10_restores_every_value_and_the_check_is_live() {
-    let Some(fx) = common::shared_fixtures() else {
+    let Some((tool, v11, dir)) = restore_setup() else {
         return;
     };
-    let Some(tool) = common::flink_tool("flinkrestore") else {
-        return;
-    };
-    let v11 = common::mem11(&fx);
-    let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("native");
     savepointfs(&[
         "convert",
@@ -128,14 +131,9 @@ fn flink_1_10_restores_every_value_and_the_check_is_live() {
 /// into Flink 1.10's RocksDB backend, value for value; a patched value is caught.
 #[test]
 fn flink_1_10_rocksdb_restores_heap_state_in_its_layout() {
-    let Some(fx) = common::shared_fixtures() else {
+    let Some((tool, v11, dir)) = restore_setup() else {
         return;
     };
-    let Some(tool) = common::flink_tool("flinkrestore") else {
-        return;
-    };
-    let v11 = common::mem11(&fx);
-    let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("rocks");
     let convert = |out: &Path| {
         savepointfs(&[
