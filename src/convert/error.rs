@@ -63,6 +63,15 @@ pub enum Error {
         location: FileLocation,
         error: crate::modern::WriteError,
     },
+    /// A serializer the target needs described or measured cannot be.
+    #[error("{location}: {}", serializer_cause(context, error))]
+    Serializer {
+        location: FileLocation,
+        /// Which serializer (`state "count": value serializer`), or empty when the error
+        /// says.
+        context: String,
+        error: Box<SerializerError>,
+    },
     #[error("{location}: re-serializing the keyed state failed: {error}")]
     Reserialize {
         location: FileLocation,
@@ -95,6 +104,42 @@ pub enum MetadataError {
     Write(crate::modern::WriteError),
 }
 
+/// Why a Flink 1.1 serializer object cannot be carried to a later Flink, or measured.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SerializerError {
+    /// Its class has no counterpart we write (Kryo, Avro, a user or Scala serializer,
+    /// a 1.1 enum whose constants 1.1 does not record).
+    #[error("{class}: {why}")]
+    NotCarried { class: String, why: String },
+    /// The object lacks what Flink always writes for its class.
+    #[error("{class}: {problem}")]
+    Malformed { class: String, problem: String },
+    /// A serializer whose values have no length we can work out.
+    #[error("{class}")]
+    Unmeasurable { class: String },
+    /// A standalone serializer stream (`--key-serializer`, a RocksDB column's) that does
+    /// not hold one.
+    #[error("{what}: {problem}")]
+    Stream { what: String, problem: String },
+}
+
+fn serializer_cause(context: &str, error: &SerializerError) -> String {
+    if context.is_empty() {
+        error.to_string()
+    } else {
+        format!("{context}: {error}")
+    }
+}
+
+impl SerializerError {
+    pub(crate) fn malformed(class: &str, problem: impl Into<String>) -> Self {
+        SerializerError::Malformed {
+            class: class.to_string(),
+            problem: problem.into(),
+        }
+    }
+}
+
 /// Why a RocksDB snapshot's keyed stream needs `--key-serializer`.
 pub fn needs_key_serializer(location: &FileLocation) -> Error {
     Error::NeedsOption {
@@ -113,6 +158,18 @@ impl Error {
         match self {
             Error::Metadata(_) => self.clone(),
             e => Error::Metadata(MetadataError::File(Box::new(e.clone()))),
+        }
+    }
+
+    /// A serializer (`context` says which) cannot be carried or measured.
+    pub fn serializer<'a>(
+        location: &'a FileLocation,
+        context: impl Into<String> + Clone + 'a,
+    ) -> impl Fn(SerializerError) -> Error + 'a {
+        move |error| Error::Serializer {
+            location: location.clone(),
+            context: context.clone().into(),
+            error: Box::new(error),
         }
     }
 
@@ -136,6 +193,7 @@ impl Error {
             Error::External { problem, .. } => format!("external state file {problem}"),
             Error::NotMigratable { reason, .. } => format!("cannot be migrated: {reason}"),
             Error::Format { error, .. } => error.to_string(),
+            Error::Serializer { context, error, .. } => serializer_cause(context, error),
             Error::Reserialize { error, .. } => {
                 format!("re-serializing the keyed state failed: {error}")
             }

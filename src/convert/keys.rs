@@ -3,6 +3,7 @@
 //! error (native-formats.md §7.3.6). We decode keys where the serializers are known, recompute
 //! each key's group (legacy-formats.md §3.13) and report every mismatch.
 
+use super::error::SerializerError;
 use crate::javaser::{Elements, Graph, NodeId, NodeKind};
 use crate::keygroup::JavaKey;
 use crate::stream::MultiStream;
@@ -35,17 +36,17 @@ const BASE: &str = crate::classnames::TYPEUTILS_BASE;
 
 impl Codec {
     /// The codec of a serializer object in a 1.1 blob; `Err` names a serializer we cannot read.
-    pub fn of(graph: &Graph, node: NodeId) -> Result<Codec, String> {
+    pub fn of(graph: &Graph, node: NodeId) -> Result<Codec, SerializerError> {
         Self::of_depth(graph, node, 0)
     }
 
-    fn of_depth(graph: &Graph, node: NodeId, depth: usize) -> Result<Codec, String> {
+    fn of_depth(graph: &Graph, node: NodeId, depth: usize) -> Result<Codec, SerializerError> {
         let name = graph
             .class_name_of(node)
             .map(|n| n.lossy())
             .unwrap_or_else(|| "a non-object".into());
         if depth > 16 {
-            return Err(format!("{name} (nested too deeply)"));
+            return Err(SerializerError::malformed(&name, "nested too deeply"));
         }
         let simple = name.strip_prefix(BASE).unwrap_or("");
         Ok(match simple {
@@ -68,11 +69,11 @@ impl Codec {
                 Codec::Pojo(Self::fields_of(graph, node, &name, depth)?)
             }
             _ if name == crate::classnames::ARRAY_LIST_SERIALIZER => {
-                let elem =
-                    field_node(graph, node, "elementSerializer").ok_or_else(|| name.clone())?;
+                let elem = field_node(graph, node, "elementSerializer")
+                    .ok_or_else(|| unmeasurable(&name))?;
                 Codec::List(Box::new(Self::of_depth(graph, elem, depth + 1)?))
             }
-            _ => return Err(name),
+            _ => return Err(SerializerError::Unmeasurable { class: name }),
         })
     }
 
@@ -82,18 +83,19 @@ impl Codec {
         node: NodeId,
         name: &str,
         depth: usize,
-    ) -> Result<Vec<Codec>, String> {
-        let fields = field_node(graph, node, "fieldSerializers").ok_or_else(|| name.to_string())?;
+    ) -> Result<Vec<Codec>, SerializerError> {
+        let fields =
+            field_node(graph, node, "fieldSerializers").ok_or_else(|| unmeasurable(name))?;
         let NodeKind::Array(arr) = &graph.node(fields).kind else {
-            return Err(name.to_string());
+            return Err(unmeasurable(name));
         };
         let Elements::Values(vs) = &arr.elements else {
-            return Err(name.to_string());
+            return Err(unmeasurable(name));
         };
         vs.iter()
             .map(|v| {
                 v.node()
-                    .ok_or_else(|| format!("{name} with a null field serializer"))
+                    .ok_or_else(|| SerializerError::malformed(name, "with a null field serializer"))
             })
             .map(|n| n.and_then(|n| Self::of_depth(graph, n, depth + 1)))
             .collect()
@@ -339,8 +341,14 @@ fn read_i32(r: &mut impl Read) -> io::Result<i32> {
     Ok(i32::from_be_bytes(b))
 }
 
+fn unmeasurable(class: &str) -> SerializerError {
+    SerializerError::Unmeasurable {
+        class: class.to_string(),
+    }
+}
+
 /// The codec of a key serializer given as a standalone Java stream (`--key-serializer`).
-pub fn codec_of_stream(stream: &[u8]) -> Result<Codec, String> {
+pub fn codec_of_stream(stream: &[u8]) -> Result<Codec, SerializerError> {
     let src = std::sync::Arc::new(crate::source::MemSource::new(
         "key serializer",
         stream.to_vec(),
@@ -351,12 +359,18 @@ pub fn codec_of_stream(stream: &[u8]) -> Result<Codec, String> {
         stream.len() as u64,
         &crate::javaser::Limits::default(),
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| SerializerError::Stream {
+        what: "key serializer".into(),
+        problem: e.to_string(),
+    })?;
     let root = g
         .roots()
         .next()
         .and_then(|v| v.node())
-        .ok_or("the key serializer stream holds no object")?;
+        .ok_or_else(|| SerializerError::Stream {
+            what: "key serializer".into(),
+            problem: "holds no object".into(),
+        })?;
     Codec::of(&g, root)
 }
 
@@ -439,7 +453,8 @@ pub fn check_subtask(
                             out.extend(check_rocks(source, span, &codec, group, parallelism));
                             continue;
                         }
-                        (Err(e), _) | (_, Err(e)) => check.unchecked = Some(e),
+                        (Err(e), _) => check.unchecked = Some(e.to_string()),
+                        (_, Err(e)) => check.unchecked = Some(e),
                         (Ok(_), Ok(_)) => {
                             check.unchecked = Some("snapshot stream unexpectedly in memory".into())
                         }

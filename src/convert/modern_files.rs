@@ -40,7 +40,10 @@ impl Cx<'_> {
     ) -> Result<Snapshot, Error> {
         let fail = not_migratable(loc);
         let named = match &self.opts.key_serializer {
-            Some(s) => Some(snapshot_of_stream(s, "--key-serializer", Role::Key).map_err(fail)?),
+            Some(s) => Some(
+                snapshot_of_stream(s, "--key-serializer", Role::Key)
+                    .map_err(Error::serializer(loc, ""))?,
+            ),
             None => None,
         };
         match (recorded, named) {
@@ -78,14 +81,16 @@ impl Cx<'_> {
         let graph = &self.model.graph;
         let first = heaps[0].1;
         let recorded = snapshots::snapshot_of(graph, first.key_serializer, Role::Key)
-            .map_err(|e| fail(format!("key serializer: {e}")))?;
+            .map_err(Error::serializer(loc, "key serializer"))?;
         let key = self.key_snapshot(Some(recorded), loc)?;
         let mut metas = Vec::with_capacity(heaps.len());
         let mut states = Vec::with_capacity(heaps.len());
         for (name, h) in &heaps {
             let of = |node, role, what: &str| {
-                snapshots::snapshot_of(graph, node, role)
-                    .map_err(|e| fail(format!("state {name:?}: {what} serializer: {e}")))
+                snapshots::snapshot_of(graph, node, role).map_err(Error::serializer(
+                    loc,
+                    format!("state {name:?}: {what} serializer"),
+                ))
             };
             metas.push(KeyedStateMeta {
                 name: name.to_string(),
@@ -134,7 +139,8 @@ impl Cx<'_> {
             metas.push(KeyedStateMeta {
                 name: c.name.clone(),
                 kind: state_type(kind, &c.name).map_err(fail)?,
-                value: snapshot_of_stream(&c.value_serializer, &what, Role::Value).map_err(fail)?,
+                value: snapshot_of_stream(&c.value_serializer, &what, Role::Value)
+                    .map_err(Error::serializer(loc, ""))?,
                 namespace: Snapshot::of_singleton(
                     crate::modern::snapshot::VOID_NAMESPACE_SERIALIZER,
                 )

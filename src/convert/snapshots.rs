@@ -3,6 +3,7 @@
 //! parse, for every serializer whose snapshot is known; anything else (Kryo, Avro, Scala,
 //! user serializers) is an error naming it, never a guess.
 
+use super::error::SerializerError;
 use crate::javaser::{self, Elements, Graph, Limits, NodeId, NodeKind, Value};
 use crate::modern::snapshot::{
     self, ARRAY_LIST_SNAPSHOT, Body, ENUM_SNAPSHOT, GENERIC_ARRAY_SNAPSHOT, LIST_SNAPSHOT,
@@ -41,50 +42,53 @@ pub enum Role {
 }
 
 /// The snapshot of the serializer object `node` of a 1.1 graph.
-pub fn snapshot_of(graph: &Graph, node: NodeId, role: Role) -> Result<Snapshot, String> {
+pub fn snapshot_of(graph: &Graph, node: NodeId, role: Role) -> Result<Snapshot, SerializerError> {
     let s = of_depth(graph, node, 0)?;
     let void = snapshot::Snapshot::of_singleton(VOID_SERIALIZER).map(|v| v.class);
     if role == Role::Namespace && Some(&s.class) == void.as_ref() {
         return Snapshot::of_singleton(VOID_NAMESPACE_SERIALIZER)
-            .ok_or_else(|| "no VoidNamespaceSerializer snapshot".to_string());
+            .ok_or_else(|| SerializerError::malformed(VOID_NAMESPACE_SERIALIZER, "no snapshot"));
     }
     Ok(s)
 }
 
-fn of_depth(graph: &Graph, node: NodeId, depth: usize) -> Result<Snapshot, String> {
+fn of_depth(graph: &Graph, node: NodeId, depth: usize) -> Result<Snapshot, SerializerError> {
     let name = graph
         .class_name_of(node)
         .map(|n| n.lossy())
         .unwrap_or_else(|| "a non-object".into());
     if depth > 16 {
-        return Err(format!("{name}: serializers nested more than 16 deep"));
+        return Err(SerializerError::malformed(
+            &name,
+            "serializers nested more than 16 deep",
+        ));
     }
     if let Some(s) = Snapshot::of_singleton(&name) {
         return Ok(s);
     }
-    let nested = |field: &str| -> Result<Snapshot, String> {
-        let n =
-            field_node(graph, node, field).ok_or_else(|| format!("{name} without its {field}"))?;
+    let nested = |field: &str| -> Result<Snapshot, SerializerError> {
+        let n = field_node(graph, node, field)
+            .ok_or_else(|| SerializerError::malformed(&name, format!("without its {field}")))?;
         of_depth(graph, n, depth + 1)
     };
     match name.as_str() {
         TUPLE_SERIALIZER => {
             let class = class_field(graph, node, "tupleClass")
-                .ok_or_else(|| format!("{name} without its tupleClass"))?;
+                .ok_or_else(|| SerializerError::malformed(&name, "without its tupleClass"))?;
             let fields = field_node(graph, node, "fieldSerializers")
-                .ok_or_else(|| format!("{name} without its fieldSerializers"))?;
+                .ok_or_else(|| SerializerError::malformed(&name, "without its fieldSerializers"))?;
             let NodeKind::Array(arr) = &graph.node(fields).kind else {
-                return Err(format!("{name}: fieldSerializers is not an array"));
+                return Err(SerializerError::malformed(&name, "fieldSerializers is not an array"));
             };
             let Elements::Values(vs) = &arr.elements else {
-                return Err(format!("{name}: fieldSerializers is a primitive array"));
+                return Err(SerializerError::malformed(&name, "fieldSerializers is a primitive array"));
             };
             let parts = vs
                 .iter()
                 .map(|v| {
                     let n = v
                         .node()
-                        .ok_or_else(|| format!("{name} with a null field serializer"))?;
+                        .ok_or_else(|| SerializerError::malformed(&name, "with a null field serializer"))?;
                     of_depth(graph, n, depth + 1)
                 })
                 .collect::<Result<Vec<_>, _>>()?;
@@ -107,7 +111,7 @@ fn of_depth(graph: &Graph, node: NodeId, depth: usize) -> Result<Snapshot, Strin
         )),
         GENERIC_ARRAY_SERIALIZER => {
             let class = class_field(graph, node, "componentClass")
-                .ok_or_else(|| format!("{name} without its componentClass"))?;
+                .ok_or_else(|| SerializerError::malformed(&name, "without its componentClass"))?;
             Ok(Snapshot::composite(
                 GENERIC_ARRAY_SNAPSHOT,
                 vec![class],
@@ -116,11 +120,12 @@ fn of_depth(graph: &Graph, node: NodeId, depth: usize) -> Result<Snapshot, Strin
         }
         ENUM_SERIALIZER => {
             let class = class_field(graph, node, "enumClass")
-                .ok_or_else(|| format!("{name} without its enumClass"))?;
+                .ok_or_else(|| SerializerError::malformed(&name, "without its enumClass"))?;
             let constants = enum_constants(graph, node).ok_or_else(|| {
-                format!(
-                    "{name} of {class}: Flink 1.1's EnumSerializer does not record the enum's constants (its values are transient), and the snapshot needs them"
-                )
+                SerializerError::NotCarried {
+                    class: name.clone(),
+                    why: format!("of {class}: Flink 1.1's EnumSerializer does not record the enum's constants (its values are transient), and the snapshot needs them"),
+                }
             })?;
             Ok(Snapshot {
                 class: ENUM_SNAPSHOT.to_string(),
@@ -133,10 +138,14 @@ fn of_depth(graph: &Graph, node: NodeId, depth: usize) -> Result<Snapshot, Strin
         }
         POJO_SERIALIZER => pojo(graph, node, depth),
         _ => match REFUSED.iter().find(|(c, _)| *c == name) {
-            Some((_, why)) => Err(format!("{name}: {why}")),
-            None => Err(format!(
-                "{name} has no known serializer snapshot (user, Scala or other serializers are not carried)"
-            )),
+            Some((_, why)) => Err(SerializerError::NotCarried {
+                class: name,
+                why: why.to_string(),
+            }),
+            None => Err(SerializerError::NotCarried {
+                class: name,
+                why: "has no known serializer snapshot (user, Scala or other serializers are not carried)".into(),
+            }),
         },
     }
 }
@@ -144,41 +153,47 @@ fn of_depth(graph: &Graph, node: NodeId, depth: usize) -> Result<Snapshot, Strin
 /// A `PojoSerializer`: its class, its fields (which its `writeObject` appends as a
 /// count, then per field the declaring `Class` and `writeUTF(name)`) with their
 /// serializers; registered subclasses are refused (their snapshots are not carried).
-fn pojo(graph: &Graph, node: NodeId, depth: usize) -> Result<Snapshot, String> {
+fn pojo(graph: &Graph, node: NodeId, depth: usize) -> Result<Snapshot, SerializerError> {
     let name = POJO_SERIALIZER;
-    let class =
-        class_field(graph, node, "clazz").ok_or_else(|| format!("{name} without its clazz"))?;
-    let fail = |e: javaser::Error| format!("{name} of {class}: {e}");
+    let class = class_field(graph, node, "clazz")
+        .ok_or_else(|| SerializerError::malformed(name, "without its clazz"))?;
+    let fail = |e: javaser::Error| SerializerError::malformed(name, format!("of {class}: {e}"));
     let obj = graph
         .object(Value::Node(node))
         .map_err(fail)?
-        .ok_or_else(|| format!("{name}: null"))?;
+        .ok_or_else(|| SerializerError::malformed(name, "null"))?;
     if let Some(Value::Node(reg)) = obj.field("registeredClasses")
         && let Some(map) = graph.object(Value::Node(reg)).map_err(fail)?
         && !map.hash_map_entries().map_err(fail)?.is_empty()
     {
-        return Err(format!(
-            "{name} of {class} has registered subclasses, whose snapshots are not carried yet"
-        ));
+        return Err(SerializerError::NotCarried {
+            class: name.to_string(),
+            why: format!(
+                "of {class} has registered subclasses, whose snapshots are not carried yet"
+            ),
+        });
     }
     let mut a = obj.annotation(POJO_SERIALIZER).map_err(fail)?;
     let n = a.read_i32().map_err(fail)?;
-    let serializers = field_node(graph, node, "fieldSerializers")
-        .ok_or_else(|| format!("{name} of {class} without its fieldSerializers"))?;
+    let serializers = field_node(graph, node, "fieldSerializers").ok_or_else(|| {
+        SerializerError::malformed(name, format!("of {class} without its fieldSerializers"))
+    })?;
     let NodeKind::Array(arr) = &graph.node(serializers).kind else {
-        return Err(format!(
-            "{name} of {class}: fieldSerializers is not an array"
+        return Err(SerializerError::malformed(
+            name,
+            format!("of {class}: fieldSerializers is not an array"),
         ));
     };
     let Elements::Values(vs) = &arr.elements else {
-        return Err(format!(
-            "{name} of {class}: fieldSerializers is a primitive array"
+        return Err(SerializerError::malformed(
+            name,
+            format!("of {class}: fieldSerializers is a primitive array"),
         ));
     };
     if n < 0 || n as usize != vs.len() {
-        return Err(format!(
-            "{name} of {class}: {n} fields but {} field serializers",
-            vs.len()
+        return Err(SerializerError::malformed(
+            name,
+            format!("of {class}: {n} fields but {} field serializers", vs.len()),
         ));
     }
     let mut fields = Vec::with_capacity(vs.len());
@@ -190,16 +205,22 @@ fn pojo(graph: &Graph, node: NodeId, depth: usize) -> Result<Snapshot, String> {
             },
             _ => None,
         }
-        .ok_or_else(|| format!("{name} of {class}: a field without its declaring class"))?;
+        .ok_or_else(|| {
+            SerializerError::malformed(
+                name,
+                format!("of {class}: a field without its declaring class"),
+            )
+        })?;
         let mut len = [0u8; 2];
         a.read_bytes(&mut len).map_err(fail)?;
         let mut utf = vec![0u8; u16::from_be_bytes(len) as usize];
         a.read_bytes(&mut utf).map_err(fail)?;
-        let field = javaser::mutf8::decode(&utf)
-            .ok_or_else(|| format!("{name} of {class}: a field name that is not UTF"))?;
-        let serializer = v
-            .node()
-            .ok_or_else(|| format!("{name} of {class}: field {field} has no serializer"))?;
+        let field = javaser::mutf8::decode(&utf).ok_or_else(|| {
+            SerializerError::malformed(name, format!("of {class}: a field name that is not UTF"))
+        })?;
+        let serializer = v.node().ok_or_else(|| {
+            SerializerError::malformed(name, format!("of {class}: field {field} has no serializer"))
+        })?;
         fields.push(PojoField {
             snapshot: of_depth(graph, serializer, depth + 1)?,
             name: field,
@@ -232,16 +253,27 @@ fn enum_constants(graph: &Graph, node: NodeId) -> Option<Vec<String>> {
 
 /// The snapshot of a standalone Java-serialized serializer (a `--key-serializer`, a
 /// RocksDB column's value serializer).
-pub fn snapshot_of_stream(bytes: &[u8], what: &str, role: Role) -> Result<Snapshot, String> {
+pub fn snapshot_of_stream(
+    bytes: &[u8],
+    what: &str,
+    role: Role,
+) -> Result<Snapshot, SerializerError> {
     let src = Arc::new(MemSource::new(what.to_string(), bytes.to_vec()));
     let g = javaser::parse_stream(src, 0, bytes.len() as u64, &Limits::default())
-        .map_err(|e| format!("{what}: {e}"))?;
+        .map_err(|e| stream_problem(what, e))?;
     let root = g
         .roots()
         .next()
         .and_then(|v| v.node())
-        .ok_or_else(|| format!("{what}: no serializer object"))?;
-    snapshot_of(&g, root, role).map_err(|e| format!("{what}: {e}"))
+        .ok_or_else(|| stream_problem(what, "no serializer object"))?;
+    snapshot_of(&g, root, role).map_err(|e| stream_problem(what, e))
+}
+
+fn stream_problem(what: &str, problem: impl std::fmt::Display) -> SerializerError {
+    SerializerError::Stream {
+        what: what.to_string(),
+        problem: problem.to_string(),
+    }
 }
 
 /// The object an object's field refers to.
