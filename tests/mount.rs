@@ -809,3 +809,64 @@ fn allow_other_shares_no_more_than_the_savepoint_file() {
         "{other:?}"
     );
 }
+
+/// The daemon's decode memory is bounded whatever a blob repeats: a 51 MiB subtask blob
+/// of empty strings (which once took a mount with `--cache-size 1MiB` to 2.4 GiB) is
+/// refused at the graph bound, and the daemon's peak RSS stays under 64 MiB.
+#[test]
+fn a_hostile_blob_does_not_blow_up_the_daemon() {
+    use std::io::Write;
+    if !fuse_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sp = dir.path().join("savepoint-hostile");
+    let n: usize = 17 << 20;
+    let name = b"[Ljava.lang.Object;";
+    let mut blob_head = vec![0xac, 0xed, 0x00, 0x05, 0x75, 0x72];
+    blob_head.extend((name.len() as u16).to_be_bytes());
+    blob_head.extend(name);
+    blob_head.extend(0x1234i64.to_be_bytes());
+    blob_head.extend([0x02, 0, 0, 0x78, 0x70]);
+    blob_head.extend((n as i32).to_be_bytes());
+    let blob_len = blob_head.len() + 3 * n;
+    let mut f = std::io::BufWriter::new(File::create(&sp).unwrap());
+    // V0: magic, version 0, checkpoint id, one task of one subtask, no kv states.
+    f.write_all(&[0x49, 0x60, 0x67, 0x2d, 0, 0, 0, 0]).unwrap();
+    f.write_all(&10i64.to_be_bytes()).unwrap();
+    f.write_all(&1i32.to_be_bytes()).unwrap();
+    f.write_all(&[7u8; 16]).unwrap();
+    f.write_all(&1i32.to_be_bytes()).unwrap(); // parallelism
+    f.write_all(&1i32.to_be_bytes()).unwrap(); // subtask states
+    f.write_all(&0i32.to_be_bytes()).unwrap(); // index
+    f.write_all(&(blob_len as i32).to_be_bytes()).unwrap();
+    f.write_all(&blob_head).unwrap();
+    for _ in 0..n {
+        f.write_all(&[0x74, 0, 0]).unwrap();
+    }
+    f.write_all(&(blob_len as i64).to_be_bytes()).unwrap(); // state size
+    f.write_all(&0i64.to_be_bytes()).unwrap(); // duration
+    f.write_all(&0i32.to_be_bytes()).unwrap(); // kv states
+    f.flush().unwrap();
+    drop(f);
+
+    let m = Mounted::new(&sp, &["--cache-size", "1MiB", "--target", "migration"]);
+    let pid = daemon_pid(m.path()).expect("daemon pid");
+    let subtask = m.path().join("07070707070707070707070707070707/subtask-0");
+    // Listing it decodes it: the error comes from opendir or from the first readdir.
+    let e = match std::fs::read_dir(&subtask) {
+        Err(e) => e,
+        Ok(mut d) => d
+            .find_map(Result::err)
+            .expect("a failed subtask lists nothing"),
+    };
+    assert_eq!(e.raw_os_error(), Some(libc::EIO), "{e}");
+    assert!(std::fs::read(m.path().join("_metadata")).is_err());
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let hwm_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    assert!(hwm_kib < 64 << 10, "daemon peak RSS {hwm_kib} KiB");
+}
