@@ -63,6 +63,62 @@ pub fn default_max_parallelism(parallelism: u32) -> u32 {
     (p + p / 2).next_power_of_two().clamp(128, 32768) as u32
 }
 
+/// Flink's limit on max parallelism (`KeyGroupRangeAssignment.UPPER_BOUND_MAX_PARALLELISM`).
+pub const MAX_PARALLELISM: u32 = 1 << 15;
+
+/// The key-group prefix of a key in RocksDB-style layouts (Flink's RocksDB backend and
+/// the canonical savepoint format): the key group big-endian in one byte when the job
+/// has at most 128 key groups, in two above; the first byte's top bit marks the last
+/// record of a state in its key group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Prefix {
+    bytes: [u8; 2],
+    len: u8,
+    group: u32,
+}
+
+/// The prefix of key group `group` of a job with `max_parallelism` key groups.
+pub fn prefix(group: u32, max_parallelism: u32) -> Result<Prefix, String> {
+    if max_parallelism == 0 || max_parallelism > MAX_PARALLELISM || group >= max_parallelism {
+        return Err(format!(
+            "key group {group} of max parallelism {max_parallelism} (Flink allows 1 to {MAX_PARALLELISM})"
+        ));
+    }
+    let be = (group as u16).to_be_bytes();
+    Ok(if max_parallelism > 128 {
+        Prefix {
+            bytes: be,
+            len: 2,
+            group,
+        }
+    } else {
+        Prefix {
+            bytes: [be[1], 0],
+            len: 1,
+            group,
+        }
+    })
+}
+
+impl Prefix {
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes[..self.len as usize]
+    }
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+    pub fn key_group(&self) -> u32 {
+        self.group
+    }
+    /// Flags the record as its state's last in the key group.
+    pub fn mark_last(&mut self) {
+        self.bytes[0] |= 0x80;
+    }
+}
+
 /// A key value whose Java `hashCode` we can compute.
 #[derive(Clone, Debug, PartialEq)]
 pub enum JavaKey {
@@ -103,6 +159,24 @@ impl JavaKey {
     /// The key group of this key.
     pub fn key_group(&self, max_parallelism: u32) -> u32 {
         assign_to_key_group(self.hash_code(), max_parallelism)
+    }
+}
+
+#[cfg(test)]
+mod prefix_tests {
+    use super::*;
+
+    #[test]
+    fn one_byte_up_to_128_key_groups_two_above() {
+        assert_eq!(prefix(5, 128).unwrap().bytes(), &[5]);
+        assert_eq!(prefix(5, 129).unwrap().bytes(), &[0, 5]);
+        assert_eq!(prefix(300, 1024).unwrap().bytes(), &[1, 44]);
+        let mut last = prefix(300, 1024).unwrap();
+        last.mark_last();
+        assert_eq!(last.bytes(), &[0x81, 44]);
+        assert!(prefix(128, 128).is_err());
+        assert!(prefix(0, 40000).is_err());
+        assert_eq!(prefix(32767, 32768).unwrap().bytes(), &[0x7f, 0xff]);
     }
 }
 

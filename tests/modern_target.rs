@@ -209,3 +209,86 @@ fn flink_1_10_is_per_operator_where_it_can_be() {
     let ops = inspect_json(&with)["operators"].as_array().unwrap().len();
     assert_eq!(ops, 6, "3 heads + 3 chained operators");
 }
+
+/// RocksDB sources above parallelism 128 convert (two-byte key-group prefixes; they
+/// used to be refused): every subtask's keyed stream is written for both RocksDB-style
+/// targets, and key group 150's records carry `0x0096` (flagged `0x8096` on the last).
+#[test]
+fn rocksdb_sources_above_128_subtasks_convert() {
+    let dir = tempfile::tempdir().unwrap();
+    let sp = dir.path().join("sp");
+    let uids = dir.path().join("uids");
+    let (s, u) = (sp.to_str().unwrap(), uids.to_str().unwrap());
+    ok(
+        run([
+            "synth",
+            s,
+            "--backend",
+            "rocksdb",
+            "--parallelism",
+            "200",
+            "--vertices",
+            "1",
+            "--chain",
+            "1",
+            "--state-bytes",
+            "1MiB",
+            "--uid-file",
+            u,
+        ]),
+        "synth",
+    );
+    for (target, file) in [
+        ("flink-2.3", "managed-keyed-state-v6"),
+        ("flink-1.10", "managed-keyed-state"),
+    ] {
+        let out = dir.path().join(target);
+        ok(
+            run([
+                "convert",
+                s,
+                out.to_str().unwrap(),
+                "--minimal",
+                "--target",
+                target,
+                "--key-serializer",
+                "tuple1-long",
+                "--uid-file",
+                u,
+            ]),
+            target,
+        );
+        let streams: Vec<_> = common::walk_files(&out)
+            .into_iter()
+            .filter(|p| p.ends_with(file))
+            .collect();
+        assert_eq!(streams.len(), 200, "{target}");
+        let group150 = streams
+            .iter()
+            .find(|p| p.parent().unwrap().ends_with("subtask-150"))
+            .unwrap();
+        let bytes = std::fs::read(group150).unwrap();
+        // The last record: key length 11 (2 + 8 + 1), prefix 80 96, ..., then ffff.
+        let tail = &bytes[bytes.len() - 2..];
+        assert_eq!(tail, [0xff, 0xff], "{target}");
+        let flagged = bytes.windows(6).any(|w| w == [0, 0, 0, 11, 0x80, 0x96]);
+        let plain = bytes.windows(6).any(|w| w == [0, 0, 0, 11, 0x00, 0x96]);
+        assert!(
+            flagged && plain,
+            "{target}: two-byte prefixes of key group 150"
+        );
+        ok(
+            run([
+                "verify",
+                s,
+                "--target",
+                target,
+                "--key-serializer",
+                "tuple1-long",
+                "--uid-file",
+                u,
+            ]),
+            "verify",
+        );
+    }
+}

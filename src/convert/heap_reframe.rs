@@ -268,11 +268,10 @@ impl HeapRecords {
                 ));
             }
         }
-        let prefix = if max_parallelism > 128 {
-            (key_group as u16).to_be_bytes().to_vec()
-        } else {
-            vec![key_group as u8]
-        };
+        let prefix = crate::keygroup::prefix(key_group, max_parallelism)
+            .map_err(bad)?
+            .bytes()
+            .to_vec();
         let mut runs = Vec::new();
         let mut checkpoints = Vec::new();
         let mut out = 2u64; // the first state id

@@ -150,7 +150,7 @@ impl Cx<'_> {
         let header = proxy::keyed_header(&key, &metas).map_err(Error::format(loc))?;
         Ok(Some((
             header,
-            vec![rocks_records(snapshot, key_group, loc)?],
+            vec![rocks_records(snapshot, key_group, self.parallelism, loc)?],
         )))
     }
 

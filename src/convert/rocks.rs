@@ -159,12 +159,18 @@ impl RocksSnapshot {
         self.record_count
     }
 
-    /// The re-encoded records as a source (`key_group` = the subtask's group, < 128).
-    pub fn key_group_region(self: &Arc<Self>, key_group: u8) -> Arc<dyn Source> {
-        Arc::new(Region {
+    /// The re-encoded records as key group `key_group` of a job with `max_parallelism`
+    /// key groups: a one-byte key-group prefix up to 128 key groups, two bytes above.
+    pub fn key_group_region(
+        self: &Arc<Self>,
+        key_group: u32,
+        max_parallelism: u32,
+    ) -> Result<Arc<dyn Source>, String> {
+        let prefix = crate::keygroup::prefix(key_group, max_parallelism)?;
+        Ok(Arc::new(Region {
             snap: self.clone(),
-            key_group,
-        })
+            prefix,
+        }))
     }
 }
 
@@ -212,12 +218,29 @@ fn column(g: &javaser::Graph) -> Result<Column, String> {
 /// The record region of a key-group stream, re-encoded on read.
 struct Region {
     snap: Arc<RocksSnapshot>,
-    key_group: u8,
+    /// The key-group prefix of every key; a two-byte one makes each record one byte
+    /// longer than its 1.1 form (whose `2A` separator the first byte replaces).
+    prefix: crate::keygroup::Prefix,
+}
+
+impl Region {
+    /// Bytes each record grows by.
+    fn extra(&self) -> u64 {
+        self.prefix.len() as u64 - 1
+    }
+
+    /// Where a checkpoint's record starts in this region.
+    fn out_of(&self, cp: &Checkpoint) -> u64 {
+        cp.out + cp.record * self.extra()
+    }
 }
 
 impl Source for Region {
     fn len(&self) -> u64 {
-        self.snap.region_len
+        if self.snap.record_count == 0 {
+            return 0;
+        }
+        self.snap.region_len + self.snap.record_count * self.extra()
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
@@ -236,17 +259,20 @@ impl Source for Region {
         }
         let cp = snap.checkpoints[snap
             .checkpoints
-            .partition_point(|c| c.out <= offset)
+            .partition_point(|c| self.out_of(c) <= offset)
             .saturating_sub(1)];
         let mut r = Scan::new(&*snap.source, cp.input, snap.records.end());
-        let mut pos = cp.out;
+        let mut pos = self.out_of(&cp);
         let mut record = cp.record;
         let mut run = snap.runs.partition_point(|&(_, last)| last < record);
         while !out.done() && record < snap.record_count {
             let RecordHead { at, key, .. } = record_head(&mut r, snap.columns.len())?;
-            let klen = key.len() as u32;
+            let klen = key.len() as u32 + self.extra() as u32;
             let last = snap.runs.get(run).is_some_and(|&(_, l)| l == record);
-            let group = self.key_group | if last { 0x80 } else { 0 };
+            let mut group = self.prefix;
+            if last {
+                group.mark_last();
+            }
             if !key.ends_with(&VOID_NAMESPACE) {
                 return Err(bad(format!(
                     "{}: offset {at}: record changed since it was indexed",
@@ -255,9 +281,10 @@ impl Source for Region {
             }
             // kg ‖ K ‖ NS: the 2A separator dropped, the key group prefixed.
             let k = klen as u64;
+            let p = group.len() as u64;
             out.put(pos, &klen.to_be_bytes());
-            out.put(pos + 4, &[group]);
-            out.put(pos + 5, &key[..key.len() - 2]);
+            out.put(pos + 4, group.bytes());
+            out.put(pos + 4 + p, &key[..key.len() - 2]);
             out.put(pos + 3 + k, &key[key.len() - 1..]);
             let vlen = value_len(&mut r, at)?;
             out.put(pos + 4 + k, &vlen.to_be_bytes());
@@ -279,7 +306,7 @@ impl Source for Region {
         format!(
             "{} (RocksDB records as key group {})",
             self.snap.source.name(),
-            self.key_group
+            self.prefix.key_group()
         )
     }
 
@@ -405,5 +432,50 @@ mod tests {
                 .record_count(),
             2
         );
+    }
+
+    /// Above 128 key groups every key gets a two-byte prefix (one byte longer than its
+    /// 1.1 form), the last-record flag on its first byte; any range read equals the
+    /// whole stream's bytes there.
+    #[test]
+    fn two_byte_key_group_prefixes_above_128_key_groups() {
+        let whole = stream([0, 1]);
+        let n = whole.len() as u64;
+        let src: Arc<dyn Source> = Arc::new(MemSource::new("s", whole));
+        let snap = Arc::new(RocksSnapshot::open(src, Span::new(0, n)).unwrap());
+        let record = |prefix: &[u8]| {
+            let mut r = ((8 + prefix.len() + 1) as i32).to_be_bytes().to_vec();
+            r.extend(prefix);
+            r.extend(7i64.to_be_bytes());
+            r.push(0); // Void namespace
+            r.extend(8i32.to_be_bytes());
+            r.extend(42i64.to_be_bytes());
+            r
+        };
+        for (group, max_p, prefix) in [
+            (3u32, 4u32, vec![0x83u8]),
+            (150, 200, vec![0x80, 0x96]),
+            (300, 32768, vec![0x81, 0x2c]),
+        ] {
+            let region = snap.key_group_region(group, max_p).unwrap();
+            let mut want = vec![0, 0];
+            want.extend(record(&prefix));
+            want.extend([0, 1]);
+            want.extend(record(&prefix));
+            want.extend([0xff, 0xff]);
+            assert_eq!(region.len(), want.len() as u64, "{group}/{max_p}");
+            let mut got = vec![0u8; want.len()];
+            region.read_at(0, &mut got).unwrap();
+            assert_eq!(got, want, "{group}/{max_p}");
+            for start in 0..want.len() {
+                for len in [1, 3, 11] {
+                    let end = (start + len).min(want.len());
+                    let mut part = vec![0u8; end - start];
+                    region.read_at(start as u64, &mut part).unwrap();
+                    assert_eq!(part, want[start..end], "{group}/{max_p} [{start}, {end})");
+                }
+            }
+        }
+        assert!(snap.key_group_region(200, 200).is_err());
     }
 }

@@ -554,19 +554,22 @@ impl Cx<'_> {
         }
         Ok(Some((
             header,
-            vec![rocks_records(snapshot, key_group, loc)?],
+            vec![rocks_records(snapshot, key_group, self.parallelism, loc)?],
         )))
     }
 }
 
-/// A RocksDB snapshot's records re-encoded as key group `key_group` (on read).
+/// A RocksDB snapshot's records re-encoded as key group `key_group` (on read), with
+/// max parallelism = the task's parallelism (every key of 1.1 subtask i is in group i).
 pub(super) fn rocks_records(
     snapshot: rocks::RocksSnapshot,
     key_group: u32,
+    parallelism: u32,
     loc: &FileLocation,
 ) -> Result<Piece, Error> {
-    let kg = rocks_key_group(key_group).map_err(not_migratable(loc))?;
-    let region = Arc::new(snapshot).key_group_region(kg);
+    let region = Arc::new(snapshot)
+        .key_group_region(key_group, parallelism)
+        .map_err(not_migratable(loc))?;
     let len = region.len();
     Ok(Piece::range(region, Span::new(0, len)))
 }
@@ -588,13 +591,6 @@ pub(super) fn not_migratable(loc: &FileLocation) -> impl Fn(String) -> Error + C
 
 /// A native keyed stream's header and body, or `None` when it holds nothing.
 pub(super) type Keyed = Result<Option<(Vec<u8>, Vec<Piece>)>, Error>;
-
-/// The one-byte key-group prefix of the RocksDB layout (maxParallelism ≤ 128).
-fn rocks_key_group(key_group: u32) -> Result<u8, String> {
-    u8::try_from(key_group).ok().filter(|&g| g < 128).ok_or_else(|| {
-        format!("key group {key_group}: parallelism above 128 needs two-byte key-group prefixes, which are not supported")
-    })
-}
 
 /// The class chain of a handle, wrapper first: `DataInputViewHandle(ByteStreamStateHandle)`.
 pub(super) fn handle_classes(h: &StateHandle) -> String {
