@@ -380,7 +380,7 @@ fn rocksdb_key_group_streams_equal_flink_1_2_rocksdb_streams() {
         assert_eq!(snap.record_count(), keys.len() as u64);
         let mut ours = snap.header(&key_serializer).unwrap();
         let offset = ours.len();
-        let region = snap.key_group_region(subtask as u8);
+        let region = snap.key_group_region(subtask, 4).unwrap();
         let mut body = vec![0u8; region.len() as usize];
         region.read_at(0, &mut body).unwrap();
         ours.extend_from_slice(&body);
