@@ -339,13 +339,9 @@ fn a_refused_user_mount_says_what_to_do() {
 #[test]
 fn unservable_files_are_not_listed() {
     let dir = tempfile::tempdir().unwrap();
-    let sp = dir.path().join("sp");
-    let uids = dir.path().join("uids");
+    let sp = common::mount::synth(dir.path(), "sp", &["--backend", "rocksdb"]);
+    let uids = common::uid_file(&sp);
     let (s, u) = (sp.to_str().unwrap(), uids.to_str().unwrap());
-    ok(
-        run(["synth", s, "--backend", "rocksdb", "--uid-file", u]),
-        "synth",
-    );
     for (target, file) in [
         ("flink-2.3", "managed-keyed-state-v6"),
         ("flink-1.10", "managed-keyed-state"),

@@ -39,13 +39,7 @@ fn peak_rss(args: &[&str]) -> (Option<i32>, String, u64) {
 /// the test process must stay small, since a spawned child's peak RSS starts from it.
 fn object_array(path: &std::path::Path, n: usize, element: &[u8]) {
     use std::io::Write;
-    let name = b"[Ljava.lang.Object;";
-    let mut s = vec![0xac, 0xed, 0x00, 0x05, 0x75, 0x72];
-    s.extend((name.len() as u16).to_be_bytes());
-    s.extend(name);
-    s.extend(0x1234i64.to_be_bytes());
-    s.extend([0x02, 0, 0, 0x78, 0x70]);
-    s.extend((n as i32).to_be_bytes());
+    let s = common::object_array_head(n);
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     f.write_all(&s).unwrap();
     for _ in 0..n {
@@ -104,22 +98,13 @@ fn memory_stays_bounded_whatever_the_input_repeats() {
 /// took 1.86 GiB).
 fn heap_state_in_the_rocksdb_layout_takes_bounded_memory() {
     let dir = tempfile::tempdir().unwrap();
-    let sp = dir.path().join("sp");
-    let uids = dir.path().join("uids");
-    let (s, u) = (sp.to_str().unwrap(), uids.to_str().unwrap());
-    ok(
-        run([
-            "synth",
-            s,
-            "--backend",
-            "memory",
-            "--state-bytes",
-            "64MiB",
-            "--uid-file",
-            u,
-        ]),
-        "synth",
+    let sp = common::mount::synth(
+        dir.path(),
+        "sp",
+        &["--backend", "memory", "--state-bytes", "64MiB"],
     );
+    let uids = common::uid_file(&sp);
+    let (s, u) = (sp.to_str().unwrap(), uids.to_str().unwrap());
     let out = dir.path().join("out");
     let (code, err, kib) = peak_rss(&[
         "convert",

@@ -216,13 +216,10 @@ fn flink_1_10_is_per_operator_where_it_can_be() {
 #[test]
 fn rocksdb_sources_above_128_subtasks_convert() {
     let dir = tempfile::tempdir().unwrap();
-    let sp = dir.path().join("sp");
-    let uids = dir.path().join("uids");
-    let (s, u) = (sp.to_str().unwrap(), uids.to_str().unwrap());
-    ok(
-        run([
-            "synth",
-            s,
+    let sp = common::mount::synth(
+        dir.path(),
+        "sp",
+        &[
             "--backend",
             "rocksdb",
             "--parallelism",
@@ -233,11 +230,10 @@ fn rocksdb_sources_above_128_subtasks_convert() {
             "1",
             "--state-bytes",
             "1MiB",
-            "--uid-file",
-            u,
-        ]),
-        "synth",
+        ],
     );
+    let uids = common::uid_file(&sp);
+    let (s, u) = (sp.to_str().unwrap(), uids.to_str().unwrap());
     for (target, file) in [
         ("flink-2.3", "managed-keyed-state-v6"),
         ("flink-1.10", "managed-keyed-state"),

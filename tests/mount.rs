@@ -822,13 +822,7 @@ fn a_hostile_blob_does_not_blow_up_the_daemon() {
     let dir = tempfile::tempdir().unwrap();
     let sp = dir.path().join("savepoint-hostile");
     let n: usize = 17 << 20;
-    let name = b"[Ljava.lang.Object;";
-    let mut blob_head = vec![0xac, 0xed, 0x00, 0x05, 0x75, 0x72];
-    blob_head.extend((name.len() as u16).to_be_bytes());
-    blob_head.extend(name);
-    blob_head.extend(0x1234i64.to_be_bytes());
-    blob_head.extend([0x02, 0, 0, 0x78, 0x70]);
-    blob_head.extend((n as i32).to_be_bytes());
+    let blob_head = common::object_array_head(n);
     let blob_len = blob_head.len() + 3 * n;
     let mut f = std::io::BufWriter::new(File::create(&sp).unwrap());
     // V0: magic, version 0, checkpoint id, one task of one subtask, no kv states.

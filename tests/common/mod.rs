@@ -170,3 +170,16 @@ pub fn walk_files(root: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// The head of a Java stream holding one `Object[]` of `n` elements (the elements follow):
+/// inputs that repeat one cheap element to blow up a decoder.
+pub fn object_array_head(n: usize) -> Vec<u8> {
+    let name = b"[Ljava.lang.Object;";
+    let mut s = vec![0xac, 0xed, 0x00, 0x05, 0x75, 0x72];
+    s.extend((name.len() as u16).to_be_bytes());
+    s.extend(name);
+    s.extend(0x1234i64.to_be_bytes());
+    s.extend([0x02, 0, 0, 0x78, 0x70]);
+    s.extend((n as i32).to_be_bytes());
+    s
+}
