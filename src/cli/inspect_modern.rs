@@ -8,22 +8,9 @@ use savepointfs::modern::metadata::{self, KeyedKind, StreamHandle};
 use savepointfs::source::Source;
 use std::fmt::Write as _;
 
-/// Metadata files are small; inline state can make them larger, but not this large.
-const MAX_METADATA_BYTES: u64 = 1 << 30;
-
 pub fn inspect(source: &dyn Source, json: bool) -> Result<String, Failure> {
     let name = source.name();
-    if source.len() > MAX_METADATA_BYTES {
-        return Err(Failure::input(format!(
-            "{name}: {} bytes is more than the {MAX_METADATA_BYTES} a metadata file is read into memory for",
-            source.len()
-        )));
-    }
-    let mut bytes = vec![0u8; source.len() as usize];
-    source
-        .read_at(0, &mut bytes)
-        .map_err(|e| Failure::input(format!("{name}: {e}")))?;
-    let m = metadata::read(&bytes, &name).map_err(Failure::input)?;
+    let m = metadata::read(source).map_err(Failure::input)?;
     let target = Target::infer_per_operator(&m).map(Target::name);
     if json {
         let doc = serde_json::json!({

@@ -3,6 +3,8 @@
 //! reads V2 to V6, the versions Flink 1.20 (V4) and 2.3 (V6) write themselves.
 
 use super::{Utf, WriteError};
+use crate::scan::{Short, Window};
+use crate::source::Source;
 use std::fmt;
 
 const MAGIC: u32 = 0x4960_672d;
@@ -267,12 +269,15 @@ pub struct ReadError {
     pub what: String,
 }
 
-/// Reads a V2–V6 `_metadata` held in memory; `file` names it in errors.
-pub fn read(bytes: &[u8], file: &str) -> Result<Metadata, ReadError> {
+/// Reads a V2–V6 `_metadata` from `source` (through the crate's one window, so it is
+/// never loaded whole); the source's name names it in errors.
+pub fn read(source: &dyn Source) -> Result<Metadata, ReadError> {
+    let file = source.name();
     let mut c = Reader {
-        b: bytes,
+        win: Window::new(source, 1 << 16),
+        end: source.len(),
         pos: 0,
-        file,
+        file: &file,
     };
     if c.u32("magic number")? != MAGIC {
         return Err(c.fail_at(0, "not a Flink checkpoint metadata file (bad magic number)"));
@@ -304,7 +309,7 @@ pub fn read(bytes: &[u8], file: &str) -> Result<Metadata, ReadError> {
         checkpoint_id,
         master_states: master_states as u32,
         operators,
-        trailer_len: (bytes.len() - c.pos) as u64,
+        trailer_len: c.end - c.pos,
     })
     .and_then(|m| {
         if version < 4 && m.trailer_len > 0 {
@@ -319,41 +324,58 @@ pub fn read(bytes: &[u8], file: &str) -> Result<Metadata, ReadError> {
 }
 
 struct Reader<'a> {
-    b: &'a [u8],
-    pos: usize,
+    win: Window<'a>,
+    end: u64,
+    pos: u64,
     file: &'a str,
 }
 
 impl Reader<'_> {
-    fn fail_at(&self, offset: usize, what: &str) -> ReadError {
+    fn fail_at(&self, offset: u64, what: &str) -> ReadError {
         ReadError {
             file: self.file.to_string(),
-            offset: offset as u64,
+            offset,
             what: what.to_string(),
         }
     }
 
     /// An error about the field of `len` bytes that was just read.
     fn fail(&self, len: usize, what: &str) -> ReadError {
-        self.fail_at(self.pos.saturating_sub(len), what)
+        self.fail_at(self.pos.saturating_sub(len as u64), what)
     }
 
     fn take(&mut self, n: usize, what: &str) -> Result<&[u8], ReadError> {
-        let have = self.b.len() - self.pos;
-        if n > have {
-            return Err(self.fail_at(
-                self.pos,
-                &format!("truncated: {what} needs {n} bytes, {have} remain"),
-            ));
+        let pos = self.pos;
+        match self.win.fetch(pos, n, self.end) {
+            Ok(b) => {
+                self.pos += n as u64;
+                Ok(b)
+            }
+            Err(Short::Truncated { have, .. }) => Err(ReadError {
+                file: self.file.to_string(),
+                offset: pos,
+                what: format!("truncated: {what} needs {n} bytes, {have} remain"),
+            }),
+            Err(Short::Io(e)) => Err(ReadError {
+                file: self.file.to_string(),
+                offset: pos,
+                what: format!("cannot read {what}: {e}"),
+            }),
         }
-        let s = &self.b[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
     }
 
     fn skip(&mut self, n: u64, what: &str) -> Result<(), ReadError> {
-        let n = usize::try_from(n).map_err(|_| self.fail_at(self.pos, what))?;
-        self.take(n, what).map(|_| ())
+        if n > self.end - self.pos {
+            return Err(self.fail_at(
+                self.pos,
+                &format!(
+                    "truncated: {what} needs {n} bytes, {} remain",
+                    self.end - self.pos
+                ),
+            ));
+        }
+        self.pos += n;
+        Ok(())
     }
 
     fn u8(&mut self, what: &str) -> Result<u8, ReadError> {
@@ -379,8 +401,8 @@ impl Reader<'_> {
     /// A count whose items need at least `min_each` bytes each: checked against what remains.
     fn count(&mut self, what: &str, min_each: usize) -> Result<usize, ReadError> {
         let n = self.i32(what)?;
-        let remaining = self.b.len() - self.pos;
-        if n < 0 || (n as usize).saturating_mul(min_each.max(1)) > remaining {
+        let remaining = self.end - self.pos;
+        if n < 0 || (n as u64).saturating_mul(min_each.max(1) as u64) > remaining {
             return Err(self.fail(
                 4,
                 &format!("{what}: count {n} does not fit the {remaining} bytes left"),
@@ -467,7 +489,7 @@ impl Reader<'_> {
             code::BYTE_STREAM => {
                 let name = self.utf("byte stream name")?;
                 let len = self.count("byte stream length", 1)?;
-                let offset = self.pos as u64;
+                let offset = self.pos;
                 self.skip(len as u64, "byte stream data")?;
                 StreamHandle::ByteStream {
                     name,
@@ -616,15 +638,19 @@ mod tests {
         }
     }
 
+    fn mem(bytes: &[u8]) -> crate::source::MemSource {
+        crate::source::MemSource::new("t", bytes.to_vec())
+    }
+
     #[test]
     fn written_files_read_back() {
         for v in [2, 3] {
             let m = sample(v);
             let bytes = write(&m).unwrap();
-            assert_eq!(read(&bytes, "t").unwrap(), m, "version {v}");
+            assert_eq!(read(&mem(&bytes)).unwrap(), m, "version {v}");
             // Every proper prefix is a clean error.
             for n in 0..bytes.len() {
-                let e = read(&bytes[..n], "t").unwrap_err();
+                let e = read(&mem(&bytes[..n])).unwrap_err();
                 assert!(e.offset <= n as u64, "{e}");
             }
         }
@@ -642,7 +668,7 @@ mod tests {
         let mut bytes = write(&sample(3)).unwrap();
         // The operator count (after magic, version, id, master count) set to i32::MAX.
         bytes[20..24].copy_from_slice(&i32::MAX.to_be_bytes());
-        let e = read(&bytes, "t").unwrap_err();
+        let e = read(&mem(&bytes)).unwrap_err();
         assert_eq!(e.offset, 20, "{e}");
         assert!(e.what.contains("does not fit"), "{e}");
     }
