@@ -57,6 +57,12 @@ pub enum Error {
         location: FileLocation,
         reason: String,
     },
+    /// A native stream's header cannot be made.
+    #[error("{location}: {error}")]
+    Header {
+        location: FileLocation,
+        error: HeaderError,
+    },
     /// A Flink 1.13+ format cannot say what the file would need.
     #[error("{location}: {error}")]
     Format {
@@ -140,6 +146,35 @@ impl SerializerError {
     }
 }
 
+/// Why a native (Flink 1.2–1.10) stream header cannot be made.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum HeaderError {
+    /// A serializer stream could not be written (built from a class spec, or a 1.1
+    /// serializer object re-emitted).
+    #[error("writing a serializer stream: {0}")]
+    Java(Arc<javaser::Error>),
+    #[error("reading a serializer's bytes: {0}")]
+    Io(Arc<io::Error>),
+    #[error(transparent)]
+    Format(#[from] crate::modern::WriteError),
+    #[error("{class} is not a heap (memory or filesystem backend) snapshot")]
+    NotHeap { class: String },
+    #[error("the keyed-state map is empty")]
+    NoStates,
+}
+
+impl From<javaser::Error> for HeaderError {
+    fn from(e: javaser::Error) -> Self {
+        HeaderError::Java(Arc::new(e))
+    }
+}
+
+impl From<io::Error> for HeaderError {
+    fn from(e: io::Error) -> Self {
+        HeaderError::Io(Arc::new(e))
+    }
+}
+
 /// Why a RocksDB snapshot's keyed stream needs `--key-serializer`.
 pub fn needs_key_serializer(location: &FileLocation) -> Error {
     Error::NeedsOption {
@@ -173,6 +208,14 @@ impl Error {
         }
     }
 
+    /// A native stream header cannot be made.
+    pub fn header(location: &FileLocation) -> impl Fn(HeaderError) -> Error + '_ {
+        move |error| Error::Header {
+            location: location.clone(),
+            error,
+        }
+    }
+
     /// A file header in a modern format cannot be written.
     pub fn format(location: &FileLocation) -> impl Fn(crate::modern::WriteError) -> Error + '_ {
         move |error| Error::Format {
@@ -193,6 +236,7 @@ impl Error {
             Error::External { problem, .. } => format!("external state file {problem}"),
             Error::NotMigratable { reason, .. } => format!("cannot be migrated: {reason}"),
             Error::Format { error, .. } => error.to_string(),
+            Error::Header { error, .. } => error.to_string(),
             Error::Serializer { context, error, .. } => serializer_cause(context, error),
             Error::Reserialize { error, .. } => {
                 format!("re-serializing the keyed state failed: {error}")

@@ -23,7 +23,7 @@ mod scan;
 pub mod snapshots;
 mod subtask;
 
-pub use error::{Error, FileLocation, MetadataError, SerializerError};
+pub use error::{Error, FileLocation, HeaderError, MetadataError, SerializerError};
 pub use external::{ExternalFile, ExternalPolicy, ExternalProblem};
 pub use metadata::{BuiltMetadata, FileRef, MetadataBuilder, OperatorIds, Target};
 pub use subtask::{

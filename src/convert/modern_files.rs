@@ -77,7 +77,7 @@ impl Cx<'_> {
 
     fn heap_v6(&self, entry: &ChainEntry, key_group: u32, loc: &FileLocation) -> Keyed {
         let fail = not_migratable(loc);
-        let heaps = native::heap_states(entry).map_err(fail)?;
+        let heaps = native::heap_states(entry).map_err(Error::header(loc))?;
         let graph = &self.model.graph;
         let first = heaps[0].1;
         let recorded = snapshots::snapshot_of(graph, first.key_serializer, Role::Key)

@@ -5,10 +5,11 @@
 //! (computed header + the 1.1 `serializedData` verbatim), and the operator's own bytes
 //! are raw operator state (the `operator-state` file itself, offset 0).
 
-use super::error::{Error, FileLocation};
+use super::error::{Error, FileLocation, HeaderError};
 use crate::javaser::builder::{ClassSpec, StreamBuilder};
 use crate::javaser::{self, Graph, NodeId, Value, WriteOptions};
 use crate::modern::Utf;
+use crate::modern::WriteError;
 use crate::source::Source;
 use crate::stream::Piece;
 use crate::v0::classes::{TYPE_SERIALIZER, TYPE_SERIALIZER_SINGLETON};
@@ -39,21 +40,20 @@ static JAVA_SERIALIZER: ClassSpec = ClassSpec {
 };
 
 /// A stream holding one fresh object of a field-less class.
-fn singleton_stream(spec: &'static ClassSpec) -> Result<Vec<u8>, String> {
-    let mut b = StreamBuilder::new(Vec::new(), spec.name, 0).map_err(|e| e.to_string())?;
-    b.begin_object(spec).map_err(|e| e.to_string())?;
-    b.finish().map_err(|e| e.to_string())
+fn singleton_stream(spec: &'static ClassSpec) -> Result<Vec<u8>, HeaderError> {
+    let mut b = StreamBuilder::new(Vec::new(), spec.name, 0)?;
+    b.begin_object(spec)?;
+    Ok(b.finish()?)
 }
 
 /// The header of a `_default_` managed operator state stream (native-formats.md §7.4.1): proxy
 /// version 1, one state `_default_` in SPLIT_DISTRIBUTE mode, its `JavaSerializer` as a
 /// bare stream, then the element count 1. The element follows at the returned length.
-pub fn operator_state_header() -> Result<Vec<u8>, String> {
+pub fn operator_state_header() -> Result<Vec<u8>, HeaderError> {
     let mut h = Vec::with_capacity(160);
     h.extend_from_slice(&1i32.to_be_bytes());
     h.extend_from_slice(&1i16.to_be_bytes());
-    h.put_utf(DEFAULT_OPERATOR_STATE)
-        .map_err(|e| e.to_string())?;
+    h.put_utf(DEFAULT_OPERATOR_STATE)?;
     h.push(0); // SPLIT_DISTRIBUTE
     h.extend_from_slice(&singleton_stream(&JAVA_SERIALIZER)?);
     h.extend_from_slice(&1i32.to_be_bytes());
@@ -61,8 +61,8 @@ pub fn operator_state_header() -> Result<Vec<u8>, String> {
 }
 
 /// Serializer proxy framing: `int 1, int length, Java stream` (native-formats.md §7.3.5).
-fn put_proxy(out: &mut Vec<u8>, stream: &[u8]) -> Result<(), String> {
-    let n = i32::try_from(stream.len()).map_err(|_| "serializer stream too large".to_string())?;
+fn put_proxy(out: &mut Vec<u8>, stream: &[u8]) -> Result<(), HeaderError> {
+    let n = i32::try_from(stream.len()).map_err(|_| WriteError::CountTooLarge(stream.len()))?;
     out.extend_from_slice(&1i32.to_be_bytes());
     out.extend_from_slice(&n.to_be_bytes());
     out.extend_from_slice(stream);
@@ -70,10 +70,9 @@ fn put_proxy(out: &mut Vec<u8>, stream: &[u8]) -> Result<(), String> {
 }
 
 /// A serializer object re-emitted as a fresh standalone stream (handles renumbered).
-fn reemit(graph: &Graph, node: NodeId) -> Result<Vec<u8>, String> {
-    let chunks = javaser::write_object(graph, Value::Node(node), &WriteOptions::default())
-        .map_err(|e| e.to_string())?;
-    chunks.to_vec(&**graph.source()).map_err(|e| e.to_string())
+fn reemit(graph: &Graph, node: NodeId) -> Result<Vec<u8>, HeaderError> {
+    let chunks = javaser::write_object(graph, Value::Node(node), &WriteOptions::default())?;
+    Ok(chunks.to_vec(&**graph.source())?)
 }
 
 fn is_class(graph: &Graph, node: NodeId, name: &str) -> bool {
@@ -134,16 +133,18 @@ pub struct StateHeader<'a> {
 /// `KeyedBackendSerializationProxy` version 1 (native-formats.md §7.3.1): key serializer proxy,
 /// then per state its type, name and namespace and value serializer proxies. Its
 /// length is the key group's offset.
-pub fn keyed_header(key_serializer: &[u8], states: &[StateHeader<'_>]) -> Result<Vec<u8>, String> {
+pub fn keyed_header(
+    key_serializer: &[u8],
+    states: &[StateHeader<'_>],
+) -> Result<Vec<u8>, HeaderError> {
     let mut header = Vec::new();
     header.extend_from_slice(&1i32.to_be_bytes());
     put_proxy(&mut header, key_serializer)?;
-    let n = i16::try_from(states.len())
-        .map_err(|_| format!("{} keyed states in one operator", states.len()))?;
+    let n = i16::try_from(states.len()).map_err(|_| WriteError::CountTooLarge(states.len()))?;
     header.extend_from_slice(&n.to_be_bytes());
     for s in states {
         header.extend_from_slice(&s.type_ordinal.to_be_bytes());
-        header.put_utf(s.name).map_err(|e| e.to_string())?;
+        header.put_utf(s.name)?;
         match &s.namespace_serializer {
             Some(ns) => put_proxy(&mut header, ns)?,
             None => put_proxy(&mut header, &singleton_stream(&VOID_NAMESPACE_SERIALIZER)?)?,
@@ -154,28 +155,27 @@ pub fn keyed_header(key_serializer: &[u8], states: &[StateHeader<'_>]) -> Result
 }
 
 /// The heap snapshots of a keyed chain entry, by state name.
-pub fn heap_states(entry: &ChainEntry) -> Result<Vec<(&str, &HeapSnapshot)>, String> {
+pub fn heap_states(entry: &ChainEntry) -> Result<Vec<(&str, &HeapSnapshot)>, HeaderError> {
     let heaps: Vec<(&str, &HeapSnapshot)> = entry
         .kv_states
         .iter()
         .map(|k| match &k.snapshot {
             KvSnapshot::Heap(h) => Ok((k.name.as_str(), h)),
-            other => Err(format!(
-                "{} is not a heap (memory or filesystem backend) snapshot",
-                other.class_name()
-            )),
+            other => Err(HeaderError::NotHeap {
+                class: other.class_name().to_string(),
+            }),
         })
         .collect::<Result<_, _>>()?;
     if heaps.is_empty() {
-        return Err("the keyed-state map is empty".into());
+        return Err(HeaderError::NoStates);
     }
     Ok(heaps)
 }
 
 /// The header of a stream made from heap snapshots: their own key, namespace
 /// (`VoidSerializer` → `VoidNamespaceSerializer`) and value serializers, re-emitted.
-pub fn heap_header(graph: &Graph, heaps: &[(&str, &HeapSnapshot)]) -> Result<Vec<u8>, String> {
-    let first = heaps.first().ok_or("no keyed states")?.1;
+pub fn heap_header(graph: &Graph, heaps: &[(&str, &HeapSnapshot)]) -> Result<Vec<u8>, HeaderError> {
+    let first = heaps.first().ok_or(HeaderError::NoStates)?.1;
     let key_serializer = reemit(graph, first.key_serializer)?;
     let mut values = Vec::with_capacity(heaps.len());
     let mut namespaces = Vec::with_capacity(heaps.len());

@@ -141,7 +141,7 @@ impl RocksSnapshot {
 
     /// The key-group stream header for these columns (native-formats.md §7.3.1): the given key
     /// serializer, Void namespaces, each column's value serializer.
-    pub fn header(&self, key_serializer: &[u8]) -> Result<Vec<u8>, String> {
+    pub fn header(&self, key_serializer: &[u8]) -> Result<Vec<u8>, super::error::HeaderError> {
         let states: Vec<super::native::StateHeader<'_>> = self
             .columns
             .iter()

@@ -388,10 +388,7 @@ impl Cx<'_> {
     /// Native: `_default_` header + the function state's Java stream verbatim (§7.4.1).
     fn managed_operator_state(&self, chain: usize, h: &StateHandle) -> FileResult {
         let loc = self.location(Some(chain), FileKind::ManagedOperatorState);
-        let header = native::operator_state_header().map_err(|reason| Error::NotMigratable {
-            location: loc.clone(),
-            reason,
-        })?;
+        let header = native::operator_state_header().map_err(Error::header(&loc))?;
         let offset = header.len() as u64;
         let element = self.handle_piece(h, &loc)?;
         let handle = format!("ListCheckpointed({})", handle_classes(h));
@@ -486,8 +483,8 @@ impl Cx<'_> {
         loc: &FileLocation,
     ) -> Keyed {
         let fail = not_migratable(loc);
-        let heaps = native::heap_states(entry).map_err(fail)?;
-        let header = native::heap_header(&self.model.graph, &heaps).map_err(fail)?;
+        let heaps = native::heap_states(entry).map_err(Error::header(loc))?;
+        let header = native::heap_header(&self.model.graph, &heaps).map_err(Error::header(loc))?;
         if layout == KeyedLayout::Heap {
             let data_piece = |h: &HeapSnapshot| -> Result<(Piece, i32), Error> {
                 let piece = self.bytes_piece(h.data.clone(), loc)?;
@@ -545,7 +542,9 @@ impl Cx<'_> {
         if snapshot.is_empty() {
             return Ok(None);
         }
-        let header = snapshot.header(key_serializer).map_err(fail)?;
+        let header = snapshot
+            .header(key_serializer)
+            .map_err(Error::header(loc))?;
         if layout == KeyedLayout::Heap {
             return Ok(Some((
                 header,
