@@ -104,9 +104,16 @@ fn cat_equals_convert_on_the_real_fixture() {
         return;
     };
     let sp = common::mem11(&fx);
-    assert_eq!(ls_cat_and_convert_agree(&sp, &[]), 79);
+    // By default only what `_metadata` names (and savepoint.json); --forms all adds
+    // every other target's form.
+    assert_eq!(ls_cat_and_convert_agree(&sp, &[]), 28);
+    assert_eq!(ls_cat_and_convert_agree(&sp, &["--forms", "all"]), 79);
     assert_eq!(
         ls_cat_and_convert_agree(&sp, &["--target", "migration"]),
+        27
+    );
+    assert_eq!(
+        ls_cat_and_convert_agree(&sp, &["--target", "migration", "--forms", "all"]),
         70
     );
 }
@@ -123,8 +130,9 @@ fn cat_equals_convert_on_synthetic_savepoints_of_every_backend() {
         ("rocksdb", &["--target", "migration", "--rocksdb-files"][..]),
     ] {
         let dir = tempfile::tempdir().unwrap();
-        let (synth_args, tree_args): (Vec<&str>, Vec<&str>) =
+        let (synth_args, mut tree_args): (Vec<&str>, Vec<&str>) =
             args.iter().partition(|a| a.starts_with("--rocksdb"));
+        tree_args.extend(["--forms", "all"]);
         let sp = synth(dir.path(), backend, "256KiB", &synth_args);
         let n = ls_cat_and_convert_agree(&sp, &tree_args);
         assert!(n > 50, "{backend}: {n} files");
@@ -158,11 +166,34 @@ fn ls_and_cat_report_missing_paths_in_one_line() {
         ]),
         "ls subtask",
     );
-    // Chain entry 0 is null (a stateless sink): only chain-1 and the subtask files.
+    // Chain entry 0 is null (a stateless sink): only chain-1 and the subtask files the
+    // target names; --forms all adds Flink 1.2's migration form.
     assert_eq!(
         text(&sub).lines().collect::<Vec<_>>(),
+        ["chain-1", "managed-keyed-state-v6"]
+    );
+    let all = ok(
+        run([
+            "ls",
+            sp.to_str().unwrap(),
+            "945350bceda4bf93ffcce1f8cb34a22f/subtask-1",
+            "--forms",
+            "all",
+        ]),
+        "ls subtask --forms all",
+    );
+    assert_eq!(
+        text(&all).lines().collect::<Vec<_>>(),
         ["chain-1", "keyed-state", "managed-keyed-state-v6"]
     );
+    // A form not shown is not found, and says how to see it.
+    let hidden = run([
+        "cat",
+        sp.to_str().unwrap(),
+        "945350bceda4bf93ffcce1f8cb34a22f/subtask-1/keyed-state",
+    ]);
+    assert_eq!(hidden.status.code(), Some(2));
+    assert!(text(&hidden.stderr).contains("--forms all"), "{hidden:?}");
     let file = "945350bceda4bf93ffcce1f8cb34a22f/subtask-1/chain-1/operator-state";
     let one = ok(run(["ls", "-l", sp.to_str().unwrap(), file]), "ls file");
     let l = parse_ls_long(&one);
@@ -212,11 +243,11 @@ fn convert_refuses_a_non_empty_outdir_without_force() {
     let empty = tmp.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     ok(convert(&sp, &empty, &[]), "convert into an empty dir");
-    assert_eq!(read_tree(&empty).len(), 79);
+    assert_eq!(read_tree(&empty).len(), 28);
     ok(convert(&sp, &out, &["--force"]), "convert --force");
     let replaced = read_tree(&out);
     assert!(!replaced.contains_key("precious"));
-    assert_eq!(replaced.len(), 79);
+    assert_eq!(replaced.len(), 28);
     // The same bytes, except the two files that name their own directory.
     let other = read_tree(&empty);
     for (k, v) in &replaced {
@@ -282,7 +313,11 @@ fn unconvertible_files_stop_convert_unless_keep_going() {
         "no temporary sibling left"
     );
 
-    let kept = convert(&sp, &out, &["--target", "migration", "--keep-going"]);
+    let kept = convert(
+        &sp,
+        &out,
+        &["--target", "migration", "--keep-going", "--forms", "all"],
+    );
     assert_eq!(kept.status.code(), Some(2), "{}", text(&kept.stderr));
     let written = read_tree(&out);
     assert!(
@@ -296,7 +331,15 @@ fn unconvertible_files_stop_convert_unless_keep_going() {
         .collect();
     assert!(keyed.is_empty(), "failed files are not written: {keyed:?}");
     for (path, bytes) in written.iter().filter(|(k, _)| k.contains("/chain-")) {
-        let catted = ok(cat(&sp, path, &root, &["--target", "migration"]), path);
+        let catted = ok(
+            cat(
+                &sp,
+                path,
+                &root,
+                &["--target", "migration", "--forms", "all"],
+            ),
+            path,
+        );
         assert!(&catted == bytes, "{path}");
     }
     assert!(written.len() > 50);

@@ -128,6 +128,8 @@ fn intact_savepoints_pass() {
     if let Some(fx) = common::shared_fixtures() {
         let sp = common::mem11(&fx);
         let summary = passes(&sp, &[]);
+        assert!(summary.contains("16 subtasks, 28 files"), "{summary}");
+        let summary = passes(&sp, &["--forms", "all"]);
         assert!(summary.contains("16 subtasks, 79 files"), "{summary}");
         passes(&sp, &["--target", "migration"]);
     }

@@ -21,6 +21,7 @@ fn open(fx: &std::path::Path, cache_bytes: usize) -> Tree {
         key_serializer: None,
         relative_paths: false,
         operator_ids: Default::default(),
+        forms: savepointfs::tree::Forms::All,
     };
     Tree::open(source, opts).unwrap()
 }

@@ -14,7 +14,7 @@ use common::mount::{run, synth};
 use savepointfs::convert::{ExternalPolicy, OperatorIds, Target};
 use savepointfs::prng::Prng;
 use savepointfs::source::{FileSource, Source};
-use savepointfs::tree::{Tree, TreeOptions};
+use savepointfs::tree::{Forms, Tree, TreeOptions};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -89,6 +89,7 @@ struct Setup {
     key_serializer: Option<&'static str>,
     operator_ids: OperatorIds,
     cache_bytes: usize,
+    forms: Forms,
 }
 
 impl Setup {
@@ -110,6 +111,7 @@ impl Setup {
                     .stream()
                     .unwrap()
             }),
+            forms: self.forms,
         };
         Tree::open(source, opts).unwrap()
     }
@@ -387,6 +389,13 @@ fn the_tree_answers_like_the_converted_directory() {
                 // `_metadata` names files under OUTDIR for this target: name the same root.
                 conv.extend(["--metadata-root".into(), "file:/nowhere".into()]);
             }
+            // Every form for one target, the target's forms (the default) for the other.
+            let forms = if target == Target::Flink23 {
+                conv.extend(["--forms".into(), "all".into()]);
+                Forms::All
+            } else {
+                Forms::Target
+            };
             let o = run(&conv.iter().map(String::as_str).collect::<Vec<_>>());
             assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
             let model = Model::load(&out);
@@ -400,6 +409,7 @@ fn the_tree_answers_like_the_converted_directory() {
                     key_serializer,
                     operator_ids: operator_ids(&uids),
                     cache_bytes,
+                    forms,
                 };
                 if cache_bytes == TreeOptions::DEFAULT_CACHE_BYTES && target == Target::Flink23 {
                     negative_control(&setup, &model, &files, &dirs);

@@ -5,7 +5,7 @@ use super::Failure;
 use savepointfs::convert::key_serializer::KeySerializer;
 use savepointfs::convert::{ExternalPolicy, KeyedLayout, Target};
 use savepointfs::source::{FileSource, Source};
-use savepointfs::tree::{Tree, TreeOptions};
+use savepointfs::tree::{Forms, Tree, TreeOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -53,6 +53,11 @@ pub struct TreeArgs {
     /// TypeSerializer).
     #[arg(long, value_name = "SERIALIZER", value_parser = KeySerializer::parse)]
     pub key_serializer: Option<KeySerializer>,
+    /// Which converted files the tree shows: target (what the target's `_metadata`
+    /// names, and savepoint.json: a copy is exactly a savepoint directory) or all (every
+    /// form, for every target).
+    #[arg(long, value_name = "target|all", value_parser = Forms::parse, default_value = "target")]
+    pub forms: Forms,
 }
 
 impl TreeArgs {
@@ -78,6 +83,7 @@ impl TreeArgs {
                 Some(k) => Some(k.stream().map_err(Failure::input)?),
                 None => None,
             },
+            forms: self.forms,
         };
         let source: Arc<dyn Source> = Arc::new(source);
         Tree::open(source, opts).map_err(Failure::input)

@@ -14,6 +14,11 @@ pub enum Error {
         name: String,
         cause: Box<convert::Error>,
     },
+    /// A file of a form the tree does not show (`--forms target`).
+    #[error(
+        "{0}: not shown: a form the target's _metadata does not name (--forms all shows every form)"
+    )]
+    NotShown(String),
     #[error("{0}: not a directory")]
     NotADirectory(String),
     #[error("{0}: is a directory")]
@@ -32,7 +37,7 @@ impl Error {
     /// The errno a file-system caller sees.
     pub fn errno(&self) -> i32 {
         match self {
-            Error::NotFound(_) | Error::Unserved { .. } => libc::ENOENT,
+            Error::NotFound(_) | Error::Unserved { .. } | Error::NotShown(_) => libc::ENOENT,
             Error::NotADirectory(_) => libc::ENOTDIR,
             Error::IsADirectory(_) => libc::EISDIR,
             Error::Convert(e) => io_kind_errno(e.io_kind()),

@@ -47,6 +47,29 @@ pub struct TreeOptions {
     pub keyed_layout: Option<KeyedLayout>,
     /// Key serializer stream for RocksDB sources (`--key-serializer`).
     pub key_serializer: Option<Arc<[u8]>>,
+    /// Which converted files the tree shows (`--forms`).
+    pub forms: Forms,
+}
+
+/// Which converted files a tree shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Forms {
+    /// Only those the target's `_metadata` names (plus `savepoint.json`): a copy of the
+    /// tree is then exactly a savepoint directory, without the other targets' forms.
+    #[default]
+    Target,
+    /// Every form of every state, for every target.
+    All,
+}
+
+impl Forms {
+    pub fn parse(s: &str) -> Result<Forms, String> {
+        match s {
+            "target" => Ok(Forms::Target),
+            "all" => Ok(Forms::All),
+            _ => Err(format!("{s:?}: expected target or all")),
+        }
+    }
 }
 
 impl TreeOptions {
@@ -353,10 +376,12 @@ impl Tree {
             NodeRef::Subtask { task, sub } => {
                 let c = self.converted(task, sub)?;
                 let conv = c.as_ref().as_ref().map_err(|e| Error::Convert(e.clone()))?;
+                // A chain entry whose files are all of forms not shown is not listed.
                 let mut v: Vec<NodeRef> = conv
                     .chain
                     .iter()
                     .flatten()
+                    .filter(|e| e.files().any(|f| self.shows(&f)))
                     .map(|e| NodeRef::Chain {
                         task,
                         sub,
@@ -365,7 +390,7 @@ impl Tree {
                     .collect();
                 v.extend(
                     conv.subtask_files()
-                        .filter(servable)
+                        .filter(|f| self.shows(f))
                         .map(|(kind, _)| NodeRef::File {
                             task,
                             sub,
@@ -382,7 +407,7 @@ impl Tree {
                     .entry(chain as usize)
                     .ok_or_else(|| Error::NotFound(layout::chain_dir(chain as usize)))?;
                 e.files()
-                    .filter(servable)
+                    .filter(|f| self.shows(f))
                     .map(|(kind, _)| NodeRef::File {
                         task,
                         sub,
@@ -442,6 +467,12 @@ impl Tree {
         self.getattr(ino)
     }
 
+    /// Whether the tree lists a converted file: one the options can produce, of a form
+    /// the `--forms` shown.
+    fn shows(&self, f: &(FileKind, &crate::convert::FileResult)) -> bool {
+        servable(f) && (self.opts.forms == Forms::All || self.opts.target.names(f.0))
+    }
+
     /// Why a file of this name is not listed, when it is one the options given cannot
     /// serve (`cat` then says what to pass instead of "not found").
     fn unlisted(&self, parent: Ino, name: &str) -> Option<Error> {
@@ -452,15 +483,16 @@ impl Tree {
         };
         let c = self.converted(task, sub).ok()?;
         let conv = c.as_ref().as_ref().ok()?;
-        conv.files()
-            .find(|(ch, kind, f)| {
-                *ch == chain && kind.file_name() == name && !servable(&(*kind, f))
-            })
-            .and_then(|(_, _, f)| f.as_ref().err())
-            .map(|e| Error::Unserved {
+        let (_, kind, f) = conv
+            .files()
+            .find(|(ch, kind, _)| *ch == chain && kind.file_name() == name)?;
+        match f {
+            Err(e) if !servable(&(kind, f)) => Some(Error::Unserved {
                 name: name.to_string(),
                 cause: Box::new(e.clone()),
-            })
+            }),
+            _ => Some(Error::NotShown(name.to_string())),
+        }
     }
 
     /// A node by slash-separated path from the root (`""` or `"/"` is the root).

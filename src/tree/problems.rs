@@ -73,6 +73,10 @@ pub fn cause_of(e: &Error) -> String {
     match e {
         Error::Convert(c) => c.cause(),
         Error::NotFound(_) => "no such file or directory".into(),
+        Error::NotShown(_) => {
+            "not shown: a form the target's _metadata does not name (--forms all shows every form)"
+                .into()
+        }
         Error::Unserved { cause, .. } => cause_of(&Error::Convert((**cause).clone())),
         Error::NotADirectory(_) => "not a directory".into(),
         Error::IsADirectory(_) => "is a directory".into(),

@@ -116,6 +116,7 @@ mod tests {
             key_serializer: None,
             relative_paths: false,
             operator_ids: Default::default(),
+            forms: super::super::Forms::All,
         };
         Tree::open(source, opts).unwrap()
     }
