@@ -1,6 +1,6 @@
-//! The forward byte reader every sequential parser of large inputs uses (RocksDB
-//! snapshot records, heap entries): it reads its [`Source`] in big `pread`s through a
-//! window and parses from memory, with the bounds checks and offsets in one place.
+//! Reading bytes for every cursor of the crate, with the bounds checks and windowing in
+//! one place: [`Window`] (random access through a window, for the Java stream parser and
+//! the metadata readers) and [`Scan`] (the forward record scanner of large inputs).
 
 use crate::source::Source;
 use std::io;
@@ -42,6 +42,14 @@ pub(crate) struct Window<'a> {
     size: usize,
 }
 
+#[cold]
+fn short_of(pos: u64, n: usize, end: u64) -> Short {
+    Short::Truncated {
+        need: n as u64,
+        have: end.saturating_sub(pos),
+    }
+}
+
 /// Why a window could not give the bytes asked for.
 #[derive(Debug)]
 pub(crate) enum Short {
@@ -64,9 +72,30 @@ impl<'a> Window<'a> {
         }
     }
 
-    /// The `n` bytes at source offset `pos`, which the caller may read up to `end`.
-    #[inline]
+    /// The `n` bytes at source offset `pos`, which the caller may read up to `end` (a
+    /// window serves one cursor, whose `end` does not change: what it holds is inside it).
+    #[inline(always)]
     pub(crate) fn fetch(&mut self, pos: u64, n: usize, end: u64) -> Result<&[u8], Short> {
+        if let Some(s) = self.slice {
+            let p = pos as usize;
+            if pos.saturating_add(n as u64) <= end
+                && let Some(b) = s.get(p..p.saturating_add(n))
+            {
+                return Ok(b);
+            }
+            return Err(short_of(pos, n, end.min(s.len() as u64)));
+        }
+        if pos >= self.start {
+            let off = (pos - self.start) as usize;
+            if off.saturating_add(n) <= self.buf.len() {
+                return Ok(&self.buf[off..off + n]);
+            }
+        }
+        self.fetch_slow(pos, n, end)
+    }
+
+    #[inline(never)]
+    fn fetch_slow(&mut self, pos: u64, n: usize, end: u64) -> Result<&[u8], Short> {
         let have = end.saturating_sub(pos);
         if n as u64 > have {
             return Err(Short::Truncated {
@@ -74,22 +103,10 @@ impl<'a> Window<'a> {
                 have,
             });
         }
-        if let Some(s) = self.slice {
-            let p = pos as usize;
-            return s.get(p..p + n).ok_or(Short::Truncated {
-                need: n as u64,
-                have: (s.len() as u64).saturating_sub(pos),
-            });
-        }
-        if pos < self.start || pos - self.start + n as u64 > self.buf.len() as u64 {
-            self.refill(pos, n, have)?;
-        }
-        let off = (pos - self.start) as usize;
-        Ok(&self.buf[off..off + n])
+        self.refill(pos, n, have)?;
+        Ok(&self.buf[..n])
     }
 
-    #[cold]
-    #[inline(never)]
     fn refill(&mut self, pos: u64, n: usize, have: u64) -> Result<(), Short> {
         let want = have.min(self.size.max(n) as u64) as usize;
         self.buf.resize(want, 0);
@@ -115,23 +132,23 @@ impl<'a> Window<'a> {
         out.copy_from_slice(self.fetch(pos, n, end)?);
         Ok(())
     }
-
-    /// Bytes `[from, from + n)` if they are at hand without reading.
-    pub(crate) fn at_hand(&self, from: u64, n: usize) -> Option<&[u8]> {
-        if let Some(s) = self.slice {
-            return s.get(from as usize..from as usize + n);
-        }
-        let off = from.checked_sub(self.start)? as usize;
-        self.buf.get(off..off + n)
-    }
 }
 
 /// A forward parser over a source through a large window: records are a few bytes each,
-/// so they are parsed from memory and the source is read in big `pread`s.
+/// so they are parsed from memory and the source is read in big `pread`s. It keeps its
+/// own parse index into its buffer rather than going through a [`Window`]: this is the
+/// hottest loop of the crate (every RocksDB record and heap entry passes it; the extra
+/// bookkeeping of a window cost 20–50% there).
 pub(crate) struct Scan<'a> {
-    win: Window<'a>,
-    pos: u64,
+    src: &'a dyn Source,
     end: u64,
+    buf: Vec<u8>,
+    /// Source offset of `buf[0]`.
+    base: u64,
+    /// Parse position within `buf`.
+    at: usize,
+    /// How far a refill reads ahead.
+    window: usize,
 }
 
 pub(crate) const SCAN_WINDOW: usize = 1 << 18;
@@ -139,64 +156,80 @@ pub(crate) const SCAN_WINDOW: usize = 1 << 18;
 impl<'a> Scan<'a> {
     pub(crate) fn new(src: &'a dyn Source, start: u64, end: u64) -> Self {
         Scan {
-            win: Window::new(src, SCAN_WINDOW),
-            pos: start,
+            src,
             end,
+            buf: Vec::new(),
+            base: start,
+            at: 0,
+            window: SCAN_WINDOW,
         }
     }
 
     /// Reads ahead at most `window` bytes at a time (at least what one parse needs): a
     /// reader that wants little should not read far past it.
     pub(crate) fn with_window(mut self, window: usize) -> Self {
-        self.win.size = window.clamp(1, SCAN_WINDOW);
+        self.window = window.clamp(1, SCAN_WINDOW);
         self
     }
 
     /// The source being parsed.
     pub(crate) fn src(&self) -> &'a dyn Source {
-        self.win.src
+        self.src
     }
 
     /// Source offset of the parse position.
+    #[inline(always)]
     pub(crate) fn pos(&self) -> u64 {
-        self.pos
+        self.base + self.at as u64
     }
 
     /// The bytes from source offset `start` to the parse position, if they are all still
     /// in the window.
     pub(crate) fn recent(&self, start: u64) -> Option<&[u8]> {
-        let n = self.pos.checked_sub(start)?;
-        self.win.at_hand(start, usize::try_from(n).ok()?)
+        let from = start.checked_sub(self.base)? as usize;
+        self.buf.get(from..self.at)
     }
 
     pub(crate) fn at_end(&self) -> bool {
-        self.pos >= self.end
+        self.pos() >= self.end
     }
 
     fn truncated(&self, n: u64) -> io::Error {
-        truncated(self.win.src, self.pos, self.end, n)
+        truncated(self.src, self.pos(), self.end, n)
     }
 
     /// The next `n` bytes (refilling the window as needed), consumed.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn take(&mut self, n: usize) -> io::Result<&[u8]> {
-        let (src, pos, end) = (self.win.src, self.pos, self.end);
-        match self.win.fetch(pos, n, end) {
-            Ok(b) => {
-                self.pos += n as u64;
-                Ok(b)
-            }
-            Err(Short::Truncated { .. }) => Err(truncated(src, pos, end, n as u64)),
-            Err(Short::Io(e)) => Err(e),
+        if self.at + n > self.buf.len() {
+            self.refill(n)?;
         }
+        let out = &self.buf[self.at..self.at + n];
+        self.at += n;
+        Ok(out)
     }
 
-    #[inline]
+    #[cold]
+    #[inline(never)]
+    fn refill(&mut self, n: usize) -> io::Result<()> {
+        let pos = self.pos();
+        let want = (self.end.saturating_sub(pos)).min(n.max(self.window) as u64) as usize;
+        if want < n {
+            return Err(self.truncated(n as u64));
+        }
+        self.buf.resize(want, 0);
+        self.src.read_at(pos, &mut self.buf)?;
+        self.base = pos;
+        self.at = 0;
+        Ok(())
+    }
+
+    #[inline(always)]
     pub(crate) fn u8(&mut self) -> io::Result<u8> {
         Ok(self.take(1)?[0])
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn len(&mut self, what: &str, record_at: u64) -> io::Result<u32> {
         let b = self.take(4)?;
         let n = i32::from_be_bytes([b[0], b[1], b[2], b[3]]);
@@ -206,12 +239,19 @@ impl<'a> Scan<'a> {
         Ok(n as u32)
     }
 
-    /// Passes over `n` bytes without reading them.
+    /// Passes over `n` bytes, reading them only if they are already in the window.
     pub(crate) fn skip(&mut self, n: u64) -> io::Result<()> {
-        if n > self.end.saturating_sub(self.pos) {
+        let pos = self.pos() + n;
+        if pos > self.end {
             return Err(self.truncated(n));
         }
-        self.pos += n;
+        if pos <= self.base + self.buf.len() as u64 {
+            self.at = (pos - self.base) as usize;
+        } else {
+            self.buf.clear();
+            self.base = pos;
+            self.at = 0;
+        }
         Ok(())
     }
 }

@@ -111,21 +111,29 @@ pub struct RecordHead<'s> {
 }
 
 /// Reads the next record's column byte and key; the column must exist.
+#[inline(always)]
 pub(crate) fn record_head<'s>(r: &'s mut Scan<'_>, columns: usize) -> io::Result<RecordHead<'s>> {
     let at = r.pos();
     let column = r.u8()?;
     if usize::from(column) >= columns {
-        return Err(bad(format!(
-            "{}: offset {at}: record with column mapping byte {column}, which names no column ({columns} columns)",
-            r.src().name()
-        )));
+        return Err(no_such_column(r.src(), at, column, columns));
     }
     let klen = r.len("key", at)?;
     let key = r.take(klen as usize)?;
     Ok(RecordHead { at, column, key })
 }
 
+#[cold]
+#[inline(never)]
+fn no_such_column(src: &dyn Source, at: u64, column: u8, columns: usize) -> io::Error {
+    bad(format!(
+        "{}: offset {at}: record with column mapping byte {column}, which names no column ({columns} columns)",
+        src.name()
+    ))
+}
+
 /// Reads a record's value length (after its key).
+#[inline]
 pub(crate) fn value_len(r: &mut Scan<'_>, at: u64) -> io::Result<u32> {
     r.len("value", at)
 }
