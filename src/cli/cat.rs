@@ -6,7 +6,6 @@
 use super::ls::metadata_root;
 use super::tree_args::TreeArgs;
 use super::{CliResult, Failure};
-use savepointfs::tree::problems::cause_of;
 use std::io::{self, Write};
 
 #[derive(clap::Args)]
@@ -32,8 +31,8 @@ pub fn run(args: CatArgs) -> CliResult {
         args.metadata_root.is_none(),
     )?;
     let fail = |e: &dyn std::fmt::Display| Failure::input(format!("{}: {e}", args.path));
-    let entry = tree.resolve(&args.path).map_err(|e| fail(&cause_of(&e)))?;
-    let file = tree.open_file(entry.ino).map_err(|e| fail(&cause_of(&e)))?;
+    let entry = tree.resolve(&args.path).map_err(|e| fail(&e.cause()))?;
+    let file = tree.open_file(entry.ino).map_err(|e| fail(&e.cause()))?;
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let mut buf = vec![0u8; COPY_BUFFER];

@@ -25,7 +25,6 @@ use super::tree_args::{TreeArgs, file_uri};
 use super::{CliResult, Failure};
 use savepointfs::source::Source;
 use savepointfs::stream::MultiStream;
-use savepointfs::tree::problems::cause_of;
 use savepointfs::tree::{METADATA_NAME, REPORT_NAME, ROOT, Tree};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
@@ -95,7 +94,7 @@ pub fn run(args: ConvertArgs) -> CliResult {
             Err(u) => {
                 let place = tree.resolve(&u.path).map(|e| tree.place_of(e.ino));
                 let place = place.map_or_else(|_| u.path.clone(), |p| p.to_string());
-                problems.push(format!("{place}: {}", cause_of(&u.error)));
+                problems.push(format!("{place}: {}", u.error.cause()));
                 continue;
             }
             Ok(v) if v.path == METADATA_NAME => continue,
@@ -122,7 +121,7 @@ pub fn run(args: ConvertArgs) -> CliResult {
     // (none with --minimal, which leaves out every such file anyway).
     let named = tree.metadata_files();
     for (path, ino, e) in &failed {
-        let line = format!("{}: {}", tree.place_of(*ino), cause_of(e));
+        let line = format!("{}: {}", tree.place_of(*ino), e.cause());
         match &named {
             Ok(n) if !n.contains_key(path) && args.minimal => {}
             Ok(n) if !n.contains_key(path) => {
@@ -140,7 +139,7 @@ pub fn run(args: ConvertArgs) -> CliResult {
     if let Err(e) = &named
         && problems.is_empty()
     {
-        problems.push(format!("{METADATA_NAME}: {}", cause_of(e)));
+        problems.push(format!("{METADATA_NAME}: {}", e.cause()));
     }
     if !problems.is_empty() && !args.keep_going {
         return Err(report(&problems, "nothing was written", &args.outdir));
@@ -222,7 +221,7 @@ fn write_all(
         let stream = match tree.open_file(item.ino) {
             Ok(f) => f.stream,
             Err(e) => {
-                problems.push(format!("{}: {}", tree.place_of(item.ino), cause_of(&e)));
+                problems.push(format!("{}: {}", tree.place_of(item.ino), e.cause()));
                 continue;
             }
         };
@@ -271,7 +270,7 @@ fn write_all(
             Err(Copy::Write(e)) => Err(io_failure(&dest, e)),
         },
         Err(e) => {
-            problems.push(format!("{METADATA_NAME}: {}", cause_of(&e)));
+            problems.push(format!("{METADATA_NAME}: {}", e.cause()));
             Ok(files)
         }
     };

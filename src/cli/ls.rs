@@ -13,7 +13,6 @@
 
 use super::tree_args::{TreeArgs, file_uri};
 use super::{CliResult, Failure};
-use savepointfs::tree::problems::cause_of;
 use savepointfs::tree::{Error, Ino, Tree};
 use std::io::{self, Write};
 
@@ -61,7 +60,7 @@ pub fn run(args: LsArgs) -> CliResult {
     )?;
     let start = tree
         .resolve(&args.path)
-        .map_err(|e| Failure::input(format!("{}: {}", args.path_label(), cause_of(&e))))?;
+        .map_err(|e| Failure::input(format!("{}: {}", args.path_label(), e.cause())))?;
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut failures = 0usize;
@@ -77,7 +76,7 @@ pub fn run(args: LsArgs) -> CliResult {
                     Ok(n) => v.push((n.path, n.entry.ino)),
                     Err(u) => {
                         failures += 1;
-                        let line = format!("{}: {}", u.path, cause_of(&u.error));
+                        let line = format!("{}: {}", u.path, u.error.cause());
                         eprintln!("savepointfs: {}", savepointfs::text::escape_controls(&line));
                     }
                 }
@@ -88,7 +87,7 @@ pub fn run(args: LsArgs) -> CliResult {
                 Ok(children) => children.into_iter().map(|c| (c.name, c.ino)).collect(),
                 Err(e) => {
                     failures += 1;
-                    let line = format!("{}: {}", args.path_label(), cause_of(&e));
+                    let line = format!("{}: {}", args.path_label(), e.cause());
                     eprintln!("savepointfs: {}", savepointfs::text::escape_controls(&line));
                     Vec::new()
                 }
@@ -131,7 +130,7 @@ fn line(tree: &Tree, long: bool, name: &str, ino: Ino, failures: &mut usize) -> 
     }
     let mut fail = |e: &Error| {
         *failures += 1;
-        let line = format!("{name}: {}", cause_of(e));
+        let line = format!("{name}: {}", e.cause());
         eprintln!("savepointfs: {}", savepointfs::text::escape_controls(&line));
     };
     let (kind, size) = match tree.getattr(ino) {

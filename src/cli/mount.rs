@@ -348,7 +348,10 @@ fn permission_hint(mountpoint: &Path) -> String {
     if !can(mountpoint, libc::W_OK) {
         return format!(" (uid {uid} may not write to the mount point: use a directory you own)");
     }
-    if !can(Path::new("/usr/bin/fusermount3"), libc::X_OK) {
+    let on_path = std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|d| can(&d.join("fusermount3"), libc::X_OK))
+    });
+    if !on_path {
         return " (fusermount3, which mounts for users who are not root, is missing: install \
                  fuse3, or run as root)"
             .to_string();

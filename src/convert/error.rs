@@ -41,36 +41,32 @@ impl std::fmt::Display for FileLocation {
     }
 }
 
-#[derive(Clone, Debug, thiserror::Error)]
+/// Why a converted file cannot be produced. Shown as `location: cause` (see
+/// [`Error::cause`], the one place each cause is worded).
+#[derive(Clone, Debug)]
 pub enum Error {
     /// The subtask blob could not be decoded.
-    #[error("{0}")]
     Decode(Arc<v0::Error>),
-    #[error("{location}: external state file {problem}")]
     External {
         location: FileLocation,
         problem: ExternalProblem,
     },
     /// Input Flink 1.2.0 itself refuses to convert (legacy-formats.md §3.9).
-    #[error("{location}: cannot be migrated: {reason}")]
     NotMigratable {
         location: FileLocation,
         reason: String,
     },
     /// A native stream's header cannot be made.
-    #[error("{location}: {error}")]
     Header {
         location: FileLocation,
         error: HeaderError,
     },
     /// A Flink 1.13+ format cannot say what the file would need.
-    #[error("{location}: {error}")]
     Format {
         location: FileLocation,
         error: crate::modern::WriteError,
     },
     /// A serializer the target needs described or measured cannot be.
-    #[error("{location}: {}", serializer_cause(context, error))]
     Serializer {
         location: FileLocation,
         /// Which serializer (`state "count": value serializer`), or empty when the error
@@ -78,17 +74,14 @@ pub enum Error {
         context: String,
         error: Box<SerializerError>,
     },
-    #[error("{location}: re-serializing the keyed state failed: {error}")]
     Reserialize {
         location: FileLocation,
         error: Arc<javaser::Error>,
     },
     /// `_metadata` cannot be built.
-    #[error("_metadata: {0}")]
     Metadata(MetadataError),
     /// Nothing is wrong with the input, but the options given cannot serve it: the user
     /// must add `option` (a mount refuses to start rather than serve failing files).
-    #[error("{location}: {reason}")]
     NeedsOption {
         location: FileLocation,
         option: &'static str,
@@ -127,14 +120,6 @@ pub enum SerializerError {
     /// not hold one.
     #[error("{what}: {problem}")]
     Stream { what: String, problem: String },
-}
-
-fn serializer_cause(context: &str, error: &SerializerError) -> String {
-    if context.is_empty() {
-        error.to_string()
-    } else {
-        format!("{context}: {error}")
-    }
 }
 
 impl SerializerError {
@@ -187,6 +172,25 @@ pub fn needs_key_serializer(location: &FileLocation) -> Error {
     }
 }
 
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Decode(d) => write!(f, "{d}"),
+            Error::Metadata(m) => write!(f, "_metadata: {m}"),
+            // What to pass, without the category `cause` adds for reports.
+            Error::NeedsOption {
+                location, reason, ..
+            } => write!(f, "{location}: {reason}"),
+            other => match other.location() {
+                Some(l) => write!(f, "{l}: {}", other.cause()),
+                None => f.write_str(&other.cause()),
+            },
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
 impl Error {
     /// `_metadata` fails because the file that failed with `self` is one it names.
     pub fn in_metadata(&self) -> Error {
@@ -229,6 +233,21 @@ impl Error {
         Error::Metadata(MetadataError::Shape(why.into()))
     }
 
+    /// Where the problem is; `None` for a subtask that cannot be decoded (its error
+    /// names its place) and for `_metadata` as a whole.
+    pub fn location(&self) -> Option<&FileLocation> {
+        match self {
+            Error::External { location, .. }
+            | Error::NotMigratable { location, .. }
+            | Error::Header { location, .. }
+            | Error::Format { location, .. }
+            | Error::Serializer { location, .. }
+            | Error::Reserialize { location, .. }
+            | Error::NeedsOption { location, .. } => Some(location),
+            Error::Decode(_) | Error::Metadata(_) => None,
+        }
+    }
+
     /// What went wrong, without where (the location is a field: callers that name the
     /// place themselves, as `verify` and `convert` do, print this).
     pub fn cause(&self) -> String {
@@ -237,7 +256,8 @@ impl Error {
             Error::NotMigratable { reason, .. } => format!("cannot be migrated: {reason}"),
             Error::Format { error, .. } => error.to_string(),
             Error::Header { error, .. } => error.to_string(),
-            Error::Serializer { context, error, .. } => serializer_cause(context, error),
+            Error::Serializer { context, error, .. } if context.is_empty() => error.to_string(),
+            Error::Serializer { context, error, .. } => format!("{context}: {error}"),
             Error::Reserialize { error, .. } => {
                 format!("re-serializing the keyed state failed: {error}")
             }

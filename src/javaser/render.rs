@@ -55,6 +55,15 @@ use super::{BASE_HANDLE, flags};
 use crate::source::Span;
 use serde_json::{Map, Value as Json, json};
 
+/// The target of a reference: its handle, kind, offset, and its text (strings) or class.
+struct Target {
+    handle: u32,
+    kind: &'static str,
+    offset: u64,
+    value: Option<String>,
+    class: Option<String>,
+}
+
 /// Why rendering stopped: the graph or its source could not be read, or the output
 /// could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -225,7 +234,8 @@ impl<'g> Walk<'g> {
         Ok(buf)
     }
 
-    fn reference(&self, id: NodeId) -> Result<Json> {
+    /// What a reference to an already defined node shows of its target.
+    fn target(&self, id: NodeId) -> Result<Target> {
         let node = self.node(id)?;
         // Stream order guarantees a definition precedes every reference to it.
         let handle = self.handles[id as usize].ok_or_else(|| {
@@ -234,18 +244,17 @@ impl<'g> Walk<'g> {
                 format!("reference to node {id} before its definition"),
             )
         })?;
-        let mut m = json!({
-            "type": "ref",
-            "handle": handle_text(handle),
-            "kind": type_name(&node.kind),
-            "target_offset": node.span.start,
-        });
-        if let NodeKind::String(s) = &node.kind {
-            m["value"] = json!(self.string_text(s)?.0);
-        } else if let Some(name) = self.graph.class_name_of(id) {
-            m["class"] = json!(name.lossy());
-        }
-        Ok(m)
+        let (value, class) = match &node.kind {
+            NodeKind::String(s) => (Some(self.string_text(s)?.0), None),
+            _ => (None, self.graph.class_name_of(id).map(|n| n.lossy())),
+        };
+        Ok(Target {
+            handle,
+            kind: type_name(&node.kind),
+            offset: node.span.start,
+            value,
+            class,
+        })
     }
 
     /// An object array's element type code, from its class name (`[L...;` → `L`).

@@ -3,37 +3,83 @@
 use crate::{convert, v0};
 use std::io;
 
-#[derive(Debug, thiserror::Error)]
+/// Shown as `name: cause` for path errors (see [`Error::cause`], the one place each
+/// cause is worded).
+#[derive(Debug)]
 pub enum Error {
-    #[error("{0}: no such file or directory")]
     NotFound(String),
     /// A file the options given cannot produce: not listed, and named here with what
     /// it needs.
-    #[error("{name}: not served under the options given: {cause}")]
     Unserved {
         name: String,
         cause: Box<convert::Error>,
     },
     /// A file of a form the tree does not show (`--forms target`).
-    #[error(
-        "{0}: not shown: a form the target's _metadata does not name (--forms all shows every form)"
-    )]
     NotShown(String),
-    #[error("{0}: not a directory")]
     NotADirectory(String),
-    #[error("{0}: is a directory")]
     IsADirectory(String),
-    #[error("{0}")]
-    Convert(#[from] convert::Error),
-    #[error("{0}")]
-    Savepoint(#[from] v0::Error),
-    #[error("{0}")]
-    Io(#[from] io::Error),
-    #[error("{0}")]
+    Convert(convert::Error),
+    Savepoint(v0::Error),
+    Io(io::Error),
     TooLarge(String),
 }
 
+impl From<convert::Error> for Error {
+    fn from(e: convert::Error) -> Self {
+        Error::Convert(e)
+    }
+}
+
+impl From<v0::Error> for Error {
+    fn from(e: v0::Error) -> Self {
+        Error::Savepoint(e)
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::Io(e)
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::NotFound(name)
+            | Error::NotShown(name)
+            | Error::NotADirectory(name)
+            | Error::IsADirectory(name)
+            | Error::Unserved { name, .. } => write!(f, "{name}: {}", self.cause()),
+            Error::Convert(e) => write!(f, "{e}"),
+            Error::Savepoint(e) => write!(f, "{e}"),
+            Error::Io(e) => write!(f, "{e}"),
+            Error::TooLarge(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
 impl Error {
+    /// The cause, without the location or name the message starts with (the caller
+    /// says where: a [`Place`](super::problems::Place) or a path).
+    pub fn cause(&self) -> String {
+        match self {
+            Error::Convert(c) => c.cause(),
+            Error::NotFound(_) => "no such file or directory".into(),
+            Error::NotShown(_) => {
+                "not shown: a form the target's _metadata does not name (--forms all shows every form)"
+                    .into()
+            }
+            Error::Unserved { cause, .. } => cause.cause(),
+            Error::NotADirectory(_) => "not a directory".into(),
+            Error::IsADirectory(_) => "is a directory".into(),
+            Error::Savepoint(e) => e.to_string(),
+            Error::Io(e) => e.to_string(),
+            Error::TooLarge(m) => m.clone(),
+        }
+    }
+
     /// The errno a file-system caller sees.
     pub fn errno(&self) -> i32 {
         match self {

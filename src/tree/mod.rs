@@ -468,13 +468,13 @@ impl Tree {
     }
 
     /// Whether the tree lists a converted file: one the options can produce, of a form
-    /// the `--forms` shown.
+    /// `--forms` shows.
     fn shows(&self, f: &(FileKind, &crate::convert::FileResult)) -> bool {
         servable(f) && (self.opts.forms == Forms::All || self.opts.target.names(f.0))
     }
 
-    /// Why a file of this name is not listed, when it is one the options given cannot
-    /// serve (`cat` then says what to pass instead of "not found").
+    /// Why a file of this name is not listed: the options given cannot produce it (`cat`
+    /// then says what to pass), or it is of a form `--forms` hides.
     fn unlisted(&self, parent: Ino, name: &str) -> Option<Error> {
         let (task, sub, chain) = match NodeRef::from_ino(parent)? {
             NodeRef::Subtask { task, sub } => (task, sub, None),

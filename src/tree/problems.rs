@@ -67,23 +67,6 @@ impl fmt::Display for Problem {
     }
 }
 
-/// A tree error's cause, without the location or name its message starts with (the
-/// caller says where: a [`Place`] or a path).
-pub fn cause_of(e: &Error) -> String {
-    match e {
-        Error::Convert(c) => c.cause(),
-        Error::NotFound(_) => "no such file or directory".into(),
-        Error::NotShown(_) => {
-            "not shown: a form the target's _metadata does not name (--forms all shows every form)"
-                .into()
-        }
-        Error::Unserved { cause, .. } => cause_of(&Error::Convert((**cause).clone())),
-        Error::NotADirectory(_) => "not a directory".into(),
-        Error::IsADirectory(_) => "is a directory".into(),
-        other => other.to_string(),
-    }
-}
-
 impl Tree {
     /// The place of a node, in savepoint terms.
     pub fn place_of(&self, ino: Ino) -> Place {

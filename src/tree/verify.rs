@@ -18,7 +18,7 @@
 //! that `_metadata` does not name (e.g. a native-target file of a savepoint served for
 //! `--target migration`) is a warning, not a problem.
 
-use super::problems::{Place, Problem, cause_of};
+use super::problems::{Place, Problem};
 use super::{METADATA_NAME, NodeRef, ROOT, Tree};
 use crate::javaser::{self, Limits};
 use crate::source::{Source, Span};
@@ -416,7 +416,7 @@ impl Verifier<'_, '_> {
                     };
                     if !covered {
                         let place = ino.map_or_else(|| Place::named(&u.path), |i| tree.place_of(i));
-                        self.problem(place, cause_of(&u.error));
+                        self.problem(place, u.error.cause());
                     }
                     continue;
                 }
@@ -454,9 +454,9 @@ impl Verifier<'_, '_> {
                     Some(OnFailure::Skip) => {}
                     Some(OnFailure::Warn) => self.warning(
                         tree.place_of(ino),
-                        format!("{} (not named by _metadata)", cause_of(&e)),
+                        format!("{} (not named by _metadata)", e.cause()),
                     ),
-                    _ => self.problem(tree.place_of(ino), cause_of(&e)),
+                    _ => self.problem(tree.place_of(ino), e.cause()),
                 }
                 return;
             }
@@ -524,7 +524,7 @@ impl Tree {
         if let Err(e) = named
             && v.summary.problems == 0
         {
-            v.problem(Place::named(METADATA_NAME), cause_of(&e));
+            v.problem(Place::named(METADATA_NAME), e.cause());
         }
         v.summary
     }

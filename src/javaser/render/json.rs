@@ -139,7 +139,19 @@ impl Walk<'_> {
 
     fn json_node(&mut self, o: &mut JsonOut, id: NodeId) -> Result<(), Failed> {
         let Some(handle) = self.define(id)? else {
-            return o.value(&self.reference(id)?);
+            let t = self.target(id)?;
+            let mut m = json!({
+                "type": "ref",
+                "handle": handle_text(t.handle),
+                "kind": t.kind,
+                "target_offset": t.offset,
+            });
+            if let Some(v) = t.value {
+                m["value"] = json!(v);
+            } else if let Some(c) = t.class {
+                m["class"] = json!(c);
+            }
+            return o.value(&m);
         };
         let node = self.node(id)?;
         self.enter(node.span.start)?;

@@ -166,19 +166,14 @@ impl Walk<'_> {
         depth: usize,
     ) -> Result<(), Failed> {
         let node = self.node(id)?;
-        // What a reference line needs of its target, before `define` marks it.
         let Some(handle) = self.define(id)? else {
-            let r = self.reference(id)?;
-            let text = |k: &str| r.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
-            let target = match text("kind").as_str() {
-                "string" => format!("string {:?}", text("value")),
-                kind => format!("{} {}", kind.replace('_', " "), text("class")),
+            let r = self.target(id)?;
+            let shown = match (r.kind, r.value) {
+                ("string", v) => format!("string {:?}", v.unwrap_or_default()),
+                (kind, _) => format!("{} {}", kind.replace('_', " "), r.class.unwrap_or_default()),
             };
-            return t.line(
-                None,
-                depth,
-                &format!("{label}-> @{} ({target})", text("handle")),
-            );
+            let h = handle_text(r.handle);
+            return t.line(None, depth, &format!("{label}-> @{h} ({shown})"));
         };
         let h = handle_text(handle);
         let at = Some(node.span.start);
