@@ -66,6 +66,12 @@ pub fn default_max_parallelism(parallelism: u32) -> u32 {
 /// Flink's limit on max parallelism (`KeyGroupRangeAssignment.UPPER_BOUND_MAX_PARALLELISM`).
 pub const MAX_PARALLELISM: u32 = 1 << 15;
 
+/// The `short` after a key group's last record in the canonical savepoint layout
+/// (`END_OF_KEY_GROUP_MARK`); any other value there is the next state's id.
+pub const END_OF_KEY_GROUP: u16 = 0xFFFF;
+/// The flag on the first key byte of the last record of a state in its key group.
+pub const LAST_IN_STATE: u8 = 0x80;
+
 /// The key-group prefix of a key in RocksDB-style layouts (Flink's RocksDB backend and
 /// the canonical savepoint format): the key group big-endian in one byte when the job
 /// has at most 128 key groups, in two above; the first byte's top bit marks the last
@@ -115,7 +121,7 @@ impl Prefix {
     }
     /// Flags the record as its state's last in the key group.
     pub fn mark_last(&mut self) {
-        self.bytes[0] |= 0x80;
+        self.bytes[0] |= LAST_IN_STATE;
     }
 }
 

@@ -32,7 +32,15 @@ fn legacy_streams_equal_the_ones_real_flink_1_2_wrote() {
         let model = SubtaskModel::decode(&index, task, sub).unwrap();
         let converted = convert_subtask(&model, 4, &opts);
         for (entry, model_entry) in converted.chain.iter().flatten().zip(model.entries()) {
-            let bytes = read_all(&*entry.legacy_operator_state.as_ref().unwrap().stream);
+            let bytes = read_all(
+                &*entry
+                    .legacy_operator_state
+                    .as_ref()
+                    .unwrap()
+                    .as_ref()
+                    .unwrap()
+                    .stream,
+            );
             if model_entry.function_state.is_none() {
                 // No function state: Flink 1.2 writes a null legacy handle, we serve [0x00 | operator state].
                 assert_eq!(bytes[0], 0x00);

@@ -22,6 +22,8 @@ fn open(fx: &std::path::Path, cache_bytes: usize) -> Tree {
         relative_paths: false,
         operator_ids: Default::default(),
         forms: savepointfs::tree::Forms::All,
+        rescale: Default::default(),
+        spill_dir: std::env::temp_dir(),
     };
     Tree::open(source, opts).unwrap()
 }

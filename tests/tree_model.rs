@@ -112,6 +112,8 @@ impl Setup {
                     .unwrap()
             }),
             forms: self.forms,
+            rescale: Default::default(),
+            spill_dir: std::env::temp_dir(),
         };
         Tree::open(source, opts).unwrap()
     }

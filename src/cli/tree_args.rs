@@ -3,6 +3,7 @@
 
 use super::Failure;
 use savepointfs::convert::key_serializer::KeySerializer;
+use savepointfs::convert::refile::RescaleRequest;
 use savepointfs::convert::{ExternalPolicy, KeyedLayout, Target};
 use savepointfs::source::{FileSource, Source};
 use savepointfs::tree::{Forms, Tree, TreeOptions};
@@ -58,6 +59,20 @@ pub struct TreeArgs {
     /// form, for every target).
     #[arg(long, value_name = "target|all", value_parser = Forms::parse, default_value = "target")]
     pub forms: Forms,
+    /// Re-file every key into its key group for this max parallelism (Java hashCode,
+    /// then Flink's murmur step), for --target flink-2.3 (default: each vertex's old
+    /// parallelism, which is what Flink 1.1 keyed by).
+    #[arg(long, value_name = "N")]
+    pub max_parallelism: Option<u32>,
+    /// Subtasks of every vertex in the converted savepoint (default: the old
+    /// parallelism; at most the max parallelism). Key groups are split over them as
+    /// Flink assigns them, operator state as Flink's round-robin split.
+    #[arg(long, value_name = "P")]
+    pub parallelism: Option<u32>,
+    /// Where re-filing writes its scratch file (about the size of the keyed state;
+    /// unlinked at once). Default: $TMPDIR, else /tmp.
+    #[arg(long, value_name = "DIR")]
+    pub spill_dir: Option<PathBuf>,
 }
 
 impl TreeArgs {
@@ -84,6 +99,11 @@ impl TreeArgs {
                 None => None,
             },
             forms: self.forms,
+            rescale: RescaleRequest {
+                max_parallelism: self.max_parallelism,
+                parallelism: self.parallelism,
+            },
+            spill_dir: self.spill_dir.clone().unwrap_or_else(std::env::temp_dir),
         };
         let source: Arc<dyn Source> = Arc::new(source);
         Tree::open(source, opts).map_err(Failure::input)

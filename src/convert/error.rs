@@ -78,6 +78,11 @@ pub enum Error {
         location: FileLocation,
         error: Arc<javaser::Error>,
     },
+    /// Keyed state cannot be re-filed for `--max-parallelism`/`--parallelism`.
+    Rescale {
+        location: FileLocation,
+        error: RescaleError,
+    },
     /// `_metadata` cannot be built.
     Metadata(MetadataError),
     /// Nothing is wrong with the input, but the options given cannot serve it: the user
@@ -87,6 +92,25 @@ pub enum Error {
         option: &'static str,
         reason: String,
     },
+}
+
+/// Why keyed state cannot be re-filed into new key groups.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum RescaleError {
+    #[error(
+        "keys of {key} have no Java hashCode we can compute, and re-filing needs each key's key group (rescale without it: leave out --max-parallelism and --parallelism)"
+    )]
+    Unhashable { key: String },
+    #[error("the key serializer cannot be read to hash keys: {0}")]
+    KeySerializer(SerializerError),
+    #[error("{what} differs between the vertex's subtasks, so they cannot share one header")]
+    Differ { what: String },
+    #[error("{0}")]
+    Bounds(String),
+    #[error("{0}")]
+    Input(Arc<io::Error>),
+    #[error("{0}")]
+    Spill(Arc<io::Error>),
 }
 
 /// Why `_metadata` cannot be built.
@@ -243,6 +267,7 @@ impl Error {
             | Error::Format { location, .. }
             | Error::Serializer { location, .. }
             | Error::Reserialize { location, .. }
+            | Error::Rescale { location, .. }
             | Error::NeedsOption { location, .. } => Some(location),
             Error::Decode(_) | Error::Metadata(_) => None,
         }
@@ -261,6 +286,7 @@ impl Error {
             Error::Reserialize { error, .. } => {
                 format!("re-serializing the keyed state failed: {error}")
             }
+            Error::Rescale { error, .. } => format!("cannot be re-filed: {error}"),
             Error::Decode(d) => d.to_string(),
             Error::Metadata(m) => m.to_string(),
             Error::NeedsOption { reason, .. } => {

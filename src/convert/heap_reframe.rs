@@ -23,10 +23,7 @@ const STRIDE: u64 = 1024;
 const MAX_NAMESPACE: usize = 1 << 16;
 /// Values up to this size are read through the scan window rather than skipped.
 const SMALL: u64 = 4096;
-/// `END_OF_KEY_GROUP_MARK`.
-const END_OF_KEY_GROUP: u16 = 0xFFFF;
-/// The flag on the first key byte of the last record of a state.
-const LAST_IN_STATE: u8 = 0x80;
+use crate::keygroup::{END_OF_KEY_GROUP, LAST_IN_STATE};
 
 /// One heap state: its `data` range and how to measure its entries.
 pub struct HeapStateData {
@@ -582,7 +579,7 @@ mod tests {
                 out.extend_from_slice(&((prefix.len() + k.len() + ns.len()) as u32).to_be_bytes());
                 let mut p = prefix.to_vec();
                 if last {
-                    p[0] |= 0x80;
+                    p[0] |= LAST_IN_STATE;
                 }
                 out.extend_from_slice(&p);
                 out.extend_from_slice(k);
@@ -590,7 +587,7 @@ mod tests {
                 out.extend_from_slice(&(v.len() as u32).to_be_bytes());
                 out.extend_from_slice(v);
                 if last {
-                    let next = with.get(i + 1).map_or(0xFFFF, |&n| n as u16);
+                    let next = with.get(i + 1).map_or(END_OF_KEY_GROUP, |&n| n as u16);
                     out.extend_from_slice(&next.to_be_bytes());
                 }
             }

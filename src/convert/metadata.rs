@@ -182,14 +182,37 @@ impl<'p> MetadataBuilder<'p> {
         Self::begin_task_in(&mut self.form, vertex, parallelism)
     }
 
+    /// A vertex re-filed for `rescale` (per-operator targets only: V1 has no max
+    /// parallelism).
+    pub fn begin_rescaled_task(
+        &mut self,
+        vertex: [u8; 16],
+        rescale: super::refile::Rescale,
+    ) -> Result<(), Error> {
+        match &mut self.form {
+            Form::PerOperator(b) => {
+                // Both are at most 32768 (Rescale::new).
+                b.begin_task(
+                    vertex,
+                    rescale.parallelism as i32,
+                    rescale.max_parallelism as i32,
+                );
+                Ok(())
+            }
+            _ => Err(Error::metadata_shape(
+                "re-filed keyed state is written for --target flink-2.3 only",
+            )),
+        }
+    }
+
     fn begin_task_in(form: &mut Form<'p>, vertex: [u8; 16], parallelism: i32) -> Result<(), Error> {
         match form {
             Form::PerOperator(b) => {
-                b.begin_task(vertex, parallelism);
+                b.begin_task(vertex, parallelism, parallelism);
                 Ok(())
             }
             Form::Either(v1, b) => {
-                b.begin_task(vertex, parallelism);
+                b.begin_task(vertex, parallelism, parallelism);
                 Self::begin_task_in(v1, vertex, parallelism)
             }
             Form::V1 { tasks, .. } => {
@@ -352,6 +375,8 @@ fn subtask_state(
             Some(e) => {
                 let f = e
                     .legacy_operator_state
+                    .as_ref()
+                    .ok_or_else(|| Error::metadata_shape("a rescaled tree has no legacy state"))?
                     .as_ref()
                     .map_err(|e| e.in_metadata())?;
                 Some(file_handle(

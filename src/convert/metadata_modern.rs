@@ -7,7 +7,7 @@ use super::FileKind;
 use super::error::{Error, FileLocation, MetadataError};
 use super::metadata::{BuiltMetadata, FileRef, OperatorIds, hex};
 use super::native::DEFAULT_OPERATOR_STATE;
-use super::subtask::{ConvertedSubtask, FileResult};
+use super::subtask::{ConvertedFile, ConvertedSubtask, FileResult};
 use crate::modern::metadata::{
     self as meta, KeyedHandle, KeyedKind, Metadata, OperatorHandle, OperatorId, OperatorState,
     StreamHandle, SubtaskState,
@@ -46,14 +46,23 @@ impl Layout {
     };
 }
 
+/// The vertex being added: its id, parallelism and max parallelism, and its operators
+/// by chain index.
+struct Task {
+    vertex: [u8; 16],
+    parallelism: i32,
+    max_parallelism: i32,
+    ops: BTreeMap<usize, OperatorState>,
+}
+
 pub(super) struct ModernBuilder<'p> {
     layout: Layout,
     path_of: &'p dyn Fn(FileRef<'_>) -> String,
     /// `None`: relative handles.
     root: Option<String>,
     operator_ids: &'p OperatorIds,
-    /// The current vertex: its id, parallelism, and its operators by chain index.
-    task: Option<([u8; 16], i32, BTreeMap<usize, OperatorState>)>,
+    /// The current vertex.
+    task: Option<Task>,
     operators: Vec<OperatorState>,
     files: BTreeMap<String, i64>,
     /// The first stateful non-head entry without an operator id, as the error to give.
@@ -80,19 +89,31 @@ impl<'p> ModernBuilder<'p> {
     }
 
     fn end_task(&mut self) {
-        if let Some((_, _, ops)) = self.task.take() {
+        if let Some(t) = self.task.take() {
             // Head first, as Flink lists a chain's operators.
-            self.operators.extend(ops.into_values().rev());
+            self.operators.extend(t.ops.into_values().rev());
         }
     }
 
-    pub fn begin_task(&mut self, vertex: [u8; 16], parallelism: i32) {
+    /// A vertex of `parallelism` subtasks whose keyed state has `max_parallelism` key
+    /// groups (a 1.1 vertex: as many as subtasks, legacy-formats.md §3.13).
+    pub fn begin_task(&mut self, vertex: [u8; 16], parallelism: i32, max_parallelism: i32) {
         self.end_task();
-        self.task = Some((vertex, parallelism, BTreeMap::new()));
+        self.task = Some(Task {
+            vertex,
+            parallelism,
+            max_parallelism,
+            ops: BTreeMap::new(),
+        });
     }
 
-    /// A file's handle: relative to `_metadata`, or under the root the caller prefixed.
-    fn handle(&mut self, f: FileRef<'_>, file: &FileResult) -> Result<(StreamHandle, u64), Error> {
+    /// A file's handle: relative to `_metadata`, or under the root the caller prefixed,
+    /// with the file itself.
+    fn handle<'f>(
+        &mut self,
+        f: FileRef<'_>,
+        file: &'f FileResult,
+    ) -> Result<(StreamHandle, &'f ConvertedFile), Error> {
         let file = file.as_ref().map_err(|e| e.in_metadata())?;
         let path = (self.path_of)(f);
         let size = file.stream.len() as i64;
@@ -104,14 +125,14 @@ impl<'p> ModernBuilder<'p> {
                 size,
             },
         };
-        Ok((h, file.offset))
+        Ok((h, file))
     }
 
     pub fn subtask(&mut self, index: u32, converted: &ConvertedSubtask) -> Result<(), Error> {
-        let (vertex, parallelism, _) = self
+        let (vertex, parallelism, max_parallelism) = self
             .task
             .as_ref()
-            .map(|(v, p, _)| (*v, *p, ()))
+            .map(|t| (t.vertex, t.parallelism, t.max_parallelism))
             .ok_or_else(|| Error::metadata_shape("a subtask before its task"))?;
         let head = converted.chain.len().saturating_sub(1);
         let mut states: BTreeMap<usize, SubtaskState> = BTreeMap::new();
@@ -129,12 +150,12 @@ impl<'p> ModernBuilder<'p> {
                 _ => &entry.managed_operator_state,
             };
             if let Some(f) = managed {
-                let (delegate, offset) = self.handle(at(self.layout.managed_operator), f)?;
-                st.managed_operator.push(default_state(delegate, offset));
+                let (delegate, file) = self.handle(at(self.layout.managed_operator), f)?;
+                st.managed_operator.push(default_state(delegate, file));
             }
             if let Some(f) = &entry.operator_state {
-                let (delegate, offset) = self.handle(at(FileKind::OperatorState), f)?;
-                st.raw_operator.push(default_state(delegate, offset));
+                let (delegate, file) = self.handle(at(FileKind::OperatorState), f)?;
+                st.raw_operator.push(default_state(delegate, file));
             }
             if st != SubtaskState::default() {
                 states.insert(k, st);
@@ -151,14 +172,19 @@ impl<'p> ModernBuilder<'p> {
                 chain: None,
                 kind: self.layout.keyed,
             };
-            let (delegate, offset) = self.handle(at, f)?;
-            let start = i32::try_from(index)
-                .map_err(|_| Error::metadata_shape(format!("subtask index {index} too large")))?;
+            let (delegate, file) = self.handle(at, f)?;
+            // One key group per subtask (index i holds group i), unless re-filed.
+            let (start, offsets) = match &file.offsets {
+                Some(o) => (o.first_key_group, o.offsets.clone()),
+                None => (index, vec![file.offset]),
+            };
+            let start = i32::try_from(start)
+                .map_err(|_| Error::metadata_shape(format!("key group {start} too large")))?;
             states.entry(head).or_default().managed_keyed = Some(KeyedHandle {
                 kind: self.layout.keyed_kind,
                 handle_id: None,
                 start,
-                offsets: vec![offset as i64],
+                offsets: offsets.into_iter().map(|o| o as i64).collect(),
                 delegate,
             });
         }
@@ -178,16 +204,15 @@ impl<'p> ModernBuilder<'p> {
                 });
                 continue;
             };
-            let Some((_, _, ops)) = self.task.as_mut() else {
+            let Some(task) = self.task.as_mut() else {
                 continue;
             };
-            let op = ops.entry(k).or_insert_with(|| OperatorState {
+            let op = task.ops.entry(k).or_insert_with(|| OperatorState {
                 id: OperatorId(id),
                 name: None,
                 uid: None,
                 parallelism,
-                // Subtask i holds key group i (legacy-formats.md §3.13).
-                max_parallelism: parallelism,
+                max_parallelism,
                 coordinator: None,
                 subtasks: Vec::new(),
             });
@@ -232,13 +257,18 @@ impl<'p> ModernBuilder<'p> {
     }
 }
 
-/// An operator handle naming one `_default_` state at `offset` of its stream.
-fn default_state(delegate: StreamHandle, offset: u64) -> OperatorHandle {
+/// An operator handle naming the `_default_` list of a file: one element at its offset,
+/// or each element of a merged file.
+fn default_state(delegate: StreamHandle, file: &ConvertedFile) -> OperatorHandle {
+    let offsets = match &file.offsets {
+        Some(o) => o.offsets.iter().map(|&o| o as i64).collect(),
+        None => vec![file.offset as i64],
+    };
     OperatorHandle {
         states: vec![(
             DEFAULT_OPERATOR_STATE.to_string(),
             SPLIT_DISTRIBUTE,
-            vec![offset as i64],
+            offsets,
         )],
         delegate,
     }

@@ -16,19 +16,21 @@ mod metadata;
 mod metadata_modern;
 mod modern_files;
 pub(crate) mod native;
+pub mod refile;
 pub mod relayout;
 pub mod rename;
 pub mod rocks;
 mod scan;
 pub mod snapshots;
+mod spill;
 mod subtask;
 
-pub use error::{Error, FileLocation, HeaderError, MetadataError, SerializerError};
+pub use error::{Error, FileLocation, HeaderError, MetadataError, RescaleError, SerializerError};
 pub use external::{ExternalFile, ExternalPolicy, ExternalProblem};
 pub use metadata::{BuiltMetadata, FileRef, MetadataBuilder, OperatorIds, Target};
 pub use subtask::{
-    ConvertOptions, ConvertedEntry, ConvertedFile, ConvertedSubtask, FileResult, KeyedLayout,
-    convert_subtask,
+    ConvertOptions, ConvertedEntry, ConvertedFile, ConvertedSubtask, FileResult, KeyedInfo,
+    KeyedLayout, Offsets, convert_subtask,
 };
 
 pub use crate::stream::MultiStream;

@@ -4,11 +4,11 @@
 //! state as operator proxy v5 `_default_` + the 1.1 bytes verbatim.
 
 use super::FileKind;
-use super::error::{Error, FileLocation, needs_key_serializer};
+use super::error::{Error, FileLocation, SerializerError, needs_key_serializer};
 use super::heap_reframe::{HeapStateData, heap_records};
 use super::snapshots::{self, Role, snapshot_of_stream};
 use super::subtask::{
-    Cx, FileResult, Keyed, handle_classes, kv_classes, not_migratable, rocks_records,
+    Cx, FileResult, Keyed, KeyedInfo, handle_classes, kv_classes, not_migratable, rocks_records,
 };
 use super::{native, rocks};
 use crate::modern::proxy::{self, Distribution, KeyedStateMeta, KeyedStateType};
@@ -61,10 +61,11 @@ impl Cx<'_> {
 
     /// Proxy v6 + canonical savepoint layout for the head operator's keyed state.
     pub(super) fn managed_keyed_state_v6(&self) -> Option<FileResult> {
-        self.keyed_file(FileKind::ManagedKeyedStateV6, |k, loc| {
+        let mut info = None;
+        let file = self.keyed_file(FileKind::ManagedKeyedStateV6, |k, loc| {
             let built = match k.rocks {
-                Some(h) => self.rocks_v6(h, k.key_group, loc),
-                None => self.heap_v6(k.entry, k.key_group, loc),
+                Some(h) => self.rocks_v6(h, k.key_group, loc, &mut info),
+                None => self.heap_v6(k.entry, k.key_group, loc, &mut info),
             };
             let handle = format!(
                 "key group {} of {} in the canonical savepoint layout",
@@ -72,10 +73,22 @@ impl Cx<'_> {
                 kv_classes(k.entry)
             );
             (built, handle)
+        });
+        file.map(|f| {
+            f.map(|mut f| {
+                f.keyed = info.map(std::sync::Arc::new);
+                f
+            })
         })
     }
 
-    fn heap_v6(&self, entry: &ChainEntry, key_group: u32, loc: &FileLocation) -> Keyed {
+    fn heap_v6(
+        &self,
+        entry: &ChainEntry,
+        key_group: u32,
+        loc: &FileLocation,
+        info: &mut Option<KeyedInfo>,
+    ) -> Keyed {
         let fail = not_migratable(loc);
         let heaps = native::heap_states(entry).map_err(Error::header(loc))?;
         let graph = &self.model.graph;
@@ -113,11 +126,24 @@ impl Cx<'_> {
             });
         }
         let header = proxy::keyed_header(&key, &metas).map_err(Error::format(loc))?;
+        let key_codec = states[0].key.clone();
         let records = heap_records(states, key_group, self.parallelism).map_err(fail)?;
+        *info = Some(KeyedInfo {
+            key,
+            key_codec: Ok(key_codec),
+            states: metas,
+            max_parallelism: self.parallelism,
+        });
         Ok(records.map(|r| (header, vec![r])))
     }
 
-    fn rocks_v6(&self, state_handle: &StateHandle, key_group: u32, loc: &FileLocation) -> Keyed {
+    fn rocks_v6(
+        &self,
+        state_handle: &StateHandle,
+        key_group: u32,
+        loc: &FileLocation,
+        info: &mut Option<KeyedInfo>,
+    ) -> Keyed {
         let fail = not_migratable(loc);
         let key = self.key_snapshot(None, loc)?;
         let (source, span) = self.bytes_range(state_handle.bytes(), loc)?;
@@ -148,6 +174,16 @@ impl Cx<'_> {
             });
         }
         let header = proxy::keyed_header(&key, &metas).map_err(Error::format(loc))?;
+        let key_codec = match &self.opts.key_serializer {
+            Some(s) => super::keys::codec_of_stream(s),
+            None => Err(SerializerError::malformed("--key-serializer", "not given")),
+        };
+        *info = Some(KeyedInfo {
+            key,
+            key_codec,
+            states: metas,
+            max_parallelism: self.parallelism,
+        });
         Ok(Some((
             header,
             vec![rocks_records(snapshot, key_group, self.parallelism, loc)?],

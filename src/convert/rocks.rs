@@ -292,7 +292,10 @@ impl Source for Region {
             out.put_scan(value_at, vlen as u64, &mut r)?;
             pos = value_at + vlen as u64;
             if last {
-                let next = snap.runs.get(run + 1).map_or(0xFFFFu16, |&(s, _)| s);
+                let next = snap
+                    .runs
+                    .get(run + 1)
+                    .map_or(crate::keygroup::END_OF_KEY_GROUP, |&(s, _)| s);
                 out.put(pos, &next.to_be_bytes());
                 pos += 2;
                 run += 1;

@@ -20,6 +20,29 @@ pub struct ConvertedFile {
     pub stream: Arc<MultiStream>,
     pub handle: String,
     pub offset: u64,
+    /// Where a file holds several key groups or list elements (a rescaled keyed stream, a
+    /// merged operator state), every one of its offsets; `None`: just `offset`.
+    pub offsets: Option<Arc<Offsets>>,
+    /// A `managed-keyed-state-v6` file's header facts, which rescaling re-files by.
+    pub keyed: Option<Arc<KeyedInfo>>,
+}
+
+/// The offsets of a file with several key groups (from `first_key_group`, 0 for a group
+/// without records) or list elements (`first_key_group` unused).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Offsets {
+    pub first_key_group: u32,
+    pub offsets: Vec<u64>,
+}
+
+/// What a canonical keyed stream's header says, kept so the records can be re-filed.
+pub struct KeyedInfo {
+    pub key: crate::modern::Snapshot,
+    /// How to read a key to hash it (`Err`: a serializer we cannot read).
+    pub key_codec: Result<keys::Codec, super::error::SerializerError>,
+    pub states: Vec<crate::modern::proxy::KeyedStateMeta>,
+    /// The stream's max parallelism (its key-group prefixes are 1 byte up to 128, else 2).
+    pub max_parallelism: u32,
 }
 
 pub type FileResult = Result<ConvertedFile, Error>;
@@ -27,7 +50,8 @@ pub type FileResult = Result<ConvertedFile, Error>;
 /// The files of one non-null chain entry.
 pub struct ConvertedEntry {
     pub index: usize,
-    pub legacy_operator_state: FileResult,
+    /// `None` only in a rescaled tree, which holds only its target's forms.
+    pub legacy_operator_state: Option<FileResult>,
     pub function_state: Option<FileResult>,
     pub operator_state: Option<FileResult>,
     /// Native: the function state as `ListCheckpointed` operator state.
@@ -42,7 +66,7 @@ impl ConvertedEntry {
         [
             (
                 FileKind::LegacyOperatorState,
-                Some(&self.legacy_operator_state),
+                self.legacy_operator_state.as_ref(),
             ),
             (FileKind::FunctionState, self.function_state.as_ref()),
             (FileKind::OperatorState, self.operator_state.as_ref()),
@@ -274,6 +298,8 @@ impl Cx<'_> {
             stream: Arc::new(MultiStream::new(location.to_string(), pieces)),
             handle,
             offset,
+            offsets: None,
+            keyed: None,
         }
     }
 
@@ -285,7 +311,7 @@ impl Cx<'_> {
         };
         ConvertedEntry {
             index: e.index,
-            legacy_operator_state: self.legacy(e),
+            legacy_operator_state: Some(self.legacy(e)),
             function_state: e
                 .function_state
                 .as_ref()

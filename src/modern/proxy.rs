@@ -33,7 +33,7 @@ impl KeyedStateType {
 }
 
 /// One keyed state of a header.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyedStateMeta {
     pub name: String,
     pub kind: KeyedStateType,

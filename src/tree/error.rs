@@ -22,6 +22,8 @@ pub enum Error {
     Savepoint(v0::Error),
     Io(io::Error),
     TooLarge(String),
+    /// Options that cannot apply to this savepoint.
+    BadOptions(String),
 }
 
 impl From<convert::Error> for Error {
@@ -53,7 +55,7 @@ impl std::fmt::Display for Error {
             Error::Convert(e) => write!(f, "{e}"),
             Error::Savepoint(e) => write!(f, "{e}"),
             Error::Io(e) => write!(f, "{e}"),
-            Error::TooLarge(m) => f.write_str(m),
+            Error::TooLarge(m) | Error::BadOptions(m) => f.write_str(m),
         }
     }
 }
@@ -76,7 +78,7 @@ impl Error {
             Error::IsADirectory(_) => "is a directory".into(),
             Error::Savepoint(e) => e.to_string(),
             Error::Io(e) => e.to_string(),
-            Error::TooLarge(m) => m.clone(),
+            Error::TooLarge(m) | Error::BadOptions(m) => m.clone(),
         }
     }
 
@@ -89,6 +91,7 @@ impl Error {
             Error::Convert(e) => io_kind_errno(e.io_kind()),
             Error::Io(e) => io_kind_errno(e.kind()),
             Error::Savepoint(_) | Error::TooLarge(_) => libc::EIO,
+            Error::BadOptions(_) => libc::EINVAL,
         }
     }
 }

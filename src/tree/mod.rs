@@ -8,12 +8,14 @@ mod cache;
 mod error;
 mod ino;
 pub mod problems;
+mod rescaled;
 pub mod verify;
 pub mod walk;
 
 pub use error::{Error, io_kind_errno};
 pub use ino::{Ino, NodeRef, ROOT};
 
+use crate::convert::refile::{Rescale, RescaleRequest};
 use crate::convert::{
     self, ConvertOptions, ConvertedFile, ConvertedSubtask, ExternalPolicy, FileKind, KeyedLayout,
     MetadataBuilder, MultiStream, Target,
@@ -49,6 +51,11 @@ pub struct TreeOptions {
     pub key_serializer: Option<Arc<[u8]>>,
     /// Which converted files the tree shows (`--forms`).
     pub forms: Forms,
+    /// Re-file keyed state for another max parallelism or parallelism
+    /// (`--max-parallelism`, `--parallelism`; flink-2.3 only).
+    pub rescale: RescaleRequest,
+    /// Where re-filed records are spilled (`--spill-dir`).
+    pub spill_dir: std::path::PathBuf,
 }
 
 /// Which converted files a tree shows.
@@ -129,7 +136,13 @@ pub struct Tree {
     cache: ByteLru<(u32, u32), Converted>,
     metadata: OnceLock<Result<Metadata, convert::Error>>,
     report: OnceLock<Arc<MultiStream>>,
+    /// Per task: how it is re-filed (`None`: it keeps its shape), and its plan once made.
+    rescales: Vec<Option<Rescale>>,
+    plans: Vec<OnceLock<Result<Arc<rescaled::TaskPlan>, convert::Error>>>,
 }
+
+/// Cache keys of a re-filed task's source subtasks (as converted from the 1.1 file).
+const SOURCE_SUBTASK: u32 = 1 << 31;
 
 impl Tree {
     /// Opens a savepoint, reading its outer index only.
@@ -148,6 +161,24 @@ impl Tree {
                 ino::MAX_SUBTASKS
             )));
         }
+        let mut rescales = Vec::with_capacity(index.tasks().len());
+        for t in index.tasks() {
+            let r = opts
+                .rescale
+                .for_vertex(t.parallelism)
+                .map_err(|e| Error::BadOptions(format!("vertex {}: {e}", t.vertex)))?;
+            if r.is_some() && opts.target != Target::Flink23 {
+                return Err(Error::BadOptions(format!(
+                    "--max-parallelism and --parallelism re-file keyed state for --target flink-2.3 only, not {}",
+                    opts.target.name()
+                )));
+            }
+            if r.is_some_and(|r| r.parallelism as usize > ino::MAX_SUBTASKS) {
+                return Err(Error::TooLarge("parallelism too large".into()));
+            }
+            rescales.push(r);
+        }
+        let plans = (0..rescales.len()).map(|_| OnceLock::new()).collect();
         let cache = ByteLru::new(opts.cache_bytes);
         let convert = ConvertOptions {
             policy: opts.policy.clone(),
@@ -162,6 +193,21 @@ impl Tree {
             cache,
             metadata: OnceLock::new(),
             report: OnceLock::new(),
+            rescales,
+            plans,
+        })
+    }
+
+    /// How task `task` is re-filed, if it is.
+    fn rescale_of(&self, task: u32) -> Option<Rescale> {
+        self.rescales.get(task as usize).copied().flatten()
+    }
+
+    /// Subtasks task `task` has in the tree: the new parallelism if it is re-filed.
+    fn subtask_count(&self, task: u32) -> Result<u32> {
+        Ok(match self.rescale_of(task) {
+            Some(r) => r.parallelism,
+            None => self.subtask_task(task)?.subtasks.len() as u32,
         })
     }
 
@@ -174,9 +220,32 @@ impl Tree {
         self.cache.usage()
     }
 
-    /// The converted subtask at (task position, subtask position), from the cache or decoded now.
+    /// The converted subtask at (task position, subtask position), from the cache or
+    /// decoded now; in a re-filed task, the new subtask `sub`.
     pub fn subtask(&self, task: u32, sub: u32) -> Result<Arc<Converted>> {
+        let Some(rescale) = self.rescale_of(task) else {
+            return self.source_subtask(task, sub);
+        };
         if let Some(hit) = self.cache.get(&(task, sub)) {
+            return Ok(hit);
+        }
+        if sub >= rescale.parallelism {
+            return Err(Error::NotFound(format!("task {task} subtask {sub}")));
+        }
+        let converted = self.rescaled_subtask(task, sub)?;
+        let cost = converted.as_ref().map_or(256, ConvertedSubtask::heap_bytes);
+        let value = Arc::new(converted);
+        self.cache.insert((task, sub), value.clone(), cost);
+        Ok(value)
+    }
+
+    /// A 1.1 subtask converted as it is (what a re-filed task is made from).
+    fn source_subtask(&self, task: u32, sub: u32) -> Result<Arc<Converted>> {
+        let key = match self.rescale_of(task) {
+            Some(_) => (task, sub | SOURCE_SUBTASK),
+            None => (task, sub),
+        };
+        if let Some(hit) = self.cache.get(&key) {
             return Ok(hit);
         }
         let (t, s) = self.subtask_entry(task, sub)?;
@@ -204,7 +273,7 @@ impl Tree {
             }
         };
         let value = Arc::new(converted.0);
-        self.cache.insert((task, sub), value.clone(), converted.1);
+        self.cache.insert(key, value.clone(), converted.1);
         Ok(value)
     }
 
@@ -240,6 +309,9 @@ impl Tree {
             NodeRef::Metadata => METADATA_NAME.into(),
             NodeRef::Report => REPORT_NAME.into(),
             NodeRef::Vertex { task } => self.subtask_task(task)?.vertex.to_string(),
+            NodeRef::Subtask { task, sub } if self.rescale_of(task).is_some() => {
+                layout::subtask_dir(sub)
+            }
             NodeRef::Subtask { task, sub } => {
                 layout::subtask_dir(self.subtask_entry(task, sub)?.1.index)
             }
@@ -370,7 +442,7 @@ impl Tree {
                 .into_iter()
                 .chain((0..self.index.tasks().len() as u32).map(|task| NodeRef::Vertex { task }))
                 .collect(),
-            NodeRef::Vertex { task } => (0..self.subtask_task(task)?.subtasks.len() as u32)
+            NodeRef::Vertex { task } => (0..self.subtask_count(task)?)
                 .map(|sub| NodeRef::Subtask { task, sub })
                 .collect(),
             NodeRef::Subtask { task, sub } => {
@@ -443,6 +515,13 @@ impl Tree {
                     NodeRef::Vertex { task: task as u32 }
                 }
             }),
+            Some(NodeRef::Vertex { task }) if self.rescale_of(task).is_some() => {
+                let index = layout::parse_subtask_dir(name).ok_or_else(not_found)?;
+                if index >= self.subtask_count(task)? {
+                    return Err(not_found());
+                }
+                Some(NodeRef::Subtask { task, sub: index })
+            }
             Some(NodeRef::Vertex { task }) => {
                 let index = layout::parse_subtask_dir(name).ok_or_else(not_found)?;
                 let subtasks = &self.subtask_task(task)?.subtasks;
@@ -599,7 +678,9 @@ impl Tree {
             let Some(first) = t.subtasks.first() else {
                 continue;
             };
-            let Ok(c) = self.subtask(ti as u32, 0) else {
+            // The 1.1 subtask as it is: re-filing is a pass over all of its task's state,
+            // and needs no option the first subtask would not show.
+            let Ok(c) = self.source_subtask(ti as u32, 0) else {
                 continue;
             };
             let Ok(converted) = c.as_ref() else { continue };
@@ -666,13 +747,23 @@ impl Tree {
         let root = (!self.relative_paths()).then(|| self.opts.metadata_root.clone());
         // One converted subtask at a time: memory stays bounded by the cache.
         let mut builder = self.metadata_builder(root)?;
+        let in_metadata = |e| match e {
+            Error::Convert(c) => c.in_metadata(),
+            other => convert::Error::metadata_shape(other.to_string()),
+        };
         for (ti, t) in self.index.tasks().iter().enumerate() {
+            let ti = ti as u32;
+            if let Some(r) = self.rescale_of(ti) {
+                builder.begin_rescaled_task(t.vertex.0, r)?;
+                for sub in 0..r.parallelism {
+                    let c = self.subtask(ti, sub).map_err(in_metadata)?;
+                    builder.subtask(sub, c.as_ref().as_ref())?;
+                }
+                continue;
+            }
             builder.begin_task(t.vertex.0, t.parallelism)?;
             for (si, s) in t.subtasks.iter().enumerate() {
-                let c = self.subtask(ti as u32, si as u32).map_err(|e| match e {
-                    Error::Convert(c) => c.in_metadata(),
-                    other => convert::Error::metadata_shape(other.to_string()),
-                })?;
+                let c = self.subtask(ti, si as u32).map_err(in_metadata)?;
                 builder.subtask(s.index, c.as_ref().as_ref())?;
             }
         }

@@ -117,6 +117,8 @@ mod tests {
             relative_paths: false,
             operator_ids: Default::default(),
             forms: super::super::Forms::All,
+            rescale: Default::default(),
+            spill_dir: std::env::temp_dir(),
         };
         Tree::open(source, opts).unwrap()
     }
