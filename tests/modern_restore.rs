@@ -259,3 +259,48 @@ fn flink_2_3_reports_a_patched_value() {
     );
     assert!(text.contains("key 3: value 99 subtask 1 WRONG"), "{text}");
 }
+
+/// Rescaling at the upgrade: re-filed for max parallelism 128 over 2 subtasks, the job
+/// (parallelism 4, max parallelism from the savepoint) restores every value, from
+/// `convert` output under HashMap and through the live mount under RocksDB, so Flink
+/// itself splits our 2 subtasks' key groups and merged operator lists over 4. Keys move
+/// between subtasks here (key 3 was in 1.1 subtask 1; key group 22 of 128 is in new
+/// subtask 1 of 2). A value patched in the re-filed stream is caught.
+#[test]
+fn flink_2_3_restores_a_rescaled_savepoint_and_reports_a_patched_value() {
+    let Some(s) = setup() else { return };
+    let rescale = ["--max-parallelism", "128", "--parallelism", "2"];
+    let out = s.convert("rescaled", &rescale);
+    let flags = ["--no-max-parallelism"];
+    assert_everything_restored(&restore(&s.tool, &out, &s.v11, "2.3", "heap", &flags));
+    {
+        let m = common::mount::Mounted::new(&s.v11, &rescale);
+        assert_everything_restored(&restore(
+            &s.tool,
+            m.path(),
+            &s.v11,
+            "2.3",
+            "rocksdb",
+            &flags,
+        ));
+    }
+    let file = out.join("072c4efc280f5df0bfc5743297a438e7/subtask-1/managed-keyed-state-v6");
+    let mut bytes = std::fs::read(&file).unwrap();
+    // Key Tuple1(3), the void namespace byte, then value length 8 and the value 3.
+    let record = [
+        0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 3,
+    ];
+    let at = bytes
+        .windows(record.len())
+        .position(|w| w == record)
+        .expect("key 3's record");
+    bytes[at + 13..at + 21].copy_from_slice(&99i64.to_be_bytes());
+    std::fs::write(&file, bytes).unwrap();
+    let (code, text) = restore(&s.tool, &out, &s.v11, "2.3", "heap", &flags);
+    assert_eq!(code, Some(3), "{text}");
+    assert!(
+        text.contains("correct restored keyed values: 11 of 12"),
+        "{text}"
+    );
+    assert!(text.contains("key 3: value 99"), "{text}");
+}

@@ -90,6 +90,7 @@ struct Setup {
     operator_ids: OperatorIds,
     cache_bytes: usize,
     forms: Forms,
+    rescale: savepointfs::convert::refile::RescaleRequest,
 }
 
 impl Setup {
@@ -112,7 +113,7 @@ impl Setup {
                     .unwrap()
             }),
             forms: self.forms,
-            rescale: Default::default(),
+            rescale: self.rescale,
             spill_dir: std::env::temp_dir(),
         };
         Tree::open(source, opts).unwrap()
@@ -369,9 +370,15 @@ fn the_tree_answers_like_the_converted_directory() {
         args.extend_from_slice(extra);
         let sp = synth(dir.path(), &format!("sp-{backend}"), &args);
         let uids = common::uid_file(&sp);
-        for target in [Target::Flink23, Target::Flink110] {
-            let target_name = match target {
-                Target::Flink23 => "flink-2.3",
+        // Each target, and flink-2.3 re-filed for max parallelism 64 over 5 subtasks.
+        for (target, rescale) in [
+            (Target::Flink23, None),
+            (Target::Flink110, None),
+            (Target::Flink23, Some((64, 5))),
+        ] {
+            let target_name = match (target, rescale) {
+                (Target::Flink23, None) => "flink-2.3",
+                (Target::Flink23, Some(_)) => "flink-2.3-rescaled",
                 _ => "flink-1.10",
             };
             let out = dir.path().join(format!("out-{backend}-{target_name}"));
@@ -380,19 +387,27 @@ fn the_tree_answers_like_the_converted_directory() {
                 sp.display().to_string(),
                 out.display().to_string(),
                 "--target".into(),
-                target_name.into(),
+                target.name().into(),
                 "--uid-file".into(),
                 uids.display().to_string(),
             ];
             if let Some(k) = key_serializer {
                 conv.extend(["--key-serializer".into(), k.into()]);
             }
+            if let Some((n, p)) = rescale {
+                conv.extend([
+                    "--max-parallelism".into(),
+                    n.to_string(),
+                    "--parallelism".into(),
+                    p.to_string(),
+                ]);
+            }
             if target == Target::Flink110 {
                 // `_metadata` names files under OUTDIR for this target: name the same root.
                 conv.extend(["--metadata-root".into(), "file:/nowhere".into()]);
             }
             // Every form for one target, the target's forms (the default) for the other.
-            let forms = if target == Target::Flink23 {
+            let forms = if target == Target::Flink23 && rescale.is_none() {
                 conv.extend(["--forms".into(), "all".into()]);
                 Forms::All
             } else {
@@ -412,6 +427,10 @@ fn the_tree_answers_like_the_converted_directory() {
                     operator_ids: operator_ids(&uids),
                     cache_bytes,
                     forms,
+                    rescale: savepointfs::convert::refile::RescaleRequest {
+                        max_parallelism: rescale.map(|r| r.0),
+                        parallelism: rescale.map(|r| r.1),
+                    },
                 };
                 if cache_bytes == TreeOptions::DEFAULT_CACHE_BYTES && target == Target::Flink23 {
                     negative_control(&setup, &model, &files, &dirs);

@@ -86,6 +86,13 @@ impl TreeArgs {
             roots.push(savepoint_dir(&self.savepoint));
         }
         let policy = ExternalPolicy::new(self.maps.clone(), &roots).map_err(Failure::input)?;
+        let spill_dir = self.spill_dir.clone().unwrap_or_else(std::env::temp_dir);
+        if (self.max_parallelism.is_some() || self.parallelism.is_some()) && !spill_dir.is_dir() {
+            return Err(Failure::input(format!(
+                "--spill-dir {}: not a directory (re-filing writes its scratch file there)",
+                spill_dir.display()
+            )));
+        }
         let opts = TreeOptions {
             cache_bytes: usize::try_from(self.cache_size).unwrap_or(usize::MAX),
             metadata_root,
@@ -103,7 +110,7 @@ impl TreeArgs {
                 max_parallelism: self.max_parallelism,
                 parallelism: self.parallelism,
             },
-            spill_dir: self.spill_dir.clone().unwrap_or_else(std::env::temp_dir),
+            spill_dir,
         };
         let source: Arc<dyn Source> = Arc::new(source);
         Tree::open(source, opts).map_err(Failure::input)

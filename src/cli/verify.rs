@@ -19,6 +19,10 @@ pub struct VerifyArgs {
     /// directory's absolute path); only its size depends on it.
     #[arg(long, value_name = "URI")]
     pub metadata_root: Option<String>,
+    /// With --max-parallelism or --parallelism: print every key group's record count,
+    /// not only the summary per vertex.
+    #[arg(long)]
+    pub histogram: bool,
 }
 
 pub fn run(args: VerifyArgs) -> CliResult {
@@ -39,6 +43,12 @@ pub fn run(args: VerifyArgs) -> CliResult {
     if let Some(e) = write_error {
         return Err(Failure::other(format!("cannot write to stdout: {e}")));
     }
+    let mut out = stdout.lock();
+    for h in tree.key_group_histograms() {
+        write_histogram(&mut out, &h, args.histogram)
+            .map_err(|e| Failure::other(format!("cannot write to stdout: {e}")))?;
+    }
+    drop(out);
     let line = format!(
         "{}: {} subtasks, {} files ({} bytes) read, {} external file references checked, {} keys checked in their key groups, {} warning(s): {}",
         args.tree.savepoint.display(),
@@ -59,5 +69,39 @@ pub fn run(args: VerifyArgs) -> CliResult {
     }
     writeln!(stdout.lock(), "{line}")
         .map_err(|e| Failure::other(format!("cannot write to stdout: {e}")))?;
+    Ok(())
+}
+
+/// One line per re-filed vertex: how its records spread over the new key groups and
+/// subtasks; with `full`, every key group's count.
+fn write_histogram(
+    out: &mut impl Write,
+    h: &savepointfs::tree::verify::KeyGroupHistogram,
+    full: bool,
+) -> std::io::Result<()> {
+    let mut sorted = h.records.clone();
+    sorted.sort_unstable();
+    let total: u64 = sorted.iter().sum();
+    let empty = sorted.iter().take_while(|&&n| n == 0).count();
+    let join = |v: &[u64]| v.iter().map(u64::to_string).collect::<Vec<_>>().join(" ");
+    writeln!(
+        out,
+        "vertex {}: {total} records re-filed into {} key groups over {} subtasks; per key group min {}, median {}, max {}, {empty} empty; per subtask {}",
+        h.vertex,
+        h.rescale.max_parallelism,
+        h.rescale.parallelism,
+        sorted.first().copied().unwrap_or(0),
+        sorted.get(sorted.len() / 2).copied().unwrap_or(0),
+        sorted.last().copied().unwrap_or(0),
+        join(&h.per_subtask()),
+    )?;
+    if full {
+        writeln!(
+            out,
+            "vertex {}: records per key group: {}",
+            h.vertex,
+            join(&h.records)
+        )?;
+    }
     Ok(())
 }

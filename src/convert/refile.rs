@@ -122,13 +122,16 @@ impl Bucket {
     }
 }
 
+/// A bucket's (offset, length) ranges of the spill file, in order.
+type Chunks = Box<[(u64, u32)]>;
+
 /// A vertex's keyed state re-filed into the key groups of [`Rescale`].
 pub struct Refiled {
     rescale: Rescale,
     header: Arc<[u8]>,
     spill: Arc<Spill>,
     /// Per key group, per state: its chunks of the spill file, in order.
-    chunks: Vec<Vec<Box<[(u64, u32)]>>>,
+    chunks: Vec<Vec<Chunks>>,
     /// Records per new key group.
     records: Vec<u64>,
 }

@@ -87,11 +87,15 @@ impl Tree {
             other => return Place::named(&self.name(other).unwrap_or_default()),
         };
         let t = self.index.tasks().get(task as usize);
+        // A re-filed task's subtasks are the new ones, named by their index.
+        let rescaled = self.rescale_of(task).is_some();
         Place {
             vertex: t.map(|t| t.vertex),
-            subtask: sub
-                .and_then(|s| t?.subtasks.get(s as usize))
-                .map(|s| s.index),
+            subtask: match sub {
+                Some(s) if rescaled => Some(s),
+                Some(s) => t.and_then(|t| t.subtasks.get(s as usize)).map(|s| s.index),
+                None => None,
+            },
             chain: chain.map(|c| c as usize),
             what,
         }

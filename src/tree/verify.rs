@@ -517,6 +517,14 @@ impl Tree {
                 }
             }
         }
+        // A re-filed task's new subtasks are made from all of its old ones.
+        for ti in 0..self.index.tasks().len() as u32 {
+            if let Some(r) = self.rescale_of(ti)
+                && failed.iter().any(|&(t, _)| t == ti)
+            {
+                failed.extend((0..r.parallelism).map(|sub| (ti, sub)));
+            }
+        }
         let named = v.metadata();
         v.files(&failed, named.as_ref().ok());
         // `_metadata` cannot be built when a file it names cannot: a consequence of
@@ -527,5 +535,41 @@ impl Tree {
             v.problem(Place::named(METADATA_NAME), e.cause());
         }
         v.summary
+    }
+
+    /// Per re-filed task with keyed state: its vertex, how it is re-filed and its
+    /// records per new key group (`verify` reports them). Makes each task's plan.
+    pub fn key_group_histograms(&self) -> Vec<KeyGroupHistogram> {
+        let mut out = Vec::new();
+        for (ti, t) in self.index.tasks().iter().enumerate() {
+            if let Ok(Some(r)) = self.refiled(ti as u32) {
+                out.push(KeyGroupHistogram {
+                    vertex: t.vertex,
+                    rescale: r.rescale(),
+                    records: r.records_per_key_group().to_vec(),
+                });
+            }
+        }
+        out
+    }
+}
+
+/// Records per key group of a re-filed vertex.
+#[derive(Clone, Debug)]
+pub struct KeyGroupHistogram {
+    pub vertex: crate::v0::VertexId,
+    pub rescale: crate::convert::refile::Rescale,
+    pub records: Vec<u64>,
+}
+
+impl KeyGroupHistogram {
+    /// Records per new subtask.
+    pub fn per_subtask(&self) -> Vec<u64> {
+        (0..self.rescale.parallelism)
+            .map(|i| match self.rescale.range(i) {
+                Some((lo, hi)) => self.records[lo as usize..=hi as usize].iter().sum(),
+                None => 0,
+            })
+            .collect()
     }
 }
