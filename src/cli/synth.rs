@@ -79,6 +79,11 @@ pub struct SynthArgs {
     /// `--uid-file` takes them (per-operator targets need them).
     #[arg(long, value_name = "FILE")]
     pub uid_file: Option<PathBuf>,
+    /// Also write what the savepoint holds: a line describing each keyed state, then one
+    /// JSON line per value (vertex, state, key, namespace, value), for
+    /// `scripts/flinkdump` to compare with what Flink reads back.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
 }
 
 impl SynthArgs {
@@ -120,6 +125,13 @@ pub fn run(args: SynthArgs) -> CliResult {
         let mut text = summary.uids.join("\n");
         text.push('\n');
         std::fs::write(f, text).map_err(|e| Failure::other(format!("{}: {e}", f.display())))?;
+    }
+    if let Some(f) = &args.manifest {
+        let fail = |e: std::io::Error| Failure::other(format!("{}: {e}", f.display()));
+        let file = std::fs::File::create(f).map_err(fail)?;
+        let mut w = std::io::BufWriter::new(file);
+        synth::write_manifest(&args.spec(), &mut w).map_err(Failure::other)?;
+        std::io::Write::flush(&mut w).map_err(fail)?;
     }
     println!(
         "{}: Flink 1.1 savepoint, {} bytes, {} subtasks, {} state bytes, {} keys per keyed state",

@@ -379,7 +379,7 @@ impl Refiler<'_, '_> {
         };
         let mut scan = Scan::new(stream, self.input.body, stream.len());
         let input = |e: io::Error| RescaleError::Input(Arc::new(e));
-        let mut key = Vec::new();
+        let hasher = KeyHash::of(codec);
         let mut state = u16_at(&mut scan).map_err(input)?;
         while state != END_OF_KEY_GROUP {
             let Some(&bucket_state) = self.ids.get(state as usize) else {
@@ -397,25 +397,35 @@ impl Refiler<'_, '_> {
                     stream.name()
                 )))));
             }
-            key.clear();
-            key.extend_from_slice(scan.take(klen).map_err(input)?);
+            // The key and the value's length, read together.
+            let kv = scan.take(klen + 4).map_err(input)?;
+            let (key, vlen) = kv.split_at(klen);
+            let vlen = i32::from_be_bytes([vlen[0], vlen[1], vlen[2], vlen[3]]);
+            let vlen = usize::try_from(vlen).map_err(|_| {
+                RescaleError::Input(Arc::new(bad(format!(
+                    "{}: negative value length {vlen} in the record at offset {at}",
+                    stream.name()
+                ))))
+            })?;
             let last = key[0] & LAST_IN_STATE != 0;
-            let group = self.key_group(codec, &key[old_prefix..], at)?;
+            let key = &key[old_prefix..];
+            let group = match hasher.hash(key) {
+                Some(h) => keygroup::assign_to_key_group(h, self.rescale.max_parallelism),
+                None => self.key_group(codec, key, at)?,
+            };
             self.records[group as usize] += 1;
-            let vat = scan.pos();
-            let vlen = scan.len("value length", vat).map_err(input)? as usize;
             let prefix = self.prefixes[group as usize];
             let group_buckets = &mut self.buckets[group as usize];
             if group_buckets.len() <= bucket_state {
                 group_buckets.resize_with(bucket_state + 1, Bucket::default);
             }
             let bucket = &mut group_buckets[bucket_state];
-            let head_len = 4 + prefix.len() + klen - old_prefix + 4;
+            let head_len = 4 + prefix.len() + key.len() + 4;
             if vlen <= LARGE_VALUE {
                 if !bucket.buf.is_empty() && bucket.buf.len() + head_len + vlen > self.cap {
                     bucket.flush(self.spill, self.cap).map_err(spilled)?;
                 }
-                put_head(bucket, prefix, &key[old_prefix..], vlen);
+                put_head(bucket, prefix, key, vlen);
                 bucket
                     .buf
                     .extend_from_slice(scan.take(vlen).map_err(input)?);
@@ -423,7 +433,7 @@ impl Refiler<'_, '_> {
                 // A large value: the head goes as its own chunk, then the value is copied
                 // through a bounded buffer.
                 bucket.flush(self.spill, self.cap).map_err(spilled)?;
-                put_head(bucket, prefix, &key[old_prefix..], vlen);
+                put_head(bucket, prefix, key, vlen);
                 bucket.flush(self.spill, self.cap).map_err(spilled)?;
                 let start = scan.pos();
                 scan.skip(vlen as u64).map_err(input)?;
@@ -452,6 +462,43 @@ impl Refiler<'_, '_> {
     }
 }
 
+/// The Java `hashCode` of the common key types straight from their bytes (the key
+/// loop's fast path); anything else goes through [`Codec::read`].
+#[derive(Clone, Copy)]
+enum KeyHash {
+    /// `Long`, or `Tuple1<Long>` (a tuple's hash is its one field's).
+    Long,
+    Int,
+    Other,
+}
+
+impl KeyHash {
+    fn of(codec: &Codec) -> KeyHash {
+        match codec {
+            Codec::Long => KeyHash::Long,
+            Codec::Int => KeyHash::Int,
+            Codec::Tuple(f) if f.len() == 1 => match Self::of(&f[0]) {
+                KeyHash::Other => KeyHash::Other,
+                one => one,
+            },
+            _ => KeyHash::Other,
+        }
+    }
+
+    #[inline]
+    fn hash(self, key: &[u8]) -> Option<i32> {
+        match self {
+            KeyHash::Long => {
+                let v = i64::from_be_bytes(key.get(..8)?.try_into().ok()?);
+                Some(crate::keygroup::JavaKey::Long(v).hash_code())
+            }
+            KeyHash::Int => Some(i32::from_be_bytes(key.get(..4)?.try_into().ok()?)),
+            KeyHash::Other => None,
+        }
+    }
+}
+
+#[inline]
 fn put_head(bucket: &mut Bucket, prefix: keygroup::Prefix, key: &[u8], vlen: usize) {
     let klen = (prefix.len() + key.len()) as u32;
     bucket.last = Some(Flag::Buffer(bucket.buf.len() + 4));
@@ -498,3 +545,6 @@ fn u16_at(scan: &mut Scan<'_>) -> io::Result<u16> {
 fn bad(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg)
 }
+
+#[cfg(test)]
+mod tests;

@@ -189,7 +189,8 @@ fn kv_states<W: Write>(
     Ok(())
 }
 
-fn values(seed: u64, v: u32, s: u32, k: usize, st: &StatePlan) -> Prng {
+/// The PRNG a state's values are drawn from (the manifest draws them again).
+pub(super) fn values(seed: u64, v: u32, s: u32, k: usize, st: &StatePlan) -> Prng {
     Prng::derive(
         seed,
         &[tag::VALUES, v as u64, s as u64, k as u64, st.index as u64],

@@ -36,6 +36,7 @@ mod blob;
 
 mod javamap;
 pub mod keys;
+mod manifest;
 pub(crate) mod objects;
 mod output;
 mod plan;
@@ -45,6 +46,7 @@ mod state_bytes;
 use crate::javaser::builder::BuildError;
 use std::path::{Path, PathBuf};
 
+pub use manifest::write_manifest;
 pub use output::generate;
 pub use plan::FunctionState;
 

@@ -184,6 +184,11 @@ pub fn generate(spec: &SynthSpec, out: &Path) -> Result<SynthSummary, SynthError
     })
 }
 
+/// The uid synthetic savepoints give chain entry `k` of vertex `v` (not a chain head).
+pub(super) fn entry_uid(vertex: u32, k: usize) -> String {
+    format!("synth-{vertex}-{k}")
+}
+
 /// `VERTEX/chain-K=synth-V-K` for each chain position below the head that holds state.
 fn uid_lines(plan: &Plan) -> Vec<String> {
     let mut out = Vec::new();
@@ -194,7 +199,11 @@ fn uid_lines(plan: &Plan) -> Vec<String> {
                 .iter()
                 .any(|s| s.chain.get(k).is_some_and(Option::is_some))
             {
-                out.push(format!("{}/chain-{k}=synth-{}-{k}", hex(&v.id), v.index));
+                out.push(format!(
+                    "{}/chain-{k}={}",
+                    hex(&v.id),
+                    entry_uid(v.index, k)
+                ));
             }
         }
     }

@@ -83,7 +83,7 @@ pub fn write_rocks_records(
 }
 
 /// A state value: a Long below one million (readable in dumps).
-fn value(values: &mut Prng) -> i64 {
+pub(super) fn value(values: &mut Prng) -> i64 {
     values.below(1_000_000) as i64
 }
 

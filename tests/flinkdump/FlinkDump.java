@@ -1,0 +1,215 @@
+/*
+ * The oracle: what a real Flink reads back from a converted savepoint. Given a directory
+ * and a manifest (`savepointfs synth --manifest`, or a hand-written file of the same form),
+ * it builds a job with one keyed operator per operator id of the manifest's first line
+ * (setUidHash, so Flink maps the savepoint's state to it), restores the directory into a
+ * MiniCluster, and in each operator's open() registers every state with its descriptor and
+ * prints every (key, namespace, value) Flink's own state backend holds, as the manifest's
+ * value lines. One source for Flink 1.10 and 2.3: `scripts/flinkdump` keeps the lines
+ * tagged for one of them (a trailing V-tag comment; untagged lines are for both).
+ *
+ * usage: FlinkDump DIR MANIFEST --backend heap|rocksdb [--parallelism P]
+ * exit:  0 restored (the lines are on stdout); 2 the job failed; 1 usage
+ */
+import org.apache.flink.api.common.state.ValueState;
+import org.apache.flink.api.common.state.ValueStateDescriptor;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.api.common.typeutils.base.LongSerializer;
+import org.apache.flink.api.java.functions.KeySelector;
+import org.apache.flink.api.java.tuple.Tuple1;
+import org.apache.flink.api.java.typeutils.TupleTypeInfo;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.RestOptions;
+import org.apache.flink.runtime.jobgraph.JobGraph;
+import org.apache.flink.runtime.jobgraph.SavepointRestoreSettings;
+import org.apache.flink.runtime.minicluster.MiniCluster;
+import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
+import org.apache.flink.runtime.state.KeyedStateBackend;
+import org.apache.flink.runtime.state.VoidNamespace;
+import org.apache.flink.runtime.state.VoidNamespaceSerializer;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.ObjectNode;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
+import org.apache.flink.streaming.api.operators.OneInputStreamOperator;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.runtime.state.memory.MemoryStateBackend; //V:110
+import org.apache.flink.contrib.streaming.state.RocksDBStateBackend; //V:110
+import org.apache.flink.api.common.restartstrategy.RestartStrategies; //V:110
+
+import java.io.BufferedReader;
+import java.io.FileReader;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+public final class FlinkDump {
+
+	static final ObjectMapper JSON = new ObjectMapper();
+	static final ConcurrentLinkedQueue<String> LINES = new ConcurrentLinkedQueue<>();
+
+	/** One keyed state of the manifest's first line. */
+	static final class StateSpec implements java.io.Serializable {
+		private static final long serialVersionUID = 1L;
+		String vertex, operator, name, kind, key, namespace, value;
+	}
+
+	static final class LongKey implements KeySelector<Long, Long> {
+		private static final long serialVersionUID = 1L;
+		@Override
+		public Long getKey(Long v) {
+			return v;
+		}
+	}
+
+	static final class Tuple1Key implements KeySelector<Long, Tuple1<Long>> {
+		private static final long serialVersionUID = 1L;
+		@Override
+		public Tuple1<Long> getKey(Long v) {
+			return Tuple1.of(v);
+		}
+	}
+
+	/** Reads every state of its operator back in open(); processes nothing. */
+	static final class Dump extends AbstractStreamOperator<String> implements OneInputStreamOperator<Long, String> {
+		private static final long serialVersionUID = 1L;
+		private final List<StateSpec> states;
+
+		Dump(List<StateSpec> states) {
+			this.states = states;
+		}
+
+		@Override
+		@SuppressWarnings("unchecked")
+		public void open() throws Exception {
+			super.open();
+			KeyedStateBackend<Object> backend = (KeyedStateBackend<Object>) getKeyedStateBackend();
+			for (StateSpec s : states) {
+				if (!s.kind.equals("value") || !s.namespace.equals("void") || !s.value.equals("long")) {
+					throw new IllegalArgumentException("state " + s.name + ": " + s.kind + "/" + s.namespace + "/" + s.value + " is not read yet");
+				}
+				ValueState<Long> state = backend.getPartitionedState(
+						VoidNamespace.INSTANCE, VoidNamespaceSerializer.INSTANCE, new ValueStateDescriptor<>(s.name, LongSerializer.INSTANCE));
+				List<Object> keys;
+				try (Stream<Object> ks = backend.getKeys(s.name, VoidNamespace.INSTANCE)) {
+					keys = ks.collect(Collectors.toList());
+				}
+				for (Object k : keys) {
+					backend.setCurrentKey(k);
+					ObjectNode line = JSON.createObjectNode();
+					line.put("vertex", s.vertex);
+					line.put("state", s.name);
+					if (k instanceof Tuple1) {
+						line.putArray("key").add((Long) ((Tuple1<?>) k).f0);
+					} else {
+						line.put("key", (Long) k);
+					}
+					line.putNull("namespace");
+					Long v = state.value();
+					if (v == null) {
+						line.putNull("value");
+					} else {
+						line.put("value", v);
+					}
+					LINES.add(JSON.writeValueAsString(line));
+				}
+			}
+		}
+
+		@Override
+		public void processElement(StreamRecord<Long> element) {}
+	}
+
+	public static void main(String[] args) throws Exception {
+		if (args.length < 2) {
+			System.err.println("usage: FlinkDump DIR MANIFEST --backend heap|rocksdb [--parallelism P]");
+			System.exit(1);
+		}
+		String dir = args[0];
+		String backend = "heap";
+		Integer parallelism = null;
+		for (int i = 2; i < args.length; i++) {
+			switch (args[i]) {
+				case "--backend": backend = args[++i]; break;
+				case "--parallelism": parallelism = Integer.parseInt(args[++i]); break;
+				default: System.err.println("unknown option " + args[i]); System.exit(1);
+			}
+		}
+		JsonNode header;
+		try (BufferedReader r = new BufferedReader(new FileReader(args[1]))) {
+			header = JSON.readTree(r.readLine());
+		}
+		Map<String, List<StateSpec>> byOperator = new LinkedHashMap<>();
+		for (JsonNode n : header.get("states")) {
+			StateSpec s = new StateSpec();
+			s.vertex = n.get("vertex").asText();
+			s.operator = n.get("operator").asText();
+			s.name = n.get("state").asText();
+			s.kind = n.get("kind").asText();
+			s.key = n.get("key").asText();
+			s.namespace = n.get("namespace").asText();
+			s.value = n.get("value").asText();
+			byOperator.computeIfAbsent(s.operator, o -> new ArrayList<>()).add(s);
+		}
+		int p = parallelism != null ? parallelism : header.get("parallelism").asInt();
+
+		Configuration envConf = new Configuration();
+		envConf.setString("restart-strategy.type", "none"); //V:23
+		envConf.setString("state.backend.type", backend.equals("rocksdb") ? "rocksdb" : "hashmap"); //V:23
+		StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(envConf); //V:23
+		StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(); //V:110
+		env.setRestartStrategy(RestartStrategies.noRestart()); //V:110
+		env.setStateBackend(backend.equals("rocksdb") ? new RocksDBStateBackend(new MemoryStateBackend()) : new MemoryStateBackend()); //V:110
+		env.setParallelism(p);
+		DataStream<Long> source = env.fromSequence(0, 0).setParallelism(1); //V:23
+		DataStream<Long> source = env.generateSequence(0, 0).setParallelism(1); //V:110
+		for (Map.Entry<String, List<StateSpec>> op : byOperator.entrySet()) {
+			String keyType = op.getValue().get(0).key;
+			DataStream<String> out;
+			if (keyType.equals("long")) {
+				out = source.keyBy(new LongKey(), Types.LONG).transform("dump " + op.getKey(), Types.STRING, new Dump(op.getValue()));
+			} else if (keyType.equals("tuple1-long")) {
+				TypeInformation<Tuple1<Long>> t = new TupleTypeInfo<>(Types.LONG);
+				out = source.keyBy(new Tuple1Key(), t).transform("dump " + op.getKey(), Types.STRING, new Dump(op.getValue()));
+			} else {
+				throw new IllegalArgumentException("key type " + keyType + " is not read yet");
+			}
+			((org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator<String>) out).setUidHash(op.getKey());
+		}
+		JobGraph job = env.getStreamGraph().getJobGraph();
+		// The manifest names keyed state only; the savepoint's function state has no operator here.
+		job.setSavepointRestoreSettings(SavepointRestoreSettings.forPath(dir, true));
+
+		Configuration conf = new Configuration();
+		conf.set(RestOptions.BIND_ADDRESS, "127.0.0.1");
+		conf.set(RestOptions.BIND_PORT, "0");
+		MiniCluster mc = new MiniCluster(new MiniClusterConfiguration.Builder()
+				.setConfiguration(conf).setNumTaskManagers(1).setNumSlotsPerTaskManager(p).build());
+		int rc = 0;
+		try {
+			mc.start();
+			mc.executeJobBlocking(job);
+		} catch (Exception e) {
+			System.err.println("job FAILED: " + e);
+			for (Throwable c = e.getCause(); c != null; c = c.getCause()) {
+				System.err.println("  caused by: " + c);
+			}
+			rc = 2;
+		} finally {
+			mc.close();
+		}
+		List<String> lines = new ArrayList<>(LINES);
+		java.util.Collections.sort(lines);
+		for (String l : lines) {
+			System.out.println(l);
+		}
+		System.exit(rc);
+	}
+}
