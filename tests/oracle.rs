@@ -1,5 +1,5 @@
-//! The oracle: a real Flink reads every value back. Synthetic savepoints are written with
-//! `synth --manifest`, converted, and restored by `scripts/flinkdump` (a MiniCluster job
+//! The oracle: a real Flink reads every value back. Synthetic savepoints (value, list and
+//! reducing state side by side) are written with `synth --manifest`, converted, and restored by `scripts/flinkdump` (a MiniCluster job
 //! with the same operator ids that registers every state and prints every key, namespace
 //! and value its own backend holds); the lines must equal the manifest's, as sets. With
 //! and without rescaling, from each source backend, for Flink 1.10.3 and 2.3.0 under
@@ -58,7 +58,7 @@ impl Case {
         })
     }
 
-    /// A synthetic savepoint of 3 subtasks, 2 keyed states per keyed vertex and 200 keys
+    /// A synthetic savepoint of 3 subtasks, 3 keyed states per keyed vertex and 200 keys
     /// per state, and its manifest (`extra`: more synth options).
     fn synth(&self, name: &str, extra: &[&str]) -> (PathBuf, PathBuf) {
         let manifest = self.dir.path().join(format!("{name}.manifest"));
@@ -68,7 +68,7 @@ impl Case {
             "--parallelism",
             "3",
             "--keyed-states",
-            "2",
+            "3",
             "--keys",
             "200",
             "--manifest",
@@ -92,18 +92,23 @@ impl Case {
     }
 }
 
+/// One state of each kind in every keyed vertex: value, list (1 to 3 elements) and
+/// reducing, all of Long values.
+const KINDS: &str = "--state-kind=value,list,reducing";
+
 fn value_lines(manifest: &Path) -> usize {
     std::fs::read_to_string(manifest).unwrap().lines().count() - 1
 }
 
 /// Flink 2.3 under both backends, from heap and RocksDB sources, with rescaling off and
-/// on: for (128, 5), and for 1,024 key groups (two-byte key-group prefixes) over 7.
+/// on: for (128, 5), and for 1,024 key groups (two-byte key-group prefixes) over 7. Heap
+/// list values (`int n`, elements) are re-framed as delimited lists; RocksDB ones pass.
 #[test]
 fn flink_2_3_reads_back_every_value_with_and_without_rescaling() {
     let Some(c) = Case::new() else { return };
-    let (mem, mem_manifest) = c.synth("memory", &["--vertices", "3", "--backend", "memory"]);
+    let (mem, mem_manifest) = c.synth("memory", &[KINDS, "--vertices", "3", "--backend", "memory"]);
     let n = value_lines(&mem_manifest);
-    assert_eq!(n, 2 * 2 * 200, "2 keyed vertices x 2 states x 200 keys");
+    assert_eq!(n, 2 * 3 * 200, "2 keyed vertices x 3 states x 200 keys");
     let plain = c.convert(&mem, "mem-plain", &[]);
     all_read_back(&check(&plain, &mem_manifest, "2.3", "heap", &[]), n);
     let rescaled = c.convert(

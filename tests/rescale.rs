@@ -151,6 +151,7 @@ fn every_key_is_re_filed_into_its_key_group_and_nothing_is_lost() {
                 "1",
                 "--keyed-states",
                 "2",
+                "--state-kind=value,list",
                 "--keys",
                 "500",
                 "--state-bytes",

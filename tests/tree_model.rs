@@ -362,9 +362,21 @@ fn the_tree_answers_like_the_converted_directory() {
     let dir = tempfile::tempdir().unwrap();
     let mut total = 0;
     for (backend, key_serializer, extra) in [
-        ("memory", None, &["--parallelism", "3"][..]),
-        ("filesystem", None, &["--chain", "3"][..]),
-        ("rocksdb", Some("tuple1-long"), &[][..]),
+        (
+            "memory",
+            None,
+            &["--parallelism", "3", "--state-kind", "list"][..],
+        ),
+        (
+            "filesystem",
+            None,
+            &["--chain", "3", "--state-kind", "reducing"][..],
+        ),
+        (
+            "rocksdb",
+            Some("tuple1-long"),
+            &["--state-kind", "list"][..],
+        ),
     ] {
         let mut args = vec!["--backend", backend, "--state-bytes", "192KiB"];
         args.extend_from_slice(extra);

@@ -3,7 +3,7 @@
 //! rules and the size accounting are documented in `savepointfs::synth`.
 
 use super::{CliResult, Failure};
-use savepointfs::synth::{self, Backend, KeyType, RocksDbMode, SynthSpec};
+use savepointfs::synth::{self, Backend, KeyType, KeyedKind, RocksDbMode, SynthSpec};
 use std::path::PathBuf;
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -17,6 +17,16 @@ pub enum BackendArg {
 pub enum RocksDbModeArg {
     FullyAsync,
     SemiAsync,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum StateKindArg {
+    /// `ValueState<Long>`.
+    Value,
+    /// `ListState<Long>`: 1 to 3 elements per key.
+    List,
+    /// `ReducingState<Long>` (a user sum function, named in the descriptor).
+    Reducing,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -44,9 +54,13 @@ pub struct SynthArgs {
     /// Total state bytes (the sum of every subtask's stateSize), e.g. 4096, 16MiB, 4GiB.
     #[arg(long, default_value = "64KiB", value_parser = synth::parse_size)]
     pub state_bytes: u64,
-    /// Keyed ValueState<Long> states per keyed chain entry.
+    /// Keyed states per keyed chain entry.
     #[arg(long, default_value_t = 1)]
     pub keyed_states: u32,
+    /// The kinds of the keyed states, all of Long values (comma-separated: state i is of
+    /// the (i mod n)-th).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "value")]
+    pub state_kind: Vec<StateKindArg>,
     /// Keys per keyed state, over all subtasks [default: about half of --state-bytes as keyed data].
     #[arg(long)]
     pub keys: Option<u64>,
@@ -99,6 +113,15 @@ impl SynthArgs {
             },
             state_bytes: self.state_bytes,
             keyed_states: self.keyed_states,
+            keyed_kinds: self
+                .state_kind
+                .iter()
+                .map(|k| match k {
+                    StateKindArg::Value => KeyedKind::Value,
+                    StateKindArg::List => KeyedKind::List,
+                    StateKindArg::Reducing => KeyedKind::Reducing,
+                })
+                .collect(),
             keys: self.keys,
             key_type: match self.key_type {
                 KeyTypeArg::Tuple1 => KeyType::Tuple1Long,

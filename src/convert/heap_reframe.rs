@@ -32,6 +32,55 @@ pub struct HeapStateData {
     pub key: Codec,
     pub namespace: Codec,
     pub value: Codec,
+    /// List state: the element codec. A 1.1 heap list value (`int n`, n elements) is then
+    /// written the way the RocksDB layouts hold lists: the elements joined by `,`.
+    pub list: Option<Codec>,
+}
+
+/// List values larger than this are refused rather than held while being re-framed.
+const MAX_LIST_VALUE: u64 = 64 << 20;
+
+/// The length a value of `v` input bytes has in the output (a list's delimited form).
+fn out_len(
+    state: &HeapStateData,
+    v: u64,
+    value: &dyn Fn() -> io::Result<[u8; 4]>,
+) -> io::Result<u64> {
+    if state.list.is_none() {
+        return Ok(v);
+    }
+    if v > MAX_LIST_VALUE {
+        return Err(bad(format!(
+            "a list value of {v} bytes (at most {MAX_LIST_VALUE} are re-framed)"
+        )));
+    }
+    let n = i32::from_be_bytes(value()?);
+    Ok(if n <= 0 { 0 } else { v - 4 + (n as u64 - 1) })
+}
+
+/// A 1.1 heap list value as the RocksDB layouts hold it: its elements joined by `,`.
+fn delimited(value: &[u8], element: &Codec) -> io::Result<Vec<u8>> {
+    let n = value
+        .get(..4)
+        .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        .ok_or_else(|| bad("a list value without its length".into()))?;
+    let mut out = Vec::with_capacity(value.len());
+    let mut rest = &value[4..];
+    for i in 0..n.max(0) {
+        if i > 0 {
+            out.push(crate::modern::proxy::LIST_DELIMITER);
+        }
+        let before = rest;
+        element.read(&mut rest)?;
+        out.extend_from_slice(&before[..before.len() - rest.len()]);
+    }
+    if !rest.is_empty() {
+        return Err(bad(format!(
+            "{} bytes after a list's {n} elements",
+            rest.len()
+        )));
+    }
+    Ok(out)
 }
 
 /// A codec with its fixed length worked out once (it is asked for every entry).
@@ -157,6 +206,16 @@ impl<'a> Walker<'a> {
         }
         Ok(true)
     }
+}
+
+/// A list value's element count: its first 4 bytes, from the scan window or the source.
+fn list_count(scan: &Scan<'_>, source: &dyn Source, value_at: u64) -> io::Result<[u8; 4]> {
+    let mut n = [0u8; 4];
+    match scan.recent(value_at) {
+        Some(b) if b.len() >= 4 => n.copy_from_slice(&b[..4]),
+        _ => source.read_at(value_at, &mut n)?,
+    }
+    Ok(n)
 }
 
 /// The length of the next value `codec` reads, consuming it.
@@ -319,7 +378,9 @@ impl HeapRecords {
                     });
                 }
                 let k = w.key.next(&mut w.scan)?;
+                let value_at = w.scan.pos();
                 let v = w.value.next(&mut w.scan)?;
+                let v = out_len(state, v, &|| list_count(&w.scan, &*state.source, value_at))?;
                 let klen = prefix.len() as u64 + k + w.namespace.len() as u64;
                 if klen > i32::MAX as u64 || v > i32::MAX as u64 {
                     return Err(bad(format!("record {record}: key or value over 2 GiB")));
@@ -447,16 +508,34 @@ impl Source for HeapRecords {
             let key_at = w.scan.pos();
             let k = w.key.next(&mut w.scan)?;
             let value_at = w.scan.pos();
-            let v = w.value.next(&mut w.scan)?;
+            let v_in = w.value.next(&mut w.scan)?;
+            let source = &*w.state.source;
+            let v = out_len(w.state, v_in, &|| list_count(&w.scan, source, value_at))?;
             let last = record == last_of_run;
             let p = self.prefix.len();
+            let ns = &w.namespace;
+            let klen = p as u64 + k + ns.len() as u64;
+            let wanted = out.wants(pos, 4 + klen + 4 + v);
+            // A wanted list value is re-framed whole (it is bounded by MAX_LIST_VALUE).
+            let list = match &w.state.list {
+                Some(element) if wanted => {
+                    let bytes = match w.scan.recent(value_at) {
+                        Some(b) => delimited(b, element)?,
+                        None => {
+                            let mut b = vec![0u8; v_in as usize];
+                            source.read_at(value_at, &mut b)?;
+                            delimited(&b, element)?
+                        }
+                    };
+                    Some(bytes)
+                }
+                _ => None,
+            };
             let mut prefix = [0u8; 2];
             prefix[..p].copy_from_slice(&self.prefix);
             if last {
                 prefix[0] |= LAST_IN_STATE;
             }
-            let ns = &w.namespace;
-            let klen = p as u64 + k + ns.len() as u64;
             let (k, v) = (k as usize, v as usize);
             let rec = 4 + klen as usize + 4 + v;
             let input = w.scan.recent(key_at);
@@ -473,7 +552,10 @@ impl Source for HeapRecords {
                     nsb.copy_from_slice(ns);
                     let (vlen, value) = rest.split_at_mut(4);
                     vlen.copy_from_slice(&(v as u32).to_be_bytes());
-                    value.copy_from_slice(&kv[k..k + v]);
+                    match &list {
+                        Some(l) => value.copy_from_slice(l),
+                        None => value.copy_from_slice(&kv[k..k + v]),
+                    }
                 }
                 None => {
                     out.put(pos, &(klen as u32).to_be_bytes());
@@ -488,7 +570,9 @@ impl Source for HeapRecords {
                     out.put(key_pos + k as u64, ns);
                     let vlen_pos = key_pos + k as u64 + ns.len() as u64;
                     out.put(vlen_pos, &(v as u32).to_be_bytes());
-                    if out.wants(vlen_pos + 4, v as u64) {
+                    if let Some(l) = &list {
+                        out.put(vlen_pos + 4, l);
+                    } else if out.wants(vlen_pos + 4, v as u64) {
                         match w.scan.recent(value_at) {
                             Some(value) => out.put(vlen_pos + 4, value),
                             None => {
@@ -525,170 +609,4 @@ impl Source for HeapRecords {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::prng::Prng;
-    use crate::source::MemSource;
-
-    /// (key, namespace, value) bytes of one record.
-    type Rec = (Vec<u8>, Vec<u8>, Vec<u8>);
-
-    /// Heap `data` of one state: namespaces of `ns_len` bytes, each with some entries of
-    /// an 8-byte key and a value of `value_len(i)` bytes (`int n` + bytes when variable).
-    fn heap_data(
-        rng: &mut Prng,
-        namespaces: usize,
-        ns_len: usize,
-        entries: &dyn Fn(usize) -> usize,
-        bytes_values: bool,
-    ) -> (Vec<u8>, Vec<Rec>) {
-        let mut data = (namespaces as i32).to_be_bytes().to_vec();
-        let mut recs = Vec::new();
-        for n in 0..namespaces {
-            let ns: Vec<u8> = (0..ns_len).map(|_| rng.below(256) as u8).collect();
-            data.extend_from_slice(&ns);
-            let count = entries(n);
-            data.extend_from_slice(&(count as i32).to_be_bytes());
-            for _ in 0..count {
-                let key = rng.below(u64::MAX).to_be_bytes().to_vec();
-                let value = if bytes_values {
-                    let len = rng.below(40) as usize;
-                    let mut v = (len as i32).to_be_bytes().to_vec();
-                    v.extend((0..len).map(|_| rng.below(256) as u8));
-                    v
-                } else {
-                    rng.below(u64::MAX).to_be_bytes().to_vec()
-                };
-                data.extend_from_slice(&key);
-                data.extend_from_slice(&value);
-                recs.push((key, ns.clone(), value));
-            }
-        }
-        (data, recs)
-    }
-
-    /// The canonical layout written the obvious way, all in memory.
-    fn expected(states: &[Vec<Rec>], prefix: &[u8]) -> Vec<u8> {
-        let with: Vec<usize> = (0..states.len())
-            .filter(|&j| !states[j].is_empty())
-            .collect();
-        let mut out = (with[0] as u16).to_be_bytes().to_vec();
-        for (i, &j) in with.iter().enumerate() {
-            for (r, (k, ns, v)) in states[j].iter().enumerate() {
-                let last = r + 1 == states[j].len();
-                out.extend_from_slice(&((prefix.len() + k.len() + ns.len()) as u32).to_be_bytes());
-                let mut p = prefix.to_vec();
-                if last {
-                    p[0] |= LAST_IN_STATE;
-                }
-                out.extend_from_slice(&p);
-                out.extend_from_slice(k);
-                out.extend_from_slice(ns);
-                out.extend_from_slice(&(v.len() as u32).to_be_bytes());
-                out.extend_from_slice(v);
-                if last {
-                    let next = with.get(i + 1).map_or(END_OF_KEY_GROUP, |&n| n as u16);
-                    out.extend_from_slice(&next.to_be_bytes());
-                }
-            }
-        }
-        out
-    }
-
-    /// Random reads of every size, across checkpoints, states and empty namespaces, equal
-    /// the layout built in memory; for 1- and 2-byte key-group prefixes.
-    #[test]
-    fn random_reads_equal_the_layout_built_in_memory() {
-        let mut rng = Prng::new(7);
-        for (max_parallelism, group) in [(4u32, 3u32), (200, 150)] {
-            // State 0: 3 window namespaces (one empty); state 1: empty; state 2: one Void
-            // namespace with 3,000 entries (several checkpoints) and byte[] values.
-            let (d0, r0) = heap_data(&mut rng, 3, 16, &|n| if n == 1 { 0 } else { 700 }, false);
-            let (d1, r1) = heap_data(&mut rng, 0, 1, &|_| 0, false);
-            let (d2, r2) = heap_data(&mut rng, 1, 1, &|_| 3000, true);
-            let mut all = Vec::new();
-            let mut spans = Vec::new();
-            for d in [&d0, &d1, &d2] {
-                spans.push(Span::new(all.len() as u64, d.len() as u64));
-                all.extend_from_slice(d);
-            }
-            let src: Arc<dyn Source> = Arc::new(MemSource::new("heap", all));
-            let codecs = [
-                (Codec::Opaque(16), Codec::Long),
-                (Codec::Void, Codec::Long),
-                (Codec::Void, Codec::Bytes),
-            ];
-            let states = spans
-                .iter()
-                .zip(codecs)
-                .map(|(span, (namespace, value))| HeapStateData {
-                    source: src.clone(),
-                    span: *span,
-                    key: Codec::Long,
-                    namespace,
-                    value,
-                })
-                .collect();
-            let prefix = if max_parallelism > 128 {
-                (group as u16).to_be_bytes().to_vec()
-            } else {
-                vec![group as u8]
-            };
-            let want = expected(&[r0, r1, r2], &prefix);
-            let recs = HeapRecords::index("t".into(), states, group, max_parallelism)
-                .unwrap()
-                .unwrap();
-            assert_eq!(recs.len(), want.len() as u64);
-            let mut whole = vec![0u8; want.len()];
-            recs.read_at(0, &mut whole).unwrap();
-            assert!(
-                whole == want,
-                "whole read, max parallelism {max_parallelism}"
-            );
-            for _ in 0..2000 {
-                let off = rng.below(want.len() as u64);
-                let len = rng.below((want.len() as u64 - off).min(70_000) + 1);
-                let mut buf = vec![0u8; len as usize];
-                recs.read_at(off, &mut buf).unwrap();
-                assert!(
-                    buf[..] == want[off as usize..(off + len) as usize],
-                    "read {len} at {off}"
-                );
-            }
-            let mut past = [0u8; 2];
-            assert!(recs.read_at(want.len() as u64 - 1, &mut past).is_err());
-        }
-    }
-
-    /// Truncated or lying data is an error at conversion, never a panic or a hang.
-    #[test]
-    fn damaged_data_is_an_error() {
-        let mut rng = Prng::new(3);
-        let (data, _) = heap_data(&mut rng, 2, 16, &|_| 5, false);
-        for cut in 0..data.len() {
-            let src: Arc<dyn Source> = Arc::new(MemSource::new("heap", data[..cut].to_vec()));
-            let state = HeapStateData {
-                source: src,
-                span: Span::new(0, cut as u64),
-                key: Codec::Long,
-                namespace: Codec::Opaque(16),
-                value: Codec::Long,
-            };
-            assert!(
-                HeapRecords::index("t".into(), vec![state], 0, 1).is_err(),
-                "cut at {cut}"
-            );
-        }
-        let mut huge = data.clone();
-        huge[20..24].copy_from_slice(&i32::MAX.to_be_bytes()); // an entry count
-        let src: Arc<dyn Source> = Arc::new(MemSource::new("heap", huge.clone()));
-        let state = HeapStateData {
-            source: src,
-            span: Span::new(0, huge.len() as u64),
-            key: Codec::Long,
-            namespace: Codec::Opaque(16),
-            value: Codec::Long,
-        };
-        assert!(HeapRecords::index("t".into(), vec![state], 0, 1).is_err());
-    }
-}
+mod tests;

@@ -5,7 +5,7 @@
 
 use super::FileKind;
 use super::error::{Error, FileLocation, SerializerError, needs_key_serializer};
-use super::heap_reframe::{HeapStateData, heap_records};
+use super::heap_reframe::heap_records;
 use super::snapshots::{self, Role, snapshot_of_stream};
 use super::subtask::{
     Cx, FileResult, Keyed, KeyedInfo, handle_classes, kv_classes, not_migratable, rocks_records,
@@ -21,9 +21,7 @@ fn state_type(kind: StateKind, name: &str) -> Result<KeyedStateType, String> {
     match kind {
         StateKind::Value => Ok(KeyedStateType::Value),
         StateKind::Reducing => Ok(KeyedStateType::Reducing),
-        StateKind::List => Err(format!(
-            "state {name:?} is list state, which the modern target does not carry yet (use --target flink-1.10)"
-        )),
+        StateKind::List => Ok(KeyedStateType::List),
         StateKind::Folding => Err(format!(
             "state {name:?} is folding state, which Flink >= 1.14 no longer has; it is not carried yet (use --target flink-1.10)"
         )),
@@ -105,25 +103,27 @@ impl Cx<'_> {
                     format!("state {name:?}: {what} serializer"),
                 ))
             };
+            // A list state's serializer is 1.1's `ArrayListSerializer(element)`; the
+            // header names Flink's `ListSerializer` of the element.
+            let value = match h.kind {
+                StateKind::List => {
+                    let element =
+                        snapshots::list_element(graph, h.state_serializer).ok_or_else(|| {
+                            fail(format!(
+                                "list state {name:?} without its element serializer"
+                            ))
+                        })?;
+                    snapshots::list_state_snapshot(of(element, Role::Value, "list element")?)
+                }
+                _ => of(h.state_serializer, Role::Value, "value")?,
+            };
             metas.push(KeyedStateMeta {
                 name: name.to_string(),
                 kind: state_type(h.kind, name).map_err(fail)?,
-                value: of(h.state_serializer, Role::Value, "value")?,
+                value,
                 namespace: of(h.namespace_serializer, Role::Namespace, "namespace")?,
             });
-            let codec = |node| {
-                super::keys::Codec::of(graph, node).map_err(|s| fail(format!(
-                    "state {name:?}: the canonical layout needs every key, namespace and value measured, and {s} cannot be read"
-                )))
-            };
-            let (source, span) = self.bytes_range(h.data.clone(), loc)?;
-            states.push(HeapStateData {
-                source,
-                span,
-                key: codec(h.key_serializer)?,
-                namespace: codec(h.namespace_serializer)?,
-                value: codec(h.state_serializer)?,
-            });
+            states.push(self.heap_state_data(name, h, "the canonical layout", loc)?);
         }
         let header = proxy::keyed_header(&key, &metas).map_err(Error::format(loc))?;
         let key_codec = states[0].key.clone();
@@ -162,11 +162,18 @@ impl Cx<'_> {
                 t => return Err(fail(format!("state {:?}: unknown state type {t}", c.name))),
             };
             let what = format!("state {:?}: value serializer", c.name);
+            // A list state's descriptor names the element serializer; its values are
+            // already delimited element lists, as the canonical layout holds them.
+            let value = snapshot_of_stream(&c.value_serializer, &what, Role::Value)
+                .map_err(Error::serializer(loc, ""))?;
+            let value = match kind {
+                StateKind::List => snapshots::list_state_snapshot(value),
+                _ => value,
+            };
             metas.push(KeyedStateMeta {
                 name: c.name.clone(),
                 kind: state_type(kind, &c.name).map_err(fail)?,
-                value: snapshot_of_stream(&c.value_serializer, &what, Role::Value)
-                    .map_err(Error::serializer(loc, ""))?,
+                value,
                 namespace: Snapshot::of_singleton(
                     crate::modern::snapshot::VOID_NAMESPACE_SERIALIZER,
                 )

@@ -376,7 +376,9 @@ mod tests {
         let mut b = 2i32.to_be_bytes().to_vec();
         for (mapping, name) in mappings.iter().zip(["a", "b"]) {
             b.push(*mapping);
-            b.extend(crate::synth::objects::column_stream(name).unwrap());
+            b.extend(
+                crate::synth::objects::column_stream(name, crate::synth::KeyedKind::Value).unwrap(),
+            );
         }
         for column in [0u8, 1] {
             let key = [0, 0, 0, 0, 0, 0, 0, 7, 0x2A, 0];

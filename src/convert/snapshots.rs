@@ -150,6 +150,18 @@ fn of_depth(graph: &Graph, node: NodeId, depth: usize) -> Result<Snapshot, Seria
     }
 }
 
+/// The snapshot Flink ≥ 1.13 records for a list state: `ListSerializer` of the element.
+pub fn list_state_snapshot(element: Snapshot) -> Snapshot {
+    Snapshot::composite(LIST_SNAPSHOT, vec![], vec![element])
+}
+
+/// The element serializer of a 1.1 heap list state's `ArrayListSerializer`.
+pub fn list_element(graph: &Graph, node: NodeId) -> Option<NodeId> {
+    (graph.class_name_of(node)?.lossy() == ARRAY_LIST_SERIALIZER)
+        .then(|| field_node(graph, node, "elementSerializer"))
+        .flatten()
+}
+
 /// A `PojoSerializer`: its class, its fields (which its `writeObject` appends as a
 /// count, then per field the declaring `Class` and `writeUTF(name)`) with their
 /// serializers; registered subclasses are refused (their snapshots are not carried).

@@ -9,7 +9,9 @@ use super::{keys, native, relayout, rocks};
 use crate::javaser::{self, Chunk, Value};
 use crate::source::{Source, Span};
 use crate::stream::{MultiStream, Piece};
-use crate::v0::{Bytes, ChainEntry, HeapSnapshot, KvSnapshot, StateHandle, SubtaskModel};
+use crate::v0::{
+    Bytes, ChainEntry, HeapSnapshot, KvSnapshot, StateHandle, StateKind, SubtaskModel,
+};
 use std::sync::Arc;
 
 /// A converted file: its bytes, the Flink 1.1 handle class(es) they came from, and
@@ -531,22 +533,47 @@ impl Cx<'_> {
         // memory bounded by checkpoints, not entries (heap_reframe.rs).
         let mut states = Vec::with_capacity(heaps.len());
         for (name, h) in &heaps {
-            let codec = |node| {
-                keys::Codec::of(&self.model.graph, node).map_err(|s| fail(format!(
-                "state {name:?}: the RocksDB layout needs every key, namespace and value measured, and {s} cannot be read"
-            )))
-            };
-            let (source, span) = self.bytes_range(h.data.clone(), loc)?;
-            states.push(HeapStateData {
-                source,
-                span,
-                key: codec(h.key_serializer)?,
-                namespace: codec(h.namespace_serializer)?,
-                value: codec(h.state_serializer)?,
-            });
+            states.push(self.heap_state_data(name, h, "the RocksDB layout", loc)?);
         }
         let records = heap_records(states, key_group, self.parallelism).map_err(fail)?;
         Ok(records.map(|r| (header, vec![r])))
+    }
+
+    /// A heap state's data with its codecs, for re-framing as records in `layout`; a
+    /// list state's values become delimited element lists, as RocksDB-style layouts
+    /// hold them.
+    pub(super) fn heap_state_data(
+        &self,
+        name: &str,
+        h: &HeapSnapshot,
+        layout: &str,
+        loc: &FileLocation,
+    ) -> Result<HeapStateData, Error> {
+        let graph = &self.model.graph;
+        let codec = |node| {
+            keys::Codec::of(graph, node).map_err(|s| not_migratable(loc)(format!(
+                "state {name:?}: {layout} needs every key, namespace and value measured, and {s} cannot be read"
+            )))
+        };
+        let value = codec(h.state_serializer)?;
+        let list = match (&h.kind, &value) {
+            (StateKind::List, keys::Codec::List(element)) => Some((**element).clone()),
+            (StateKind::List, other) => {
+                return Err(not_migratable(loc)(format!(
+                    "list state {name:?} whose serializer is not an ArrayListSerializer ({other:?})"
+                )));
+            }
+            _ => None,
+        };
+        let (source, span) = self.bytes_range(h.data.clone(), loc)?;
+        Ok(HeapStateData {
+            source,
+            span,
+            key: codec(h.key_serializer)?,
+            namespace: codec(h.namespace_serializer)?,
+            value,
+            list,
+        })
     }
 
     /// Header and body from a RocksDB fully-async snapshot; `None` without records

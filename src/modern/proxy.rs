@@ -5,6 +5,10 @@
 use super::{Snapshot, Utf, WriteError};
 
 const KEYED_PROXY_VERSION: i32 = 6;
+/// A list state's value in the canonical savepoint layout: its elements joined by this
+/// byte (`ListDelimitedSerializer`, docs/modern-formats.md §4). It is the byte Flink 1.1's
+/// RocksDB values already use, so those are copied as they are.
+pub const LIST_DELIMITER: u8 = b',';
 const OPERATOR_PROXY_VERSION: i32 = 5;
 /// `StateMetaInfoSnapshot.BackendStateType` ordinals.
 const BACKEND_KEY_VALUE: i32 = 0;

@@ -2,7 +2,6 @@
 //! written straight to the output; external files are written as their handles are
 //! reached (legacy-formats.md §2.1–2.5).
 
-use super::SynthError;
 use super::objects::{self, Text, body_error};
 use super::output::ExternalFiles;
 use super::plan::{
@@ -10,6 +9,7 @@ use super::plan::{
     SubtaskPlan, tag,
 };
 use super::state_bytes::{write_heap_data, write_operator_bytes, write_rocks_records};
+use super::{KeyedKind, SynthError};
 use crate::javaser::builder::{ArrayBodyWriter, Handle, StreamBuilder};
 use crate::prng::Prng;
 use crate::v0::classes::*;
@@ -180,7 +180,7 @@ fn kv_states<W: Write>(
             b.field_int(kp.states.len() as i32)?;
             b.block_int(kp.states.len() as i32)?;
             for st in &kp.states {
-                objects::value_state_descriptor(b, Text::New(&st.name))?;
+                objects::state_descriptor(b, Text::New(&st.name), st.kind)?;
             }
             b.end_annotation()?;
         }
@@ -214,16 +214,24 @@ fn heap_snapshots<W: Write>(
         let target = cx.target.clone();
         if kp.store == KeyedStore::Filesystem {
             let uri = cx.files.write(size, |w| {
-                write_heap_data(w, &st.keys, &mut rng).map_err(|e| body_error(e, &target))
+                write_heap_data(w, &st.keys, &mut rng, st.kind).map_err(|e| body_error(e, &target))
             })?;
-            b.begin_object(&FS_VALUE_STATE_SNAPSHOT)?;
+            b.begin_object(match st.kind {
+                KeyedKind::Value => &FS_VALUE_STATE_SNAPSHOT,
+                KeyedKind::List => &FS_LIST_STATE_SNAPSHOT,
+                KeyedKind::Reducing => &FS_REDUCING_STATE_SNAPSHOT,
+            })?;
             // AbstractFileStateHandle.filePath, then AbstractFsStateSnapshot's fields.
             objects::path(b, &uri)?;
         } else {
-            b.begin_object(&MEM_VALUE_STATE_SNAPSHOT)?;
+            b.begin_object(match st.kind {
+                KeyedKind::Value => &MEM_VALUE_STATE_SNAPSHOT,
+                KeyedKind::List => &MEM_LIST_STATE_SNAPSHOT,
+                KeyedKind::Reducing => &MEM_REDUCING_STATE_SNAPSHOT,
+            })?;
             // AbstractMemStateSnapshot.data, then its serializer fields.
             b.begin_primitive_array(&BYTE_ARRAY, array_len(size)?)?;
-            write_heap_data(&mut ArrayBodyWriter(b), &st.keys, &mut rng)
+            write_heap_data(&mut ArrayBodyWriter(b), &st.keys, &mut rng, st.kind)
                 .map_err(|e| body_error(e, &target))?;
         }
         match key_serializer {
@@ -234,8 +242,8 @@ fn heap_snapshots<W: Write>(
             Some(h) => b.reference(h)?,
             None => namespace_serializer = Some(objects::singleton(b, &VOID_SERIALIZER)?),
         }
-        let state_serializer = objects::value_state_descriptor(b, Text::Ref(name))?;
-        b.reference(state_serializer)?;
+        let serializer = objects::state_descriptor(b, Text::Ref(name), st.kind)?;
+        objects::state_serializer(b, serializer, st.kind)?;
     }
     Ok(())
 }
@@ -255,11 +263,11 @@ fn rocks_stream(
         .map_err(io)?;
     for (m, st) in kp.states.iter().enumerate() {
         w.write_all(&[m as u8]).map_err(io)?;
-        w.write_all(&objects::column_stream(&st.name)?)
+        w.write_all(&objects::column_stream(&st.name, st.kind)?)
             .map_err(io)?;
     }
     for (m, st) in kp.states.iter().enumerate() {
-        write_rocks_records(w, m as u8, &st.keys, &mut values(st)).map_err(io)?;
+        write_rocks_records(w, m as u8, &st.keys, &mut values(st), st.kind).map_err(io)?;
     }
     Ok(())
 }

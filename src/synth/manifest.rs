@@ -4,13 +4,13 @@
 //! head's id is the vertex's; any other entry's comes from its uid), its name, kind and
 //! key, namespace and value types. Then one JSON line per value: `vertex`, `state`,
 //! `key`, `namespace`, `value` (a `Tuple1<Long>` key is a one-element array, the void
-//! namespace `null`). Keys and values are regenerated from the seed, exactly as the
+//! namespace `null`, a list value an array). Keys and values are regenerated from the seed, exactly as the
 //! savepoint writer draws them, so nothing is held per key.
 
 use super::blob::values;
-use super::plan::{Plan, plan};
+use super::plan::{Plan, list_len, plan};
 use super::state_bytes::value;
-use super::{KeyType, SynthError, SynthSpec};
+use super::{KeyType, KeyedKind, SynthError, SynthSpec};
 use crate::ids::hex;
 use serde_json::json;
 use std::io::Write;
@@ -37,17 +37,24 @@ pub fn write_manifest(spec: &SynthSpec, out: &mut dyn Write) -> Result<u64, Synt
                 };
                 for state in &keyed.states {
                     let mut rng = values(spec.seed, v.index, st.index, k, state);
-                    for key in state.keys.iter() {
+                    for (i, key) in state.keys.iter().enumerate() {
                         let key = match plan.key_type {
                             KeyType::Tuple1Long => json!([key]),
                             KeyType::Long => json!(key),
+                        };
+                        let value = match state.kind {
+                            KeyedKind::Value | KeyedKind::Reducing => json!(value(&mut rng)),
+                            KeyedKind::List => {
+                                let n = list_len(i as u64);
+                                json!((0..n).map(|_| value(&mut rng)).collect::<Vec<_>>())
+                            }
                         };
                         let line = json!({
                             "vertex": vertex,
                             "state": state.name,
                             "key": key,
                             "namespace": null,
-                            "value": value(&mut rng),
+                            "value": value,
                         });
                         writeln!(out, "{line}").map_err(io)?;
                         lines += 1;
@@ -87,7 +94,7 @@ fn header(plan: &Plan, spec: &SynthSpec, key_type: &str) -> serde_json::Value {
                         "uid": uid,
                         "chain": k,
                         "state": state.name,
-                        "kind": "value",
+                        "kind": state.kind.name(),
                         "key": key_type,
                         "namespace": "void",
                         "value": "long",

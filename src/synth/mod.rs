@@ -85,6 +85,27 @@ pub enum RocksDbMode {
 }
 
 /// The key type of the keyed states.
+/// The kind of every keyed state of a synthetic job, all of `Long` values: a list holds
+/// 1 to 3 elements (entry `i` of a subtask's state holds `1 + i % 3`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KeyedKind {
+    #[default]
+    Value,
+    List,
+    /// A `ReducingState<Long>` summing with a user `ReduceFunction` (named, never run).
+    Reducing,
+}
+
+impl KeyedKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyedKind::Value => "value",
+            KeyedKind::List => "list",
+            KeyedKind::Reducing => "reducing",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyType {
     /// `Tuple1<Long>` (a `keyBy(0)` on a tuple, as in the fixture job).
@@ -102,8 +123,10 @@ pub struct SynthSpec {
     pub backend: Backend,
     /// Total state bytes: the sum of every subtask's stateSize.
     pub state_bytes: u64,
-    /// Keyed `ValueState<Long>` states per keyed chain entry.
+    /// Keyed states per keyed chain entry.
     pub keyed_states: u32,
+    /// Their kinds: state `i` is of `keyed_kinds[i % len]` (not empty).
+    pub keyed_kinds: Vec<KeyedKind>,
     /// Keys per keyed state, over all subtasks; `None` = derived from `state_bytes`.
     pub keys: Option<u64>,
     pub key_type: KeyType,
@@ -132,6 +155,7 @@ impl Default for SynthSpec {
             backend: Backend::Memory,
             state_bytes: 64 << 10,
             keyed_states: 1,
+            keyed_kinds: vec![KeyedKind::Value],
             keys: None,
             key_type: KeyType::Tuple1Long,
             external_dir: None,

@@ -6,10 +6,10 @@
 //! very String used as the kvStates key, and its `serializer` object is the snapshot's
 //! `stateSerializer`; the key serializer's `LongSerializer` is a separate object.
 
-use super::KeyType;
 use super::SynthError;
 use super::plan::FunctionState;
 use super::state_bytes::write_filler;
+use super::{KeyType, KeyedKind};
 use crate::javaser::builder::{
     ArrayBodyWriter, BuildError, BuildResult, ClassSpec, CountingWriter, Handle, StreamBuilder,
 };
@@ -58,19 +58,45 @@ pub fn key_serializer<W: Write>(b: &mut StreamBuilder<W>, key: KeyType) -> Build
     }
 }
 
-/// `ValueStateDescriptor(name, LongSerializer)` without default value; returns the
-/// handle of its serializer object.
-pub fn value_state_descriptor<W: Write>(
+/// The state descriptor of `kind` over `LongSerializer`, without default value
+/// (`ValueStateDescriptor`, `ListStateDescriptor` of Long elements, or
+/// `ReducingStateDescriptor` with a user `ReduceFunction`); returns the handle of its
+/// serializer object.
+pub fn state_descriptor<W: Write>(
     b: &mut StreamBuilder<W>,
     name: Text<'_>,
+    kind: KeyedKind,
 ) -> BuildResult<Handle> {
-    b.begin_object(&VALUE_STATE_DESCRIPTOR)?;
+    b.begin_object(match kind {
+        KeyedKind::Value => &VALUE_STATE_DESCRIPTOR,
+        KeyedKind::List => &LIST_STATE_DESCRIPTOR,
+        KeyedKind::Reducing => &REDUCING_STATE_DESCRIPTOR,
+    })?;
     // StateDescriptor: name, serializer, then writeObject's `boolean hasDefault`.
     text(b, name)?;
     let serializer = singleton(b, &LONG_SERIALIZER)?;
     b.block_boolean(false)?;
     b.end_annotation()?;
+    if kind == KeyedKind::Reducing {
+        b.begin_object(&SYNTH_SUM_REDUCER)?;
+    }
     Ok(serializer)
+}
+
+/// A heap snapshot's `stateSerializer`: the descriptor's serializer (`serializer`, written
+/// before), or for list state an `ArrayListSerializer` around it.
+pub fn state_serializer<W: Write>(
+    b: &mut StreamBuilder<W>,
+    serializer: Handle,
+    kind: KeyedKind,
+) -> BuildResult<()> {
+    match kind {
+        KeyedKind::Value | KeyedKind::Reducing => b.reference(serializer),
+        KeyedKind::List => {
+            b.begin_object(&ARRAY_LIST_SERIALIZER)?;
+            b.reference(serializer)
+        }
+    }
 }
 
 /// A `java.net.URI`: its string, then the empty `writeObject` annotation.
@@ -157,9 +183,9 @@ pub fn function_stream_size(f: &FunctionState) -> Result<u64, SynthError> {
 
 /// One RocksDB column header's Java stream: a fresh `ObjectOutputStream` holding the
 /// column's `ValueStateDescriptor` (legacy-formats.md §2.5).
-pub fn column_stream(name: &str) -> Result<Vec<u8>, SynthError> {
+pub fn column_stream(name: &str, kind: KeyedKind) -> Result<Vec<u8>, SynthError> {
     let mut b = StreamBuilder::new(Vec::new(), "RocksDB column descriptor", 0)?;
-    value_state_descriptor(&mut b, Text::New(name))?;
+    state_descriptor(&mut b, Text::New(name), kind)?;
     Ok(b.finish()?)
 }
 
@@ -192,7 +218,7 @@ mod tests {
 
     #[test]
     fn column_stream_is_one_value_state_descriptor() {
-        let s = column_stream("state-0").unwrap();
+        let s = column_stream("state-0", KeyedKind::Value).unwrap();
         let g = parse(s);
         let root = g.roots().next().unwrap().node().unwrap();
         assert_eq!(

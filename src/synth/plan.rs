@@ -6,7 +6,7 @@
 use super::javamap::{JavaHashMap, string_hash};
 use super::keys::{KeySelection, balanced_count, nth_key};
 use super::objects::{column_stream, function_stream_size};
-use super::{Backend, KeyType, RocksDbMode, SynthError, SynthSpec};
+use super::{Backend, KeyType, KeyedKind, RocksDbMode, SynthError, SynthSpec};
 use crate::prng::Prng;
 
 /// `FsStateBackend`'s default file-state threshold: state up to this size stays inline.
@@ -69,6 +69,7 @@ pub struct StatePlan {
     /// Index among the entry's keyed states (registration order).
     pub index: u32,
     pub name: String,
+    pub kind: KeyedKind,
     pub keys: KeySelection,
 }
 
@@ -82,17 +83,37 @@ pub struct KeyedPlan {
     pub map_shape: (i32, u32),
 }
 
+/// Elements of the list of entry `i` of a state in a subtask (list state).
+pub fn list_len(i: u64) -> u64 {
+    1 + i % 3
+}
+
+/// Elements of the first `n` entries' lists: `sum(1 + i % 3)` for `i < n`.
+fn list_elements(n: u64) -> u64 {
+    n + 3 * (n / 3) + u64::from(n % 3 == 2)
+}
+
 impl KeyedPlan {
-    /// Bytes of one state's heap data.
+    /// Bytes of one state's heap data (a list value is `int n` + its elements).
     pub fn heap_size(state: &StatePlan) -> u64 {
-        HEAP_HEADER + HEAP_ENTRY * state.keys.len()
+        let n = state.keys.len();
+        match state.kind {
+            KeyedKind::Value | KeyedKind::Reducing => HEAP_HEADER + HEAP_ENTRY * n,
+            KeyedKind::List => HEAP_HEADER + 12 * n + 8 * list_elements(n),
+        }
     }
 
-    /// Bytes of the RocksDB fully-async stream.
+    /// Bytes of the RocksDB fully-async stream (a list value is its elements joined by
+    /// the merge operator's `,`).
     pub fn rocks_size(&self) -> Result<u64, SynthError> {
         let mut n = 4;
         for s in &self.states {
-            n += 1 + column_stream(&s.name)?.len() as u64 + ROCKS_RECORD * s.keys.len();
+            let keys = s.keys.len();
+            let records = match s.kind {
+                KeyedKind::Value | KeyedKind::Reducing => ROCKS_RECORD * keys,
+                KeyedKind::List => (ROCKS_RECORD - 8 - 1) * keys + 9 * list_elements(keys),
+            };
+            n += 1 + column_stream(&s.name, s.kind)?.len() as u64 + records;
         }
         Ok(n)
     }
@@ -171,8 +192,12 @@ fn spec_error(msg: impl Into<String>) -> SynthError {
 
 fn validate(spec: &SynthSpec) -> Result<(), SynthError> {
     let rocks = spec.backend == Backend::RocksDb;
-    let checks: [(bool, String); 8] = [
+    let checks: [(bool, String); 9] = [
         (spec.vertices == 0, "--vertices must be at least 1".into()),
+        (
+            spec.keyed_kinds.is_empty(),
+            "--state-kind needs at least one kind".into(),
+        ),
         (
             spec.parallelism == 0 || spec.parallelism > 32768,
             format!("--parallelism {} is not in 1..=32768", spec.parallelism),
@@ -281,6 +306,7 @@ pub fn plan(spec: &SynthSpec) -> Result<Plan, SynthError> {
                         .map(|i| StatePlan {
                             index: i,
                             name: format!("state-{i}"),
+                            kind: spec.keyed_kinds[i as usize % spec.keyed_kinds.len()],
                             keys: KeySelection {
                                 group: s,
                                 max_parallelism: p,

@@ -2,9 +2,11 @@
 //! a blob, or an external file): keyed data in the heap-snapshot layout, RocksDB
 //! fully-async records, operator bytes and filler (legacy-formats.md §2.5).
 
+use super::KeyedKind;
 use super::keys::KeySelection;
-use super::plan::{OperatorState, ROCKS_RECORD};
+use super::plan::{OperatorState, list_len};
 use crate::prng::Prng;
+use crate::v0::rocksdb::LIST_DELIMITER;
 use std::io::{self, Write};
 
 const CHUNK: usize = 64 << 10;
@@ -36,39 +38,54 @@ pub fn write_operator_bytes(
 }
 
 /// One state's heap data: one namespace (VoidSerializer `00`), then key/value entries;
-/// keys and values are 8-byte Longs (a `Tuple1<Long>` key serializes as its Long).
+/// keys are 8-byte Longs (a `Tuple1<Long>` key serializes as its Long), values a Long or,
+/// for list state, `int n` and n Longs (`ArrayListSerializer`).
 pub fn write_heap_data(
     out: &mut dyn Write,
     keys: &KeySelection,
     values: &mut Prng,
+    kind: KeyedKind,
 ) -> io::Result<()> {
     let n = i32::try_from(keys.len()).map_err(|_| io::Error::other("too many keys"))?;
     let mut buf = Vec::with_capacity(CHUNK);
     buf.extend_from_slice(&1i32.to_be_bytes());
     buf.push(0);
     buf.extend_from_slice(&n.to_be_bytes());
-    for key in keys.iter() {
-        if buf.len() + 16 > CHUNK {
+    for (i, key) in keys.iter().enumerate() {
+        if buf.len() + 64 > CHUNK {
             out.write_all(&buf)?;
             buf.clear();
         }
         buf.extend_from_slice(&key.to_be_bytes());
-        buf.extend_from_slice(&value(values).to_be_bytes());
+        match kind {
+            KeyedKind::Value | KeyedKind::Reducing => {
+                buf.extend_from_slice(&value(values).to_be_bytes())
+            }
+            KeyedKind::List => {
+                let len = list_len(i as u64);
+                buf.extend_from_slice(&(len as i32).to_be_bytes());
+                for _ in 0..len {
+                    buf.extend_from_slice(&value(values).to_be_bytes());
+                }
+            }
+        }
     }
     out.write_all(&buf)
 }
 
-/// One column's RocksDB records: `mapping`, `int 10`, key ‖ `2A` ‖ namespace `00`,
-/// `int 8`, value.
+/// One column's RocksDB records: `mapping`, `int 10`, key ‖ `2A` ‖ namespace `00`, then
+/// the value: `int 8` and a Long, or for list state the elements joined by `,` (the
+/// merge operator's delimiter).
 pub fn write_rocks_records(
     out: &mut dyn Write,
     mapping: u8,
     keys: &KeySelection,
     values: &mut Prng,
+    kind: KeyedKind,
 ) -> io::Result<()> {
     let mut buf = Vec::with_capacity(CHUNK);
-    for key in keys.iter() {
-        if buf.len() + ROCKS_RECORD as usize > CHUNK {
+    for (i, key) in keys.iter().enumerate() {
+        if buf.len() + 64 > CHUNK {
             out.write_all(&buf)?;
             buf.clear();
         }
@@ -76,8 +93,22 @@ pub fn write_rocks_records(
         buf.extend_from_slice(&10i32.to_be_bytes());
         buf.extend_from_slice(&key.to_be_bytes());
         buf.extend_from_slice(&[0x2A, 0x00]);
-        buf.extend_from_slice(&8i32.to_be_bytes());
-        buf.extend_from_slice(&value(values).to_be_bytes());
+        match kind {
+            KeyedKind::Value | KeyedKind::Reducing => {
+                buf.extend_from_slice(&8i32.to_be_bytes());
+                buf.extend_from_slice(&value(values).to_be_bytes());
+            }
+            KeyedKind::List => {
+                let len = list_len(i as u64);
+                buf.extend_from_slice(&((9 * len - 1) as i32).to_be_bytes());
+                for e in 0..len {
+                    if e > 0 {
+                        buf.push(LIST_DELIMITER);
+                    }
+                    buf.extend_from_slice(&value(values).to_be_bytes());
+                }
+            }
+        }
     }
     out.write_all(&buf)
 }
@@ -103,7 +134,7 @@ mod tests {
     #[test]
     fn heap_data_has_the_snapshot_layout() {
         let mut out = Vec::new();
-        write_heap_data(&mut out, &sel(1), &mut Prng::new(1)).unwrap();
+        write_heap_data(&mut out, &sel(1), &mut Prng::new(1), KeyedKind::Value).unwrap();
         // legacy-formats.md §2.5's example: 1 namespace, VoidSerializer 00, 1 entry, key 2
         // (the first key of group 3 with p = 4).
         assert_eq!(
@@ -112,14 +143,14 @@ mod tests {
         );
         assert_eq!(out.len(), 25);
         let mut big = Vec::new();
-        write_heap_data(&mut big, &sel(10_000), &mut Prng::new(1)).unwrap();
+        write_heap_data(&mut big, &sel(10_000), &mut Prng::new(1), KeyedKind::Value).unwrap();
         assert_eq!(big.len(), 9 + 16 * 10_000);
     }
 
     #[test]
     fn rocks_records_end_their_keys_with_the_separator_and_namespace() {
         let mut out = Vec::new();
-        write_rocks_records(&mut out, 5, &sel(3), &mut Prng::new(1)).unwrap();
+        write_rocks_records(&mut out, 5, &sel(3), &mut Prng::new(1), KeyedKind::Value).unwrap();
         assert_eq!(out.len(), 3 * 27);
         for r in out.chunks(27) {
             assert_eq!(r[0], 5);

@@ -153,8 +153,6 @@ pub static MEM_VALUE_STATE_SNAPSHOT: ClassSpec = class(
     Some(&ABSTRACT_MEM_STATE_SNAPSHOT),
 );
 
-/// Not emitted (the generator writes `ValueState`s only); listed so that the table is
-/// complete for the other state kinds of legacy-formats.md §2.3.
 pub static MEM_LIST_STATE_SNAPSHOT: ClassSpec = class(
     crate::classnames::MEM_LIST_STATE_SNAPSHOT,
     1,
@@ -270,7 +268,43 @@ pub static VALUE_STATE_DESCRIPTOR: ClassSpec = class(
     Some(&STATE_DESCRIPTOR),
 );
 
+pub static LIST_STATE_DESCRIPTOR: ClassSpec = class(
+    crate::classnames::LIST_STATE_DESCRIPTOR,
+    1,
+    S,
+    &[],
+    Some(&STATE_DESCRIPTOR),
+);
+
+/// Its `reduceFunction` is a user object.
+pub static REDUCING_STATE_DESCRIPTOR: ClassSpec = class(
+    crate::classnames::REDUCING_STATE_DESCRIPTOR,
+    1,
+    S,
+    &[FieldSpec::reference(
+        "reduceFunction",
+        "Lorg/apache/flink/api/common/functions/ReduceFunction;",
+    )],
+    Some(&STATE_DESCRIPTOR),
+);
+
+/// The user `ReduceFunction` synthetic savepoints name (a Long sum; no fields). No Flink
+/// reads it back: a modern restore takes the function from the job.
+pub static SYNTH_SUM_REDUCER: ClassSpec = class("savepointfs.synth.LongSum", 1, S, &[], None);
+
 pub static TYPE_SERIALIZER: ClassSpec = class(crate::classnames::TYPE_SERIALIZER, 1, S, &[], None);
+
+/// `ArrayListSerializer(elementSerializer)`: a heap list state's state serializer.
+pub static ARRAY_LIST_SERIALIZER: ClassSpec = class(
+    crate::classnames::ARRAY_LIST_SERIALIZER,
+    1119562170939152304,
+    S,
+    &[FieldSpec::reference(
+        "elementSerializer",
+        TYPE_SERIALIZER_SIG,
+    )],
+    Some(&TYPE_SERIALIZER),
+);
 
 pub static TYPE_SERIALIZER_SINGLETON: ClassSpec = class(
     crate::classnames::TYPE_SERIALIZER_SINGLETON,
@@ -446,7 +480,11 @@ pub static ALL: &[&ClassSpec] = &[
     &FINAL_SEMI_ASYNC_SNAPSHOT,
     &STATE_DESCRIPTOR,
     &VALUE_STATE_DESCRIPTOR,
+    &LIST_STATE_DESCRIPTOR,
+    &REDUCING_STATE_DESCRIPTOR,
+    &SYNTH_SUM_REDUCER,
     &TYPE_SERIALIZER,
+    &ARRAY_LIST_SERIALIZER,
     &TYPE_SERIALIZER_SINGLETON,
     &LONG_SERIALIZER,
     &VOID_SERIALIZER,

@@ -14,6 +14,10 @@ use std::sync::Arc;
 /// Mapping bytes are one byte each.
 const MAX_COLUMNS: i32 = 256;
 
+/// A list state's value is its elements joined by this byte: RocksDB's string-append
+/// merge operator's delimiter (legacy-formats.md §2.5).
+pub const LIST_DELIMITER: u8 = b',';
+
 fn bad(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg)
 }

@@ -11,6 +11,11 @@
  * usage: FlinkDump DIR MANIFEST --backend heap|rocksdb [--parallelism P]
  * exit:  0 restored (the lines are on stdout); 2 the job failed; 1 usage
  */
+import org.apache.flink.api.common.functions.ReduceFunction;
+import org.apache.flink.api.common.state.ListState;
+import org.apache.flink.api.common.state.ListStateDescriptor;
+import org.apache.flink.api.common.state.ReducingState;
+import org.apache.flink.api.common.state.ReducingStateDescriptor;
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
@@ -30,6 +35,7 @@ import org.apache.flink.runtime.state.VoidNamespace;
 import org.apache.flink.runtime.state.VoidNamespaceSerializer;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.ArrayNode;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.ObjectNode;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
@@ -77,6 +83,20 @@ public final class FlinkDump {
 		}
 	}
 
+	/** Reads one state for the backend's current key. */
+	interface Reader {
+		JsonNode value() throws Exception;
+	}
+
+	/** The reducing state's function (never called: nothing is added). */
+	static final class Sum implements ReduceFunction<Long> {
+		private static final long serialVersionUID = 1L;
+		@Override
+		public Long reduce(Long a, Long b) {
+			return a + b;
+		}
+	}
+
 	/** Reads every state of its operator back in open(); processes nothing. */
 	static final class Dump extends AbstractStreamOperator<String> implements OneInputStreamOperator<Long, String> {
 		private static final long serialVersionUID = 1L;
@@ -92,11 +112,10 @@ public final class FlinkDump {
 			super.open();
 			KeyedStateBackend<Object> backend = (KeyedStateBackend<Object>) getKeyedStateBackend();
 			for (StateSpec s : states) {
-				if (!s.kind.equals("value") || !s.namespace.equals("void") || !s.value.equals("long")) {
-					throw new IllegalArgumentException("state " + s.name + ": " + s.kind + "/" + s.namespace + "/" + s.value + " is not read yet");
+				if (!s.namespace.equals("void") || !s.value.equals("long")) {
+					throw new IllegalArgumentException("state " + s.name + ": " + s.namespace + " namespace, " + s.value + " values are not read yet");
 				}
-				ValueState<Long> state = backend.getPartitionedState(
-						VoidNamespace.INSTANCE, VoidNamespaceSerializer.INSTANCE, new ValueStateDescriptor<>(s.name, LongSerializer.INSTANCE));
+				Reader read = reader(backend, s);
 				List<Object> keys;
 				try (Stream<Object> ks = backend.getKeys(s.name, VoidNamespace.INSTANCE)) {
 					keys = ks.collect(Collectors.toList());
@@ -112,15 +131,47 @@ public final class FlinkDump {
 						line.put("key", (Long) k);
 					}
 					line.putNull("namespace");
-					Long v = state.value();
-					if (v == null) {
-						line.putNull("value");
-					} else {
-						line.put("value", v);
-					}
+					line.set("value", read.value());
 					LINES.add(JSON.writeValueAsString(line));
 				}
 			}
+		}
+
+		/** The state registered with the descriptor of its kind, read as JSON for the current key. */
+		private static Reader reader(KeyedStateBackend<Object> backend, StateSpec s) throws Exception {
+			switch (s.kind) {
+				case "value": {
+					ValueState<Long> st = backend.getPartitionedState(
+							VoidNamespace.INSTANCE, VoidNamespaceSerializer.INSTANCE, new ValueStateDescriptor<>(s.name, LongSerializer.INSTANCE));
+					return () -> number(st.value());
+				}
+				case "reducing": {
+					ReducingState<Long> st = backend.getPartitionedState(
+							VoidNamespace.INSTANCE, VoidNamespaceSerializer.INSTANCE, new ReducingStateDescriptor<>(s.name, new Sum(), LongSerializer.INSTANCE));
+					return () -> number(st.get());
+				}
+				case "list": {
+					ListState<Long> st = backend.getPartitionedState(
+							VoidNamespace.INSTANCE, VoidNamespaceSerializer.INSTANCE, new ListStateDescriptor<>(s.name, LongSerializer.INSTANCE));
+					return () -> {
+						Iterable<Long> elements = st.get();
+						if (elements == null) {
+							return JSON.getNodeFactory().nullNode();
+						}
+						ArrayNode a = JSON.createArrayNode();
+						for (Long e : elements) {
+							a.add(e);
+						}
+						return a;
+					};
+				}
+				default:
+					throw new IllegalArgumentException("state " + s.name + ": " + s.kind + " state is not read yet");
+			}
+		}
+
+		private static JsonNode number(Long v) {
+			return v == null ? JSON.getNodeFactory().nullNode() : JSON.getNodeFactory().numberNode(v);
 		}
 
 		@Override

@@ -2,7 +2,7 @@
 //! Flink 1.1 wrote (the real fixtures).
 
 use super::common;
-use super::{bytes_of, configurations, decode, decode_rocks, generate};
+use super::{bytes_of, configurations, decode, decode_rocks, generate, kind_configurations};
 use savepointfs::javaser::{Elements, Graph, Limits, NodeKind, parse_first_object, parse_stream};
 use savepointfs::source::{MemSource, Source};
 use savepointfs::synth::{self, FunctionState, SynthSpec};
@@ -181,7 +181,11 @@ fn class_descriptors_match_the_ones_flink_wrote() {
     let flink = fixture_descs(&fixtures);
     let mut ours = BTreeMap::new();
     let dir = tempfile::tempdir().unwrap();
-    for (i, (_, spec)) in configurations().into_iter().enumerate() {
+    for (i, (_, spec)) in configurations()
+        .into_iter()
+        .chain(kind_configurations())
+        .enumerate()
+    {
         let sub = dir.path().join(i.to_string());
         std::fs::create_dir(&sub).unwrap();
         // Large operator and function state too (byte[] function state, files).
@@ -232,6 +236,11 @@ fn class_descriptors_match_the_ones_flink_wrote() {
         "org.apache.flink.runtime.state.memory.MemValueState$Snapshot",
         "org.apache.flink.api.common.state.StateDescriptor",
         "org.apache.flink.api.common.state.ValueStateDescriptor",
+        "org.apache.flink.api.common.state.ListStateDescriptor",
+        "org.apache.flink.runtime.state.ArrayListSerializer",
+        "org.apache.flink.runtime.state.memory.MemListState$Snapshot",
+        "org.apache.flink.api.common.state.ReducingStateDescriptor",
+        "org.apache.flink.runtime.state.memory.MemReducingState$Snapshot",
         "org.apache.flink.api.common.typeutils.TypeSerializer",
         "org.apache.flink.api.common.typeutils.base.TypeSerializerSingleton",
         "org.apache.flink.api.common.typeutils.base.LongSerializer",
