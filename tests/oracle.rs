@@ -1,5 +1,5 @@
-//! The oracle: a real Flink reads every value back. Synthetic savepoints (value, list and
-//! reducing state side by side) are written with `synth --manifest`, converted, and restored by `scripts/flinkdump` (a MiniCluster job
+//! The oracle: a real Flink reads every value back. Synthetic savepoints (value, list,
+//! reducing and folding state side by side) are written with `synth --manifest`, converted, and restored by `scripts/flinkdump` (a MiniCluster job
 //! with the same operator ids that registers every state and prints every key, namespace
 //! and value its own backend holds); the lines must equal the manifest's, as sets. With
 //! and without rescaling, from each source backend, for Flink 1.10.3 and 2.3.0 under
@@ -58,7 +58,7 @@ impl Case {
         })
     }
 
-    /// A synthetic savepoint of 3 subtasks, 3 keyed states per keyed vertex and 200 keys
+    /// A synthetic savepoint of 3 subtasks, 4 keyed states per keyed vertex and 200 keys
     /// per state, and its manifest (`extra`: more synth options).
     fn synth(&self, name: &str, extra: &[&str]) -> (PathBuf, PathBuf) {
         let manifest = self.dir.path().join(format!("{name}.manifest"));
@@ -68,7 +68,7 @@ impl Case {
             "--parallelism",
             "3",
             "--keyed-states",
-            "3",
+            "4",
             "--keys",
             "200",
             "--manifest",
@@ -92,9 +92,9 @@ impl Case {
     }
 }
 
-/// One state of each kind in every keyed vertex: value, list (1 to 3 elements) and
-/// reducing, all of Long values.
-const KINDS: &str = "--state-kind=value,list,reducing";
+/// One state of each kind in every keyed vertex: value, list (1 to 3 elements),
+/// reducing and folding (read as aggregating state by Flink 2.3), all of Long values.
+const KINDS: &str = "--state-kind=value,list,reducing,folding";
 
 fn value_lines(manifest: &Path) -> usize {
     std::fs::read_to_string(manifest).unwrap().lines().count() - 1
@@ -108,7 +108,7 @@ fn flink_2_3_reads_back_every_value_with_and_without_rescaling() {
     let Some(c) = Case::new() else { return };
     let (mem, mem_manifest) = c.synth("memory", &[KINDS, "--vertices", "3", "--backend", "memory"]);
     let n = value_lines(&mem_manifest);
-    assert_eq!(n, 2 * 3 * 200, "2 keyed vertices x 3 states x 200 keys");
+    assert_eq!(n, 2 * 4 * 200, "2 keyed vertices x 4 states x 200 keys");
     let plain = c.convert(&mem, "mem-plain", &[]);
     all_read_back(&check(&plain, &mem_manifest, "2.3", "heap", &[]), n);
     let rescaled = c.convert(

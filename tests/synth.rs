@@ -94,7 +94,7 @@ fn decode_rocks(bytes: Vec<u8>) -> Rocks {
         let root = g.roots().next().unwrap();
         let obj = g.object(root).unwrap().unwrap();
         assert!(
-            ["Value", "List", "Reducing"]
+            ["Value", "List", "Reducing", "Folding"]
                 .iter()
                 .any(|k| obj.class_name().is(&format!(
                     "org.apache.flink.api.common.state.{k}StateDescriptor"
@@ -182,9 +182,14 @@ fn spec(backend: Backend) -> SynthSpec {
 /// List and reducing state beside value state (the descriptor comparison covers them;
 /// the oracle in `oracle.rs` reads their values back).
 fn kind_configurations() -> Vec<(&'static str, SynthSpec)> {
-    let kinds = vec![KeyedKind::List, KeyedKind::Reducing, KeyedKind::Value];
+    let kinds = vec![
+        KeyedKind::List,
+        KeyedKind::Reducing,
+        KeyedKind::Folding,
+        KeyedKind::Value,
+    ];
     let of = |backend| SynthSpec {
-        keyed_states: 3,
+        keyed_states: 4,
         keyed_kinds: kinds.clone(),
         ..spec(backend)
     };

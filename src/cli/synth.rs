@@ -27,6 +27,8 @@ pub enum StateKindArg {
     List,
     /// `ReducingState<Long>` (a user sum function, named in the descriptor).
     Reducing,
+    /// `FoldingState<Long, Long>` (a user fold function from 0L).
+    Folding,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -120,6 +122,7 @@ impl SynthArgs {
                     StateKindArg::Value => KeyedKind::Value,
                     StateKindArg::List => KeyedKind::List,
                     StateKindArg::Reducing => KeyedKind::Reducing,
+                    StateKindArg::Folding => KeyedKind::Folding,
                 })
                 .collect(),
             keys: self.keys,

@@ -16,15 +16,15 @@ use crate::modern::snapshot::{JAVA_SERIALIZER, Snapshot};
 use crate::stream::Piece;
 use crate::v0::{ChainEntry, StateHandle, StateKind};
 
-/// The state kind a modern header names for a 1.1 state, or why it cannot be carried yet.
-fn state_type(kind: StateKind, name: &str) -> Result<KeyedStateType, String> {
+/// The state kind a modern header names for a 1.1 state.
+fn state_type(kind: StateKind) -> KeyedStateType {
     match kind {
-        StateKind::Value => Ok(KeyedStateType::Value),
-        StateKind::Reducing => Ok(KeyedStateType::Reducing),
-        StateKind::List => Ok(KeyedStateType::List),
-        StateKind::Folding => Err(format!(
-            "state {name:?} is folding state, which Flink >= 1.14 no longer has; it is not carried yet (use --target flink-1.10)"
-        )),
+        StateKind::Value => KeyedStateType::Value,
+        StateKind::Reducing => KeyedStateType::Reducing,
+        StateKind::List => KeyedStateType::List,
+        // Flink >= 1.14 has no folding state: the fold's accumulator is carried as an
+        // aggregating state's (README: the job registers an AggregatingStateDescriptor).
+        StateKind::Folding => KeyedStateType::Aggregating,
     }
 }
 
@@ -119,7 +119,7 @@ impl Cx<'_> {
             };
             metas.push(KeyedStateMeta {
                 name: name.to_string(),
-                kind: state_type(h.kind, name).map_err(fail)?,
+                kind: state_type(h.kind),
                 value,
                 namespace: of(h.namespace_serializer, Role::Namespace, "namespace")?,
             });
@@ -172,7 +172,7 @@ impl Cx<'_> {
             };
             metas.push(KeyedStateMeta {
                 name: c.name.clone(),
-                kind: state_type(kind, &c.name).map_err(fail)?,
+                kind: state_type(kind),
                 value,
                 namespace: Snapshot::of_singleton(
                     crate::modern::snapshot::VOID_NAMESPACE_SERIALIZER,

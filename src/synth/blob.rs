@@ -220,6 +220,7 @@ fn heap_snapshots<W: Write>(
                 KeyedKind::Value => &FS_VALUE_STATE_SNAPSHOT,
                 KeyedKind::List => &FS_LIST_STATE_SNAPSHOT,
                 KeyedKind::Reducing => &FS_REDUCING_STATE_SNAPSHOT,
+                KeyedKind::Folding => &FS_FOLDING_STATE_SNAPSHOT,
             })?;
             // AbstractFileStateHandle.filePath, then AbstractFsStateSnapshot's fields.
             objects::path(b, &uri)?;
@@ -228,6 +229,7 @@ fn heap_snapshots<W: Write>(
                 KeyedKind::Value => &MEM_VALUE_STATE_SNAPSHOT,
                 KeyedKind::List => &MEM_LIST_STATE_SNAPSHOT,
                 KeyedKind::Reducing => &MEM_REDUCING_STATE_SNAPSHOT,
+                KeyedKind::Folding => &MEM_FOLDING_STATE_SNAPSHOT,
             })?;
             // AbstractMemStateSnapshot.data, then its serializer fields.
             b.begin_primitive_array(&BYTE_ARRAY, array_len(size)?)?;

@@ -43,7 +43,9 @@ pub fn write_manifest(spec: &SynthSpec, out: &mut dyn Write) -> Result<u64, Synt
                             KeyType::Long => json!(key),
                         };
                         let value = match state.kind {
-                            KeyedKind::Value | KeyedKind::Reducing => json!(value(&mut rng)),
+                            KeyedKind::Value | KeyedKind::Reducing | KeyedKind::Folding => {
+                                json!(value(&mut rng))
+                            }
                             KeyedKind::List => {
                                 let n = list_len(i as u64);
                                 json!((0..n).map(|_| value(&mut rng)).collect::<Vec<_>>())

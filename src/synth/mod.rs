@@ -94,6 +94,8 @@ pub enum KeyedKind {
     List,
     /// A `ReducingState<Long>` summing with a user `ReduceFunction` (named, never run).
     Reducing,
+    /// A `FoldingState<Long, Long>` folding from 0 with a user `FoldFunction`.
+    Folding,
 }
 
 impl KeyedKind {
@@ -102,6 +104,7 @@ impl KeyedKind {
             KeyedKind::Value => "value",
             KeyedKind::List => "list",
             KeyedKind::Reducing => "reducing",
+            KeyedKind::Folding => "folding",
         }
     }
 }

@@ -71,14 +71,29 @@ pub fn state_descriptor<W: Write>(
         KeyedKind::Value => &VALUE_STATE_DESCRIPTOR,
         KeyedKind::List => &LIST_STATE_DESCRIPTOR,
         KeyedKind::Reducing => &REDUCING_STATE_DESCRIPTOR,
+        KeyedKind::Folding => &FOLDING_STATE_DESCRIPTOR,
     })?;
-    // StateDescriptor: name, serializer, then writeObject's `boolean hasDefault`.
+    // StateDescriptor: name, serializer, then writeObject's `boolean hasDefault` (and a
+    // default value as `int length` + its serialized bytes: a fold's initial value 0L).
     text(b, name)?;
     let serializer = singleton(b, &LONG_SERIALIZER)?;
-    b.block_boolean(false)?;
+    match kind {
+        KeyedKind::Folding => {
+            b.block_boolean(true)?;
+            b.block_int(8)?;
+            b.block_long(0)?;
+        }
+        _ => b.block_boolean(false)?,
+    }
     b.end_annotation()?;
-    if kind == KeyedKind::Reducing {
-        b.begin_object(&SYNTH_SUM_REDUCER)?;
+    match kind {
+        KeyedKind::Reducing => {
+            b.begin_object(&SYNTH_SUM_REDUCER)?;
+        }
+        KeyedKind::Folding => {
+            b.begin_object(&SYNTH_SUM_FOLDER)?;
+        }
+        KeyedKind::Value | KeyedKind::List => {}
     }
     Ok(serializer)
 }
@@ -91,7 +106,7 @@ pub fn state_serializer<W: Write>(
     kind: KeyedKind,
 ) -> BuildResult<()> {
     match kind {
-        KeyedKind::Value | KeyedKind::Reducing => b.reference(serializer),
+        KeyedKind::Value | KeyedKind::Reducing | KeyedKind::Folding => b.reference(serializer),
         KeyedKind::List => {
             b.begin_object(&ARRAY_LIST_SERIALIZER)?;
             b.reference(serializer)

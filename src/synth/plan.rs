@@ -98,7 +98,9 @@ impl KeyedPlan {
     pub fn heap_size(state: &StatePlan) -> u64 {
         let n = state.keys.len();
         match state.kind {
-            KeyedKind::Value | KeyedKind::Reducing => HEAP_HEADER + HEAP_ENTRY * n,
+            KeyedKind::Value | KeyedKind::Reducing | KeyedKind::Folding => {
+                HEAP_HEADER + HEAP_ENTRY * n
+            }
             KeyedKind::List => HEAP_HEADER + 12 * n + 8 * list_elements(n),
         }
     }
@@ -110,7 +112,7 @@ impl KeyedPlan {
         for s in &self.states {
             let keys = s.keys.len();
             let records = match s.kind {
-                KeyedKind::Value | KeyedKind::Reducing => ROCKS_RECORD * keys,
+                KeyedKind::Value | KeyedKind::Reducing | KeyedKind::Folding => ROCKS_RECORD * keys,
                 KeyedKind::List => (ROCKS_RECORD - 8 - 1) * keys + 9 * list_elements(keys),
             };
             n += 1 + column_stream(&s.name, s.kind)?.len() as u64 + records;

@@ -58,7 +58,7 @@ pub fn write_heap_data(
         }
         buf.extend_from_slice(&key.to_be_bytes());
         match kind {
-            KeyedKind::Value | KeyedKind::Reducing => {
+            KeyedKind::Value | KeyedKind::Reducing | KeyedKind::Folding => {
                 buf.extend_from_slice(&value(values).to_be_bytes())
             }
             KeyedKind::List => {
@@ -94,7 +94,7 @@ pub fn write_rocks_records(
         buf.extend_from_slice(&key.to_be_bytes());
         buf.extend_from_slice(&[0x2A, 0x00]);
         match kind {
-            KeyedKind::Value | KeyedKind::Reducing => {
+            KeyedKind::Value | KeyedKind::Reducing | KeyedKind::Folding => {
                 buf.extend_from_slice(&8i32.to_be_bytes());
                 buf.extend_from_slice(&value(values).to_be_bytes());
             }

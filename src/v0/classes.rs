@@ -288,6 +288,22 @@ pub static REDUCING_STATE_DESCRIPTOR: ClassSpec = class(
     Some(&STATE_DESCRIPTOR),
 );
 
+/// Its `foldFunction` is a user object; the initial value travels as the descriptor's
+/// default value.
+pub static FOLDING_STATE_DESCRIPTOR: ClassSpec = class(
+    crate::classnames::FOLDING_STATE_DESCRIPTOR,
+    1,
+    S,
+    &[FieldSpec::reference(
+        "foldFunction",
+        "Lorg/apache/flink/api/common/functions/FoldFunction;",
+    )],
+    Some(&STATE_DESCRIPTOR),
+);
+
+/// The user `FoldFunction` synthetic savepoints name (a Long sum from 0; no fields).
+pub static SYNTH_SUM_FOLDER: ClassSpec = class("savepointfs.synth.LongFold", 1, S, &[], None);
+
 /// The user `ReduceFunction` synthetic savepoints name (a Long sum; no fields). No Flink
 /// reads it back: a modern restore takes the function from the job.
 pub static SYNTH_SUM_REDUCER: ClassSpec = class("savepointfs.synth.LongSum", 1, S, &[], None);
@@ -483,6 +499,8 @@ pub static ALL: &[&ClassSpec] = &[
     &LIST_STATE_DESCRIPTOR,
     &REDUCING_STATE_DESCRIPTOR,
     &SYNTH_SUM_REDUCER,
+    &FOLDING_STATE_DESCRIPTOR,
+    &SYNTH_SUM_FOLDER,
     &TYPE_SERIALIZER,
     &ARRAY_LIST_SERIALIZER,
     &TYPE_SERIALIZER_SINGLETON,

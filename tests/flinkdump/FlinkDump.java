@@ -11,7 +11,13 @@
  * usage: FlinkDump DIR MANIFEST --backend heap|rocksdb [--parallelism P]
  * exit:  0 restored (the lines are on stdout); 2 the job failed; 1 usage
  */
+import org.apache.flink.api.common.functions.AggregateFunction;
 import org.apache.flink.api.common.functions.ReduceFunction;
+import org.apache.flink.api.common.functions.FoldFunction; //V:110
+import org.apache.flink.api.common.state.FoldingState; //V:110
+import org.apache.flink.api.common.state.FoldingStateDescriptor; //V:110
+import org.apache.flink.api.common.state.AggregatingState;
+import org.apache.flink.api.common.state.AggregatingStateDescriptor;
 import org.apache.flink.api.common.state.ListState;
 import org.apache.flink.api.common.state.ListStateDescriptor;
 import org.apache.flink.api.common.state.ReducingState;
@@ -97,6 +103,35 @@ public final class FlinkDump {
 		}
 	}
 
+	/** A converted folding state, as Flink >= 1.14 has to read it: its accumulator is the fold's value. */
+	static final class Acc implements AggregateFunction<Long, Long, Long> {
+		private static final long serialVersionUID = 1L;
+		@Override
+		public Long createAccumulator() {
+			return 0L;
+		}
+		@Override
+		public Long add(Long v, Long acc) {
+			return acc + v;
+		}
+		@Override
+		public Long getResult(Long acc) {
+			return acc;
+		}
+		@Override
+		public Long merge(Long a, Long b) {
+			return a + b;
+		}
+	}
+
+	static final class Fold implements FoldFunction<Long, Long> { //V:110
+		private static final long serialVersionUID = 1L; //V:110
+		@Override //V:110
+		public Long fold(Long acc, Long v) { //V:110
+			return acc + v; //V:110
+		} //V:110
+	} //V:110
+
 	/** Reads every state of its operator back in open(); processes nothing. */
 	static final class Dump extends AbstractStreamOperator<String> implements OneInputStreamOperator<Long, String> {
 		private static final long serialVersionUID = 1L;
@@ -148,6 +183,18 @@ public final class FlinkDump {
 				case "reducing": {
 					ReducingState<Long> st = backend.getPartitionedState(
 							VoidNamespace.INSTANCE, VoidNamespaceSerializer.INSTANCE, new ReducingStateDescriptor<>(s.name, new Sum(), LongSerializer.INSTANCE));
+					return () -> number(st.get());
+				}
+				case "folding": {
+					FoldingState<Long, Long> st = backend.getPartitionedState( //V:110
+							VoidNamespace.INSTANCE, VoidNamespaceSerializer.INSTANCE, new FoldingStateDescriptor<>(s.name, 0L, new Fold(), LongSerializer.INSTANCE)); //V:110
+					AggregatingState<Long, Long> st = backend.getPartitionedState( //V:23
+							VoidNamespace.INSTANCE, VoidNamespaceSerializer.INSTANCE, new AggregatingStateDescriptor<>(s.name, new Acc(), LongSerializer.INSTANCE)); //V:23
+					return () -> number(st.get());
+				}
+				case "aggregating": {
+					AggregatingState<Long, Long> st = backend.getPartitionedState(
+							VoidNamespace.INSTANCE, VoidNamespaceSerializer.INSTANCE, new AggregatingStateDescriptor<>(s.name, new Acc(), LongSerializer.INSTANCE));
 					return () -> number(st.get());
 				}
 				case "list": {
