@@ -3,7 +3,7 @@
 //! rules and the size accounting are documented in `savepointfs::synth`.
 
 use super::{CliResult, Failure};
-use savepointfs::synth::{self, Backend, KeyType, KeyedKind, RocksDbMode, SynthSpec};
+use savepointfs::synth::{self, Backend, KeyType, KeyedKind, Namespace, RocksDbMode, SynthSpec};
 use std::path::PathBuf;
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -29,6 +29,16 @@ pub enum StateKindArg {
     Reducing,
     /// `FoldingState<Long, Long>` (a user fold function from 0L).
     Folding,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum NamespaceArg {
+    /// Non-windowed state (`VoidSerializer`).
+    Void,
+    /// `TimeWindow`s: each key in one of 3 windows [0, 1000), [1000, 2000), [2000, 3000).
+    TimeWindow,
+    /// `GlobalWindow`.
+    GlobalWindow,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -63,6 +73,9 @@ pub struct SynthArgs {
     /// the (i mod n)-th).
     #[arg(long, value_enum, value_delimiter = ',', default_value = "value")]
     pub state_kind: Vec<StateKindArg>,
+    /// The namespace of every keyed state.
+    #[arg(long, value_enum, default_value = "void")]
+    pub namespace: NamespaceArg,
     /// Keys per keyed state, over all subtasks [default: about half of --state-bytes as keyed data].
     #[arg(long)]
     pub keys: Option<u64>,
@@ -125,6 +138,11 @@ impl SynthArgs {
                     StateKindArg::Folding => KeyedKind::Folding,
                 })
                 .collect(),
+            namespace: match self.namespace {
+                NamespaceArg::Void => Namespace::Void,
+                NamespaceArg::TimeWindow => Namespace::TimeWindow,
+                NamespaceArg::GlobalWindow => Namespace::GlobalWindow,
+            },
             keys: self.keys,
             key_type: match self.key_type {
                 KeyTypeArg::Tuple1 => KeyType::Tuple1Long,

@@ -9,7 +9,7 @@ use super::plan::{
     SubtaskPlan, tag,
 };
 use super::state_bytes::{write_heap_data, write_operator_bytes, write_rocks_records};
-use super::{KeyedKind, SynthError};
+use super::{KeyedKind, Namespace, SynthError};
 use crate::javaser::builder::{ArrayBodyWriter, Handle, StreamBuilder};
 use crate::prng::Prng;
 use crate::v0::classes::*;
@@ -214,7 +214,8 @@ fn heap_snapshots<W: Write>(
         let target = cx.target.clone();
         if kp.store == KeyedStore::Filesystem {
             let uri = cx.files.write(size, |w| {
-                write_heap_data(w, &st.keys, &mut rng, st.kind).map_err(|e| body_error(e, &target))
+                write_heap_data(w, &st.keys, &mut rng, st.kind, st.namespace)
+                    .map_err(|e| body_error(e, &target))
             })?;
             b.begin_object(match st.kind {
                 KeyedKind::Value => &FS_VALUE_STATE_SNAPSHOT,
@@ -233,8 +234,14 @@ fn heap_snapshots<W: Write>(
             })?;
             // AbstractMemStateSnapshot.data, then its serializer fields.
             b.begin_primitive_array(&BYTE_ARRAY, array_len(size)?)?;
-            write_heap_data(&mut ArrayBodyWriter(b), &st.keys, &mut rng, st.kind)
-                .map_err(|e| body_error(e, &target))?;
+            write_heap_data(
+                &mut ArrayBodyWriter(b),
+                &st.keys,
+                &mut rng,
+                st.kind,
+                st.namespace,
+            )
+            .map_err(|e| body_error(e, &target))?;
         }
         match key_serializer {
             Some(h) => b.reference(h)?,
@@ -242,7 +249,16 @@ fn heap_snapshots<W: Write>(
         }
         match namespace_serializer {
             Some(h) => b.reference(h)?,
-            None => namespace_serializer = Some(objects::singleton(b, &VOID_SERIALIZER)?),
+            None => {
+                namespace_serializer = Some(objects::singleton(
+                    b,
+                    match st.namespace {
+                        Namespace::Void => &VOID_SERIALIZER,
+                        Namespace::TimeWindow => &TIME_WINDOW_SERIALIZER,
+                        Namespace::GlobalWindow => &GLOBAL_WINDOW_SERIALIZER,
+                    },
+                )?)
+            }
         }
         let serializer = objects::state_descriptor(b, Text::Ref(name), st.kind)?;
         objects::state_serializer(b, serializer, st.kind)?;
@@ -269,7 +285,8 @@ fn rocks_stream(
             .map_err(io)?;
     }
     for (m, st) in kp.states.iter().enumerate() {
-        write_rocks_records(w, m as u8, &st.keys, &mut values(st), st.kind).map_err(io)?;
+        write_rocks_records(w, m as u8, &st.keys, &mut values(st), st.kind, st.namespace)
+            .map_err(io)?;
     }
     Ok(())
 }

@@ -9,8 +9,8 @@
 
 use super::blob::values;
 use super::plan::{Plan, list_len, plan};
-use super::state_bytes::value;
-use super::{KeyType, KeyedKind, SynthError, SynthSpec};
+use super::state_bytes::{entries, value};
+use super::{KeyType, KeyedKind, Namespace, SynthError, SynthSpec};
 use crate::ids::hex;
 use serde_json::json;
 use std::io::Write;
@@ -37,7 +37,7 @@ pub fn write_manifest(spec: &SynthSpec, out: &mut dyn Write) -> Result<u64, Synt
                 };
                 for state in &keyed.states {
                     let mut rng = values(spec.seed, v.index, st.index, k, state);
-                    for (i, key) in state.keys.iter().enumerate() {
+                    for (w, i, key) in entries(&state.keys, state.namespace) {
                         let key = match plan.key_type {
                             KeyType::Tuple1Long => json!([key]),
                             KeyType::Long => json!(key),
@@ -47,7 +47,7 @@ pub fn write_manifest(spec: &SynthSpec, out: &mut dyn Write) -> Result<u64, Synt
                                 json!(value(&mut rng))
                             }
                             KeyedKind::List => {
-                                let n = list_len(i as u64);
+                                let n = list_len(i);
                                 json!((0..n).map(|_| value(&mut rng)).collect::<Vec<_>>())
                             }
                         };
@@ -55,7 +55,7 @@ pub fn write_manifest(spec: &SynthSpec, out: &mut dyn Write) -> Result<u64, Synt
                             "vertex": vertex,
                             "state": state.name,
                             "key": key,
-                            "namespace": null,
+                            "namespace": namespace_json(state.namespace, w),
                             "value": value,
                         });
                         writeln!(out, "{line}").map_err(io)?;
@@ -66,6 +66,19 @@ pub fn write_manifest(spec: &SynthSpec, out: &mut dyn Write) -> Result<u64, Synt
         }
     }
     Ok(lines)
+}
+
+/// A namespace as JSON: `null` (void), `{"start": S, "end": E}` (a time window), `{}`
+/// (the global window).
+fn namespace_json(namespace: Namespace, w: u64) -> serde_json::Value {
+    match namespace {
+        Namespace::Void => serde_json::Value::Null,
+        Namespace::TimeWindow => {
+            let (start, end) = Namespace::window(w);
+            json!({ "start": start, "end": end })
+        }
+        Namespace::GlobalWindow => json!({}),
+    }
 }
 
 /// `{"states": [...], "parallelism": P}`: every keyed state once, with the operator
@@ -98,7 +111,7 @@ fn header(plan: &Plan, spec: &SynthSpec, key_type: &str) -> serde_json::Value {
                         "state": state.name,
                         "kind": state.kind.name(),
                         "key": key_type,
-                        "namespace": "void",
+                        "namespace": state.namespace.name(),
                         "value": "long",
                     }));
                 }

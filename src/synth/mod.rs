@@ -109,6 +109,69 @@ impl KeyedKind {
     }
 }
 
+/// The namespace of every keyed state of a synthetic job. Time windows are 3 per state:
+/// entry `i` of a subtask's state sits in window `i % 3`, `[1000 w, 1000 (w + 1))`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Namespace {
+    /// `VoidSerializer` (non-windowed state): one byte `00`.
+    #[default]
+    Void,
+    /// `TimeWindow$Serializer`: start and end, two Longs.
+    TimeWindow,
+    /// `GlobalWindow$Serializer`: one byte `00`.
+    GlobalWindow,
+}
+
+impl Namespace {
+    pub fn name(self) -> &'static str {
+        match self {
+            Namespace::Void => "void",
+            Namespace::TimeWindow => "time-window",
+            Namespace::GlobalWindow => "global-window",
+        }
+    }
+
+    /// Namespaces a state of `entries` entries has.
+    pub fn windows(self, entries: u64) -> u64 {
+        match self {
+            Namespace::TimeWindow => entries.min(3),
+            _ => entries.min(1),
+        }
+    }
+
+    /// Windows entries are spread over.
+    pub fn spread(self) -> u64 {
+        match self {
+            Namespace::TimeWindow => 3,
+            _ => 1,
+        }
+    }
+
+    /// Serialized bytes of window `w`.
+    pub fn bytes(self, w: u64) -> Vec<u8> {
+        match self {
+            Namespace::Void | Namespace::GlobalWindow => vec![0],
+            Namespace::TimeWindow => {
+                let (start, end) = Self::window(w);
+                [start.to_be_bytes(), end.to_be_bytes()].concat()
+            }
+        }
+    }
+
+    /// Serialized length.
+    pub fn byte_len(self) -> u64 {
+        match self {
+            Namespace::TimeWindow => 16,
+            _ => 1,
+        }
+    }
+
+    /// `[start, end)` of time window `w`.
+    pub fn window(w: u64) -> (i64, i64) {
+        (1000 * w as i64, 1000 * (w as i64 + 1))
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyType {
     /// `Tuple1<Long>` (a `keyBy(0)` on a tuple, as in the fixture job).
@@ -130,6 +193,8 @@ pub struct SynthSpec {
     pub keyed_states: u32,
     /// Their kinds: state `i` is of `keyed_kinds[i % len]` (not empty).
     pub keyed_kinds: Vec<KeyedKind>,
+    /// Their namespace.
+    pub namespace: Namespace,
     /// Keys per keyed state, over all subtasks; `None` = derived from `state_bytes`.
     pub keys: Option<u64>,
     pub key_type: KeyType,
@@ -159,6 +224,7 @@ impl Default for SynthSpec {
             state_bytes: 64 << 10,
             keyed_states: 1,
             keyed_kinds: vec![KeyedKind::Value],
+            namespace: Namespace::Void,
             keys: None,
             key_type: KeyType::Tuple1Long,
             external_dir: None,

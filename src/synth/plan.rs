@@ -6,13 +6,11 @@
 use super::javamap::{JavaHashMap, string_hash};
 use super::keys::{KeySelection, balanced_count, nth_key};
 use super::objects::{column_stream, function_stream_size};
-use super::{Backend, KeyType, KeyedKind, RocksDbMode, SynthError, SynthSpec};
+use super::{Backend, KeyType, KeyedKind, Namespace, RocksDbMode, SynthError, SynthSpec};
 use crate::prng::Prng;
 
 /// `FsStateBackend`'s default file-state threshold: state up to this size stays inline.
 pub const FS_THRESHOLD: u64 = 1024;
-/// Heap keyed data per subtask and state: `int 1`, namespace `00`, `int n` (legacy-formats.md §2.5).
-pub const HEAP_HEADER: u64 = 9;
 /// One heap entry: Long key and Long value.
 pub const HEAP_ENTRY: u64 = 16;
 /// One RocksDB record: mapping byte, `int 10`, key ‖ `2A` ‖ `00`, `int 8`, value.
@@ -70,6 +68,7 @@ pub struct StatePlan {
     pub index: u32,
     pub name: String,
     pub kind: KeyedKind,
+    pub namespace: Namespace,
     pub keys: KeySelection,
 }
 
@@ -94,15 +93,17 @@ fn list_elements(n: u64) -> u64 {
 }
 
 impl KeyedPlan {
-    /// Bytes of one state's heap data (a list value is `int n` + its elements).
+    /// Bytes of one state's heap data: `int namespaces`, per namespace its bytes and
+    /// `int entries`, then the entries (a list value is `int n` + its elements).
     pub fn heap_size(state: &StatePlan) -> u64 {
         let n = state.keys.len();
-        match state.kind {
-            KeyedKind::Value | KeyedKind::Reducing | KeyedKind::Folding => {
-                HEAP_HEADER + HEAP_ENTRY * n
+        let ns = state.namespace;
+        let header = 4 + ns.windows(n).max(1) * (ns.byte_len() + 4);
+        header
+            + match state.kind {
+                KeyedKind::Value | KeyedKind::Reducing | KeyedKind::Folding => HEAP_ENTRY * n,
+                KeyedKind::List => 12 * n + 8 * list_elements(n),
             }
-            KeyedKind::List => HEAP_HEADER + 12 * n + 8 * list_elements(n),
-        }
     }
 
     /// Bytes of the RocksDB fully-async stream (a list value is its elements joined by
@@ -111,10 +112,14 @@ impl KeyedPlan {
         let mut n = 4;
         for s in &self.states {
             let keys = s.keys.len();
-            let records = match s.kind {
-                KeyedKind::Value | KeyedKind::Reducing | KeyedKind::Folding => ROCKS_RECORD * keys,
-                KeyedKind::List => (ROCKS_RECORD - 8 - 1) * keys + 9 * list_elements(keys),
-            };
+            // Keys are `K ‖ 2A ‖ NS`: a namespace longer than Void's byte adds to each.
+            let records = (s.namespace.byte_len() - 1) * keys
+                + match s.kind {
+                    KeyedKind::Value | KeyedKind::Reducing | KeyedKind::Folding => {
+                        ROCKS_RECORD * keys
+                    }
+                    KeyedKind::List => (ROCKS_RECORD - 8 - 1) * keys + 9 * list_elements(keys),
+                };
             n += 1 + column_stream(&s.name, s.kind)?.len() as u64 + records;
         }
         Ok(n)
@@ -309,6 +314,7 @@ pub fn plan(spec: &SynthSpec) -> Result<Plan, SynthError> {
                             index: i,
                             name: format!("state-{i}"),
                             kind: spec.keyed_kinds[i as usize % spec.keyed_kinds.len()],
+                            namespace: spec.namespace,
                             keys: KeySelection {
                                 group: s,
                                 max_parallelism: p,

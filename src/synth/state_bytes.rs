@@ -2,9 +2,9 @@
 //! a blob, or an external file): keyed data in the heap-snapshot layout, RocksDB
 //! fully-async records, operator bytes and filler (legacy-formats.md §2.5).
 
-use super::KeyedKind;
 use super::keys::KeySelection;
 use super::plan::{OperatorState, list_len};
+use super::{KeyedKind, Namespace};
 use crate::prng::Prng;
 use crate::v0::rocksdb::LIST_DELIMITER;
 use std::io::{self, Write};
@@ -37,44 +37,81 @@ pub fn write_operator_bytes(
     write_filler(out, op.filler, rng)
 }
 
-/// One state's heap data: one namespace (VoidSerializer `00`), then key/value entries;
-/// keys are 8-byte Longs (a `Tuple1<Long>` key serializes as its Long), values a Long or,
-/// for list state, `int n` and n Longs (`ArrayListSerializer`).
+/// A state's entries in the order they are written (and their values drawn): window by
+/// window, each window's entries in key order. Items: (window, entry index, key).
+pub fn entries(
+    keys: &KeySelection,
+    namespace: Namespace,
+) -> impl Iterator<Item = (u64, u64, i64)> + '_ {
+    let spread = namespace.spread();
+    (0..spread).flat_map(move |w| {
+        keys.iter()
+            .enumerate()
+            .map(|(i, k)| (i as u64, k))
+            .filter(move |(i, _)| i % spread == w)
+            .map(move |(i, k)| (w, i, k))
+    })
+}
+
+/// Appends one value: a Long or, for list state, `int n` and n Longs
+/// (`ArrayListSerializer`, heap) or the n Longs joined by `,` (RocksDB).
+fn put_value(buf: &mut Vec<u8>, kind: KeyedKind, i: u64, values: &mut Prng, rocks: bool) {
+    if kind != KeyedKind::List {
+        if rocks {
+            buf.extend_from_slice(&8i32.to_be_bytes());
+        }
+        buf.extend_from_slice(&value(values).to_be_bytes());
+        return;
+    }
+    let len = list_len(i);
+    let head = if rocks { 9 * len - 1 } else { len };
+    buf.extend_from_slice(&(head as i32).to_be_bytes());
+    for e in 0..len {
+        if rocks && e > 0 {
+            buf.push(LIST_DELIMITER);
+        }
+        buf.extend_from_slice(&value(values).to_be_bytes());
+    }
+}
+
+/// One state's heap data: per namespace its bytes, `int entries` and the key/value
+/// entries; keys are 8-byte Longs (a `Tuple1<Long>` key serializes as its Long).
 pub fn write_heap_data(
     out: &mut dyn Write,
     keys: &KeySelection,
     values: &mut Prng,
     kind: KeyedKind,
+    namespace: Namespace,
 ) -> io::Result<()> {
-    let n = i32::try_from(keys.len()).map_err(|_| io::Error::other("too many keys"))?;
+    let n = keys.len();
+    let windows = namespace.windows(n).max(1);
     let mut buf = Vec::with_capacity(CHUNK);
-    buf.extend_from_slice(&1i32.to_be_bytes());
-    buf.push(0);
-    buf.extend_from_slice(&n.to_be_bytes());
-    for (i, key) in keys.iter().enumerate() {
+    buf.extend_from_slice(&(windows as i32).to_be_bytes());
+    let mut current = None;
+    if n == 0 {
+        buf.extend_from_slice(&namespace.bytes(0));
+        buf.extend_from_slice(&0i32.to_be_bytes());
+    }
+    for (w, i, key) in entries(keys, namespace) {
+        if current != Some(w) {
+            current = Some(w);
+            let count = (n + namespace.spread() - 1 - w) / namespace.spread();
+            let count = i32::try_from(count).map_err(|_| io::Error::other("too many keys"))?;
+            buf.extend_from_slice(&namespace.bytes(w));
+            buf.extend_from_slice(&count.to_be_bytes());
+        }
         if buf.len() + 64 > CHUNK {
             out.write_all(&buf)?;
             buf.clear();
         }
         buf.extend_from_slice(&key.to_be_bytes());
-        match kind {
-            KeyedKind::Value | KeyedKind::Reducing | KeyedKind::Folding => {
-                buf.extend_from_slice(&value(values).to_be_bytes())
-            }
-            KeyedKind::List => {
-                let len = list_len(i as u64);
-                buf.extend_from_slice(&(len as i32).to_be_bytes());
-                for _ in 0..len {
-                    buf.extend_from_slice(&value(values).to_be_bytes());
-                }
-            }
-        }
+        put_value(&mut buf, kind, i, values, false);
     }
     out.write_all(&buf)
 }
 
-/// One column's RocksDB records: `mapping`, `int 10`, key ‖ `2A` ‖ namespace `00`, then
-/// the value: `int 8` and a Long, or for list state the elements joined by `,` (the
+/// One column's RocksDB records: `mapping`, `int` key length, key ‖ `2A` ‖ namespace,
+/// then the value: `int 8` and a Long, or for list state the elements joined by `,` (the
 /// merge operator's delimiter).
 pub fn write_rocks_records(
     out: &mut dyn Write,
@@ -82,33 +119,21 @@ pub fn write_rocks_records(
     keys: &KeySelection,
     values: &mut Prng,
     kind: KeyedKind,
+    namespace: Namespace,
 ) -> io::Result<()> {
     let mut buf = Vec::with_capacity(CHUNK);
-    for (i, key) in keys.iter().enumerate() {
+    let klen = (9 + namespace.byte_len()) as i32;
+    for (w, i, key) in entries(keys, namespace) {
         if buf.len() + 64 > CHUNK {
             out.write_all(&buf)?;
             buf.clear();
         }
         buf.push(mapping);
-        buf.extend_from_slice(&10i32.to_be_bytes());
+        buf.extend_from_slice(&klen.to_be_bytes());
         buf.extend_from_slice(&key.to_be_bytes());
-        buf.extend_from_slice(&[0x2A, 0x00]);
-        match kind {
-            KeyedKind::Value | KeyedKind::Reducing | KeyedKind::Folding => {
-                buf.extend_from_slice(&8i32.to_be_bytes());
-                buf.extend_from_slice(&value(values).to_be_bytes());
-            }
-            KeyedKind::List => {
-                let len = list_len(i as u64);
-                buf.extend_from_slice(&((9 * len - 1) as i32).to_be_bytes());
-                for e in 0..len {
-                    if e > 0 {
-                        buf.push(LIST_DELIMITER);
-                    }
-                    buf.extend_from_slice(&value(values).to_be_bytes());
-                }
-            }
-        }
+        buf.push(0x2A);
+        buf.extend_from_slice(&namespace.bytes(w));
+        put_value(&mut buf, kind, i, values, true);
     }
     out.write_all(&buf)
 }
@@ -134,7 +159,14 @@ mod tests {
     #[test]
     fn heap_data_has_the_snapshot_layout() {
         let mut out = Vec::new();
-        write_heap_data(&mut out, &sel(1), &mut Prng::new(1), KeyedKind::Value).unwrap();
+        write_heap_data(
+            &mut out,
+            &sel(1),
+            &mut Prng::new(1),
+            KeyedKind::Value,
+            Namespace::Void,
+        )
+        .unwrap();
         // legacy-formats.md §2.5's example: 1 namespace, VoidSerializer 00, 1 entry, key 2
         // (the first key of group 3 with p = 4).
         assert_eq!(
@@ -143,14 +175,29 @@ mod tests {
         );
         assert_eq!(out.len(), 25);
         let mut big = Vec::new();
-        write_heap_data(&mut big, &sel(10_000), &mut Prng::new(1), KeyedKind::Value).unwrap();
+        write_heap_data(
+            &mut big,
+            &sel(10_000),
+            &mut Prng::new(1),
+            KeyedKind::Value,
+            Namespace::Void,
+        )
+        .unwrap();
         assert_eq!(big.len(), 9 + 16 * 10_000);
     }
 
     #[test]
     fn rocks_records_end_their_keys_with_the_separator_and_namespace() {
         let mut out = Vec::new();
-        write_rocks_records(&mut out, 5, &sel(3), &mut Prng::new(1), KeyedKind::Value).unwrap();
+        write_rocks_records(
+            &mut out,
+            5,
+            &sel(3),
+            &mut Prng::new(1),
+            KeyedKind::Value,
+            Namespace::Void,
+        )
+        .unwrap();
         assert_eq!(out.len(), 3 * 27);
         for r in out.chunks(27) {
             assert_eq!(r[0], 5);

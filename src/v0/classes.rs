@@ -310,6 +310,24 @@ pub static SYNTH_SUM_REDUCER: ClassSpec = class("savepointfs.synth.LongSum", 1, 
 
 pub static TYPE_SERIALIZER: ClassSpec = class(crate::classnames::TYPE_SERIALIZER, 1, S, &[], None);
 
+/// The namespace serializer of time-window state (`TimeWindow.Serializer`, no fields).
+pub static TIME_WINDOW_SERIALIZER: ClassSpec = class(
+    crate::classnames::TIME_WINDOW_SERIALIZER,
+    1,
+    S,
+    &[],
+    Some(&TYPE_SERIALIZER),
+);
+
+/// The namespace serializer of global-window state (`GlobalWindow.Serializer`, no fields).
+pub static GLOBAL_WINDOW_SERIALIZER: ClassSpec = class(
+    crate::classnames::GLOBAL_WINDOW_SERIALIZER,
+    1,
+    S,
+    &[],
+    Some(&TYPE_SERIALIZER),
+);
+
 /// `ArrayListSerializer(elementSerializer)`: a heap list state's state serializer.
 pub static ARRAY_LIST_SERIALIZER: ClassSpec = class(
     crate::classnames::ARRAY_LIST_SERIALIZER,
@@ -503,6 +521,8 @@ pub static ALL: &[&ClassSpec] = &[
     &SYNTH_SUM_FOLDER,
     &TYPE_SERIALIZER,
     &ARRAY_LIST_SERIALIZER,
+    &TIME_WINDOW_SERIALIZER,
+    &GLOBAL_WINDOW_SERIALIZER,
     &TYPE_SERIALIZER_SINGLETON,
     &LONG_SERIALIZER,
     &VOID_SERIALIZER,

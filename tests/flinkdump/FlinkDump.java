@@ -26,7 +26,11 @@ import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.api.common.typeutils.base.LongSerializer;
+import org.apache.flink.api.java.tuple.Tuple2;
+import org.apache.flink.streaming.api.windowing.windows.GlobalWindow;
+import org.apache.flink.streaming.api.windowing.windows.TimeWindow;
 import org.apache.flink.api.java.functions.KeySelector;
 import org.apache.flink.api.java.tuple.Tuple1;
 import org.apache.flink.api.java.typeutils.TupleTypeInfo;
@@ -71,6 +75,8 @@ public final class FlinkDump {
 	static final class StateSpec implements java.io.Serializable {
 		private static final long serialVersionUID = 1L;
 		String vertex, operator, name, kind, key, namespace, value;
+		/** The namespaces the manifest's value lines name for it, as JSON (Flink 1.10 is asked for each). */
+		ArrayList<String> namespaces = new ArrayList<>();
 	}
 
 	static final class LongKey implements KeySelector<Long, Long> {
@@ -91,7 +97,7 @@ public final class FlinkDump {
 
 	/** Reads one state for the backend's current key. */
 	interface Reader {
-		JsonNode value() throws Exception;
+		JsonNode value(Object namespace) throws Exception;
 	}
 
 	/** The reducing state's function (never called: nothing is added). */
@@ -101,6 +107,45 @@ public final class FlinkDump {
 		public Long reduce(Long a, Long b) {
 			return a + b;
 		}
+	}
+
+	@SuppressWarnings("unchecked")
+	static TypeSerializer<Object> namespaceSerializer(String type) {
+		switch (type) {
+			case "void": return (TypeSerializer<Object>) (TypeSerializer<?>) VoidNamespaceSerializer.INSTANCE;
+			case "time-window": return (TypeSerializer<Object>) (TypeSerializer<?>) new TimeWindow.Serializer();
+			case "global-window": return (TypeSerializer<Object>) (TypeSerializer<?>) new GlobalWindow.Serializer();
+			default: throw new IllegalArgumentException("namespace " + type + " is not read yet");
+		}
+	}
+
+	static Object anyNamespace(String type) {
+		switch (type) {
+			case "void": return VoidNamespace.INSTANCE;
+			case "time-window": return new TimeWindow(0, 1);
+			default: return GlobalWindow.get();
+		}
+	}
+
+	/** A namespace of the manifest's form: null, {"start", "end"} or {} for the global window. */
+	static Object namespaceOf(String type, JsonNode n) {
+		switch (type) {
+			case "time-window": return new TimeWindow(n.get("start").asLong(), n.get("end").asLong());
+			default: return anyNamespace(type);
+		}
+	}
+
+	static JsonNode namespaceJson(Object ns) {
+		if (ns instanceof TimeWindow) {
+			ObjectNode o = JSON.createObjectNode();
+			o.put("start", ((TimeWindow) ns).getStart());
+			o.put("end", ((TimeWindow) ns).getEnd());
+			return o;
+		}
+		if (ns instanceof GlobalWindow) {
+			return JSON.createObjectNode();
+		}
+		return JSON.getNodeFactory().nullNode();
 	}
 
 	/** A converted folding state, as Flink >= 1.14 has to read it: its accumulator is the fold's value. */
@@ -147,61 +192,71 @@ public final class FlinkDump {
 			super.open();
 			KeyedStateBackend<Object> backend = (KeyedStateBackend<Object>) getKeyedStateBackend();
 			for (StateSpec s : states) {
-				if (!s.namespace.equals("void") || !s.value.equals("long")) {
-					throw new IllegalArgumentException("state " + s.name + ": " + s.namespace + " namespace, " + s.value + " values are not read yet");
+				if (!s.value.equals("long")) {
+					throw new IllegalArgumentException("state " + s.name + ": " + s.value + " values are not read yet");
 				}
-				Reader read = reader(backend, s);
-				List<Object> keys;
-				try (Stream<Object> ks = backend.getKeys(s.name, VoidNamespace.INSTANCE)) {
-					keys = ks.collect(Collectors.toList());
-				}
-				for (Object k : keys) {
-					backend.setCurrentKey(k);
+				TypeSerializer<Object> nsSerializer = namespaceSerializer(s.namespace);
+				Reader read = reader(backend, s, nsSerializer);
+				List<Object[]> pairs = new ArrayList<>();
+				// Flink 2.3 lists every (key, namespace) it holds; Flink 1.10 lists the keys of
+				// a namespace, so it is asked for each namespace the manifest names.
+				try (Stream<Tuple2<Object, Object>> kn = backend.getKeysAndNamespaces(s.name)) { //V:23
+					kn.forEach(t -> pairs.add(new Object[] {t.f0, t.f1})); //V:23
+				} //V:23
+				for (String json : s.namespaces) { //V:110
+					Object ns = namespaceOf(s.namespace, JSON.readTree(json)); //V:110
+					try (Stream<Object> ks = backend.getKeys(s.name, ns)) { //V:110
+						ks.forEach(k -> pairs.add(new Object[] {k, ns})); //V:110
+					} //V:110
+				} //V:110
+				for (Object[] kn : pairs) {
+					backend.setCurrentKey(kn[0]);
 					ObjectNode line = JSON.createObjectNode();
 					line.put("vertex", s.vertex);
 					line.put("state", s.name);
-					if (k instanceof Tuple1) {
-						line.putArray("key").add((Long) ((Tuple1<?>) k).f0);
+					if (kn[0] instanceof Tuple1) {
+						line.putArray("key").add((Long) ((Tuple1<?>) kn[0]).f0);
 					} else {
-						line.put("key", (Long) k);
+						line.put("key", (Long) kn[0]);
 					}
-					line.putNull("namespace");
-					line.set("value", read.value());
+					line.set("namespace", namespaceJson(kn[1]));
+					line.set("value", read.value(kn[1]));
 					LINES.add(JSON.writeValueAsString(line));
 				}
 			}
 		}
 
-		/** The state registered with the descriptor of its kind, read as JSON for the current key. */
-		private static Reader reader(KeyedStateBackend<Object> backend, StateSpec s) throws Exception {
+		/** The state registered with the descriptor of its kind, read as JSON for the current key and a namespace. */
+		private static Reader reader(KeyedStateBackend<Object> backend, StateSpec s, TypeSerializer<Object> ns) throws Exception {
+			Object any = anyNamespace(s.namespace);
 			switch (s.kind) {
 				case "value": {
-					ValueState<Long> st = backend.getPartitionedState(
-							VoidNamespace.INSTANCE, VoidNamespaceSerializer.INSTANCE, new ValueStateDescriptor<>(s.name, LongSerializer.INSTANCE));
-					return () -> number(st.value());
+					ValueStateDescriptor<Long> d = new ValueStateDescriptor<>(s.name, LongSerializer.INSTANCE);
+					backend.getPartitionedState(any, ns, d);
+					return n -> number(backend.getPartitionedState(n, ns, d).value());
 				}
 				case "reducing": {
-					ReducingState<Long> st = backend.getPartitionedState(
-							VoidNamespace.INSTANCE, VoidNamespaceSerializer.INSTANCE, new ReducingStateDescriptor<>(s.name, new Sum(), LongSerializer.INSTANCE));
-					return () -> number(st.get());
+					ReducingStateDescriptor<Long> d = new ReducingStateDescriptor<>(s.name, new Sum(), LongSerializer.INSTANCE);
+					backend.getPartitionedState(any, ns, d);
+					return n -> number(backend.getPartitionedState(n, ns, d).get());
 				}
 				case "folding": {
-					FoldingState<Long, Long> st = backend.getPartitionedState( //V:110
-							VoidNamespace.INSTANCE, VoidNamespaceSerializer.INSTANCE, new FoldingStateDescriptor<>(s.name, 0L, new Fold(), LongSerializer.INSTANCE)); //V:110
-					AggregatingState<Long, Long> st = backend.getPartitionedState( //V:23
-							VoidNamespace.INSTANCE, VoidNamespaceSerializer.INSTANCE, new AggregatingStateDescriptor<>(s.name, new Acc(), LongSerializer.INSTANCE)); //V:23
-					return () -> number(st.get());
+					FoldingStateDescriptor<Long, Long> d = new FoldingStateDescriptor<>(s.name, 0L, new Fold(), LongSerializer.INSTANCE); //V:110
+					backend.getPartitionedState(any, ns, d); //V:110
+					AggregatingStateDescriptor<Long, Long, Long> d = new AggregatingStateDescriptor<>(s.name, new Acc(), LongSerializer.INSTANCE); //V:23
+					backend.getPartitionedState(any, ns, d); //V:23
+					return n -> number(backend.getPartitionedState(n, ns, d).get());
 				}
 				case "aggregating": {
-					AggregatingState<Long, Long> st = backend.getPartitionedState(
-							VoidNamespace.INSTANCE, VoidNamespaceSerializer.INSTANCE, new AggregatingStateDescriptor<>(s.name, new Acc(), LongSerializer.INSTANCE));
-					return () -> number(st.get());
+					AggregatingStateDescriptor<Long, Long, Long> d = new AggregatingStateDescriptor<>(s.name, new Acc(), LongSerializer.INSTANCE);
+					backend.getPartitionedState(any, ns, d);
+					return n -> number(backend.getPartitionedState(n, ns, d).get());
 				}
 				case "list": {
-					ListState<Long> st = backend.getPartitionedState(
-							VoidNamespace.INSTANCE, VoidNamespaceSerializer.INSTANCE, new ListStateDescriptor<>(s.name, LongSerializer.INSTANCE));
-					return () -> {
-						Iterable<Long> elements = st.get();
+					ListStateDescriptor<Long> d = new ListStateDescriptor<>(s.name, LongSerializer.INSTANCE);
+					backend.getPartitionedState(any, ns, d);
+					return n -> {
+						Iterable<Long> elements = backend.getPartitionedState(n, ns, d).get();
 						if (elements == null) {
 							return JSON.getNodeFactory().nullNode();
 						}
@@ -241,8 +296,14 @@ public final class FlinkDump {
 			}
 		}
 		JsonNode header;
+		List<JsonNode> values = new ArrayList<>();
 		try (BufferedReader r = new BufferedReader(new FileReader(args[1]))) {
 			header = JSON.readTree(r.readLine());
+			for (String l = r.readLine(); l != null; l = r.readLine()) {
+				if (!l.trim().isEmpty()) {
+					values.add(JSON.readTree(l));
+				}
+			}
 		}
 		Map<String, List<StateSpec>> byOperator = new LinkedHashMap<>();
 		for (JsonNode n : header.get("states")) {
@@ -254,6 +315,13 @@ public final class FlinkDump {
 			s.key = n.get("key").asText();
 			s.namespace = n.get("namespace").asText();
 			s.value = n.get("value").asText();
+			java.util.Set<String> seen = new java.util.HashSet<>();
+			for (JsonNode v : values) {
+				if (v.get("vertex").asText().equals(s.vertex) && v.get("state").asText().equals(s.name)
+						&& seen.add(v.get("namespace").toString())) {
+					s.namespaces.add(v.get("namespace").toString());
+				}
+			}
 			byOperator.computeIfAbsent(s.operator, o -> new ArrayList<>()).add(s);
 		}
 		int p = parallelism != null ? parallelism : header.get("parallelism").asInt();
