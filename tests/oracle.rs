@@ -161,10 +161,11 @@ fn flink_2_3_reads_back_every_value_with_and_without_rescaling() {
         n,
     );
 
-    // Window namespaces: time windows (3 per state) re-filed, and the global window.
-    for (name, namespace, backend) in [
-        ("time-window", "time-window", "rocksdb"),
-        ("global-window", "global-window", "heap"),
+    // Window namespaces, re-filed: time windows (3 per state) of String keys, and the
+    // global window of Int keys.
+    for (name, namespace, key, backend) in [
+        ("time-window", "time-window", "string", "rocksdb"),
+        ("global-window", "global-window", "int", "heap"),
     ] {
         let (sp, manifest) = c.synth(
             name,
@@ -176,6 +177,8 @@ fn flink_2_3_reads_back_every_value_with_and_without_rescaling() {
                 "filesystem",
                 "--namespace",
                 namespace,
+                "--key-type",
+                key,
             ],
         );
         let out = c.convert(

@@ -47,6 +47,10 @@ pub enum KeyTypeArg {
     Tuple1,
     /// Plain `Long` keys.
     Long,
+    /// `Integer` keys.
+    Int,
+    /// `String` keys: "k" and 11 digits.
+    String,
 }
 
 #[derive(clap::Args)]
@@ -147,6 +151,8 @@ impl SynthArgs {
             key_type: match self.key_type {
                 KeyTypeArg::Tuple1 => KeyType::Tuple1Long,
                 KeyTypeArg::Long => KeyType::Long,
+                KeyTypeArg::Int => KeyType::Int,
+                KeyTypeArg::String => KeyType::String,
             },
             external_dir: self.external_dir.clone(),
             seed: self.seed,

@@ -7,6 +7,7 @@
 //! Finding a subtask's keys costs about `p` hashes per key; nothing is stored, so any
 //! number of keys streams in constant memory.
 
+use super::KeyType;
 use crate::keygroup::{JavaKey, assign_to_key_group};
 
 /// Java `Long.hashCode`.
@@ -31,6 +32,7 @@ pub fn balanced_count(total: u64, parallelism: u32, index: u32) -> u64 {
 /// sorted place (`--misplace-key`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeySelection {
+    pub key_type: KeyType,
     pub group: u32,
     pub max_parallelism: u32,
     /// Own keys yielded (the first `count` of the group).
@@ -51,6 +53,7 @@ impl KeySelection {
 
     pub fn iter(&self) -> KeyIter {
         KeyIter {
+            key_type: self.key_type,
             group: self.group,
             max_parallelism: self.max_parallelism,
             next_candidate: 0,
@@ -61,6 +64,7 @@ impl KeySelection {
 }
 
 pub struct KeyIter {
+    key_type: KeyType,
     group: u32,
     max_parallelism: u32,
     next_candidate: i64,
@@ -73,7 +77,7 @@ impl KeyIter {
         loop {
             let k = self.next_candidate;
             self.next_candidate += 1;
-            if key_group(k, self.max_parallelism) == self.group {
+            if self.key_type.java(k).key_group(self.max_parallelism) == self.group {
                 return k;
             }
         }
@@ -102,8 +106,9 @@ impl Iterator for KeyIter {
 }
 
 /// The `n`-th (0-based) key of `group`.
-pub fn nth_key(group: u32, max_parallelism: u32, n: u64) -> i64 {
+pub fn nth_key(key_type: KeyType, group: u32, max_parallelism: u32, n: u64) -> i64 {
     let mut it = KeySelection {
+        key_type,
         group,
         max_parallelism,
         count: n + 1,
@@ -127,6 +132,7 @@ mod tests {
         let groups: Vec<u32> = (0..4).map(|k| key_group(k, 4)).collect();
         assert_eq!(groups, vec![2, 2, 3, 1]);
         let sel = KeySelection {
+            key_type: KeyType::Long,
             group: 2,
             max_parallelism: 4,
             count: 2,
@@ -140,6 +146,7 @@ mod tests {
         for p in [1u32, 3, 7] {
             for s in 0..p {
                 let sel = KeySelection {
+                    key_type: KeyType::Long,
                     group: s,
                     max_parallelism: p,
                     count: 50,
@@ -149,7 +156,7 @@ mod tests {
                 assert_eq!(keys.len(), 50);
                 assert!(keys.windows(2).all(|w| w[0] < w[1]));
                 assert!(keys.iter().all(|&k| key_group(k, p) == s));
-                assert_eq!(nth_key(s, p, 49), keys[49]);
+                assert_eq!(nth_key(KeyType::Long, s, p, 49), keys[49]);
             }
         }
         assert_eq!((0..5).map(|i| balanced_count(12, 5, i)).sum::<u64>(), 12);
@@ -160,6 +167,7 @@ mod tests {
     #[test]
     fn a_foreign_key_is_merged_in_sorted_order() {
         let own = KeySelection {
+            key_type: KeyType::Long,
             group: 1,
             max_parallelism: 4,
             count: 6,
@@ -168,6 +176,7 @@ mod tests {
         let plain: Vec<i64> = own.iter().collect();
         for extra in [-1, plain[0] + 1, plain[3] + 1, plain[5] + 100] {
             let with = KeySelection {
+                key_type: KeyType::Long,
                 extra: Some(extra),
                 ..own.clone()
             };

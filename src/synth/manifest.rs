@@ -10,7 +10,7 @@
 use super::blob::values;
 use super::plan::{Plan, list_len, plan};
 use super::state_bytes::{entries, value};
-use super::{KeyType, KeyedKind, Namespace, SynthError, SynthSpec};
+use super::{KeyedKind, Namespace, SynthError, SynthSpec};
 use crate::ids::hex;
 use serde_json::json;
 use std::io::Write;
@@ -22,10 +22,7 @@ pub fn write_manifest(spec: &SynthSpec, out: &mut dyn Write) -> Result<u64, Synt
         path: "the manifest".into(),
         source: e,
     };
-    let key_type = match plan.key_type {
-        KeyType::Tuple1Long => "tuple1-long",
-        KeyType::Long => "long",
-    };
+    let key_type = plan.key_type.name();
     writeln!(out, "{}", header(&plan, spec, key_type)).map_err(io)?;
     let mut lines = 0;
     for v in &plan.vertices {
@@ -38,10 +35,7 @@ pub fn write_manifest(spec: &SynthSpec, out: &mut dyn Write) -> Result<u64, Synt
                 for state in &keyed.states {
                     let mut rng = values(spec.seed, v.index, st.index, k, state);
                     for (w, i, key) in entries(&state.keys, state.namespace) {
-                        let key = match plan.key_type {
-                            KeyType::Tuple1Long => json!([key]),
-                            KeyType::Long => json!(key),
-                        };
+                        let key = plan.key_type.json(key);
                         let value = match state.kind {
                             KeyedKind::Value | KeyedKind::Reducing | KeyedKind::Folding => {
                                 json!(value(&mut rng))

@@ -172,11 +172,83 @@ impl Namespace {
     }
 }
 
+/// The key type. Keys are drawn from candidates 0, 1, 2, …: candidate `c` is the Long
+/// `c`, `Tuple1(c)`, the Int `c`, or the String `"k"` + `c` in 11 digits (so every key has
+/// the same length, and RocksDB's byte order is the candidates').
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyType {
     /// `Tuple1<Long>` (a `keyBy(0)` on a tuple, as in the fixture job).
     Tuple1Long,
     Long,
+    Int,
+    String,
+}
+
+impl KeyType {
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyType::Tuple1Long => "tuple1-long",
+            KeyType::Long => "long",
+            KeyType::Int => "int",
+            KeyType::String => "string",
+        }
+    }
+
+    /// Serialized length of every key.
+    pub fn byte_len(self) -> u64 {
+        match self {
+            KeyType::Tuple1Long | KeyType::Long => 8,
+            KeyType::Int => 4,
+            // StringValue: the length + 1 as one varint byte, then one byte per ASCII char.
+            KeyType::String => 13,
+        }
+    }
+
+    /// The most candidates a key type has.
+    pub fn candidates(self) -> u64 {
+        match self {
+            KeyType::Int => i32::MAX as u64,
+            KeyType::String => 100_000_000_000,
+            _ => i64::MAX as u64,
+        }
+    }
+
+    /// Candidate `c` as a Java value (for its hashCode).
+    pub fn java(self, c: i64) -> crate::keygroup::JavaKey {
+        use crate::keygroup::JavaKey;
+        match self {
+            KeyType::Tuple1Long => JavaKey::Tuple(vec![JavaKey::Long(c)]),
+            KeyType::Long => JavaKey::Long(c),
+            KeyType::Int => JavaKey::Int(c as i32),
+            KeyType::String => JavaKey::String(Self::string(c)),
+        }
+    }
+
+    fn string(c: i64) -> String {
+        format!("k{c:011}")
+    }
+
+    /// Appends candidate `c`'s serialized key.
+    pub fn put(self, buf: &mut Vec<u8>, c: i64) {
+        match self {
+            KeyType::Tuple1Long | KeyType::Long => buf.extend_from_slice(&c.to_be_bytes()),
+            KeyType::Int => buf.extend_from_slice(&(c as i32).to_be_bytes()),
+            KeyType::String => {
+                let s = Self::string(c);
+                buf.push(s.len() as u8 + 1);
+                buf.extend_from_slice(s.as_bytes());
+            }
+        }
+    }
+
+    /// Candidate `c` as the manifest writes it.
+    pub fn json(self, c: i64) -> serde_json::Value {
+        match self {
+            KeyType::Tuple1Long => serde_json::json!([c]),
+            KeyType::Long | KeyType::Int => serde_json::json!(c),
+            KeyType::String => serde_json::json!(Self::string(c)),
+        }
+    }
 }
 
 /// What to generate.

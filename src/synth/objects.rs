@@ -55,6 +55,8 @@ pub fn key_serializer<W: Write>(b: &mut StreamBuilder<W>, key: KeyType) -> Build
     match key {
         KeyType::Tuple1Long => tuple1_long_serializer(b),
         KeyType::Long => singleton(b, &LONG_SERIALIZER),
+        KeyType::Int => singleton(b, &INT_SERIALIZER),
+        KeyType::String => singleton(b, &STRING_SERIALIZER),
     }
 }
 

@@ -101,8 +101,10 @@ impl KeyedPlan {
         let header = 4 + ns.windows(n).max(1) * (ns.byte_len() + 4);
         header
             + match state.kind {
-                KeyedKind::Value | KeyedKind::Reducing | KeyedKind::Folding => HEAP_ENTRY * n,
-                KeyedKind::List => 12 * n + 8 * list_elements(n),
+                KeyedKind::Value | KeyedKind::Reducing | KeyedKind::Folding => {
+                    (state.keys.key_type.byte_len() + 8) * n
+                }
+                KeyedKind::List => (state.keys.key_type.byte_len() + 4) * n + 8 * list_elements(n),
             }
     }
 
@@ -112,13 +114,13 @@ impl KeyedPlan {
         let mut n = 4;
         for s in &self.states {
             let keys = s.keys.len();
-            // Keys are `K ‖ 2A ‖ NS`: a namespace longer than Void's byte adds to each.
-            let records = (s.namespace.byte_len() - 1) * keys
+            // mapping byte, `int` key length, K ‖ 2A ‖ NS, `int` value length, value (a
+            // Long, or a list's elements joined by `,`).
+            let head = 1 + 4 + s.keys.key_type.byte_len() + 1 + s.namespace.byte_len() + 4;
+            let records = head * keys
                 + match s.kind {
-                    KeyedKind::Value | KeyedKind::Reducing | KeyedKind::Folding => {
-                        ROCKS_RECORD * keys
-                    }
-                    KeyedKind::List => (ROCKS_RECORD - 8 - 1) * keys + 9 * list_elements(keys),
+                    KeyedKind::Value | KeyedKind::Reducing | KeyedKind::Folding => 8 * keys,
+                    KeyedKind::List => 9 * list_elements(keys) - keys,
                 };
             n += 1 + column_stream(&s.name, s.kind)?.len() as u64 + records;
         }
@@ -277,8 +279,8 @@ pub fn plan(spec: &SynthSpec) -> Result<Plan, SynthError> {
             (spec.state_bytes / 2 / (per_key * spec.keyed_states as u64 * keyed_entries)).max(1)
         }
     };
-    // Keys of a group are about p apart; keep them well inside a Long.
-    if keys_per_state > (1 << 40) {
+    // Keys of a group are about p apart; keep them well inside the key type's range.
+    if keys_per_state > (1 << 40) || keys_per_state * 4 * p as u64 > spec.key_type.candidates() {
         return Err(spec_error(format!(
             "{keys_per_state} keys per state is too many"
         )));
@@ -316,6 +318,7 @@ pub fn plan(spec: &SynthSpec) -> Result<Plan, SynthError> {
                             kind: spec.keyed_kinds[i as usize % spec.keyed_kinds.len()],
                             namespace: spec.namespace,
                             keys: KeySelection {
+                                key_type: spec.key_type,
                                 group: s,
                                 max_parallelism: p,
                                 count: balanced_count(keys_per_state, p, s),
@@ -393,7 +396,12 @@ fn misplace_one_key(vertices: &mut [VertexPlan], head: usize) -> Result<(), Synt
             ));
         }
         a.keys.count -= 1;
-        b.keys.extra = Some(nth_key(a.keys.group, a.keys.max_parallelism, a.keys.count));
+        b.keys.extra = Some(nth_key(
+            a.keys.key_type,
+            a.keys.group,
+            a.keys.max_parallelism,
+            a.keys.count,
+        ));
         return Ok(());
     }
     Err(spec_error("--misplace-key: no keyed vertex"))

@@ -104,7 +104,7 @@ pub fn write_heap_data(
             out.write_all(&buf)?;
             buf.clear();
         }
-        buf.extend_from_slice(&key.to_be_bytes());
+        keys.key_type.put(&mut buf, key);
         put_value(&mut buf, kind, i, values, false);
     }
     out.write_all(&buf)
@@ -122,7 +122,7 @@ pub fn write_rocks_records(
     namespace: Namespace,
 ) -> io::Result<()> {
     let mut buf = Vec::with_capacity(CHUNK);
-    let klen = (9 + namespace.byte_len()) as i32;
+    let klen = (keys.key_type.byte_len() + 1 + namespace.byte_len()) as i32;
     for (w, i, key) in entries(keys, namespace) {
         if buf.len() + 64 > CHUNK {
             out.write_all(&buf)?;
@@ -130,7 +130,7 @@ pub fn write_rocks_records(
         }
         buf.push(mapping);
         buf.extend_from_slice(&klen.to_be_bytes());
-        buf.extend_from_slice(&key.to_be_bytes());
+        keys.key_type.put(&mut buf, key);
         buf.push(0x2A);
         buf.extend_from_slice(&namespace.bytes(w));
         put_value(&mut buf, kind, i, values, true);
@@ -149,6 +149,7 @@ mod tests {
 
     fn sel(count: u64) -> KeySelection {
         KeySelection {
+            key_type: crate::synth::KeyType::Long,
             group: 3,
             max_parallelism: 4,
             count,

@@ -265,10 +265,7 @@ impl Verifier<'_, '_> {
                         .map(|n| n.lossy())
                         .unwrap_or_default();
                     // Window namespaces are proven by real restores (tests/oracle.rs).
-                    if class.contains("kryo")
-                        || class.contains("Pojo")
-                        || class.contains("Avro")
-                    {
+                    if class.contains("kryo") || class.contains("Pojo") || class.contains("Avro") {
                         unproven.push(format!("{what} serializer {class}"));
                     }
                 }

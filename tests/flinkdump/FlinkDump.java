@@ -87,6 +87,22 @@ public final class FlinkDump {
 		}
 	}
 
+	static final class IntKey implements KeySelector<Long, Integer> {
+		private static final long serialVersionUID = 1L;
+		@Override
+		public Integer getKey(Long v) {
+			return v.intValue();
+		}
+	}
+
+	static final class StringKey implements KeySelector<Long, String> {
+		private static final long serialVersionUID = 1L;
+		@Override
+		public String getKey(Long v) {
+			return "k" + v;
+		}
+	}
+
 	static final class Tuple1Key implements KeySelector<Long, Tuple1<Long>> {
 		private static final long serialVersionUID = 1L;
 		@Override
@@ -216,6 +232,10 @@ public final class FlinkDump {
 					line.put("state", s.name);
 					if (kn[0] instanceof Tuple1) {
 						line.putArray("key").add((Long) ((Tuple1<?>) kn[0]).f0);
+					} else if (kn[0] instanceof Integer) {
+						line.put("key", (Integer) kn[0]);
+					} else if (kn[0] instanceof String) {
+						line.put("key", (String) kn[0]);
 					} else {
 						line.put("key", (Long) kn[0]);
 					}
@@ -341,6 +361,10 @@ public final class FlinkDump {
 			DataStream<String> out;
 			if (keyType.equals("long")) {
 				out = source.keyBy(new LongKey(), Types.LONG).transform("dump " + op.getKey(), Types.STRING, new Dump(op.getValue()));
+			} else if (keyType.equals("int")) {
+				out = source.keyBy(new IntKey(), Types.INT).transform("dump " + op.getKey(), Types.STRING, new Dump(op.getValue()));
+			} else if (keyType.equals("string")) {
+				out = source.keyBy(new StringKey(), Types.STRING).transform("dump " + op.getKey(), Types.STRING, new Dump(op.getValue()));
 			} else if (keyType.equals("tuple1-long")) {
 				TypeInformation<Tuple1<Long>> t = new TupleTypeInfo<>(Types.LONG);
 				out = source.keyBy(new Tuple1Key(), t).transform("dump " + op.getKey(), Types.STRING, new Dump(op.getValue()));
