@@ -170,22 +170,27 @@ impl FileSource {
     }
 }
 
+/// The error for a read of `n` bytes at `offset` of a source of `len` bytes that would
+/// pass its end (`name` says which source), if it would.
+pub fn past_end(name: &dyn Fn() -> String, offset: u64, n: usize, len: u64) -> io::Result<()> {
+    if offset.checked_add(n as u64).is_none_or(|end| end > len) {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!(
+                "{}: read of {n} bytes at offset {offset} past the end ({len} bytes)",
+                name()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl Source for FileSource {
     fn len(&self) -> u64 {
         self.len
     }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        let end = offset.checked_add(buf.len() as u64);
-        if end.is_none_or(|e| e > self.len) {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!(
-                    "read of {} bytes at offset {offset} past the end ({} bytes)",
-                    buf.len(),
-                    self.len
-                ),
-            ));
-        }
+        past_end(&|| self.name(), offset, buf.len(), self.len)?;
         self.file.read_exact_at(buf, offset)
     }
     fn name(&self) -> String {

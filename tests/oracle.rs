@@ -80,14 +80,7 @@ impl Case {
 
     fn convert(&self, sp: &Path, name: &str, extra: &[&str]) -> PathBuf {
         let out = self.dir.path().join(name);
-        let mut args = vec![
-            "convert",
-            sp.to_str().unwrap(),
-            out.to_str().unwrap(),
-            "--minimal",
-        ];
-        args.extend_from_slice(extra);
-        common::savepointfs(&args);
+        common::convert_minimal(sp, &out, extra);
         out
     }
 }

@@ -104,16 +104,7 @@ fn group_of(key: &[u8], max_p: u32) -> usize {
     savepointfs::keygroup::assign_to_key_group(hash, max_p) as usize
 }
 
-fn convert(sp: &Path, out: &Path, extra: &[&str]) {
-    let mut args = vec![
-        "convert",
-        sp.to_str().unwrap(),
-        out.to_str().unwrap(),
-        "--minimal",
-    ];
-    args.extend_from_slice(extra);
-    ok(run(args), "convert");
-}
+use common::convert_minimal as convert;
 
 #[test]
 fn every_key_is_re_filed_into_its_key_group_and_nothing_is_lost() {

@@ -168,15 +168,12 @@ impl Source for ExternalFile {
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        if offset
-            .checked_add(buf.len() as u64)
-            .is_none_or(|end| end > self.len)
-        {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("{}: read past its size {}", self.path.display(), self.len),
-            ));
-        }
+        crate::source::past_end(
+            &|| self.path.display().to_string(),
+            offset,
+            buf.len(),
+            self.len,
+        )?;
         self.file.read_exact_at(buf, offset).map_err(|e| {
             let what = if e.kind() == io::ErrorKind::UnexpectedEof {
                 "shrank since it was measured".to_string()

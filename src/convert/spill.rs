@@ -77,15 +77,7 @@ impl Source for Spill {
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        if offset
-            .checked_add(buf.len() as u64)
-            .is_none_or(|end| end > self.len)
-        {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("{}: read past its end at offset {offset}", self.name()),
-            ));
-        }
+        crate::source::past_end(&|| self.name(), offset, buf.len(), self.len)?;
         self.file.read_exact_at(buf, offset)
     }
 

@@ -57,6 +57,18 @@ pub fn savepointfs(args: &[&str]) -> std::process::Output {
     out
 }
 
+/// `savepointfs convert SP OUT --minimal EXTRA...`, which must succeed.
+pub fn convert_minimal(sp: &std::path::Path, out: &std::path::Path, extra: &[&str]) {
+    let mut args = vec![
+        "convert",
+        sp.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--minimal",
+    ];
+    args.extend_from_slice(extra);
+    savepointfs(&args);
+}
+
 /// The 1.1 memory-backend savepoint.
 pub fn mem11(fixtures: &std::path::Path) -> PathBuf {
     fixtures.join("flink-1.1/savepoints/stateful-udf-migration-itcase-flink1.1-savepoint")

@@ -101,6 +101,20 @@ fn location() -> FileLocation {
     FileLocation::new(crate::v0::Location::default(), "managed-keyed-state-v6")
 }
 
+/// Adds one key group's stream (its records from offset 0).
+fn add(
+    builder: &mut RefileBuilder,
+    stream: &Arc<MultiStream>,
+    info: &KeyedInfo,
+) -> Result<(), Error> {
+    builder.add(&Input {
+        stream,
+        body: 0,
+        info,
+        location: &location(),
+    })
+}
+
 #[test]
 fn records_land_in_their_key_groups_and_subtasks() {
     let dir = tempfile::tempdir().unwrap();
@@ -131,15 +145,7 @@ fn records_land_in_their_key_groups_and_subtasks() {
         }
         let stream = group_stream(g, old_p, &states);
         let info = info(names, Codec::Long, old_p);
-        let loc = location();
-        builder
-            .add(&Input {
-                stream: &stream,
-                body: 0,
-                info: &info,
-                location: &loc,
-            })
-            .unwrap();
+        add(&mut builder, &stream, &info).unwrap();
     }
     let r = builder.finish().unwrap().unwrap();
     let mut got = BTreeSet::new();
@@ -164,15 +170,7 @@ fn keys_without_a_known_hash_are_refused_naming_the_serializer() {
     let mut builder = RefileBuilder::new(Rescale::new(8, 2).unwrap(), dir.path()).unwrap();
     let stream = group_stream(0, 2, &[vec![(1, vec![1])]]);
     let info = info(&["a"], Codec::Opaque(8), 2);
-    let loc = location();
-    let e = builder
-        .add(&Input {
-            stream: &stream,
-            body: 0,
-            info: &info,
-            location: &loc,
-        })
-        .unwrap_err();
+    let e = add(&mut builder, &stream, &info).unwrap_err();
     let text = e.to_string();
     assert!(
         text.contains("hashCode") && text.contains("LongSerializer"),
@@ -185,26 +183,11 @@ fn states_declared_two_ways_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let mut builder = RefileBuilder::new(Rescale::new(8, 2).unwrap(), dir.path()).unwrap();
     let stream = group_stream(0, 2, &[vec![(1, vec![1])]]);
-    let loc = location();
     let first = info(&["a"], Codec::Long, 2);
-    builder
-        .add(&Input {
-            stream: &stream,
-            body: 0,
-            info: &first,
-            location: &loc,
-        })
-        .unwrap();
+    add(&mut builder, &stream, &first).unwrap();
     let mut other = info(&["a"], Codec::Long, 2);
     other.states[0].kind = KeyedStateType::Reducing;
-    let e = builder
-        .add(&Input {
-            stream: &stream,
-            body: 0,
-            info: &other,
-            location: &loc,
-        })
-        .unwrap_err();
+    let e = add(&mut builder, &stream, &other).unwrap_err();
     assert!(e.to_string().contains("state \"a\" differs"), "{e}");
 }
 
@@ -214,7 +197,6 @@ fn damaged_input_names_its_offset() {
     let whole = group_stream(0, 2, &[vec![(1, vec![1; 10]), (2, vec![2; 10])]]);
     let mut bytes = vec![0u8; whole.len() as usize];
     whole.read_at(0, &mut bytes).unwrap();
-    let loc = location();
     let info = info(&["a"], Codec::Long, 2);
     // Truncated inside the second record; then a state id no header declares.
     let mut bad_id = bytes.clone();
@@ -231,14 +213,7 @@ fn damaged_input_names_its_offset() {
             )],
         ));
         let mut builder = RefileBuilder::new(Rescale::new(8, 2).unwrap(), dir.path()).unwrap();
-        let e = builder
-            .add(&Input {
-                stream: &stream,
-                body: 0,
-                info: &info,
-                location: &loc,
-            })
-            .unwrap_err();
+        let e = add(&mut builder, &stream, &info).unwrap_err();
         assert!(e.to_string().contains(needle), "{e}");
     }
 }
