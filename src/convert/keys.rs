@@ -481,7 +481,7 @@ fn check_rocks(
     expected_group: u32,
     max_parallelism: u32,
 ) -> Vec<KeyCheck> {
-    let snap = match super::rocks::RocksSnapshot::open(source.clone(), span) {
+    let snap = match super::rocks::RocksSnapshot::open_keyed(source.clone(), span, Some(key)) {
         Ok(s) => s,
         Err(e) => {
             return vec![KeyCheck {

@@ -146,8 +146,12 @@ impl Cx<'_> {
     ) -> Keyed {
         let fail = not_migratable(loc);
         let key = self.key_snapshot(None, loc)?;
+        let key_codec = match &self.opts.key_serializer {
+            Some(s) => super::keys::codec_of_stream(s),
+            None => Err(SerializerError::malformed("--key-serializer", "not given")),
+        };
         let (source, span) = self.bytes_range(state_handle.bytes(), loc)?;
-        let snapshot = rocks::RocksSnapshot::open(source, span)
+        let snapshot = rocks::RocksSnapshot::open_keyed(source, span, key_codec.as_ref().ok())
             .map_err(|e| fail(format!("RocksDB snapshot: {e}")))?;
         if snapshot.is_empty() {
             return Ok(None);
@@ -174,17 +178,16 @@ impl Cx<'_> {
                 name: c.name.clone(),
                 kind: state_type(kind),
                 value,
-                namespace: Snapshot::of_singleton(
-                    crate::modern::snapshot::VOID_NAMESPACE_SERIALIZER,
-                )
-                .ok_or_else(|| fail("no VoidNamespaceSerializer snapshot".into()))?,
+                namespace: Snapshot::of_singleton(match c.namespace {
+                    rocks::ColumnNamespace::Void => {
+                        crate::modern::snapshot::VOID_NAMESPACE_SERIALIZER
+                    }
+                    rocks::ColumnNamespace::TimeWindow => crate::classnames::TIME_WINDOW_SERIALIZER,
+                })
+                .ok_or_else(|| fail("no namespace serializer snapshot".into()))?,
             });
         }
         let header = proxy::keyed_header(&key, &metas).map_err(Error::format(loc))?;
-        let key_codec = match &self.opts.key_serializer {
-            Some(s) => super::keys::codec_of_stream(s),
-            None => Err(SerializerError::malformed("--key-serializer", "not given")),
-        };
         *info = Some(KeyedInfo {
             key,
             key_codec,

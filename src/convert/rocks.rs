@@ -15,9 +15,32 @@ use crate::v0::rocksdb::{Framing, RecordHead, record_head, value_len};
 use std::io;
 use std::sync::Arc;
 
+/// A column's namespace. Flink 1.1's RocksDB snapshot does not record the namespace
+/// serializer; with the key serializer known, a record's key `K ‖ 2A ‖ NS` tells its
+/// namespace's length: 1 byte `00` (Void, non-windowed state) or 16 bytes (a `TimeWindow`).
+/// A `GlobalWindow` is also 1 byte `00`, so it is taken for Void (a job that registers it
+/// is refused by Flink's namespace serializer check, never misread).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ColumnNamespace {
+    #[default]
+    Void,
+    TimeWindow,
+}
+
+impl ColumnNamespace {
+    pub fn byte_len(self) -> usize {
+        match self {
+            ColumnNamespace::Void => 1,
+            ColumnNamespace::TimeWindow => 16,
+        }
+    }
+}
+
 /// One column of the snapshot: a keyed state.
 pub struct Column {
     pub name: String,
+    /// Found from its records (Void without a key serializer to measure keys by).
+    pub namespace: ColumnNamespace,
     /// `KeyedBackendSerializationProxy` state type (1 VALUE, 2 LIST, 3 REDUCING, 4 FOLDING).
     pub type_ordinal: i32,
     /// The descriptor's value serializer, re-emitted as a fresh stream.
@@ -28,6 +51,8 @@ pub struct Column {
 const STRIDE: u64 = 1024;
 /// The Void namespace: one byte `00` after the `2A` separator.
 const VOID_NAMESPACE: [u8; 2] = [0x2A, 0x00];
+/// The byte between a record's key and its namespace.
+const SEPARATOR: u8 = 0x2A;
 
 #[derive(Clone, Copy)]
 struct Checkpoint {
@@ -57,8 +82,19 @@ fn bad(msg: String) -> io::Error {
 }
 
 impl RocksSnapshot {
-    /// Parses the column header and indexes the records of a stream at `span` of `source`.
+    /// Parses the column header and indexes the records of a stream at `span` of `source`;
+    /// every namespace must be Void.
     pub fn open(source: Arc<dyn Source>, span: Span) -> io::Result<RocksSnapshot> {
+        Self::open_keyed(source, span, None)
+    }
+
+    /// The same, measuring each record's key with `key` (the key serializer), so that a
+    /// column's namespace is known from its bytes (Void or a time window).
+    pub fn open_keyed(
+        source: Arc<dyn Source>,
+        span: Span,
+        key: Option<&super::keys::Codec>,
+    ) -> io::Result<RocksSnapshot> {
         let name = source.name();
         let framing = Framing::parse(&source, span)?;
         let mut columns = Vec::with_capacity(framing.columns());
@@ -74,12 +110,47 @@ impl RocksSnapshot {
             checkpoints: Vec::new(),
             region_len: 0,
         };
-        snap.index()?;
+        snap.index(key)?;
         Ok(snap)
     }
 
+    /// The namespace of a record's key `K ‖ 2A ‖ NS`.
+    fn namespace_of(
+        key: &[u8],
+        codec: Option<&super::keys::Codec>,
+        name: &str,
+        at: u64,
+    ) -> io::Result<ColumnNamespace> {
+        let Some(codec) = codec else {
+            return if key.ends_with(&VOID_NAMESPACE) {
+                Ok(ColumnNamespace::Void)
+            } else {
+                Err(bad(format!(
+                    "{name}: offset {at}: key does not end with 2A 00: only the Void namespace (non-windowed state) is supported without the key serializer"
+                )))
+            };
+        };
+        let mut rest = key;
+        codec.read(&mut rest).map_err(|e| {
+            bad(format!(
+                "{name}: offset {at}: the key cannot be read with the key serializer: {e}"
+            ))
+        })?;
+        match rest {
+            [SEPARATOR, 0] => Ok(ColumnNamespace::Void),
+            [SEPARATOR, ns @ ..] if ns.len() == 16 => Ok(ColumnNamespace::TimeWindow),
+            [SEPARATOR, ns @ ..] => Err(bad(format!(
+                "{name}: offset {at}: a namespace of {} bytes: neither Void nor a time window (only the Void namespace and time windows are supported)",
+                ns.len()
+            ))),
+            _ => Err(bad(format!(
+                "{name}: offset {at}: the key serializer's key is not followed by the 2A separator (is --key-serializer right?)"
+            ))),
+        }
+    }
+
     /// One pass over the records: checks the layout and records checkpoints.
-    fn index(&mut self) -> io::Result<()> {
+    fn index(&mut self, codec: Option<&super::keys::Codec>) -> io::Result<()> {
         let name = self.source.name();
         let mut r = Scan::new(&*self.source, self.records.start, self.records.end());
         let mut out = 2u64; // the first state id
@@ -89,13 +160,19 @@ impl RocksSnapshot {
         while !r.at_end() {
             let RecordHead { at, column, key } = record_head(&mut r, self.columns.len())?;
             let klen = key.len() as u32;
-            if !key.ends_with(&VOID_NAMESPACE) {
+            let ns = Self::namespace_of(key, codec, &name, at)?;
+            let c = &mut self.columns[column as usize];
+            if state != Some(column) {
+                c.namespace = ns;
+            } else if c.namespace != ns {
                 return Err(bad(format!(
-                    "{name}: offset {at}: key does not end with 2A 00: only the Void namespace (non-windowed state) is supported"
+                    "{name}: offset {at}: state {:?} has records of two namespace kinds ({:?}, {ns:?})",
+                    c.name, c.namespace
                 )));
             }
-            let ordered =
-                state != Some(column) || key[..key.len() - 2] > prev_key[..prev_key.len() - 2];
+            // RocksDB lists a column's keys sorted by their bytes (K ‖ 2A ‖ NS); Flink's
+            // restore does not need it, but anything else is not a RocksDB snapshot.
+            let ordered = state != Some(column) || key > &prev_key[..];
             prev_key.clear();
             prev_key.extend_from_slice(key);
             let vlen = value_len(&mut r, at)?;
@@ -113,7 +190,7 @@ impl RocksSnapshot {
                 state = Some(column);
             } else if !ordered {
                 return Err(bad(format!(
-                    "{name}: offset {at}: keys out of order; variable-length keys would need sorting"
+                    "{name}: offset {at}: keys out of order (a RocksDB snapshot lists them sorted)"
                 )));
             }
             if record.is_multiple_of(STRIDE) {
@@ -210,6 +287,7 @@ fn column(g: &javaser::Graph) -> Result<Column, String> {
     let value_serializer = chunks.to_vec(&**g.source()).map_err(|e| e.to_string())?;
     Ok(Column {
         name,
+        namespace: ColumnNamespace::Void,
         type_ordinal,
         value_serializer,
     })
@@ -266,26 +344,29 @@ impl Source for Region {
         let mut record = cp.record;
         let mut run = snap.runs.partition_point(|&(_, last)| last < record);
         while !out.done() && record < snap.record_count {
-            let RecordHead { at, key, .. } = record_head(&mut r, snap.columns.len())?;
+            let RecordHead { at, key, column } = record_head(&mut r, snap.columns.len())?;
             let klen = key.len() as u32 + self.extra() as u32;
+            let ns = snap.columns[column as usize].namespace.byte_len();
             let last = snap.runs.get(run).is_some_and(|&(_, l)| l == record);
             let mut group = self.prefix;
             if last {
                 group.mark_last();
             }
-            if !key.ends_with(&VOID_NAMESPACE) {
+            let sep = key.len().checked_sub(ns + 1);
+            if sep.is_none_or(|s| key[s] != SEPARATOR) {
                 return Err(bad(format!(
                     "{}: offset {at}: record changed since it was indexed",
                     self.name()
                 )));
             }
+            let sep = key.len() - ns - 1;
             // kg ‖ K ‖ NS: the 2A separator dropped, the key group prefixed.
             let k = klen as u64;
             let p = group.len() as u64;
             out.put(pos, &klen.to_be_bytes());
             out.put(pos + 4, group.bytes());
-            out.put(pos + 4 + p, &key[..key.len() - 2]);
-            out.put(pos + 3 + k, &key[key.len() - 1..]);
+            out.put(pos + 4 + p, &key[..sep]);
+            out.put(pos + 4 + p + sep as u64, &key[sep + 1..]);
             let vlen = value_len(&mut r, at)?;
             out.put(pos + 4 + k, &vlen.to_be_bytes());
             let value_at = pos + 8 + k;
@@ -328,7 +409,7 @@ impl Source for Region {
 /// One record of a snapshot, as ranges of the source.
 pub struct Record {
     pub column: u8,
-    /// The key without its `2A 00` separator and Void namespace: `K`.
+    /// The key without its `2A` separator and namespace: `K`.
     pub key: Span,
     pub value: Span,
 }
@@ -346,7 +427,8 @@ impl RocksSnapshot {
             let (at, column, klen) = (head.at, head.column, head.key.len() as u64);
             let vlen = u64::from(value_len(&mut r, at)?);
             r.skip(vlen)?;
-            let key = Span::new(at + 5, klen.saturating_sub(VOID_NAMESPACE.len() as u64));
+            let ns = self.columns[column as usize].namespace.byte_len() as u64 + 1;
+            let key = Span::new(at + 5, klen.saturating_sub(ns));
             let value = Span::new(at + 5 + klen + 4, vlen);
             f(Record { column, key, value })?;
         }
@@ -482,5 +564,81 @@ mod tests {
             }
         }
         assert!(snap.key_group_region(200, 200).is_err());
+    }
+
+    /// One column of `keys` (each a full `K ‖ 2A ‖ NS` key) with value 42.
+    fn column_of(keys: &[Vec<u8>]) -> Arc<dyn Source> {
+        let mut b = 1i32.to_be_bytes().to_vec();
+        b.push(0);
+        b.extend(
+            crate::synth::objects::column_stream("w", crate::synth::KeyedKind::Value).unwrap(),
+        );
+        for key in keys {
+            b.push(0);
+            b.extend((key.len() as i32).to_be_bytes());
+            b.extend(key);
+            b.extend(8i32.to_be_bytes());
+            b.extend(42i64.to_be_bytes());
+        }
+        Arc::new(MemSource::new("s", b))
+    }
+
+    /// A time-window key is found from its bytes with the key serializer, and re-encoded
+    /// as `kg ‖ K ‖ window` (the separator dropped); without the key serializer, or with
+    /// a wrong one, nothing is guessed.
+    #[test]
+    fn time_window_namespaces_are_found_from_the_keys() {
+        let window = |k: i64, start: i64| {
+            let mut key = k.to_be_bytes().to_vec();
+            key.push(0x2A);
+            key.extend(start.to_be_bytes());
+            key.extend((start + 1000).to_be_bytes());
+            key
+        };
+        // The same key in two windows, then another key: sorted as RocksDB lists them.
+        let src = column_of(&[window(7, 0), window(7, 1000), window(9, 0)]);
+        let n = src.len();
+        let long = crate::convert::keys::Codec::Long;
+        let snap =
+            Arc::new(RocksSnapshot::open_keyed(src.clone(), Span::new(0, n), Some(&long)).unwrap());
+        assert_eq!(snap.columns[0].namespace, ColumnNamespace::TimeWindow);
+        let region = snap.key_group_region(3, 8).unwrap();
+        let mut out = vec![0u8; region.len() as usize];
+        region.read_at(0, &mut out).unwrap();
+        let mut want = 0u16.to_be_bytes().to_vec();
+        for (i, key) in [window(7, 0), window(7, 1000), window(9, 0)]
+            .iter()
+            .enumerate()
+        {
+            want.extend(25u32.to_be_bytes());
+            want.push(if i == 2 { 0x83 } else { 3 });
+            want.extend(&key[..8]);
+            want.extend(&key[9..]);
+            want.extend(8u32.to_be_bytes());
+            want.extend(42i64.to_be_bytes());
+        }
+        want.extend(0xFFFFu16.to_be_bytes());
+        assert_eq!(out, want);
+        let e = RocksSnapshot::open(src.clone(), Span::new(0, n))
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("without the key serializer"), "{e}");
+        let int = crate::convert::keys::Codec::Int;
+        let e = RocksSnapshot::open_keyed(src, Span::new(0, n), Some(&int))
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("2A separator"), "{e}");
+        // Out of order, and two namespace kinds in one state.
+        for keys in [
+            vec![window(9, 0), window(7, 0)],
+            vec![
+                window(7, 0),
+                [9i64.to_be_bytes().to_vec(), vec![0x2A, 0]].concat(),
+            ],
+        ] {
+            let src = column_of(&keys);
+            let n = src.len();
+            assert!(RocksSnapshot::open_keyed(src, Span::new(0, n), Some(&long)).is_err());
+        }
     }
 }

@@ -590,10 +590,21 @@ impl Cx<'_> {
             return Err(super::error::needs_key_serializer(loc));
         };
         let (source, span) = self.bytes_range(state_handle.bytes(), loc)?;
-        let snapshot = rocks::RocksSnapshot::open(source, span)
+        let codec = keys::codec_of_stream(key_serializer).ok();
+        let snapshot = rocks::RocksSnapshot::open_keyed(source, span, codec.as_ref())
             .map_err(|e| fail(format!("RocksDB snapshot: {e}")))?;
         if snapshot.is_empty() {
             return Ok(None);
+        }
+        if let Some(c) = snapshot
+            .columns
+            .iter()
+            .find(|c| c.namespace != rocks::ColumnNamespace::Void)
+        {
+            return Err(fail(format!(
+                "state {:?} is time-window state, which is written from RocksDB sources for --target flink-2.3 only",
+                c.name
+            )));
         }
         let header = snapshot
             .header(key_serializer)

@@ -34,7 +34,8 @@ pub fn write_manifest(spec: &SynthSpec, out: &mut dyn Write) -> Result<u64, Synt
                 };
                 for state in &keyed.states {
                     let mut rng = values(spec.seed, v.index, st.index, k, state);
-                    for (w, i, key) in entries(&state.keys, state.namespace) {
+                    let rocks = spec.backend == super::Backend::RocksDb;
+                    for (w, i, key) in entries(&state.keys, state.namespace, rocks) {
                         let key = plan.key_type.json(key);
                         let value = match state.kind {
                             KeyedKind::Value | KeyedKind::Reducing | KeyedKind::Folding => {

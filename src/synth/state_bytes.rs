@@ -37,20 +37,25 @@ pub fn write_operator_bytes(
     write_filler(out, op.filler, rng)
 }
 
-/// A state's entries in the order they are written (and their values drawn): window by
-/// window, each window's entries in key order. Items: (window, entry index, key).
+/// A state's entries in the order they are written (and their values drawn): on the
+/// heap window by window, each window's entries in key order; in RocksDB in key order,
+/// as RocksDB sorts `K ‖ 2A ‖ NS` (entry `i` is in window `i % spread`). Items:
+/// (window, entry index, key).
 pub fn entries(
     keys: &KeySelection,
     namespace: Namespace,
-) -> impl Iterator<Item = (u64, u64, i64)> + '_ {
+    rocks: bool,
+) -> Box<dyn Iterator<Item = (u64, u64, i64)> + '_> {
     let spread = namespace.spread();
-    (0..spread).flat_map(move |w| {
-        keys.iter()
-            .enumerate()
-            .map(|(i, k)| (i as u64, k))
+    let indexed = move || keys.iter().enumerate().map(|(i, k)| (i as u64, k));
+    if rocks {
+        return Box::new(indexed().map(move |(i, k)| (i % spread, i, k)));
+    }
+    Box::new((0..spread).flat_map(move |w| {
+        indexed()
             .filter(move |(i, _)| i % spread == w)
             .map(move |(i, k)| (w, i, k))
-    })
+    }))
 }
 
 /// Appends one value: a Long or, for list state, `int n` and n Longs
@@ -92,7 +97,7 @@ pub fn write_heap_data(
         buf.extend_from_slice(&namespace.bytes(0));
         buf.extend_from_slice(&0i32.to_be_bytes());
     }
-    for (w, i, key) in entries(keys, namespace) {
+    for (w, i, key) in entries(keys, namespace, false) {
         if current != Some(w) {
             current = Some(w);
             let count = (n + namespace.spread() - 1 - w) / namespace.spread();
@@ -123,7 +128,7 @@ pub fn write_rocks_records(
 ) -> io::Result<()> {
     let mut buf = Vec::with_capacity(CHUNK);
     let klen = (keys.key_type.byte_len() + 1 + namespace.byte_len()) as i32;
-    for (w, i, key) in entries(keys, namespace) {
+    for (w, i, key) in entries(keys, namespace, true) {
         if buf.len() + 64 > CHUNK {
             out.write_all(&buf)?;
             buf.clear();
