@@ -214,8 +214,8 @@ fn flink_2_3_reads_back_every_value_with_and_without_rescaling() {
     }
 }
 
-/// Flink 1.10.3 from a filesystem source of time-window state, in its heap layout and in
-/// its RocksDB layout.
+/// Flink 1.10.3 from a filesystem source of time-window state keyed by
+/// `Tuple2<Long, String>`, in its heap layout and in its RocksDB layout.
 #[test]
 fn flink_1_10_reads_back_every_value_in_both_layouts() {
     let Some(c) = Case::new() else { return };
@@ -229,6 +229,8 @@ fn flink_1_10_reads_back_every_value_in_both_layouts() {
             "filesystem",
             "--namespace",
             "time-window",
+            "--key-type",
+            "tuple2-long-string",
         ],
     );
     let n = value_lines(&manifest);

@@ -51,6 +51,8 @@ pub enum KeyTypeArg {
     Int,
     /// `String` keys: "k" and 11 digits.
     String,
+    /// `Tuple2<Long, String>` keys.
+    Tuple2LongString,
 }
 
 #[derive(clap::Args)]
@@ -153,6 +155,7 @@ impl SynthArgs {
                 KeyTypeArg::Long => KeyType::Long,
                 KeyTypeArg::Int => KeyType::Int,
                 KeyTypeArg::String => KeyType::String,
+                KeyTypeArg::Tuple2LongString => KeyType::Tuple2LongString,
             },
             external_dir: self.external_dir.clone(),
             seed: self.seed,

@@ -173,8 +173,9 @@ impl Namespace {
 }
 
 /// The key type. Keys are drawn from candidates 0, 1, 2, …: candidate `c` is the Long
-/// `c`, `Tuple1(c)`, the Int `c`, or the String `"k"` + `c` in 11 digits (so every key has
-/// the same length, and RocksDB's byte order is the candidates').
+/// `c`, `Tuple1(c)`, the Int `c`, the String `"k"` + `c` in 11 digits, or
+/// `Tuple2(c, "s" + c mod 10^7 in 7 digits)` (so every key of a type has the same length,
+/// and RocksDB's byte order is the candidates').
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyType {
     /// `Tuple1<Long>` (a `keyBy(0)` on a tuple, as in the fixture job).
@@ -182,6 +183,8 @@ pub enum KeyType {
     Long,
     Int,
     String,
+    /// `Tuple2<Long, String>`.
+    Tuple2LongString,
 }
 
 impl KeyType {
@@ -191,6 +194,7 @@ impl KeyType {
             KeyType::Long => "long",
             KeyType::Int => "int",
             KeyType::String => "string",
+            KeyType::Tuple2LongString => "tuple2-long-string",
         }
     }
 
@@ -201,6 +205,7 @@ impl KeyType {
             KeyType::Int => 4,
             // StringValue: the length + 1 as one varint byte, then one byte per ASCII char.
             KeyType::String => 13,
+            KeyType::Tuple2LongString => 8 + 9,
         }
     }
 
@@ -221,6 +226,9 @@ impl KeyType {
             KeyType::Long => JavaKey::Long(c),
             KeyType::Int => JavaKey::Int(c as i32),
             KeyType::String => JavaKey::String(Self::string(c)),
+            KeyType::Tuple2LongString => {
+                JavaKey::Tuple(vec![JavaKey::Long(c), JavaKey::String(Self::second(c))])
+            }
         }
     }
 
@@ -228,15 +236,26 @@ impl KeyType {
         format!("k{c:011}")
     }
 
+    /// A `Tuple2` key's second field.
+    fn second(c: i64) -> String {
+        format!("s{:07}", c % 10_000_000)
+    }
+
+    /// Appends a `StringValue` of ASCII text: its length + 1 (one varint byte), the chars.
+    fn put_ascii(buf: &mut Vec<u8>, s: &str) {
+        buf.push(s.len() as u8 + 1);
+        buf.extend_from_slice(s.as_bytes());
+    }
+
     /// Appends candidate `c`'s serialized key.
     pub fn put(self, buf: &mut Vec<u8>, c: i64) {
         match self {
             KeyType::Tuple1Long | KeyType::Long => buf.extend_from_slice(&c.to_be_bytes()),
             KeyType::Int => buf.extend_from_slice(&(c as i32).to_be_bytes()),
-            KeyType::String => {
-                let s = Self::string(c);
-                buf.push(s.len() as u8 + 1);
-                buf.extend_from_slice(s.as_bytes());
+            KeyType::String => Self::put_ascii(buf, &Self::string(c)),
+            KeyType::Tuple2LongString => {
+                buf.extend_from_slice(&c.to_be_bytes());
+                Self::put_ascii(buf, &Self::second(c));
             }
         }
     }
@@ -247,6 +266,7 @@ impl KeyType {
             KeyType::Tuple1Long => serde_json::json!([c]),
             KeyType::Long | KeyType::Int => serde_json::json!(c),
             KeyType::String => serde_json::json!(Self::string(c)),
+            KeyType::Tuple2LongString => serde_json::json!([c, Self::second(c)]),
         }
     }
 }

@@ -51,12 +51,26 @@ pub fn tuple1_long_serializer<W: Write>(b: &mut StreamBuilder<W>) -> BuildResult
     Ok(h)
 }
 
+/// `TupleSerializer(Tuple2, [LongSerializer, StringSerializer])`, its length not yet
+/// computed (-2), as for `Tuple1`.
+pub fn tuple2_long_string_serializer<W: Write>(b: &mut StreamBuilder<W>) -> BuildResult<Handle> {
+    let h = b.begin_object(&TUPLE_SERIALIZER)?;
+    b.field_int(2)?;
+    b.field_int(-2)?;
+    b.begin_object_array(&TYPE_SERIALIZER_ARRAY, 2)?;
+    singleton(b, &LONG_SERIALIZER)?;
+    singleton(b, &STRING_SERIALIZER)?;
+    b.class_object(&TUPLE2)?;
+    Ok(h)
+}
+
 pub fn key_serializer<W: Write>(b: &mut StreamBuilder<W>, key: KeyType) -> BuildResult<Handle> {
     match key {
         KeyType::Tuple1Long => tuple1_long_serializer(b),
         KeyType::Long => singleton(b, &LONG_SERIALIZER),
         KeyType::Int => singleton(b, &INT_SERIALIZER),
         KeyType::String => singleton(b, &STRING_SERIALIZER),
+        KeyType::Tuple2LongString => tuple2_long_string_serializer(b),
     }
 }
 

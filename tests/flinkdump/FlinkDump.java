@@ -103,6 +103,14 @@ public final class FlinkDump {
 		}
 	}
 
+	static final class Tuple2Key implements KeySelector<Long, Tuple2<Long, String>> {
+		private static final long serialVersionUID = 1L;
+		@Override
+		public Tuple2<Long, String> getKey(Long v) {
+			return Tuple2.of(v, "s");
+		}
+	}
+
 	static final class Tuple1Key implements KeySelector<Long, Tuple1<Long>> {
 		private static final long serialVersionUID = 1L;
 		@Override
@@ -232,6 +240,9 @@ public final class FlinkDump {
 					line.put("state", s.name);
 					if (kn[0] instanceof Tuple1) {
 						line.putArray("key").add((Long) ((Tuple1<?>) kn[0]).f0);
+					} else if (kn[0] instanceof Tuple2) {
+						Tuple2<?, ?> t = (Tuple2<?, ?>) kn[0];
+						line.putArray("key").add((Long) t.f0).add((String) t.f1);
 					} else if (kn[0] instanceof Integer) {
 						line.put("key", (Integer) kn[0]);
 					} else if (kn[0] instanceof String) {
@@ -365,6 +376,9 @@ public final class FlinkDump {
 				out = source.keyBy(new IntKey(), Types.INT).transform("dump " + op.getKey(), Types.STRING, new Dump(op.getValue()));
 			} else if (keyType.equals("string")) {
 				out = source.keyBy(new StringKey(), Types.STRING).transform("dump " + op.getKey(), Types.STRING, new Dump(op.getValue()));
+			} else if (keyType.equals("tuple2-long-string")) {
+				TypeInformation<Tuple2<Long, String>> t = new TupleTypeInfo<>(Types.LONG, Types.STRING);
+				out = source.keyBy(new Tuple2Key(), t).transform("dump " + op.getKey(), Types.STRING, new Dump(op.getValue()));
 			} else if (keyType.equals("tuple1-long")) {
 				TypeInformation<Tuple1<Long>> t = new TupleTypeInfo<>(Types.LONG);
 				out = source.keyBy(new Tuple1Key(), t).transform("dump " + op.getKey(), Types.STRING, new Dump(op.getValue()));
