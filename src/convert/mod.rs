@@ -16,6 +16,7 @@ mod metadata;
 mod metadata_modern;
 mod modern_files;
 pub(crate) mod native;
+mod native_files;
 pub mod refile;
 pub mod relayout;
 pub mod rename;

@@ -6,9 +6,10 @@
 use super::FileKind;
 use super::error::{Error, FileLocation, SerializerError, needs_key_serializer};
 use super::heap_reframe::heap_records;
+use super::native_files::rocks_records;
 use super::snapshots::{self, Role, snapshot_of_stream};
 use super::subtask::{
-    Cx, FileResult, Keyed, KeyedInfo, handle_classes, kv_classes, not_migratable, rocks_records,
+    Cx, FileResult, Keyed, KeyedInfo, handle_classes, kv_classes, not_migratable,
 };
 use super::{native, rocks};
 use crate::modern::proxy::{self, Distribution, KeyedStateMeta, KeyedStateType};

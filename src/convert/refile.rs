@@ -342,13 +342,6 @@ impl Refiled {
             },
         ))
     }
-
-    /// Bytes held in memory (the chunk index).
-    pub fn held_bytes(&self) -> usize {
-        let group =
-            |g: &Vec<Box<[(u64, u32)]>>| 24 + g.iter().map(|c| 16 + c.len() * 16).sum::<usize>();
-        self.chunks.iter().map(group).sum::<usize>() + self.records.len() * 8
-    }
 }
 
 /// The pass over one input.

@@ -4,14 +4,11 @@
 use super::FileKind;
 use super::error::{Error, FileLocation};
 use super::external::ExternalPolicy;
-use super::heap_reframe::{HeapStateData, heap_records};
-use super::{keys, native, relayout, rocks};
+use super::{keys, native};
 use crate::javaser::{self, Chunk, Value};
 use crate::source::{Source, Span};
 use crate::stream::{MultiStream, Piece};
-use crate::v0::{
-    Bytes, ChainEntry, HeapSnapshot, KvSnapshot, StateHandle, StateKind, SubtaskModel,
-};
+use crate::v0::{Bytes, ChainEntry, KvSnapshot, StateHandle, SubtaskModel};
 use std::sync::Arc;
 
 /// A converted file: its bytes, the Flink 1.1 handle class(es) they came from, and
@@ -275,7 +272,11 @@ impl Cx<'_> {
         }
     }
 
-    fn bytes_piece(&self, bytes: Bytes, location: &FileLocation) -> Result<Piece, Error> {
+    pub(super) fn bytes_piece(
+        &self,
+        bytes: Bytes,
+        location: &FileLocation,
+    ) -> Result<Piece, Error> {
         let (source, span) = self.bytes_range(bytes, location)?;
         Ok(Piece::range(source, span))
     }
@@ -477,164 +478,6 @@ impl Cx<'_> {
             Err(e) => Some(Err(e)),
         }
     }
-
-    /// Native: the head operator's keyed state as one key-group stream (§7.3), in the
-    /// source's layout or, where keys and values can be measured, the other one.
-    fn managed_keyed_state(&self) -> Option<FileResult> {
-        self.keyed_file(FileKind::ManagedKeyedState, |k, loc| {
-            let source_layout = if k.rocks.is_some() {
-                KeyedLayout::RocksDb
-            } else {
-                KeyedLayout::Heap
-            };
-            let layout = self.opts.keyed_layout.unwrap_or(source_layout);
-            let built = match k.rocks {
-                Some(h) => self.rocks_keyed(h, k.key_group, layout, loc),
-                None => self.heap_keyed(k.entry, k.key_group, layout, loc),
-            };
-            let handle = format!(
-                "key group {} of {} in the {} layout",
-                k.key_group,
-                kv_classes(k.entry),
-                layout.name()
-            );
-            (built, handle)
-        })
-    }
-
-    /// Header and body from heap snapshots.
-    fn heap_keyed(
-        &self,
-        entry: &ChainEntry,
-        key_group: u32,
-        layout: KeyedLayout,
-        loc: &FileLocation,
-    ) -> Keyed {
-        let fail = not_migratable(loc);
-        let heaps = native::heap_states(entry).map_err(Error::header(loc))?;
-        let header = native::heap_header(&self.model.graph, &heaps).map_err(Error::header(loc))?;
-        if layout == KeyedLayout::Heap {
-            let data_piece = |h: &HeapSnapshot| -> Result<(Piece, i32), Error> {
-                let piece = self.bytes_piece(h.data.clone(), loc)?;
-                let namespaces = native::first_int(&piece).map_err(|e| {
-                    fail(format!(
-                        "state {:?}: cannot read its namespace count: {e}",
-                        h.state_name
-                    ))
-                })?;
-                Ok((piece, namespaces))
-            };
-            return Ok(Some((
-                header,
-                native::heap_body(&heaps, key_group, &data_piece)?,
-            )));
-        }
-        // The RocksDB body is the canonical records' framing: re-framed on read, with
-        // memory bounded by checkpoints, not entries (heap_reframe.rs).
-        let mut states = Vec::with_capacity(heaps.len());
-        for (name, h) in &heaps {
-            states.push(self.heap_state_data(name, h, "the RocksDB layout", loc)?);
-        }
-        let records = heap_records(states, key_group, self.parallelism).map_err(fail)?;
-        Ok(records.map(|r| (header, vec![r])))
-    }
-
-    /// A heap state's data with its codecs, for re-framing as records in `layout`; a
-    /// list state's values become delimited element lists, as RocksDB-style layouts
-    /// hold them.
-    pub(super) fn heap_state_data(
-        &self,
-        name: &str,
-        h: &HeapSnapshot,
-        layout: &str,
-        loc: &FileLocation,
-    ) -> Result<HeapStateData, Error> {
-        let graph = &self.model.graph;
-        let codec = |node| {
-            keys::Codec::of(graph, node).map_err(|s| not_migratable(loc)(format!(
-                "state {name:?}: {layout} needs every key, namespace and value measured, and {s} cannot be read"
-            )))
-        };
-        let value = codec(h.state_serializer)?;
-        let list = match (&h.kind, &value) {
-            (StateKind::List, keys::Codec::List(element)) => Some((**element).clone()),
-            (StateKind::List, other) => {
-                return Err(not_migratable(loc)(format!(
-                    "list state {name:?} whose serializer is not an ArrayListSerializer ({other:?})"
-                )));
-            }
-            _ => None,
-        };
-        let (source, span) = self.bytes_range(h.data.clone(), loc)?;
-        Ok(HeapStateData {
-            source,
-            span,
-            key: codec(h.key_serializer)?,
-            namespace: codec(h.namespace_serializer)?,
-            value,
-            list,
-        })
-    }
-
-    /// Header and body from a RocksDB fully-async snapshot; `None` without records
-    /// (Flink skips a key group at offset 0, so a subtask without records gets no handle).
-    fn rocks_keyed(
-        &self,
-        state_handle: &StateHandle,
-        key_group: u32,
-        layout: KeyedLayout,
-        loc: &FileLocation,
-    ) -> Keyed {
-        let fail = not_migratable(loc);
-        let Some(key_serializer) = &self.opts.key_serializer else {
-            return Err(super::error::needs_key_serializer(loc));
-        };
-        let (source, span) = self.bytes_range(state_handle.bytes(), loc)?;
-        let codec = keys::codec_of_stream(key_serializer).ok();
-        let snapshot = rocks::RocksSnapshot::open_keyed(source, span, codec.as_ref())
-            .map_err(|e| fail(format!("RocksDB snapshot: {e}")))?;
-        if snapshot.is_empty() {
-            return Ok(None);
-        }
-        if let Some(c) = snapshot
-            .columns
-            .iter()
-            .find(|c| c.namespace != rocks::ColumnNamespace::Void)
-        {
-            return Err(fail(format!(
-                "state {:?} is time-window state, which is written from RocksDB sources for --target flink-2.3 only",
-                c.name
-            )));
-        }
-        let header = snapshot
-            .header(key_serializer)
-            .map_err(Error::header(loc))?;
-        if layout == KeyedLayout::Heap {
-            return Ok(Some((
-                header,
-                relayout::rocks_to_heap(&snapshot, key_group).map_err(fail)?,
-            )));
-        }
-        Ok(Some((
-            header,
-            vec![rocks_records(snapshot, key_group, self.parallelism, loc)?],
-        )))
-    }
-}
-
-/// A RocksDB snapshot's records re-encoded as key group `key_group` (on read), with
-/// max parallelism = the task's parallelism (every key of 1.1 subtask i is in group i).
-pub(super) fn rocks_records(
-    snapshot: rocks::RocksSnapshot,
-    key_group: u32,
-    parallelism: u32,
-    loc: &FileLocation,
-) -> Result<Piece, Error> {
-    let region = Arc::new(snapshot)
-        .key_group_region(key_group, parallelism)
-        .map_err(not_migratable(loc))?;
-    let len = region.len();
-    Ok(Piece::range(region, Span::new(0, len)))
 }
 
 /// The keyed state a keyed stream is made from.
