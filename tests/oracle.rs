@@ -181,6 +181,12 @@ fn flink_2_3_reads_back_every_value_with_and_without_rescaling() {
             "heap",
         ),
     ] {
+        // String values from the RocksDB source (its list elements joined by `,`).
+        let values = if source == "rocksdb" {
+            "string"
+        } else {
+            "long"
+        };
         let (sp, manifest) = c.synth(
             name,
             &[
@@ -193,6 +199,8 @@ fn flink_2_3_reads_back_every_value_with_and_without_rescaling() {
                 namespace,
                 "--key-type",
                 key,
+                "--value-type",
+                values,
             ],
         );
         let out = c.convert(
@@ -216,7 +224,8 @@ fn flink_2_3_reads_back_every_value_with_and_without_rescaling() {
 }
 
 /// Flink 1.10.3 from a filesystem source of time-window state keyed by
-/// `Tuple2<Long, String>`, in its heap layout and in its RocksDB layout.
+/// `Tuple2<Long, String>` with `String` values, in its heap layout and in its RocksDB
+/// layout.
 #[test]
 fn flink_1_10_reads_back_every_value_in_both_layouts() {
     let Some(c) = Case::new() else { return };
@@ -232,6 +241,8 @@ fn flink_1_10_reads_back_every_value_in_both_layouts() {
             "time-window",
             "--key-type",
             "tuple2-long-string",
+            "--value-type",
+            "string",
         ],
     );
     let n = value_lines(&manifest);

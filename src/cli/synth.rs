@@ -3,7 +3,9 @@
 //! rules and the size accounting are documented in `savepointfs::synth`.
 
 use super::{CliResult, Failure};
-use savepointfs::synth::{self, Backend, KeyType, KeyedKind, Namespace, RocksDbMode, SynthSpec};
+use savepointfs::synth::{
+    self, Backend, KeyType, KeyedKind, Namespace, RocksDbMode, SynthSpec, ValueType,
+};
 use std::path::PathBuf;
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -29,6 +31,14 @@ pub enum StateKindArg {
     Reducing,
     /// `FoldingState<Long, Long>` (a user fold function from 0L).
     Folding,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum ValueTypeArg {
+    /// `Long` values (below 10^6).
+    Long,
+    /// `String` values: "v" and 6 digits.
+    String,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -82,6 +92,9 @@ pub struct SynthArgs {
     /// The namespace of every keyed state.
     #[arg(long, value_enum, default_value = "void")]
     pub namespace: NamespaceArg,
+    /// The value type of every keyed state (and of list elements).
+    #[arg(long, value_enum, default_value = "long")]
+    pub value_type: ValueTypeArg,
     /// Keys per keyed state, over all subtasks [default: about half of --state-bytes as keyed data].
     #[arg(long)]
     pub keys: Option<u64>,
@@ -148,6 +161,10 @@ impl SynthArgs {
                 NamespaceArg::Void => Namespace::Void,
                 NamespaceArg::TimeWindow => Namespace::TimeWindow,
                 NamespaceArg::GlobalWindow => Namespace::GlobalWindow,
+            },
+            value_type: match self.value_type {
+                ValueTypeArg::Long => ValueType::Long,
+                ValueTypeArg::String => ValueType::String,
             },
             keys: self.keys,
             key_type: match self.key_type {

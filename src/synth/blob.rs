@@ -180,7 +180,7 @@ fn kv_states<W: Write>(
             b.field_int(kp.states.len() as i32)?;
             b.block_int(kp.states.len() as i32)?;
             for st in &kp.states {
-                objects::state_descriptor(b, Text::New(&st.name), st.kind)?;
+                objects::state_descriptor(b, Text::New(&st.name), st.kind, st.value_type)?;
             }
             b.end_annotation()?;
         }
@@ -214,8 +214,7 @@ fn heap_snapshots<W: Write>(
         let target = cx.target.clone();
         if kp.store == KeyedStore::Filesystem {
             let uri = cx.files.write(size, |w| {
-                write_heap_data(w, &st.keys, &mut rng, st.kind, st.namespace)
-                    .map_err(|e| body_error(e, &target))
+                write_heap_data(w, st, &mut rng).map_err(|e| body_error(e, &target))
             })?;
             b.begin_object(match st.kind {
                 KeyedKind::Value => &FS_VALUE_STATE_SNAPSHOT,
@@ -234,14 +233,8 @@ fn heap_snapshots<W: Write>(
             })?;
             // AbstractMemStateSnapshot.data, then its serializer fields.
             b.begin_primitive_array(&BYTE_ARRAY, array_len(size)?)?;
-            write_heap_data(
-                &mut ArrayBodyWriter(b),
-                &st.keys,
-                &mut rng,
-                st.kind,
-                st.namespace,
-            )
-            .map_err(|e| body_error(e, &target))?;
+            write_heap_data(&mut ArrayBodyWriter(b), st, &mut rng)
+                .map_err(|e| body_error(e, &target))?;
         }
         match key_serializer {
             Some(h) => b.reference(h)?,
@@ -260,7 +253,7 @@ fn heap_snapshots<W: Write>(
                 )?)
             }
         }
-        let serializer = objects::state_descriptor(b, Text::Ref(name), st.kind)?;
+        let serializer = objects::state_descriptor(b, Text::Ref(name), st.kind, st.value_type)?;
         objects::state_serializer(b, serializer, st.kind)?;
     }
     Ok(())
@@ -281,12 +274,11 @@ fn rocks_stream(
         .map_err(io)?;
     for (m, st) in kp.states.iter().enumerate() {
         w.write_all(&[m as u8]).map_err(io)?;
-        w.write_all(&objects::column_stream(&st.name, st.kind)?)
+        w.write_all(&objects::column_stream(&st.name, st.kind, st.value_type)?)
             .map_err(io)?;
     }
     for (m, st) in kp.states.iter().enumerate() {
-        write_rocks_records(w, m as u8, &st.keys, &mut values(st), st.kind, st.namespace)
-            .map_err(io)?;
+        write_rocks_records(w, m as u8, st, &mut values(st)).map_err(io)?;
     }
     Ok(())
 }

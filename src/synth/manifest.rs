@@ -39,11 +39,14 @@ pub fn write_manifest(spec: &SynthSpec, out: &mut dyn Write) -> Result<u64, Synt
                         let key = plan.key_type.json(key);
                         let value = match state.kind {
                             KeyedKind::Value | KeyedKind::Reducing | KeyedKind::Folding => {
-                                json!(value(&mut rng))
+                                state.value_type.json(value(&mut rng))
                             }
                             KeyedKind::List => {
                                 let n = list_len(i);
-                                json!((0..n).map(|_| value(&mut rng)).collect::<Vec<_>>())
+                                let values: Vec<_> = (0..n)
+                                    .map(|_| state.value_type.json(value(&mut rng)))
+                                    .collect();
+                                json!(values)
                             }
                         };
                         let line = json!({
@@ -107,7 +110,7 @@ fn header(plan: &Plan, spec: &SynthSpec, key_type: &str) -> serde_json::Value {
                         "kind": state.kind.name(),
                         "key": key_type,
                         "namespace": state.namespace.name(),
-                        "value": "long",
+                        "value": state.value_type.name(),
                     }));
                 }
             }

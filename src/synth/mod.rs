@@ -109,6 +109,52 @@ impl KeyedKind {
     }
 }
 
+/// The value type of every keyed state of a synthetic job (list elements too): a drawn
+/// number `v` is the `Long` `v`, or the `String` `"v"` + `v` in 6 digits, which
+/// serializes to the same 8 bytes (so sizes do not depend on it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ValueType {
+    #[default]
+    Long,
+    String,
+}
+
+impl ValueType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ValueType::Long => "long",
+            ValueType::String => "string",
+        }
+    }
+
+    /// Appends drawn value `v` (below 10^6) serialized.
+    pub fn put(self, buf: &mut Vec<u8>, v: i64) {
+        match self {
+            ValueType::Long => buf.extend_from_slice(&v.to_be_bytes()),
+            ValueType::String => {
+                // StringValue: length + 1 (one varint byte), then the ASCII chars.
+                buf.push(8);
+                buf.extend_from_slice(format!("v{v:06}").as_bytes());
+            }
+        }
+    }
+
+    pub fn json(self, v: i64) -> serde_json::Value {
+        match self {
+            ValueType::Long => serde_json::json!(v),
+            ValueType::String => serde_json::json!(format!("v{v:06}")),
+        }
+    }
+
+    /// A fold's initial value, serialized: `0L`, or the empty String.
+    pub fn fold_initial(self) -> Vec<u8> {
+        match self {
+            ValueType::Long => 0i64.to_be_bytes().to_vec(),
+            ValueType::String => vec![1],
+        }
+    }
+}
+
 /// The namespace of every keyed state of a synthetic job. Time windows are 3 per state:
 /// entry `i` of a subtask's state sits in window `i % 3`, `[1000 w, 1000 (w + 1))`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -287,6 +333,8 @@ pub struct SynthSpec {
     pub keyed_kinds: Vec<KeyedKind>,
     /// Their namespace.
     pub namespace: Namespace,
+    /// Their value type.
+    pub value_type: ValueType,
     /// Keys per keyed state, over all subtasks; `None` = derived from `state_bytes`.
     pub keys: Option<u64>,
     pub key_type: KeyType,
@@ -317,6 +365,7 @@ impl Default for SynthSpec {
             keyed_states: 1,
             keyed_kinds: vec![KeyedKind::Value],
             namespace: Namespace::Void,
+            value_type: ValueType::Long,
             keys: None,
             key_type: KeyType::Tuple1Long,
             external_dir: None,

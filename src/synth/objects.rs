@@ -9,7 +9,7 @@
 use super::SynthError;
 use super::plan::FunctionState;
 use super::state_bytes::write_filler;
-use super::{KeyType, KeyedKind};
+use super::{KeyType, KeyedKind, ValueType};
 use crate::javaser::builder::{
     ArrayBodyWriter, BuildError, BuildResult, ClassSpec, CountingWriter, Handle, StreamBuilder,
 };
@@ -82,6 +82,7 @@ pub fn state_descriptor<W: Write>(
     b: &mut StreamBuilder<W>,
     name: Text<'_>,
     kind: KeyedKind,
+    value: ValueType,
 ) -> BuildResult<Handle> {
     b.begin_object(match kind {
         KeyedKind::Value => &VALUE_STATE_DESCRIPTOR,
@@ -90,14 +91,21 @@ pub fn state_descriptor<W: Write>(
         KeyedKind::Folding => &FOLDING_STATE_DESCRIPTOR,
     })?;
     // StateDescriptor: name, serializer, then writeObject's `boolean hasDefault` (and a
-    // default value as `int length` + its serialized bytes: a fold's initial value 0L).
+    // default value as `int length` + its serialized bytes: a fold's initial value).
     text(b, name)?;
-    let serializer = singleton(b, &LONG_SERIALIZER)?;
+    let serializer = singleton(
+        b,
+        match value {
+            ValueType::Long => &LONG_SERIALIZER,
+            ValueType::String => &STRING_SERIALIZER,
+        },
+    )?;
     match kind {
         KeyedKind::Folding => {
+            let initial = value.fold_initial();
             b.block_boolean(true)?;
-            b.block_int(8)?;
-            b.block_long(0)?;
+            b.block_int(initial.len() as i32)?;
+            b.block_bytes(&initial)?;
         }
         _ => b.block_boolean(false)?,
     }
@@ -214,9 +222,9 @@ pub fn function_stream_size(f: &FunctionState) -> Result<u64, SynthError> {
 
 /// One RocksDB column header's Java stream: a fresh `ObjectOutputStream` holding the
 /// column's `ValueStateDescriptor` (legacy-formats.md §2.5).
-pub fn column_stream(name: &str, kind: KeyedKind) -> Result<Vec<u8>, SynthError> {
+pub fn column_stream(name: &str, kind: KeyedKind, value: ValueType) -> Result<Vec<u8>, SynthError> {
     let mut b = StreamBuilder::new(Vec::new(), "RocksDB column descriptor", 0)?;
-    state_descriptor(&mut b, Text::New(name), kind)?;
+    state_descriptor(&mut b, Text::New(name), kind, value)?;
     Ok(b.finish()?)
 }
 
@@ -249,7 +257,7 @@ mod tests {
 
     #[test]
     fn column_stream_is_one_value_state_descriptor() {
-        let s = column_stream("state-0", KeyedKind::Value).unwrap();
+        let s = column_stream("state-0", KeyedKind::Value, ValueType::Long).unwrap();
         let g = parse(s);
         let root = g.roots().next().unwrap().node().unwrap();
         assert_eq!(

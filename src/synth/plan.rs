@@ -6,7 +6,9 @@
 use super::javamap::{JavaHashMap, string_hash};
 use super::keys::{KeySelection, balanced_count, nth_key};
 use super::objects::{column_stream, function_stream_size};
-use super::{Backend, KeyType, KeyedKind, Namespace, RocksDbMode, SynthError, SynthSpec};
+use super::{
+    Backend, KeyType, KeyedKind, Namespace, RocksDbMode, SynthError, SynthSpec, ValueType,
+};
 use crate::prng::Prng;
 
 /// `FsStateBackend`'s default file-state threshold: state up to this size stays inline.
@@ -69,6 +71,7 @@ pub struct StatePlan {
     pub name: String,
     pub kind: KeyedKind,
     pub namespace: Namespace,
+    pub value_type: ValueType,
     pub keys: KeySelection,
 }
 
@@ -122,7 +125,7 @@ impl KeyedPlan {
                     KeyedKind::Value | KeyedKind::Reducing | KeyedKind::Folding => 8 * keys,
                     KeyedKind::List => 9 * list_elements(keys) - keys,
                 };
-            n += 1 + column_stream(&s.name, s.kind)?.len() as u64 + records;
+            n += 1 + column_stream(&s.name, s.kind, s.value_type)?.len() as u64 + records;
         }
         Ok(n)
     }
@@ -317,6 +320,7 @@ pub fn plan(spec: &SynthSpec) -> Result<Plan, SynthError> {
                             name: format!("state-{i}"),
                             kind: spec.keyed_kinds[i as usize % spec.keyed_kinds.len()],
                             namespace: spec.namespace,
+                            value_type: spec.value_type,
                             keys: KeySelection {
                                 key_type: spec.key_type,
                                 group: s,

@@ -3,7 +3,7 @@
 //! fully-async records, operator bytes and filler (legacy-formats.md §2.5).
 
 use super::keys::KeySelection;
-use super::plan::{OperatorState, list_len};
+use super::plan::{OperatorState, StatePlan, list_len};
 use super::{KeyedKind, Namespace};
 use crate::prng::Prng;
 use crate::v0::rocksdb::LIST_DELIMITER;
@@ -58,14 +58,14 @@ pub fn entries(
     }))
 }
 
-/// Appends one value: a Long or, for list state, `int n` and n Longs
-/// (`ArrayListSerializer`, heap) or the n Longs joined by `,` (RocksDB).
-fn put_value(buf: &mut Vec<u8>, kind: KeyedKind, i: u64, values: &mut Prng, rocks: bool) {
-    if kind != KeyedKind::List {
+/// Appends one value: 8 bytes or, for list state, `int n` and n values
+/// (`ArrayListSerializer`, heap) or the n values joined by `,` (RocksDB).
+fn put_value(buf: &mut Vec<u8>, st: &StatePlan, i: u64, values: &mut Prng, rocks: bool) {
+    if st.kind != KeyedKind::List {
         if rocks {
             buf.extend_from_slice(&8i32.to_be_bytes());
         }
-        buf.extend_from_slice(&value(values).to_be_bytes());
+        st.value_type.put(buf, value(values));
         return;
     }
     let len = list_len(i);
@@ -75,19 +75,14 @@ fn put_value(buf: &mut Vec<u8>, kind: KeyedKind, i: u64, values: &mut Prng, rock
         if rocks && e > 0 {
             buf.push(LIST_DELIMITER);
         }
-        buf.extend_from_slice(&value(values).to_be_bytes());
+        st.value_type.put(buf, value(values));
     }
 }
 
 /// One state's heap data: per namespace its bytes, `int entries` and the key/value
 /// entries; keys are 8-byte Longs (a `Tuple1<Long>` key serializes as its Long).
-pub fn write_heap_data(
-    out: &mut dyn Write,
-    keys: &KeySelection,
-    values: &mut Prng,
-    kind: KeyedKind,
-    namespace: Namespace,
-) -> io::Result<()> {
+pub fn write_heap_data(out: &mut dyn Write, st: &StatePlan, values: &mut Prng) -> io::Result<()> {
+    let (keys, namespace) = (&st.keys, st.namespace);
     let n = keys.len();
     let windows = namespace.windows(n).max(1);
     let mut buf = Vec::with_capacity(CHUNK);
@@ -110,7 +105,7 @@ pub fn write_heap_data(
             buf.clear();
         }
         keys.key_type.put(&mut buf, key);
-        put_value(&mut buf, kind, i, values, false);
+        put_value(&mut buf, st, i, values, false);
     }
     out.write_all(&buf)
 }
@@ -121,11 +116,10 @@ pub fn write_heap_data(
 pub fn write_rocks_records(
     out: &mut dyn Write,
     mapping: u8,
-    keys: &KeySelection,
+    st: &StatePlan,
     values: &mut Prng,
-    kind: KeyedKind,
-    namespace: Namespace,
 ) -> io::Result<()> {
+    let (keys, namespace) = (&st.keys, st.namespace);
     let mut buf = Vec::with_capacity(CHUNK);
     let klen = (keys.key_type.byte_len() + 1 + namespace.byte_len()) as i32;
     for (w, i, key) in entries(keys, namespace, true) {
@@ -138,7 +132,7 @@ pub fn write_rocks_records(
         keys.key_type.put(&mut buf, key);
         buf.push(0x2A);
         buf.extend_from_slice(&namespace.bytes(w));
-        put_value(&mut buf, kind, i, values, true);
+        put_value(&mut buf, st, i, values, true);
     }
     out.write_all(&buf)
 }
@@ -162,17 +156,22 @@ mod tests {
         }
     }
 
+    /// A Long-valued, non-windowed value state of `count` keys.
+    fn state(count: u64) -> StatePlan {
+        StatePlan {
+            index: 0,
+            name: "s".into(),
+            kind: KeyedKind::Value,
+            namespace: Namespace::Void,
+            value_type: crate::synth::ValueType::Long,
+            keys: sel(count),
+        }
+    }
+
     #[test]
     fn heap_data_has_the_snapshot_layout() {
         let mut out = Vec::new();
-        write_heap_data(
-            &mut out,
-            &sel(1),
-            &mut Prng::new(1),
-            KeyedKind::Value,
-            Namespace::Void,
-        )
-        .unwrap();
+        write_heap_data(&mut out, &state(1), &mut Prng::new(1)).unwrap();
         // legacy-formats.md §2.5's example: 1 namespace, VoidSerializer 00, 1 entry, key 2
         // (the first key of group 3 with p = 4).
         assert_eq!(
@@ -181,29 +180,14 @@ mod tests {
         );
         assert_eq!(out.len(), 25);
         let mut big = Vec::new();
-        write_heap_data(
-            &mut big,
-            &sel(10_000),
-            &mut Prng::new(1),
-            KeyedKind::Value,
-            Namespace::Void,
-        )
-        .unwrap();
+        write_heap_data(&mut big, &state(10_000), &mut Prng::new(1)).unwrap();
         assert_eq!(big.len(), 9 + 16 * 10_000);
     }
 
     #[test]
     fn rocks_records_end_their_keys_with_the_separator_and_namespace() {
         let mut out = Vec::new();
-        write_rocks_records(
-            &mut out,
-            5,
-            &sel(3),
-            &mut Prng::new(1),
-            KeyedKind::Value,
-            Namespace::Void,
-        )
-        .unwrap();
+        write_rocks_records(&mut out, 5, &state(3), &mut Prng::new(1)).unwrap();
         assert_eq!(out.len(), 3 * 27);
         for r in out.chunks(27) {
             assert_eq!(r[0], 5);

@@ -28,6 +28,7 @@ import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.api.common.typeutils.base.LongSerializer;
+import org.apache.flink.api.common.typeutils.base.StringSerializer;
 import org.apache.flink.api.java.tuple.Tuple2;
 import org.apache.flink.streaming.api.windowing.windows.GlobalWindow;
 import org.apache.flink.streaming.api.windowing.windows.TimeWindow;
@@ -125,12 +126,26 @@ public final class FlinkDump {
 	}
 
 	/** The reducing state's function (never called: nothing is added). */
-	static final class Sum implements ReduceFunction<Long> {
+	static final class First implements ReduceFunction<Object> {
 		private static final long serialVersionUID = 1L;
 		@Override
-		public Long reduce(Long a, Long b) {
-			return a + b;
+		public Object reduce(Object a, Object b) {
+			return a;
 		}
+	}
+
+	@SuppressWarnings("unchecked")
+	static TypeSerializer<Object> valueSerializer(String type) {
+		switch (type) {
+			case "long": return (TypeSerializer<Object>) (TypeSerializer<?>) LongSerializer.INSTANCE;
+			case "string": return (TypeSerializer<Object>) (TypeSerializer<?>) StringSerializer.INSTANCE;
+			default: throw new IllegalArgumentException(type + " values are not read yet");
+		}
+	}
+
+	/** A fold's initial value, as synth writes it: 0L, or the empty String. */
+	static Object initial(String type) {
+		return type.equals("string") ? (Object) "" : (Object) 0L;
 	}
 
 	@SuppressWarnings("unchecked")
@@ -173,31 +188,36 @@ public final class FlinkDump {
 	}
 
 	/** A converted folding state, as Flink >= 1.14 has to read it: its accumulator is the fold's value. */
-	static final class Acc implements AggregateFunction<Long, Long, Long> {
+	static final class Acc implements AggregateFunction<Object, Object, Object> {
 		private static final long serialVersionUID = 1L;
-		@Override
-		public Long createAccumulator() {
-			return 0L;
+		private final String type;
+
+		Acc(String type) {
+			this.type = type;
 		}
 		@Override
-		public Long add(Long v, Long acc) {
-			return acc + v;
+		public Object createAccumulator() {
+			return initial(type);
 		}
 		@Override
-		public Long getResult(Long acc) {
+		public Object add(Object v, Object acc) {
 			return acc;
 		}
 		@Override
-		public Long merge(Long a, Long b) {
-			return a + b;
+		public Object getResult(Object acc) {
+			return acc;
+		}
+		@Override
+		public Object merge(Object a, Object b) {
+			return a;
 		}
 	}
 
-	static final class Fold implements FoldFunction<Long, Long> { //V:110
+	static final class Fold implements FoldFunction<Object, Object> { //V:110
 		private static final long serialVersionUID = 1L; //V:110
 		@Override //V:110
-		public Long fold(Long acc, Long v) { //V:110
-			return acc + v; //V:110
+		public Object fold(Object acc, Object v) { //V:110
+			return acc; //V:110
 		} //V:110
 	} //V:110
 
@@ -216,9 +236,6 @@ public final class FlinkDump {
 			super.open();
 			KeyedStateBackend<Object> backend = (KeyedStateBackend<Object>) getKeyedStateBackend();
 			for (StateSpec s : states) {
-				if (!s.value.equals("long")) {
-					throw new IllegalArgumentException("state " + s.name + ": " + s.value + " values are not read yet");
-				}
 				TypeSerializer<Object> nsSerializer = namespaceSerializer(s.namespace);
 				Reader read = reader(backend, s, nsSerializer);
 				List<Object[]> pairs = new ArrayList<>();
@@ -260,40 +277,41 @@ public final class FlinkDump {
 		/** The state registered with the descriptor of its kind, read as JSON for the current key and a namespace. */
 		private static Reader reader(KeyedStateBackend<Object> backend, StateSpec s, TypeSerializer<Object> ns) throws Exception {
 			Object any = anyNamespace(s.namespace);
+			TypeSerializer<Object> vs = valueSerializer(s.value);
 			switch (s.kind) {
 				case "value": {
-					ValueStateDescriptor<Long> d = new ValueStateDescriptor<>(s.name, LongSerializer.INSTANCE);
+					ValueStateDescriptor<Object> d = new ValueStateDescriptor<>(s.name, vs);
 					backend.getPartitionedState(any, ns, d);
-					return n -> number(backend.getPartitionedState(n, ns, d).value());
+					return n -> json(backend.getPartitionedState(n, ns, d).value());
 				}
 				case "reducing": {
-					ReducingStateDescriptor<Long> d = new ReducingStateDescriptor<>(s.name, new Sum(), LongSerializer.INSTANCE);
+					ReducingStateDescriptor<Object> d = new ReducingStateDescriptor<>(s.name, new First(), vs);
 					backend.getPartitionedState(any, ns, d);
-					return n -> number(backend.getPartitionedState(n, ns, d).get());
+					return n -> json(backend.getPartitionedState(n, ns, d).get());
 				}
 				case "folding": {
-					FoldingStateDescriptor<Long, Long> d = new FoldingStateDescriptor<>(s.name, 0L, new Fold(), LongSerializer.INSTANCE); //V:110
+					FoldingStateDescriptor<Object, Object> d = new FoldingStateDescriptor<>(s.name, initial(s.value), new Fold(), vs); //V:110
 					backend.getPartitionedState(any, ns, d); //V:110
-					AggregatingStateDescriptor<Long, Long, Long> d = new AggregatingStateDescriptor<>(s.name, new Acc(), LongSerializer.INSTANCE); //V:23
+					AggregatingStateDescriptor<Object, Object, Object> d = new AggregatingStateDescriptor<>(s.name, new Acc(s.value), vs); //V:23
 					backend.getPartitionedState(any, ns, d); //V:23
-					return n -> number(backend.getPartitionedState(n, ns, d).get());
+					return n -> json(backend.getPartitionedState(n, ns, d).get());
 				}
 				case "aggregating": {
-					AggregatingStateDescriptor<Long, Long, Long> d = new AggregatingStateDescriptor<>(s.name, new Acc(), LongSerializer.INSTANCE);
+					AggregatingStateDescriptor<Object, Object, Object> d = new AggregatingStateDescriptor<>(s.name, new Acc(s.value), vs);
 					backend.getPartitionedState(any, ns, d);
-					return n -> number(backend.getPartitionedState(n, ns, d).get());
+					return n -> json(backend.getPartitionedState(n, ns, d).get());
 				}
 				case "list": {
-					ListStateDescriptor<Long> d = new ListStateDescriptor<>(s.name, LongSerializer.INSTANCE);
+					ListStateDescriptor<Object> d = new ListStateDescriptor<>(s.name, vs);
 					backend.getPartitionedState(any, ns, d);
 					return n -> {
-						Iterable<Long> elements = backend.getPartitionedState(n, ns, d).get();
+						Iterable<Object> elements = backend.getPartitionedState(n, ns, d).get();
 						if (elements == null) {
 							return JSON.getNodeFactory().nullNode();
 						}
 						ArrayNode a = JSON.createArrayNode();
-						for (Long e : elements) {
-							a.add(e);
+						for (Object e : elements) {
+							a.add(json(e));
 						}
 						return a;
 					};
@@ -303,8 +321,14 @@ public final class FlinkDump {
 			}
 		}
 
-		private static JsonNode number(Long v) {
-			return v == null ? JSON.getNodeFactory().nullNode() : JSON.getNodeFactory().numberNode(v);
+		private static JsonNode json(Object v) {
+			if (v instanceof Long) {
+				return JSON.getNodeFactory().numberNode((Long) v);
+			}
+			if (v instanceof String) {
+				return JSON.getNodeFactory().textNode((String) v);
+			}
+			return JSON.getNodeFactory().nullNode();
 		}
 
 		@Override

@@ -10,7 +10,12 @@ fn stream(mappings: [u8; 2]) -> Vec<u8> {
     for (mapping, name) in mappings.iter().zip(["a", "b"]) {
         b.push(*mapping);
         b.extend(
-            crate::synth::objects::column_stream(name, crate::synth::KeyedKind::Value).unwrap(),
+            crate::synth::objects::column_stream(
+                name,
+                crate::synth::KeyedKind::Value,
+                crate::synth::ValueType::Long,
+            )
+            .unwrap(),
         );
     }
     for column in [0u8, 1] {
@@ -121,7 +126,14 @@ fn two_byte_key_group_prefixes_above_128_key_groups() {
 fn column_of(keys: &[Vec<u8>]) -> Arc<dyn Source> {
     let mut b = 1i32.to_be_bytes().to_vec();
     b.push(0);
-    b.extend(crate::synth::objects::column_stream("w", crate::synth::KeyedKind::Value).unwrap());
+    b.extend(
+        crate::synth::objects::column_stream(
+            "w",
+            crate::synth::KeyedKind::Value,
+            crate::synth::ValueType::Long,
+        )
+        .unwrap(),
+    );
     for key in keys {
         b.push(0);
         b.extend((key.len() as i32).to_be_bytes());
