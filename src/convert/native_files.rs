@@ -92,9 +92,13 @@ impl Cx<'_> {
         let value = codec(h.state_serializer)?;
         let list = match (&h.kind, &value) {
             (StateKind::List, keys::Codec::List(element)) => Some((**element).clone()),
-            (StateKind::List, other) => {
+            (StateKind::List, _) => {
+                let class = graph
+                    .class_name_of(h.state_serializer)
+                    .map(|n| n.lossy())
+                    .unwrap_or_default();
                 return Err(not_migratable(loc)(format!(
-                    "list state {name:?} whose serializer is not an ArrayListSerializer ({other:?})"
+                    "list state {name:?} whose serializer is {class}, not an ArrayListSerializer"
                 )));
             }
             _ => None,

@@ -173,9 +173,6 @@ impl Tree {
                     opts.target.name()
                 )));
             }
-            if r.is_some_and(|r| r.parallelism as usize > ino::MAX_SUBTASKS) {
-                return Err(Error::TooLarge("parallelism too large".into()));
-            }
             rescales.push(r);
         }
         let plans = (0..rescales.len()).map(|_| OnceLock::new()).collect();

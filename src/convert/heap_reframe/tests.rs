@@ -113,25 +113,28 @@ fn random_reads_equal_the_layout_built_in_memory() {
         let recs = HeapRecords::index("t".into(), states, group, max_parallelism)
             .unwrap()
             .unwrap();
-        assert_eq!(recs.len(), want.len() as u64);
-        let mut whole = vec![0u8; want.len()];
-        recs.read_at(0, &mut whole).unwrap();
-        assert!(
-            whole == want,
-            "whole read, max parallelism {max_parallelism}"
-        );
-        for _ in 0..2000 {
-            let off = rng.below(want.len() as u64);
-            let len = rng.below((want.len() as u64 - off).min(70_000) + 1);
-            let mut buf = vec![0u8; len as usize];
-            recs.read_at(off, &mut buf).unwrap();
-            assert!(
-                buf[..] == want[off as usize..(off + len) as usize],
-                "read {len} at {off}"
-            );
-        }
+        reads_equal(&recs, &want, &mut rng, 70_000);
         let mut past = [0u8; 2];
         assert!(recs.read_at(want.len() as u64 - 1, &mut past).is_err());
+    }
+}
+
+/// `recs` has `want`'s length, and a whole read and 2,000 reads of up to `max_read`
+/// bytes at random offsets give `want`'s bytes.
+fn reads_equal(recs: &HeapRecords, want: &[u8], rng: &mut Prng, max_read: u64) {
+    assert_eq!(recs.len(), want.len() as u64);
+    let mut whole = vec![0u8; want.len()];
+    recs.read_at(0, &mut whole).unwrap();
+    assert!(whole == want, "whole read");
+    for _ in 0..2000 {
+        let off = rng.below(want.len() as u64);
+        let len = rng.below((want.len() as u64 - off).min(max_read) + 1);
+        let mut buf = vec![0u8; len as usize];
+        recs.read_at(off, &mut buf).unwrap();
+        assert!(
+            buf[..] == want[off as usize..(off + len) as usize],
+            "read {len} at {off}"
+        );
     }
 }
 
@@ -207,18 +210,5 @@ fn list_values_become_delimited_element_lists() {
     let recs = HeapRecords::index("t".into(), vec![state], 5, 8)
         .unwrap()
         .unwrap();
-    assert_eq!(recs.len(), want.len() as u64);
-    let mut whole = vec![0u8; want.len()];
-    recs.read_at(0, &mut whole).unwrap();
-    assert!(whole == want, "whole read");
-    for _ in 0..2000 {
-        let off = rng.below(want.len() as u64);
-        let len = rng.below((want.len() as u64 - off).min(300) + 1);
-        let mut buf = vec![0u8; len as usize];
-        recs.read_at(off, &mut buf).unwrap();
-        assert!(
-            buf[..] == want[off as usize..(off + len) as usize],
-            "read {len} at {off}"
-        );
-    }
+    reads_equal(&recs, &want, &mut rng, 300);
 }
