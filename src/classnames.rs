@@ -38,6 +38,11 @@ pub const TYPE_SERIALIZER_SINGLETON: &str =
     "org.apache.flink.api.common.typeutils.base.TypeSerializerSingleton";
 pub const VOID_SERIALIZER: &str = "org.apache.flink.api.common.typeutils.base.VoidSerializer";
 
+// org.apache.flink.api.common
+pub const EXECUTION_CONFIG: &str = "org.apache.flink.api.common.ExecutionConfig";
+pub const CODE_ANALYSIS_MODE: &str = "org.apache.flink.api.common.CodeAnalysisMode";
+pub const EXECUTION_MODE: &str = "org.apache.flink.api.common.ExecutionMode";
+
 // org.apache.flink.api.java.tuple
 pub const TUPLE: &str = "org.apache.flink.api.java.tuple.Tuple";
 pub const TUPLE1: &str = "org.apache.flink.api.java.tuple.Tuple1";

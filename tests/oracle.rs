@@ -256,6 +256,61 @@ fn flink_1_10_reads_back_every_value_in_both_layouts() {
     all_read_back(&check(&rocks, &manifest, "1.10", "rocksdb", &[]), n);
 }
 
+/// POJO keys and values (`savepointfs.synth.Pojo`, which the harness has): from a heap
+/// source into Flink 2.3 and Flink 1.10.3, and from a RocksDB source, whose key
+/// serializer the user hands over as the Java stream `synth --key-serializer-out`
+/// writes. Re-filing POJO keys is refused: their `hashCode` is the user's.
+#[test]
+fn pojo_keys_and_values_read_back() {
+    let Some(c) = Case::new() else { return };
+    let pojo = [
+        "--key-type",
+        "pojo",
+        "--value-type",
+        "pojo",
+        "--vertices",
+        "2",
+    ];
+    let (mem, mem_manifest) = c.synth(
+        "pojo-memory",
+        &[&[KINDS, "--backend", "memory"], &pojo[..]].concat(),
+    );
+    let n = value_lines(&mem_manifest);
+    assert_eq!(n, 4 * 200, "1 keyed vertex x 4 states x 200 keys");
+    let modern = c.convert(&mem, "pojo-2.3", &[]);
+    all_read_back(&check(&modern, &mem_manifest, "2.3", "rocksdb", &[]), n);
+    let native = c.convert(&mem, "pojo-1.10", &["--target", "flink-1.10"]);
+    all_read_back(&check(&native, &mem_manifest, "1.10", "heap", &[]), n);
+
+    let serializer = c.dir.path().join("pojo.serializer");
+    let serializer_arg = format!("--key-serializer-out={}", serializer.display());
+    let (rocks, rocks_manifest) = c.synth(
+        "pojo-rocksdb",
+        &[&[KINDS, "--backend", "rocksdb", &serializer_arg], &pojo[..]].concat(),
+    );
+    let key_serializer = format!("java:{}", serializer.display());
+    let out = c.convert(
+        &rocks,
+        "pojo-rocks-2.3",
+        &["--key-serializer", &key_serializer],
+    );
+    all_read_back(&check(&out, &rocks_manifest, "2.3", "heap", &[]), n);
+
+    let refused = Command::new(env!("CARGO_BIN_EXE_savepointfs"))
+        .args(["convert", "--minimal", "--max-parallelism", "128"])
+        .arg(&mem)
+        .arg(c.dir.path().join("pojo-refiled"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{err}");
+    assert!(
+        err.contains("keys of PojoSerializer have no Java hashCode we can compute"),
+        "{err}"
+    );
+    assert!(!c.dir.path().join("pojo-refiled").exists());
+}
+
 /// The negative controls: one value patched in a converted copy is reported as missing
 /// and unexpected; a key that 1.1 left in the wrong subtask makes Flink fail on it,
 /// and re-filing puts it in its key group, after which every value reads back.
@@ -309,10 +364,65 @@ fn a_patched_value_and_a_misplaced_key_are_caught() {
     );
 }
 
-/// Flink 1.1's RocksDB snapshots do not record the namespace serializer. Time-window
-/// state is recognised from its keys' bytes for `flink-2.3` (above); `flink-1.10` does not
-/// write it yet and refuses it with the reason, and without the key serializer nothing
-/// is guessed.
+/// Flink 1.1's RocksDB snapshots do not record the namespace serializer. Time windows
+/// are recognised from the keys' bytes (16 bytes after the `2A` separator); a global
+/// window is one byte `00`, like Void, so it is declared with `--rocksdb-namespace`.
+/// Flink 1.10.3 reads both from the RocksDB layout; Flink 2.3 reads the declared global
+/// window and refuses the undeclared one (its namespace serializer check), never misreads.
+#[test]
+fn rocksdb_window_namespaces_read_back() {
+    let Some(c) = Case::new() else { return };
+    let rocks = |name: &str, namespace: &str, key: &str| {
+        c.synth(
+            name,
+            &[
+                KINDS,
+                "--vertices",
+                "2",
+                "--backend",
+                "rocksdb",
+                "--namespace",
+                namespace,
+                "--key-type",
+                key,
+            ],
+        )
+    };
+    let (tw, tw_manifest) = rocks("rocks-time-window", "time-window", "string");
+    let out = c.convert(
+        &tw,
+        "rocks-time-window-1.10",
+        &["--key-serializer", "string", "--target", "flink-1.10"],
+    );
+    all_read_back(
+        &check(&out, &tw_manifest, "1.10", "rocksdb", &[]),
+        value_lines(&tw_manifest),
+    );
+
+    let (gw, gw_manifest) = rocks("rocks-global-window", "global-window", "int");
+    let n = value_lines(&gw_manifest);
+    let declared: Vec<String> = (0..4)
+        .map(|i| format!("--rocksdb-namespace=state-{i}=global-window"))
+        .collect();
+    let mut args: Vec<&str> = vec!["--key-serializer", "int"];
+    args.extend(declared.iter().map(String::as_str));
+    let out = c.convert(&gw, "rocks-global-window-2.3", &args);
+    all_read_back(&check(&out, &gw_manifest, "2.3", "heap", &[]), n);
+    args.extend(["--target", "flink-1.10"]);
+    let out = c.convert(&gw, "rocks-global-window-1.10", &args);
+    all_read_back(&check(&out, &gw_manifest, "1.10", "rocksdb", &[]), n);
+    // Undeclared, the states are Void: Flink 2.3 refuses the job's global-window serializer.
+    let void = c.convert(
+        &gw,
+        "rocks-global-window-void",
+        &["--key-serializer", "int"],
+    );
+    let (code, text) = check(&void, &gw_manifest, "2.3", "heap", &[]);
+    assert_eq!(code, Some(2), "{text}");
+}
+
+/// What the RocksDB layout alone carries is refused elsewhere with the reason, and
+/// without the key serializer nothing is guessed.
 #[test]
 fn rocksdb_window_state_is_refused_where_it_is_not_written() {
     let dir = tempfile::tempdir().unwrap();
@@ -343,8 +453,25 @@ fn rocksdb_window_state_is_refused_where_it_is_not_written() {
         assert!(!dir.path().join("out").exists());
     };
     refused(
-        &["--key-serializer", "tuple1-long", "--target", "flink-1.10"],
-        "time-window state, which is written from RocksDB sources for --target flink-2.3 only",
+        &[
+            "--key-serializer",
+            "tuple1-long",
+            "--target",
+            "flink-1.10",
+            "--keyed-layout",
+            "heap",
+        ],
+        "is time-window state, which is written from RocksDB sources in the RocksDB layout only",
+    );
+    // A declaration the records contradict.
+    refused(
+        &[
+            "--key-serializer",
+            "tuple1-long",
+            "--rocksdb-namespace",
+            "state-0=global-window",
+        ],
+        "state \"state-0\" is declared global-window (--rocksdb-namespace) but its records hold 16-byte namespaces (time-window)",
     );
     // A key serializer whose keys are shorter than the records': the separator is not
     // where it must be, and this is said instead of a guess.

@@ -19,6 +19,7 @@ fn open(fx: &std::path::Path, cache_bytes: usize) -> Tree {
         target: Target::Migration,
         keyed_layout: None,
         key_serializer: None,
+        rocksdb_namespaces: Vec::new(),
         relative_paths: false,
         operator_ids: Default::default(),
         forms: savepointfs::tree::Forms::All,

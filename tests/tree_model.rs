@@ -106,6 +106,7 @@ impl Setup {
             policy: ExternalPolicy::new(Vec::new(), &[dir]).unwrap(),
             target: self.target,
             keyed_layout: None,
+            rocksdb_namespaces: Vec::new(),
             key_serializer: self.key_serializer.map(|k| {
                 savepointfs::convert::key_serializer::KeySerializer::parse(k)
                     .unwrap()

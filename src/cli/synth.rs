@@ -39,6 +39,8 @@ pub enum ValueTypeArg {
     Long,
     /// `String` values: "v" and 6 digits.
     String,
+    /// POJO values `savepointfs.synth.Pojo` { id: the Long, name: the String }.
+    Pojo,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -63,6 +65,8 @@ pub enum KeyTypeArg {
     String,
     /// `Tuple2<Long, String>` keys.
     Tuple2LongString,
+    /// POJO keys `savepointfs.synth.Pojo` { id: Long, name: the String key }.
+    Pojo,
 }
 
 #[derive(clap::Args)]
@@ -132,6 +136,10 @@ pub struct SynthArgs {
     /// `scripts/flinkdump` to compare with what Flink reads back.
     #[arg(long, value_name = "FILE")]
     pub manifest: Option<PathBuf>,
+    /// Also write the key serializer as a Java stream, which `--key-serializer java:FILE`
+    /// takes for the savepoint's RocksDB state.
+    #[arg(long, value_name = "FILE")]
+    pub key_serializer_out: Option<PathBuf>,
 }
 
 impl SynthArgs {
@@ -165,6 +173,7 @@ impl SynthArgs {
             value_type: match self.value_type {
                 ValueTypeArg::Long => ValueType::Long,
                 ValueTypeArg::String => ValueType::String,
+                ValueTypeArg::Pojo => ValueType::Pojo,
             },
             keys: self.keys,
             key_type: match self.key_type {
@@ -173,6 +182,7 @@ impl SynthArgs {
                 KeyTypeArg::Int => KeyType::Int,
                 KeyTypeArg::String => KeyType::String,
                 KeyTypeArg::Tuple2LongString => KeyType::Tuple2LongString,
+                KeyTypeArg::Pojo => KeyType::Pojo,
             },
             external_dir: self.external_dir.clone(),
             seed: self.seed,
@@ -195,6 +205,10 @@ pub fn run(args: SynthArgs) -> CliResult {
         let mut text = summary.uids.join("\n");
         text.push('\n');
         std::fs::write(f, text).map_err(|e| Failure::other(format!("{}: {e}", f.display())))?;
+    }
+    if let Some(f) = &args.key_serializer_out {
+        let stream = synth::key_serializer_stream(args.spec().key_type).map_err(Failure::other)?;
+        std::fs::write(f, stream).map_err(|e| Failure::other(format!("{}: {e}", f.display())))?;
     }
     if let Some(f) = &args.manifest {
         let fail = |e: std::io::Error| Failure::other(format!("{}: {e}", f.display()));

@@ -4,6 +4,7 @@
 use super::Failure;
 use savepointfs::convert::key_serializer::KeySerializer;
 use savepointfs::convert::refile::RescaleRequest;
+use savepointfs::convert::rocks::NamespaceDecl;
 use savepointfs::convert::{ExternalPolicy, KeyedLayout, Target};
 use savepointfs::source::{FileSource, Source};
 use savepointfs::tree::{Forms, Tree, TreeOptions};
@@ -54,6 +55,11 @@ pub struct TreeArgs {
     /// TypeSerializer).
     #[arg(long, value_name = "SERIALIZER", value_parser = KeySerializer::parse)]
     pub key_serializer: Option<KeySerializer>,
+    /// The namespace serializer of a RocksDB state, which Flink 1.1 did not record:
+    /// STATE=void|time-window|global-window (repeatable). Time windows are recognised from
+    /// the records' bytes; a global window (one byte, like Void) must be declared.
+    #[arg(long = "rocksdb-namespace", value_name = "STATE=KIND", value_parser = NamespaceDecl::parse)]
+    pub rocksdb_namespaces: Vec<NamespaceDecl>,
     /// Which converted files the tree shows: target (what the target's `_metadata`
     /// names, and savepoint.json: a copy is exactly a savepoint directory) or all (every
     /// form, for every target).
@@ -105,6 +111,7 @@ impl TreeArgs {
                 Some(k) => Some(k.stream().map_err(Failure::input)?),
                 None => None,
             },
+            rocksdb_namespaces: self.rocksdb_namespaces.clone(),
             forms: self.forms,
             rescale: RescaleRequest {
                 max_parallelism: self.max_parallelism,

@@ -98,7 +98,7 @@ pub enum Error {
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum RescaleError {
     #[error(
-        "keys of {key} have no Java hashCode we can compute, and re-filing needs each key's key group (rescale without it: leave out --max-parallelism and --parallelism)"
+        "keys of {key} have no Java hashCode we can compute, and re-filing needs each key's key group (convert without re-filing: leave out --max-parallelism and --parallelism)"
     )]
     Unhashable { key: String },
     #[error("the key serializer cannot be read to hash keys: {0}")]

@@ -152,8 +152,11 @@ impl Cx<'_> {
             None => Err(SerializerError::malformed("--key-serializer", "not given")),
         };
         let (source, span) = self.bytes_range(state_handle.bytes(), loc)?;
-        let snapshot = rocks::RocksSnapshot::open_keyed(source, span, key_codec.as_ref().ok())
+        let mut snapshot = rocks::RocksSnapshot::open_keyed(source, span, key_codec.as_ref().ok())
             .map_err(|e| fail(format!("RocksDB snapshot: {e}")))?;
+        snapshot
+            .declare(&self.opts.rocksdb_namespaces)
+            .map_err(&fail)?;
         if snapshot.is_empty() {
             return Ok(None);
         }
@@ -184,6 +187,9 @@ impl Cx<'_> {
                         crate::modern::snapshot::VOID_NAMESPACE_SERIALIZER
                     }
                     rocks::ColumnNamespace::TimeWindow => crate::classnames::TIME_WINDOW_SERIALIZER,
+                    rocks::ColumnNamespace::GlobalWindow => {
+                        crate::classnames::GLOBAL_WINDOW_SERIALIZER
+                    }
                 })
                 .ok_or_else(|| fail("no namespace serializer snapshot".into()))?,
             });

@@ -40,7 +40,7 @@ static JAVA_SERIALIZER: ClassSpec = ClassSpec {
 };
 
 /// A stream holding one fresh object of a field-less class.
-fn singleton_stream(spec: &'static ClassSpec) -> Result<Vec<u8>, HeaderError> {
+pub(crate) fn singleton_stream(spec: &'static ClassSpec) -> Result<Vec<u8>, HeaderError> {
     let mut b = StreamBuilder::new(Vec::new(), spec.name, 0)?;
     b.begin_object(spec)?;
     Ok(b.finish()?)

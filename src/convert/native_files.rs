@@ -129,19 +129,24 @@ impl Cx<'_> {
         };
         let (source, span) = self.bytes_range(state_handle.bytes(), loc)?;
         let codec = keys::codec_of_stream(key_serializer).ok();
-        let snapshot = rocks::RocksSnapshot::open_keyed(source, span, codec.as_ref())
+        let mut snapshot = rocks::RocksSnapshot::open_keyed(source, span, codec.as_ref())
             .map_err(|e| fail(format!("RocksDB snapshot: {e}")))?;
+        snapshot
+            .declare(&self.opts.rocksdb_namespaces)
+            .map_err(&fail)?;
         if snapshot.is_empty() {
             return Ok(None);
         }
-        if let Some(c) = snapshot
-            .columns
-            .iter()
-            .find(|c| c.namespace != rocks::ColumnNamespace::Void)
+        if layout == KeyedLayout::Heap
+            && let Some(c) = snapshot
+                .columns
+                .iter()
+                .find(|c| c.namespace != rocks::ColumnNamespace::Void)
         {
             return Err(fail(format!(
-                "state {:?} is time-window state, which is written from RocksDB sources for --target flink-2.3 only",
-                c.name
+                "state {:?} is {} state, which is written from RocksDB sources in the RocksDB layout only (leave out --keyed-layout heap)",
+                c.name,
+                c.namespace.name()
             )));
         }
         let header = snapshot

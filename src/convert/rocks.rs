@@ -18,21 +18,68 @@ use std::sync::Arc;
 /// A column's namespace. Flink 1.1's RocksDB snapshot does not record the namespace
 /// serializer; with the key serializer known, a record's key `K ‖ 2A ‖ NS` tells its
 /// namespace's length: 1 byte `00` (Void, non-windowed state) or 16 bytes (a `TimeWindow`).
-/// A `GlobalWindow` is also 1 byte `00`, so it is taken for Void (a job that registers it
-/// is refused by Flink's namespace serializer check, never misread).
+/// A `GlobalWindow` is also 1 byte `00`: it is taken for Void unless the user declares it
+/// (`--rocksdb-namespace STATE=global-window`); a job that registers a global window on
+/// Void state is refused by Flink's namespace serializer check, never misread.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ColumnNamespace {
     #[default]
     Void,
     TimeWindow,
+    GlobalWindow,
 }
 
 impl ColumnNamespace {
     pub fn byte_len(self) -> usize {
         match self {
-            ColumnNamespace::Void => 1,
+            ColumnNamespace::Void | ColumnNamespace::GlobalWindow => 1,
             ColumnNamespace::TimeWindow => 16,
         }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ColumnNamespace::Void => "void",
+            ColumnNamespace::TimeWindow => "time-window",
+            ColumnNamespace::GlobalWindow => "global-window",
+        }
+    }
+
+    /// The 1.1 serializer class of a window namespace (`None`: Void).
+    pub fn window_serializer(self) -> Option<&'static crate::javaser::builder::ClassSpec> {
+        match self {
+            ColumnNamespace::Void => None,
+            ColumnNamespace::TimeWindow => Some(&crate::v0::classes::TIME_WINDOW_SERIALIZER),
+            ColumnNamespace::GlobalWindow => Some(&crate::v0::classes::GLOBAL_WINDOW_SERIALIZER),
+        }
+    }
+}
+
+/// `--rocksdb-namespace STATE=void|time-window|global-window`: the namespace serializer
+/// of a RocksDB state, which Flink 1.1 did not record. The records' bytes must agree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamespaceDecl {
+    pub state: String,
+    pub namespace: ColumnNamespace,
+}
+
+impl NamespaceDecl {
+    pub fn parse(s: &str) -> Result<NamespaceDecl, String> {
+        let (state, kind) = s
+            .rsplit_once('=')
+            .ok_or_else(|| format!("{s:?}: expected STATE=void|time-window|global-window"))?;
+        let namespace = [
+            ColumnNamespace::Void,
+            ColumnNamespace::TimeWindow,
+            ColumnNamespace::GlobalWindow,
+        ]
+        .into_iter()
+        .find(|n| n.name() == kind)
+        .ok_or_else(|| format!("{s:?}: {kind:?} is not void, time-window or global-window"))?;
+        Ok(NamespaceDecl {
+            state: state.to_string(),
+            namespace,
+        })
     }
 }
 
@@ -216,19 +263,52 @@ impl RocksSnapshot {
         self.record_count == 0
     }
 
+    /// Applies the user's namespace declarations. A declaration must agree with the
+    /// records' bytes (a 1-byte `00` namespace is Void or the global window; 16 bytes are a
+    /// time window); a state without records here takes the declared one.
+    pub fn declare(&mut self, decls: &[NamespaceDecl]) -> Result<(), String> {
+        let counts = self.counts();
+        for (c, count) in self.columns.iter_mut().zip(counts) {
+            let Some(d) = decls.iter().find(|d| d.state == c.name) else {
+                continue;
+            };
+            let agrees = count == 0
+                || c.namespace == d.namespace
+                || c.namespace.byte_len() == d.namespace.byte_len()
+                    && c.namespace != ColumnNamespace::TimeWindow;
+            if !agrees {
+                return Err(format!(
+                    "state {:?} is declared {} (--rocksdb-namespace) but its records hold {}-byte namespaces ({})",
+                    c.name,
+                    d.namespace.name(),
+                    c.namespace.byte_len(),
+                    c.namespace.name()
+                ));
+            }
+            c.namespace = d.namespace;
+        }
+        Ok(())
+    }
+
     /// The key-group stream header for these columns (native-formats.md §7.3.1): the given key
-    /// serializer, Void namespaces, each column's value serializer.
+    /// serializer, each column's namespace serializer (1.1's window serializers, as a heap
+    /// snapshot holds them) and value serializer.
     pub fn header(&self, key_serializer: &[u8]) -> Result<Vec<u8>, super::error::HeaderError> {
         let states: Vec<super::native::StateHeader<'_>> = self
             .columns
             .iter()
-            .map(|c| super::native::StateHeader {
-                type_ordinal: c.type_ordinal,
-                name: &c.name,
-                namespace_serializer: None,
-                value_serializer: &c.value_serializer,
+            .map(|c| {
+                Ok(super::native::StateHeader {
+                    type_ordinal: c.type_ordinal,
+                    name: &c.name,
+                    namespace_serializer: match c.namespace.window_serializer() {
+                        Some(spec) => Some(super::native::singleton_stream(spec)?),
+                        None => None,
+                    },
+                    value_serializer: &c.value_serializer,
+                })
             })
-            .collect();
+            .collect::<Result<_, super::error::HeaderError>>()?;
         super::native::keyed_header(key_serializer, &states)
     }
 

@@ -183,6 +183,8 @@ pub struct ConvertOptions {
     /// The key serializer for native keyed state of RocksDB snapshots, as a Java stream
     /// (Flink 1.1's RocksDB backend does not record it).
     pub key_serializer: Option<Arc<[u8]>>,
+    /// Namespace serializers of RocksDB states (`--rocksdb-namespace`).
+    pub rocksdb_namespaces: Vec<super::rocks::NamespaceDecl>,
     /// Native keyed layout; `None`: the source's own (heap for memory/filesystem
     /// snapshots, RocksDB for RocksDB snapshots).
     pub keyed_layout: Option<KeyedLayout>,

@@ -341,6 +341,20 @@ impl<W: Write> StreamBuilder<W> {
         Ok(self.assign())
     }
 
+    /// `TC_ENUM`: an enum constant of class `spec` (flags `SERIALIZABLE | ENUM`), named
+    /// by a new String.
+    pub fn enum_constant(&mut self, spec: &'static ClassSpec, name: &str) -> BuildResult<Handle> {
+        if spec.flags & flags::ENUM == 0 {
+            return Err(self.misuse(format!("{} is not an enum class", spec.name)));
+        }
+        self.token()?;
+        self.raw(&[tc::ENUM])?;
+        self.class_desc(spec)?;
+        let h = self.assign();
+        self.string(name)?;
+        Ok(h)
+    }
+
     /// `TC_ARRAY` of objects: the caller then writes exactly `len` elements.
     pub fn begin_object_array(
         &mut self,

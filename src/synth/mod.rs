@@ -47,6 +47,7 @@ use crate::javaser::builder::BuildError;
 use std::path::{Path, PathBuf};
 
 pub use manifest::write_manifest;
+pub use objects::key_serializer_stream;
 pub use output::generate;
 pub use plan::FunctionState;
 
@@ -110,13 +111,14 @@ impl KeyedKind {
 }
 
 /// The value type of every keyed state of a synthetic job (list elements too): a drawn
-/// number `v` is the `Long` `v`, or the `String` `"v"` + `v` in 6 digits, which
-/// serializes to the same 8 bytes (so sizes do not depend on it).
+/// number `v` is the `Long` `v`, the `String` `"v"` + `v` in 6 digits (which serializes
+/// to the same 8 bytes), or the POJO `savepointfs.synth.Pojo(id = v, name = that String)`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ValueType {
     #[default]
     Long,
     String,
+    Pojo,
 }
 
 impl ValueType {
@@ -124,35 +126,73 @@ impl ValueType {
         match self {
             ValueType::Long => "long",
             ValueType::String => "string",
+            ValueType::Pojo => "pojo",
         }
+    }
+
+    /// Serialized length of every value.
+    pub fn byte_len(self) -> u64 {
+        match self {
+            ValueType::Long | ValueType::String => 8,
+            ValueType::Pojo => POJO_HEAD + 8 + 1 + 8,
+        }
+    }
+
+    fn text(v: i64) -> String {
+        format!("v{v:06}")
     }
 
     /// Appends drawn value `v` (below 10^6) serialized.
     pub fn put(self, buf: &mut Vec<u8>, v: i64) {
         match self {
             ValueType::Long => buf.extend_from_slice(&v.to_be_bytes()),
-            ValueType::String => {
-                // StringValue: length + 1 (one varint byte), then the ASCII chars.
-                buf.push(8);
-                buf.extend_from_slice(format!("v{v:06}").as_bytes());
-            }
+            ValueType::String => put_ascii(buf, &Self::text(v)),
+            ValueType::Pojo => put_pojo(buf, v, &Self::text(v)),
         }
     }
 
     pub fn json(self, v: i64) -> serde_json::Value {
         match self {
             ValueType::Long => serde_json::json!(v),
-            ValueType::String => serde_json::json!(format!("v{v:06}")),
+            ValueType::String => serde_json::json!(Self::text(v)),
+            ValueType::Pojo => pojo_json(v, &Self::text(v)),
         }
     }
 
-    /// A fold's initial value, serialized: `0L`, or the empty String.
+    /// A fold's initial value, serialized: `0L`, the empty String, or `Pojo(0, "")`.
     pub fn fold_initial(self) -> Vec<u8> {
+        let mut buf = Vec::new();
         match self {
-            ValueType::Long => 0i64.to_be_bytes().to_vec(),
-            ValueType::String => vec![1],
+            ValueType::Long => buf.extend_from_slice(&0i64.to_be_bytes()),
+            ValueType::String => put_ascii(&mut buf, ""),
+            ValueType::Pojo => put_pojo(&mut buf, 0, ""),
         }
+        buf
     }
+}
+
+/// Bytes of a [`ValueType::Pojo`] or [`KeyType::Pojo`] before the `id`: the
+/// `PojoSerializer` flags byte (2: exactly the class) and `id`'s not-null flag; `name`'s
+/// not-null flag sits between the fields.
+const POJO_HEAD: u64 = 2;
+
+/// Appends a `StringValue` of ASCII text: its length + 1 (one varint byte), the chars.
+fn put_ascii(buf: &mut Vec<u8>, s: &str) {
+    buf.push(s.len() as u8 + 1);
+    buf.extend_from_slice(s.as_bytes());
+}
+
+/// Appends `Pojo(id, name)` as `PojoSerializer` writes it: flags `02`, then per field (in
+/// name order) a not-null flag `00` and the value.
+fn put_pojo(buf: &mut Vec<u8>, id: i64, name: &str) {
+    buf.extend_from_slice(&[2, 0]);
+    buf.extend_from_slice(&id.to_be_bytes());
+    buf.push(0);
+    put_ascii(buf, name);
+}
+
+fn pojo_json(id: i64, name: &str) -> serde_json::Value {
+    serde_json::json!({"id": id, "name": name})
 }
 
 /// The namespace of every keyed state of a synthetic job. Time windows are 3 per state:
@@ -231,6 +271,9 @@ pub enum KeyType {
     String,
     /// `Tuple2<Long, String>`.
     Tuple2LongString,
+    /// The POJO `savepointfs.synth.Pojo(id = c, name = the String key)`; its `hashCode`
+    /// is `Tuple2(id, name)`'s.
+    Pojo,
 }
 
 impl KeyType {
@@ -241,6 +284,7 @@ impl KeyType {
             KeyType::Int => "int",
             KeyType::String => "string",
             KeyType::Tuple2LongString => "tuple2-long-string",
+            KeyType::Pojo => "pojo",
         }
     }
 
@@ -252,6 +296,7 @@ impl KeyType {
             // StringValue: the length + 1 as one varint byte, then one byte per ASCII char.
             KeyType::String => 13,
             KeyType::Tuple2LongString => 8 + 9,
+            KeyType::Pojo => POJO_HEAD + 8 + 1 + 13,
         }
     }
 
@@ -259,7 +304,7 @@ impl KeyType {
     pub fn candidates(self) -> u64 {
         match self {
             KeyType::Int => i32::MAX as u64,
-            KeyType::String => 100_000_000_000,
+            KeyType::String | KeyType::Pojo => 100_000_000_000,
             _ => i64::MAX as u64,
         }
     }
@@ -275,6 +320,9 @@ impl KeyType {
             KeyType::Tuple2LongString => {
                 JavaKey::Tuple(vec![JavaKey::Long(c), JavaKey::String(Self::second(c))])
             }
+            KeyType::Pojo => {
+                JavaKey::Tuple(vec![JavaKey::Long(c), JavaKey::String(Self::string(c))])
+            }
         }
     }
 
@@ -287,22 +335,17 @@ impl KeyType {
         format!("s{:07}", c % 10_000_000)
     }
 
-    /// Appends a `StringValue` of ASCII text: its length + 1 (one varint byte), the chars.
-    fn put_ascii(buf: &mut Vec<u8>, s: &str) {
-        buf.push(s.len() as u8 + 1);
-        buf.extend_from_slice(s.as_bytes());
-    }
-
     /// Appends candidate `c`'s serialized key.
     pub fn put(self, buf: &mut Vec<u8>, c: i64) {
         match self {
             KeyType::Tuple1Long | KeyType::Long => buf.extend_from_slice(&c.to_be_bytes()),
             KeyType::Int => buf.extend_from_slice(&(c as i32).to_be_bytes()),
-            KeyType::String => Self::put_ascii(buf, &Self::string(c)),
+            KeyType::String => put_ascii(buf, &Self::string(c)),
             KeyType::Tuple2LongString => {
                 buf.extend_from_slice(&c.to_be_bytes());
-                Self::put_ascii(buf, &Self::second(c));
+                put_ascii(buf, &Self::second(c));
             }
+            KeyType::Pojo => put_pojo(buf, c, &Self::string(c)),
         }
     }
 
@@ -313,6 +356,7 @@ impl KeyType {
             KeyType::Long | KeyType::Int => serde_json::json!(c),
             KeyType::String => serde_json::json!(Self::string(c)),
             KeyType::Tuple2LongString => serde_json::json!([c, Self::second(c)]),
+            KeyType::Pojo => pojo_json(c, &Self::string(c)),
         }
     }
 }

@@ -71,7 +71,112 @@ pub fn key_serializer<W: Write>(b: &mut StreamBuilder<W>, key: KeyType) -> Build
         KeyType::Int => singleton(b, &INT_SERIALIZER),
         KeyType::String => singleton(b, &STRING_SERIALIZER),
         KeyType::Tuple2LongString => tuple2_long_string_serializer(b),
+        KeyType::Pojo => pojo_serializer(b),
     }
+}
+
+/// The serializer of a value type.
+pub fn value_serializer<W: Write>(
+    b: &mut StreamBuilder<W>,
+    value: ValueType,
+) -> BuildResult<Handle> {
+    match value {
+        ValueType::Long => singleton(b, &LONG_SERIALIZER),
+        ValueType::String => singleton(b, &STRING_SERIALIZER),
+        ValueType::Pojo => pojo_serializer(b),
+    }
+}
+
+/// `PojoSerializer` of [`SYNTH_POJO`] as Flink 1.1 writes one: `numFields`, the class,
+/// a default `ExecutionConfig`, the field serializers in field-name order (`id`:
+/// `LongSerializer`, `name`: `StringSerializer`), no registered subclasses, then the
+/// annotation naming each field by declaring class and name.
+pub fn pojo_serializer<W: Write>(b: &mut StreamBuilder<W>) -> BuildResult<Handle> {
+    let h = b.begin_object(&POJO_SERIALIZER)?;
+    b.field_int(2)?;
+    let class = b.class_object(&SYNTH_POJO)?;
+    execution_config(b)?;
+    b.begin_object_array(&TYPE_SERIALIZER_ARRAY, 2)?;
+    singleton(b, &LONG_SERIALIZER)?;
+    singleton(b, &STRING_SERIALIZER)?;
+    empty_linked_hash_map(b)?;
+    b.begin_object_array(&TYPE_SERIALIZER_ARRAY, 0)?;
+    b.block_int(2)?;
+    for field in ["id", "name"] {
+        b.reference(class)?;
+        block_utf(b, field)?;
+    }
+    b.end_annotation()?;
+    Ok(h)
+}
+
+/// `writeUTF` inside block data: `u16` length, then modified UTF-8.
+fn block_utf<W: Write>(b: &mut StreamBuilder<W>, s: &str) -> BuildResult<()> {
+    let bytes = crate::javaser::mutf8::encode(s);
+    b.block_bytes(&(bytes.len() as u16).to_be_bytes())?;
+    b.block_bytes(&bytes)
+}
+
+/// A default `ExecutionConfig` (the field values of a new one; the empty sets as the 1.2
+/// fixture writes them).
+fn execution_config<W: Write>(b: &mut StreamBuilder<W>) -> BuildResult<Handle> {
+    let h = b.begin_object(&EXECUTION_CONFIG)?;
+    b.field_boolean(true)?; // autoTypeRegistrationEnabled
+    b.field_long(0)?; // autoWatermarkInterval
+    b.field_long(10_000)?; // executionRetryDelay
+    b.field_boolean(false)?; // forceAvro
+    b.field_boolean(false)?; // forceKryo
+    b.field_long(2000)?; // latencyTrackingInterval
+    b.field_int(-1)?; // maxParallelism
+    b.field_int(-1)?; // numberOfExecutionRetries
+    b.field_boolean(false)?; // objectReuse
+    b.field_int(-1)?; // parallelism
+    b.field_boolean(true)?; // printProgressDuringExecution
+    b.field_long(-1)?; // taskCancellationIntervalMillis
+    b.field_long(-1)?; // taskCancellationTimeoutMillis
+    b.field_boolean(true)?; // useClosureCleaner
+    b.enum_constant(&CODE_ANALYSIS_MODE, "DISABLE")?;
+    empty_linked_hash_map(b)?; // defaultKryoSerializerClasses
+    empty_linked_hash_map(b)?; // defaultKryoSerializers
+    b.enum_constant(&EXECUTION_MODE, "PIPELINED")?;
+    b.null()?; // globalJobParameters
+    empty_linked_hash_set(b)?; // registeredKryoTypes
+    empty_linked_hash_set(b)?; // registeredPojoTypes
+    empty_linked_hash_map(b)?; // registeredTypesWithKryoSerializerClasses
+    empty_linked_hash_map(b)?; // registeredTypesWithKryoSerializers
+    b.null()?; // restartStrategyConfiguration
+    Ok(h)
+}
+
+/// An empty `LinkedHashMap`: `HashMap`'s fields and annotation (16 buckets, size 0),
+/// then `accessOrder`.
+fn empty_linked_hash_map<W: Write>(b: &mut StreamBuilder<W>) -> BuildResult<Handle> {
+    let h = b.begin_object(&LINKED_HASH_MAP)?;
+    b.field_float(0.75)?;
+    b.field_int(0)?;
+    b.block_int(16)?;
+    b.block_int(0)?;
+    b.end_annotation()?;
+    b.field_boolean(false)?;
+    Ok(h)
+}
+
+/// An empty `LinkedHashSet`: `HashSet`'s annotation (capacity 1, load factor 0.75, size 0).
+fn empty_linked_hash_set<W: Write>(b: &mut StreamBuilder<W>) -> BuildResult<Handle> {
+    let h = b.begin_object(&LINKED_HASH_SET)?;
+    b.block_int(1)?;
+    b.block_bytes(&0.75f32.to_bits().to_be_bytes())?;
+    b.block_int(0)?;
+    b.end_annotation()?;
+    Ok(h)
+}
+
+/// The key serializer of `key` as a standalone Java stream (what `--key-serializer
+/// java:FILE` reads for RocksDB state).
+pub fn key_serializer_stream(key: KeyType) -> Result<Vec<u8>, SynthError> {
+    let mut b = StreamBuilder::new(Vec::new(), "key serializer", 0)?;
+    key_serializer(&mut b, key)?;
+    Ok(b.finish()?)
 }
 
 /// The state descriptor of `kind` over `LongSerializer`, without default value
@@ -93,13 +198,7 @@ pub fn state_descriptor<W: Write>(
     // StateDescriptor: name, serializer, then writeObject's `boolean hasDefault` (and a
     // default value as `int length` + its serialized bytes: a fold's initial value).
     text(b, name)?;
-    let serializer = singleton(
-        b,
-        match value {
-            ValueType::Long => &LONG_SERIALIZER,
-            ValueType::String => &STRING_SERIALIZER,
-        },
-    )?;
+    let serializer = value_serializer(b, value)?;
     match kind {
         KeyedKind::Folding => {
             let initial = value.fold_initial();

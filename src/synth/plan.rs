@@ -105,9 +105,12 @@ impl KeyedPlan {
         header
             + match state.kind {
                 KeyedKind::Value | KeyedKind::Reducing | KeyedKind::Folding => {
-                    (state.keys.key_type.byte_len() + 8) * n
+                    (state.keys.key_type.byte_len() + state.value_type.byte_len()) * n
                 }
-                KeyedKind::List => (state.keys.key_type.byte_len() + 4) * n + 8 * list_elements(n),
+                KeyedKind::List => {
+                    (state.keys.key_type.byte_len() + 4) * n
+                        + state.value_type.byte_len() * list_elements(n)
+                }
             }
     }
 
@@ -117,13 +120,14 @@ impl KeyedPlan {
         let mut n = 4;
         for s in &self.states {
             let keys = s.keys.len();
-            // mapping byte, `int` key length, K ‖ 2A ‖ NS, `int` value length, value (a
-            // Long, or a list's elements joined by `,`).
+            // mapping byte, `int` key length, K ‖ 2A ‖ NS, `int` value length, value (one,
+            // or a list's elements joined by `,`).
             let head = 1 + 4 + s.keys.key_type.byte_len() + 1 + s.namespace.byte_len() + 4;
+            let v = s.value_type.byte_len();
             let records = head * keys
                 + match s.kind {
-                    KeyedKind::Value | KeyedKind::Reducing | KeyedKind::Folding => 8 * keys,
-                    KeyedKind::List => 9 * list_elements(keys) - keys,
+                    KeyedKind::Value | KeyedKind::Reducing | KeyedKind::Folding => v * keys,
+                    KeyedKind::List => (v + 1) * list_elements(keys) - keys,
                 };
             n += 1 + column_stream(&s.name, s.kind, s.value_type)?.len() as u64 + records;
         }

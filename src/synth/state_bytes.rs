@@ -58,18 +58,22 @@ pub fn entries(
     }))
 }
 
-/// Appends one value: 8 bytes or, for list state, `int n` and n values
+/// Appends one value or, for list state, `int n` and n values
 /// (`ArrayListSerializer`, heap) or the n values joined by `,` (RocksDB).
 fn put_value(buf: &mut Vec<u8>, st: &StatePlan, i: u64, values: &mut Prng, rocks: bool) {
     if st.kind != KeyedKind::List {
         if rocks {
-            buf.extend_from_slice(&8i32.to_be_bytes());
+            buf.extend_from_slice(&(st.value_type.byte_len() as i32).to_be_bytes());
         }
         st.value_type.put(buf, value(values));
         return;
     }
     let len = list_len(i);
-    let head = if rocks { 9 * len - 1 } else { len };
+    let head = if rocks {
+        (st.value_type.byte_len() + 1) * len - 1
+    } else {
+        len
+    };
     buf.extend_from_slice(&(head as i32).to_be_bytes());
     for e in 0..len {
         if rocks && e > 0 {

@@ -49,6 +49,8 @@ pub struct TreeOptions {
     pub keyed_layout: Option<KeyedLayout>,
     /// Key serializer stream for RocksDB sources (`--key-serializer`).
     pub key_serializer: Option<Arc<[u8]>>,
+    /// Namespace serializers of RocksDB states (`--rocksdb-namespace`).
+    pub rocksdb_namespaces: Vec<convert::rocks::NamespaceDecl>,
     /// Which converted files the tree shows (`--forms`).
     pub forms: Forms,
     /// Re-file keyed state for another max parallelism or parallelism
@@ -180,6 +182,7 @@ impl Tree {
         let convert = ConvertOptions {
             policy: opts.policy.clone(),
             key_serializer: opts.key_serializer.clone(),
+            rocksdb_namespaces: opts.rocksdb_namespaces.clone(),
             keyed_layout: opts.keyed_layout,
             target: Some(opts.target),
         };

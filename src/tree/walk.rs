@@ -114,6 +114,7 @@ mod tests {
             target: crate::convert::Target::parse("migration").unwrap(),
             keyed_layout: None,
             key_serializer: None,
+            rocksdb_namespaces: Vec::new(),
             relative_paths: false,
             operator_ids: Default::default(),
             forms: super::super::Forms::All,

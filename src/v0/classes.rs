@@ -413,6 +413,118 @@ pub static TYPE_SERIALIZER_ARRAY: ClassSpec = class(
     None,
 );
 
+/// `PojoSerializer` (uid 1). `writeObject`: the fields, then block `int n` and per field
+/// its declaring `Class` and `writeUTF(name)` (`FieldSerializer.serializeField`).
+pub static POJO_SERIALIZER: ClassSpec = class(
+    crate::classnames::POJO_SERIALIZER,
+    1,
+    SW,
+    &[
+        FieldSpec::primitive(b'I', "numFields"),
+        FieldSpec::reference("clazz", "Ljava/lang/Class;"),
+        FieldSpec::reference(
+            "executionConfig",
+            "Lorg/apache/flink/api/common/ExecutionConfig;",
+        ),
+        FieldSpec::reference(
+            "fieldSerializers",
+            "[Lorg/apache/flink/api/common/typeutils/TypeSerializer;",
+        ),
+        FieldSpec::reference("registeredClasses", "Ljava/util/Map;"),
+        FieldSpec::reference(
+            "registeredSerializers",
+            "[Lorg/apache/flink/api/common/typeutils/TypeSerializer;",
+        ),
+    ],
+    Some(&TYPE_SERIALIZER),
+);
+
+/// `ExecutionConfig`, every `PojoSerializer` carries one. The descriptor is the one Flink
+/// 1.2 wrote (the 1.2 Scala fixture's); no reader of ours looks inside it.
+pub static EXECUTION_CONFIG: ClassSpec = class(
+    crate::classnames::EXECUTION_CONFIG,
+    1,
+    S,
+    &[
+        FieldSpec::primitive(b'Z', "autoTypeRegistrationEnabled"),
+        FieldSpec::primitive(b'J', "autoWatermarkInterval"),
+        FieldSpec::primitive(b'J', "executionRetryDelay"),
+        FieldSpec::primitive(b'Z', "forceAvro"),
+        FieldSpec::primitive(b'Z', "forceKryo"),
+        FieldSpec::primitive(b'J', "latencyTrackingInterval"),
+        FieldSpec::primitive(b'I', "maxParallelism"),
+        FieldSpec::primitive(b'I', "numberOfExecutionRetries"),
+        FieldSpec::primitive(b'Z', "objectReuse"),
+        FieldSpec::primitive(b'I', "parallelism"),
+        FieldSpec::primitive(b'Z', "printProgressDuringExecution"),
+        FieldSpec::primitive(b'J', "taskCancellationIntervalMillis"),
+        FieldSpec::primitive(b'J', "taskCancellationTimeoutMillis"),
+        FieldSpec::primitive(b'Z', "useClosureCleaner"),
+        FieldSpec::reference(
+            "codeAnalysisMode",
+            "Lorg/apache/flink/api/common/CodeAnalysisMode;",
+        ),
+        FieldSpec::reference("defaultKryoSerializerClasses", LINKED_HASH_MAP_SIG),
+        FieldSpec::reference("defaultKryoSerializers", LINKED_HASH_MAP_SIG),
+        FieldSpec::reference(
+            "executionMode",
+            "Lorg/apache/flink/api/common/ExecutionMode;",
+        ),
+        FieldSpec::reference(
+            "globalJobParameters",
+            "Lorg/apache/flink/api/common/ExecutionConfig$GlobalJobParameters;",
+        ),
+        FieldSpec::reference("registeredKryoTypes", LINKED_HASH_SET_SIG),
+        FieldSpec::reference("registeredPojoTypes", LINKED_HASH_SET_SIG),
+        FieldSpec::reference(
+            "registeredTypesWithKryoSerializerClasses",
+            LINKED_HASH_MAP_SIG,
+        ),
+        FieldSpec::reference("registeredTypesWithKryoSerializers", LINKED_HASH_MAP_SIG),
+        FieldSpec::reference(
+            "restartStrategyConfiguration",
+            "Lorg/apache/flink/api/common/restartstrategy/RestartStrategies$RestartStrategyConfiguration;",
+        ),
+    ],
+    None,
+);
+
+const LINKED_HASH_MAP_SIG: &str = "Ljava/util/LinkedHashMap;";
+const LINKED_HASH_SET_SIG: &str = "Ljava/util/LinkedHashSet;";
+
+pub static ENUM: ClassSpec = class("java.lang.Enum", 0, ENUM_FLAGS, &[], None);
+
+const ENUM_FLAGS: u8 = SERIALIZABLE | crate::javaser::flags::ENUM;
+
+pub static CODE_ANALYSIS_MODE: ClassSpec = class(
+    crate::classnames::CODE_ANALYSIS_MODE,
+    0,
+    ENUM_FLAGS,
+    &[],
+    Some(&ENUM),
+);
+
+pub static EXECUTION_MODE: ClassSpec = class(
+    crate::classnames::EXECUTION_MODE,
+    0,
+    ENUM_FLAGS,
+    &[],
+    Some(&ENUM),
+);
+
+/// The POJO class synthetic savepoints use for POJO keys and values: `long id` and
+/// `String name` (Flink orders POJO fields by name). `tests/flinkdump` has the class.
+pub static SYNTH_POJO: ClassSpec = class(
+    "savepointfs.synth.Pojo",
+    1,
+    S,
+    &[
+        FieldSpec::primitive(b'J', "id"),
+        FieldSpec::reference("name", "Ljava/lang/String;"),
+    ],
+    None,
+);
+
 // --- values ------------------------------------------------------------------------
 
 pub static TUPLE: ClassSpec = class(crate::classnames::TUPLE, 1, S, &[], None);
@@ -460,6 +572,26 @@ pub static HASH_MAP: ClassSpec = class(
         FieldSpec::primitive(b'I', "threshold"),
     ],
     None,
+);
+
+/// `writeObject` (`HashMap`'s), then the field `accessOrder`.
+pub static LINKED_HASH_MAP: ClassSpec = class(
+    "java.util.LinkedHashMap",
+    3801124242820219131,
+    S,
+    &[FieldSpec::primitive(b'Z', "accessOrder")],
+    Some(&HASH_MAP),
+);
+
+/// `writeObject`: block `int capacity, float loadFactor, int size`, then the elements.
+pub static HASH_SET: ClassSpec = class("java.util.HashSet", -5024744406713321676, SW, &[], None);
+
+pub static LINKED_HASH_SET: ClassSpec = class(
+    "java.util.LinkedHashSet",
+    -2851667679971038690,
+    S,
+    &[],
+    Some(&HASH_SET),
 );
 
 /// `writeObject`: field `size`, then block `int size`, then the elements.
@@ -531,6 +663,12 @@ pub static ALL: &[&ClassSpec] = &[
     &TUPLE_SERIALIZER_BASE,
     &TUPLE_SERIALIZER,
     &TYPE_SERIALIZER_ARRAY,
+    &POJO_SERIALIZER,
+    &EXECUTION_CONFIG,
+    &ENUM,
+    &CODE_ANALYSIS_MODE,
+    &EXECUTION_MODE,
+    &SYNTH_POJO,
     &TUPLE,
     &TUPLE1,
     &TUPLE2,
@@ -538,6 +676,9 @@ pub static ALL: &[&ClassSpec] = &[
     &LONG,
     &BYTE_ARRAY,
     &HASH_MAP,
+    &LINKED_HASH_MAP,
+    &HASH_SET,
+    &LINKED_HASH_SET,
     &ARRAY_LIST,
     &PATH,
     &URI,

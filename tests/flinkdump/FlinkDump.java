@@ -35,6 +35,9 @@ import org.apache.flink.streaming.api.windowing.windows.TimeWindow;
 import org.apache.flink.api.java.functions.KeySelector;
 import org.apache.flink.api.java.tuple.Tuple1;
 import org.apache.flink.api.java.typeutils.TupleTypeInfo;
+import org.apache.flink.api.common.ExecutionConfig; //V:110
+import org.apache.flink.api.common.serialization.SerializerConfigImpl; //V:23
+import savepointfs.synth.Pojo;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.RestOptions;
 import org.apache.flink.runtime.jobgraph.JobGraph;
@@ -120,6 +123,29 @@ public final class FlinkDump {
 		}
 	}
 
+	static final class PojoKey implements KeySelector<Long, Pojo> {
+		private static final long serialVersionUID = 1L;
+		@Override
+		public Pojo getKey(Long v) {
+			return new Pojo(v, "k");
+		}
+	}
+
+	/** The POJO's type, which Flink must analyse as a POJO (a generic type would be Kryo). */
+	static TypeInformation<Pojo> pojoType() {
+		TypeInformation<Pojo> t = TypeInformation.of(Pojo.class);
+		if (!(t instanceof org.apache.flink.api.java.typeutils.PojoTypeInfo)) {
+			throw new IllegalStateException("Pojo is not analysed as a POJO: " + t);
+		}
+		return t;
+	}
+
+	@SuppressWarnings("unchecked")
+	static TypeSerializer<Object> pojoSerializer() {
+		return (TypeSerializer<Object>) (TypeSerializer<?>) pojoType().createSerializer(new ExecutionConfig()); //V:110
+		return (TypeSerializer<Object>) (TypeSerializer<?>) pojoType().createSerializer(new SerializerConfigImpl()); //V:23
+	}
+
 	/** Reads one state for the backend's current key. */
 	interface Reader {
 		JsonNode value(Object namespace) throws Exception;
@@ -139,13 +165,18 @@ public final class FlinkDump {
 		switch (type) {
 			case "long": return (TypeSerializer<Object>) (TypeSerializer<?>) LongSerializer.INSTANCE;
 			case "string": return (TypeSerializer<Object>) (TypeSerializer<?>) StringSerializer.INSTANCE;
+			case "pojo": return pojoSerializer();
 			default: throw new IllegalArgumentException(type + " values are not read yet");
 		}
 	}
 
-	/** A fold's initial value, as synth writes it: 0L, or the empty String. */
+	/** A fold's initial value, as synth writes it: 0L, the empty String, or Pojo(0, ""). */
 	static Object initial(String type) {
-		return type.equals("string") ? (Object) "" : (Object) 0L;
+		switch (type) {
+			case "string": return "";
+			case "pojo": return new Pojo(0, "");
+			default: return 0L;
+		}
 	}
 
 	@SuppressWarnings("unchecked")
@@ -264,6 +295,8 @@ public final class FlinkDump {
 						line.put("key", (Integer) kn[0]);
 					} else if (kn[0] instanceof String) {
 						line.put("key", (String) kn[0]);
+					} else if (kn[0] instanceof Pojo) {
+						line.set("key", json(kn[0]));
 					} else {
 						line.put("key", (Long) kn[0]);
 					}
@@ -327,6 +360,12 @@ public final class FlinkDump {
 			}
 			if (v instanceof String) {
 				return JSON.getNodeFactory().textNode((String) v);
+			}
+			if (v instanceof Pojo) {
+				ObjectNode o = JSON.createObjectNode();
+				o.put("id", ((Pojo) v).id);
+				o.put("name", ((Pojo) v).name);
+				return o;
 			}
 			return JSON.getNodeFactory().nullNode();
 		}
@@ -403,6 +442,8 @@ public final class FlinkDump {
 			} else if (keyType.equals("tuple2-long-string")) {
 				TypeInformation<Tuple2<Long, String>> t = new TupleTypeInfo<>(Types.LONG, Types.STRING);
 				out = source.keyBy(new Tuple2Key(), t).transform("dump " + op.getKey(), Types.STRING, new Dump(op.getValue()));
+			} else if (keyType.equals("pojo")) {
+				out = source.keyBy(new PojoKey(), pojoType()).transform("dump " + op.getKey(), Types.STRING, new Dump(op.getValue()));
 			} else if (keyType.equals("tuple1-long")) {
 				TypeInformation<Tuple1<Long>> t = new TupleTypeInfo<>(Types.LONG);
 				out = source.keyBy(new Tuple1Key(), t).transform("dump " + op.getKey(), Types.STRING, new Dump(op.getValue()));
