@@ -270,6 +270,8 @@ fn pojo_keys_and_values_read_back() {
         "pojo",
         "--vertices",
         "2",
+        "--state-bytes",
+        "256KiB",
     ];
     let (mem, mem_manifest) = c.synth(
         "pojo-memory",

@@ -193,10 +193,16 @@ fn kind_configurations() -> Vec<(&'static str, SynthSpec)> {
         keyed_kinds: kinds.clone(),
         ..spec(backend)
     };
+    let pojo = SynthSpec {
+        key_type: KeyType::Pojo,
+        value_type: savepointfs::synth::ValueType::Pojo,
+        ..of(Backend::Memory)
+    };
     vec![
         ("memory-kinds", of(Backend::Memory)),
         ("filesystem-kinds", of(Backend::Filesystem)),
         ("rocksdb-kinds", of(Backend::RocksDb)),
+        ("memory-pojo", pojo),
     ]
 }
 

@@ -485,6 +485,37 @@ pub use crate::size::parse_size;
 mod tests {
     use super::*;
 
+    /// `Pojo(id, name)` as `PojoSerializer` writes it, at the length the plan counts.
+    #[test]
+    fn pojo_keys_and_values_serialize_as_the_pojo_serializer_does() {
+        let mut key = Vec::new();
+        KeyType::Pojo.put(&mut key, 5);
+        let mut want = vec![2, 0];
+        want.extend(5i64.to_be_bytes());
+        want.extend([0, 13]);
+        want.extend(b"k00000000005");
+        assert_eq!(key, want);
+        assert_eq!(key.len() as u64, KeyType::Pojo.byte_len());
+        let mut value = Vec::new();
+        ValueType::Pojo.put(&mut value, 7);
+        assert_eq!(value.len() as u64, ValueType::Pojo.byte_len());
+        assert_eq!(&value[value.len() - 8..], b"\x08v000007");
+        assert_eq!(
+            ValueType::Pojo.fold_initial(),
+            [2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]
+        );
+        assert_eq!(
+            KeyType::Pojo.json(5),
+            serde_json::json!({"id": 5, "name": "k00000000005"})
+        );
+        // hashCode: 31 * Long.hashCode(id) + name.hashCode(), as the harness's Pojo has it.
+        let name = crate::keygroup::JavaKey::String("k00000000005".into()).hash_code();
+        assert_eq!(
+            KeyType::Pojo.java(5).hash_code(),
+            31i32.wrapping_mul(5).wrapping_add(name)
+        );
+    }
+
     #[test]
     fn external_dir_defaults_beside_the_savepoint() {
         let spec = SynthSpec::default();

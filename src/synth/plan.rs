@@ -13,10 +13,6 @@ use crate::prng::Prng;
 
 /// `FsStateBackend`'s default file-state threshold: state up to this size stays inline.
 pub const FS_THRESHOLD: u64 = 1024;
-/// One heap entry: Long key and Long value.
-pub const HEAP_ENTRY: u64 = 16;
-/// One RocksDB record: mapping byte, `int 10`, key ‖ `2A` ‖ `00`, `int 8`, value.
-pub const ROCKS_RECORD: u64 = 1 + 4 + 10 + 4 + 8;
 /// The largest blob or inline array a V0 file / Java array can hold, with room for the
 /// objects around the state bytes.
 const MAX_INLINE: u64 = i32::MAX as u64 - (1 << 20);
@@ -278,10 +274,13 @@ pub fn plan(spec: &SynthSpec) -> Result<Plan, SynthError> {
         Some(n) => n,
         None if keyed_entries == 0 => 0,
         None => {
+            // One entry: key and value, plus for RocksDB the mapping byte, both lengths,
+            // the separator and the namespace (27 bytes for Long keys and values).
+            let entry = spec.key_type.byte_len() + spec.value_type.byte_len();
             let per_key = if store == KeyedStore::RocksFullyAsync {
-                ROCKS_RECORD
+                entry + 1 + 4 + 1 + spec.namespace.byte_len() + 4
             } else {
-                HEAP_ENTRY
+                entry
             };
             (spec.state_bytes / 2 / (per_key * spec.keyed_states as u64 * keyed_entries)).max(1)
         }

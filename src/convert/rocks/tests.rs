@@ -202,3 +202,36 @@ fn time_window_namespaces_are_found_from_the_keys() {
         assert!(RocksSnapshot::open_keyed(src, Span::new(0, n), Some(&long)).is_err());
     }
 }
+
+/// A declared global window turns a 1-byte `00` namespace into `GlobalWindow`; a
+/// declaration the bytes contradict is refused, naming the state.
+#[test]
+fn namespace_declarations_must_agree_with_the_records() {
+    let void_key = |k: i64| [k.to_be_bytes().to_vec(), vec![0x2A, 0]].concat();
+    let src = column_of(&[void_key(1), void_key(2)]);
+    let n = src.len();
+    let long = crate::convert::keys::Codec::Long;
+    let open = || RocksSnapshot::open_keyed(src.clone(), Span::new(0, n), Some(&long)).unwrap();
+    let decl = |s: &str| vec![NamespaceDecl::parse(s).unwrap()];
+    let mut snap = open();
+    let name = snap.columns[0].name.clone();
+    snap.declare(&decl(&format!("{name}=global-window")))
+        .unwrap();
+    assert_eq!(snap.columns[0].namespace, ColumnNamespace::GlobalWindow);
+    // Another state's declaration leaves this one alone.
+    let mut snap = open();
+    snap.declare(&decl("other=global-window")).unwrap();
+    assert_eq!(snap.columns[0].namespace, ColumnNamespace::Void);
+    let e = open()
+        .declare(&decl(&format!("{name}=time-window")))
+        .unwrap_err();
+    assert!(
+        e.contains("is declared time-window (--rocksdb-namespace) but its records hold 1-byte namespaces (void)"),
+        "{e}"
+    );
+    for bad in ["state", "state=window", "=void-ish"] {
+        assert!(NamespaceDecl::parse(bad).is_err(), "{bad}");
+    }
+    // `=` may sit in a state name: the last one splits.
+    assert_eq!(decl("a=b=void")[0].state, "a=b");
+}

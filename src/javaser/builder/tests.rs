@@ -153,3 +153,33 @@ fn misuse_is_an_error_not_a_panic() {
     assert_eq!(bytes[4], tc::LONGSTRING);
     assert!(PAIR.fields_in_jdk_order());
 }
+
+static COLOUR: ClassSpec = ClassSpec {
+    name: "t.Colour",
+    uid: 0,
+    flags: flags::SERIALIZABLE | flags::ENUM,
+    fields: &[],
+    superclass: None,
+};
+
+/// `TC_ENUM`: descriptor, handle, then the constant's name; the descriptor once.
+#[test]
+fn enum_constants_are_written_as_the_jdk_writes_them() {
+    let mut b = StreamBuilder::new(Vec::new(), "test", 0).unwrap();
+    assert_eq!(b.enum_constant(&COLOUR, "RED").unwrap(), 0x7E0001);
+    assert_eq!(b.enum_constant(&COLOUR, "BLUE").unwrap(), 0x7E0003);
+    assert!(b.enum_constant(&BASE, "X").is_err(), "not an enum class");
+    let bytes = b.finish().unwrap();
+    assert_eq!(&bytes[4..7], &[tc::ENUM, tc::CLASSDESC, 0]);
+    let g = parse(bytes);
+    let names: Vec<String> = g
+        .roots()
+        .map(|v| match &g.node(v.node().unwrap()).kind {
+            NodeKind::Enum { constant, .. } => {
+                g.string_value(Value::Node(*constant)).unwrap().unwrap()
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(names, ["RED", "BLUE"]);
+}
