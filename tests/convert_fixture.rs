@@ -386,7 +386,7 @@ fn rocksdb_key_group_streams_equal_flink_1_2_rocksdb_streams() {
             .unwrap(),
         );
         assert_eq!(snap.record_count(), keys.len() as u64);
-        let mut ours = snap.header(&key_serializer).unwrap();
+        let mut ours = snap.header(&key_serializer, false).unwrap();
         let offset = ours.len();
         let region = snap.key_group_region(subtask, 4).unwrap();
         let mut body = vec![0u8; region.len() as usize];
@@ -495,8 +495,8 @@ fn keyed_layouts_convert_both_ways_to_flink_1_2_bytes() {
             Span::new(0, len),
         )
         .unwrap();
-        let header = snap.header(&key_serializer).unwrap();
-        let body = relayout::rocks_to_heap(&snap, subtask).unwrap();
+        let header = snap.header(&key_serializer, false).unwrap();
+        let body = relayout::rocks_to_heap(&snap, subtask, &[]).unwrap();
         let ours: Vec<u8> = read_all(&savepointfs::stream::MultiStream::new(
             "heap",
             std::iter::once(savepointfs::stream::Piece::bytes(header)).chain(body),

@@ -313,6 +313,54 @@ fn pojo_keys_and_values_read_back() {
     assert!(!c.dir.path().join("pojo-refiled").exists());
 }
 
+/// A 1.1 job at parallelism 200 (above 128: two-byte key-group prefixes in the RocksDB
+/// layouts) restores at parallelism 200, without re-filing: from a RocksDB source into
+/// Flink 2.3's RocksDB backend, and from a memory source in Flink 1.10.3's RocksDB layout.
+#[test]
+fn two_hundred_subtasks_restore_without_rescaling() {
+    let Some(c) = Case::new() else { return };
+    let wide = |name: &str, backend: &str| {
+        let manifest = c.dir.path().join(format!("{name}.manifest"));
+        let sp = common::mount::synth(
+            c.dir.path(),
+            name,
+            &[
+                "--vertices",
+                "2",
+                "--chain",
+                "1",
+                "--parallelism",
+                "200",
+                "--keys",
+                "2000",
+                "--keyed-states",
+                "2",
+                "--state-kind=value,list",
+                "--state-bytes",
+                "4MiB",
+                "--key-type",
+                "long",
+                "--backend",
+                backend,
+                "--manifest",
+                manifest.to_str().unwrap(),
+            ],
+        );
+        (sp, manifest)
+    };
+    let (rocks, manifest) = wide("wide-rocksdb", "rocksdb");
+    assert_eq!(value_lines(&manifest), 4000);
+    let out = c.convert(&rocks, "wide-rocksdb-2.3", &["--key-serializer", "long"]);
+    all_read_back(&check(&out, &manifest, "2.3", "rocksdb", &[]), 4000);
+    let (mem, manifest) = wide("wide-memory", "memory");
+    let out = c.convert(
+        &mem,
+        "wide-memory-1.10",
+        &["--target", "flink-1.10", "--keyed-layout", "rocksdb"],
+    );
+    all_read_back(&check(&out, &manifest, "1.10", "rocksdb", &[]), 4000);
+}
+
 /// The negative controls: one value patched in a converted copy is reported as missing
 /// and unexpected; a key that 1.1 left in the wrong subtask makes Flink fail on it,
 /// and re-filing puts it in its key group, after which every value reads back.
@@ -369,7 +417,7 @@ fn a_patched_value_and_a_misplaced_key_are_caught() {
 /// Flink 1.1's RocksDB snapshots do not record the namespace serializer. Time windows
 /// are recognised from the keys' bytes (16 bytes after the `2A` separator); a global
 /// window is one byte `00`, like Void, so it is declared with `--rocksdb-namespace`.
-/// Flink 1.10.3 reads both from the RocksDB layout; Flink 2.3 reads the declared global
+/// Flink 1.10.3 reads both from its RocksDB layout, and time windows from its heap layout; Flink 2.3 reads the declared global
 /// window and refuses the undeclared one (its namespace serializer check), never misreads.
 #[test]
 fn rocksdb_window_namespaces_read_back() {
@@ -400,6 +448,24 @@ fn rocksdb_window_namespaces_read_back() {
         &check(&out, &tw_manifest, "1.10", "rocksdb", &[]),
         value_lines(&tw_manifest),
     );
+    // In the heap layout: windows grouped per state, list values split into elements
+    // under the heap's ArrayListSerializer.
+    let out = c.convert(
+        &tw,
+        "rocks-time-window-1.10-heap",
+        &[
+            "--key-serializer",
+            "string",
+            "--target",
+            "flink-1.10",
+            "--keyed-layout",
+            "heap",
+        ],
+    );
+    all_read_back(
+        &check(&out, &tw_manifest, "1.10", "heap", &[]),
+        value_lines(&tw_manifest),
+    );
 
     let (gw, gw_manifest) = rocks("rocks-global-window", "global-window", "int");
     let n = value_lines(&gw_manifest);
@@ -423,10 +489,10 @@ fn rocksdb_window_namespaces_read_back() {
     assert_eq!(code, Some(2), "{text}");
 }
 
-/// What the RocksDB layout alone carries is refused elsewhere with the reason, and
-/// without the key serializer nothing is guessed.
+/// A namespace declaration the records contradict is refused with the reason, and a
+/// wrong key serializer is not guessed around.
 #[test]
-fn rocksdb_window_state_is_refused_where_it_is_not_written() {
+fn rocksdb_namespaces_are_never_guessed() {
     let dir = tempfile::tempdir().unwrap();
     let sp = common::mount::synth(
         dir.path(),
@@ -454,17 +520,6 @@ fn rocksdb_window_state_is_refused_where_it_is_not_written() {
         assert!(err.contains(needle), "{err}");
         assert!(!dir.path().join("out").exists());
     };
-    refused(
-        &[
-            "--key-serializer",
-            "tuple1-long",
-            "--target",
-            "flink-1.10",
-            "--keyed-layout",
-            "heap",
-        ],
-        "is time-window state, which is written from RocksDB sources in the RocksDB layout only",
-    );
     // A declaration the records contradict.
     refused(
         &[

@@ -170,6 +170,8 @@ pub enum HeaderError {
     NotHeap { class: String },
     #[error("the keyed-state map is empty")]
     NoStates,
+    #[error("a serializer stream holds no object")]
+    EmptyStream,
 }
 
 impl From<javaser::Error> for HeaderError {

@@ -12,7 +12,7 @@ use crate::modern::Utf;
 use crate::modern::WriteError;
 use crate::source::Source;
 use crate::stream::Piece;
-use crate::v0::classes::{TYPE_SERIALIZER, TYPE_SERIALIZER_SINGLETON};
+use crate::v0::classes::{ARRAY_LIST_SERIALIZER, TYPE_SERIALIZER, TYPE_SERIALIZER_SINGLETON};
 use crate::v0::{ChainEntry, HeapSnapshot, KvSnapshot, StateKind, SubtaskModel};
 
 /// The operator-state name Flink gives `ListCheckpointed` state and raw operator state.
@@ -67,6 +67,25 @@ fn put_proxy(out: &mut Vec<u8>, stream: &[u8]) -> Result<(), HeaderError> {
     out.extend_from_slice(&n.to_be_bytes());
     out.extend_from_slice(stream);
     Ok(())
+}
+
+/// `ArrayListSerializer(element)` as a standalone stream, from the element serializer's
+/// own stream: the heap backend's serializer of a list state (a RocksDB column names the
+/// element's).
+pub fn array_list_serializer(element: &[u8]) -> Result<Vec<u8>, HeaderError> {
+    let src = std::sync::Arc::new(crate::source::MemSource::new(
+        "element serializer".to_string(),
+        element.to_vec(),
+    ));
+    let g = javaser::parse_stream(src, 0, element.len() as u64, &javaser::Limits::default())?;
+    let root = g.roots().next().ok_or(HeaderError::EmptyStream)?;
+    let mut b = StreamBuilder::new(Vec::new(), ARRAY_LIST_SERIALIZER.name, 0)?;
+    b.begin_object(&ARRAY_LIST_SERIALIZER)?;
+    let first = b.next_handle();
+    let mut out = b.finish()?;
+    let rest = javaser::write_object_continuing(&g, root, &WriteOptions::default(), first)?;
+    out.extend(rest.to_vec(&**g.source())?);
+    Ok(out)
 }
 
 /// A serializer object re-emitted as a fresh standalone stream (handles renumbered).

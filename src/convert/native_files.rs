@@ -137,25 +137,14 @@ impl Cx<'_> {
         if snapshot.is_empty() {
             return Ok(None);
         }
-        if layout == KeyedLayout::Heap
-            && let Some(c) = snapshot
-                .columns
-                .iter()
-                .find(|c| c.namespace != rocks::ColumnNamespace::Void)
-        {
-            return Err(fail(format!(
-                "state {:?} is {} state, which is written from RocksDB sources in the RocksDB layout only (leave out --keyed-layout heap)",
-                c.name,
-                c.namespace.name()
-            )));
-        }
         let header = snapshot
-            .header(key_serializer)
+            .header(key_serializer, layout == KeyedLayout::Heap)
             .map_err(Error::header(loc))?;
         if layout == KeyedLayout::Heap {
             return Ok(Some((
                 header,
-                relayout::rocks_to_heap(&snapshot, key_group).map_err(fail)?,
+                relayout::rocks_to_heap(&snapshot, key_group, &list_elements(&snapshot))
+                    .map_err(fail)?,
             )));
         }
         Ok(Some((
@@ -178,4 +167,18 @@ pub(super) fn rocks_records(
         .map_err(not_migratable(loc))?;
     let len = region.len();
     Ok(Piece::range(region, Span::new(0, len)))
+}
+
+/// The element codec of each list state of a RocksDB snapshot (its descriptor's
+/// serializer), `None` for other states and for elements that cannot be measured.
+fn list_elements(snapshot: &rocks::RocksSnapshot) -> Vec<Option<keys::Codec>> {
+    snapshot
+        .columns
+        .iter()
+        .map(|c| {
+            (c.type_ordinal == 2)
+                .then(|| keys::codec_of_stream(&c.value_serializer).ok())
+                .flatten()
+        })
+        .collect()
 }

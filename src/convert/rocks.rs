@@ -292,12 +292,27 @@ impl RocksSnapshot {
 
     /// The key-group stream header for these columns (native-formats.md §7.3.1): the given key
     /// serializer, each column's namespace serializer (1.1's window serializers, as a heap
-    /// snapshot holds them) and value serializer.
-    pub fn header(&self, key_serializer: &[u8]) -> Result<Vec<u8>, super::error::HeaderError> {
-        let states: Vec<super::native::StateHeader<'_>> = self
+    /// snapshot holds them) and value serializer; for the heap layout (`heap`), a list
+    /// state's is the heap's `ArrayListSerializer` of the column's element serializer.
+    pub fn header(
+        &self,
+        key_serializer: &[u8],
+        heap: bool,
+    ) -> Result<Vec<u8>, super::error::HeaderError> {
+        let lists: Vec<Option<Vec<u8>>> = self
             .columns
             .iter()
             .map(|c| {
+                (heap && c.type_ordinal == 2)
+                    .then(|| super::native::array_list_serializer(&c.value_serializer))
+                    .transpose()
+            })
+            .collect::<Result<_, _>>()?;
+        let states: Vec<super::native::StateHeader<'_>> = self
+            .columns
+            .iter()
+            .zip(&lists)
+            .map(|(c, list)| {
                 Ok(super::native::StateHeader {
                     type_ordinal: c.type_ordinal,
                     name: &c.name,
@@ -305,7 +320,7 @@ impl RocksSnapshot {
                         Some(spec) => Some(super::native::singleton_stream(spec)?),
                         None => None,
                     },
-                    value_serializer: &c.value_serializer,
+                    value_serializer: list.as_deref().unwrap_or(&c.value_serializer),
                 })
             })
             .collect::<Result<_, super::error::HeaderError>>()?;

@@ -218,6 +218,12 @@ impl<W: Write> StreamBuilder<W> {
         self.raw(&bytes)
     }
 
+    /// The handle the next object, string or descriptor gets (for a stream continued by
+    /// another writer).
+    pub fn next_handle(&self) -> Handle {
+        self.next_handle
+    }
+
     /// `TC_NULL`.
     pub fn null(&mut self) -> BuildResult<()> {
         self.token()?;

@@ -25,7 +25,8 @@ pub use reader::{
     DEFAULT_MAX_BYTES, Limits, parse_first_object, parse_stream, set_default_max_bytes,
 };
 pub use writer::{
-    Chunk, Chunks, DEFAULT_INLINE_MAX, Renamer, WriteOptions, write_object, write_stream,
+    Chunk, Chunks, DEFAULT_INLINE_MAX, Renamer, WriteOptions, write_object,
+    write_object_continuing, write_stream,
 };
 
 /// Stream header: `AC ED 00 05`.

@@ -78,6 +78,22 @@ pub fn write_object(graph: &Graph, value: Value, opts: &WriteOptions) -> Result<
     Ok(w.out.finish())
 }
 
+/// Writes one value as the rest of a stream someone else began (no header), numbering
+/// its handles from `first_handle`: how an object joins a stream built around it (a
+/// serializer wrapped in another). Everything it reaches is written in full.
+pub fn write_object_continuing(
+    graph: &Graph,
+    value: Value,
+    opts: &WriteOptions,
+    first_handle: u32,
+) -> Result<Chunks> {
+    let mut w = Writer::new(graph, opts);
+    w.next_handle = first_handle;
+    w.path.push(Seg::Top(0));
+    w.value(value).map_err(|e| *e)?;
+    Ok(w.out.finish())
+}
+
 /// The writer's internal result: the error boxed, so the `Result`s in every frame of the
 /// recursion stay one pointer wide (as in the reader; unboxed, debug builds need about
 /// 12 KB of stack per nesting level).
