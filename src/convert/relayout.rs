@@ -155,7 +155,12 @@ mod tests {
     fn split(value: &[u8]) -> std::io::Result<Vec<u8>> {
         let source: Arc<dyn Source> = Arc::new(MemSource::new("v", value.to_vec()));
         let mut pieces = Vec::new();
-        split_list(&source, Span::new(0, value.len() as u64), &Codec::Long, &mut pieces)?;
+        split_list(
+            &source,
+            Span::new(0, value.len() as u64),
+            &Codec::Long,
+            &mut pieces,
+        )?;
         let stream = crate::stream::MultiStream::new("heap", pieces);
         let mut out = vec![0u8; stream.len() as usize];
         stream.read_at(0, &mut out)?;
@@ -168,15 +173,27 @@ mod tests {
     fn list_values_are_split_at_their_delimiters() {
         let (a, b) = (7i64.to_be_bytes(), (-1i64).to_be_bytes());
         let value = [&a[..], &[LIST_DELIMITER], &b[..]].concat();
-        assert_eq!(split(&value).unwrap(), [&2i32.to_be_bytes()[..], &a, &b].concat());
+        assert_eq!(
+            split(&value).unwrap(),
+            [&2i32.to_be_bytes()[..], &a, &b].concat()
+        );
         assert_eq!(split(&a).unwrap(), [&1i32.to_be_bytes()[..], &a].concat());
         for (bad, why) in [
-            ([&a[..], &[b';'], &b[..]].concat(), "element 0 is not followed by the `,` delimiter"),
-            ([&a[..], &[LIST_DELIMITER]].concat(), "element 0 is not followed"),
+            (
+                [&a[..], b";", &b[..]].concat(),
+                "element 0 is not followed by the `,` delimiter",
+            ),
+            (
+                [&a[..], &[LIST_DELIMITER]].concat(),
+                "element 0 is not followed",
+            ),
             (a[..5].to_vec(), "element 0:"),
         ] {
             let e = split(&bad).unwrap_err().to_string();
-            assert!(e.contains(why) && e.contains("v: offset 0: list value"), "{e}");
+            assert!(
+                e.contains(why) && e.contains("v: offset 0: list value"),
+                "{e}"
+            );
         }
     }
 }
