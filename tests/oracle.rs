@@ -155,9 +155,9 @@ fn flink_2_3_reads_back_every_value_with_and_without_rescaling() {
         n,
     );
 
-    // Window namespaces, re-filed: time windows (3 per state) of String keys from a
-    // RocksDB source (the namespace found from the keys' bytes) and from a filesystem
-    // one, and the global window of Int keys.
+    // Window namespaces, re-filed and not: time windows (3 per state) of String keys
+    // from a RocksDB source (the namespace found from the keys' bytes) and from a
+    // filesystem one, and the global window of Int keys.
     for (name, namespace, key, source, backend) in [
         (
             "time-window-rocks",
@@ -220,6 +220,10 @@ fn flink_2_3_reads_back_every_value_with_and_without_rescaling() {
             &check(&out, &manifest, "2.3", backend, &["--parallelism", "5"]),
             want,
         );
+        // And without re-filing, under the other backend.
+        let other = if backend == "heap" { "rocksdb" } else { "heap" };
+        let plain = c.convert(&sp, &format!("{name}-plain"), &["--key-serializer", key]);
+        all_read_back(&check(&plain, &manifest, "2.3", other, &[]), want);
     }
 }
 
