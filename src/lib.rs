@@ -21,3 +21,4 @@ pub mod text;
 pub mod tree;
 pub mod v0;
 pub mod v1;
+pub mod view;

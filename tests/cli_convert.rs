@@ -104,17 +104,18 @@ fn cat_equals_convert_on_the_real_fixture() {
         return;
     };
     let sp = common::mem11(&fx);
-    // By default only what `_metadata` names (and savepoint.json); --forms all adds
-    // every other target's form.
-    assert_eq!(ls_cat_and_convert_agree(&sp, &[]), 28);
-    assert_eq!(ls_cat_and_convert_agree(&sp, &["--forms", "all"]), 79);
+    // By default only what `_metadata` names, savepoint.json and the decoded views (13
+    // function states, 9 subtasks' keyed state); --forms all adds every other target's
+    // form. Without the canonical keyed stream (migration) there are no keyed views.
+    assert_eq!(ls_cat_and_convert_agree(&sp, &[]), 28 + 22);
+    assert_eq!(ls_cat_and_convert_agree(&sp, &["--forms", "all"]), 79 + 22);
     assert_eq!(
         ls_cat_and_convert_agree(&sp, &["--target", "migration"]),
-        27
+        27 + 13
     );
     assert_eq!(
         ls_cat_and_convert_agree(&sp, &["--target", "migration", "--forms", "all"]),
-        70
+        70 + 13
     );
 }
 
@@ -170,7 +171,7 @@ fn ls_and_cat_report_missing_paths_in_one_line() {
     // target names; --forms all adds Flink 1.2's migration form.
     assert_eq!(
         text(&sub).lines().collect::<Vec<_>>(),
-        ["chain-1", "managed-keyed-state-v6"]
+        ["chain-1", "managed-keyed-state-v6", "state"]
     );
     let all = ok(
         run([
@@ -184,7 +185,7 @@ fn ls_and_cat_report_missing_paths_in_one_line() {
     );
     assert_eq!(
         text(&all).lines().collect::<Vec<_>>(),
-        ["chain-1", "keyed-state", "managed-keyed-state-v6"]
+        ["chain-1", "keyed-state", "managed-keyed-state-v6", "state"]
     );
     // A form not shown is not found, and says how to see it.
     let hidden = run([
@@ -243,11 +244,11 @@ fn convert_refuses_a_non_empty_outdir_without_force() {
     let empty = tmp.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     ok(convert(&sp, &empty, &[]), "convert into an empty dir");
-    assert_eq!(read_tree(&empty).len(), 28);
+    assert_eq!(read_tree(&empty).len(), 50);
     ok(convert(&sp, &out, &["--force"]), "convert --force");
     let replaced = read_tree(&out);
     assert!(!replaced.contains_key("precious"));
-    assert_eq!(replaced.len(), 28);
+    assert_eq!(replaced.len(), 50);
     // The same bytes, except the two files that name their own directory.
     let other = read_tree(&empty);
     for (k, v) in &replaced {

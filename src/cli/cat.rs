@@ -18,6 +18,11 @@ pub struct CatArgs {
     /// directory's absolute path).
     #[arg(long, value_name = "URI")]
     pub metadata_root: Option<String>,
+    /// The decoded view of PATH instead of its bytes: for a subtask (or its keyed-state
+    /// files) every keyed state's JSON lines, each with its `"state"`; for a chain entry
+    /// (or its files) the function state's JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Bytes per read: large enough that per-call overhead vanishes, small enough to stay
@@ -32,9 +37,25 @@ pub fn run(args: CatArgs) -> CliResult {
     )?;
     let fail = |e: &dyn std::fmt::Display| Failure::input(format!("{}: {e}", args.path));
     let entry = tree.resolve(&args.path).map_err(|e| fail(&e.cause()))?;
-    let file = tree.open_file(entry.ino).map_err(|e| fail(&e.cause()))?;
     let stdout = io::stdout();
-    let mut out = stdout.lock();
+    let mut out = io::BufWriter::with_capacity(COPY_BUFFER, stdout.lock());
+    if args.json {
+        let views = tree.json_views(entry.ino).map_err(|e| fail(&e.cause()))?;
+        for (state, ino) in views {
+            let file = tree.open_file(ino).map_err(|e| fail(&e.cause()))?;
+            let written = match state {
+                None => io::copy(&mut file.stream.reader(), &mut out).map(|_| ()),
+                Some(state) => with_state(&file, &state, &mut out),
+            };
+            match written {
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
+                Err(e) => return Err(fail(&e)),
+                Ok(()) => {}
+            }
+        }
+        return finish(out);
+    }
+    let file = tree.open_file(entry.ino).map_err(|e| fail(&e.cause()))?;
     let mut buf = vec![0u8; COPY_BUFFER];
     let mut offset = 0u64;
     loop {
@@ -53,6 +74,26 @@ pub fn run(args: CatArgs) -> CliResult {
         }
         offset += n as u64;
     }
+    finish(out)
+}
+
+/// A keyed view's lines with `"state":NAME,` put first in each.
+fn with_state(file: &savepointfs::tree::OpenFile, state: &str, out: &mut dyn Write) -> io::Result<()> {
+    use io::BufRead;
+    let head = format!("{{\"state\":{},", serde_json::Value::from(state));
+    let mut lines = io::BufReader::with_capacity(COPY_BUFFER, file.stream.reader());
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if lines.read_until(b'\n', &mut line)? == 0 {
+            return Ok(());
+        }
+        out.write_all(head.as_bytes())?;
+        out.write_all(line.strip_prefix(b"{").unwrap_or(&line))?;
+    }
+}
+
+fn finish(mut out: impl Write) -> CliResult {
     match out.flush() {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
             Err(Failure::other(format!("cannot write to stdout: {e}")))

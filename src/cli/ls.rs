@@ -29,6 +29,10 @@ pub struct LsArgs {
     /// List everything below PATH, depth first.
     #[arg(short = 'R')]
     pub recursive: bool,
+    /// JSON Lines: `{"path", "type": "file"|"dir", "size", "ino"}` per node (sizes are
+    /// exact; a node that cannot be converted has `"error"` instead of a size).
+    #[arg(long)]
+    pub json: bool,
     /// URI prefix `_metadata` names files under (default: `file:` + the current
     /// directory's absolute path); it changes `_metadata`'s size.
     #[arg(long, value_name = "URI")]
@@ -65,8 +69,12 @@ pub fn run(args: LsArgs) -> CliResult {
     let mut out = io::BufWriter::new(stdout.lock());
     let mut failures = 0usize;
     let result: io::Result<()> = (|| {
+        let line = |name: &str, ino: Ino, failures: &mut usize| match args.json {
+            true => json_line(&tree, name, ino, failures),
+            false => line(&tree, args.long, name, ino, failures),
+        };
         if !start.is_dir {
-            let text = line(&tree, args.long, &args.path, start.ino, &mut failures);
+            let text = line(&args.path, start.ino, &mut failures);
             return writeln!(out, "{text}");
         }
         let nodes: Vec<(String, Ino)> = if args.recursive {
@@ -94,7 +102,7 @@ pub fn run(args: LsArgs) -> CliResult {
             }
         };
         for (name, ino) in nodes {
-            let text = line(&tree, args.long, &name, ino, &mut failures);
+            let text = line(&name, ino, &mut failures);
             writeln!(out, "{text}")?;
         }
         Ok(())
@@ -120,6 +128,23 @@ impl LsArgs {
             &self.path
         }
     }
+}
+
+/// One node as a JSON line; a node that cannot be converted names why (and counts).
+fn json_line(tree: &Tree, name: &str, ino: Ino, failures: &mut usize) -> String {
+    let attr = tree
+        .getattr(ino)
+        .and_then(|e| if e.is_dir { Ok(e) } else { tree.open_file(ino).map(|_| e) });
+    match attr {
+        Ok(e) => serde_json::json!({
+            "path": name, "type": if e.is_dir { "dir" } else { "file" }, "size": e.size, "ino": ino,
+        }),
+        Err(err) => {
+            *failures += 1;
+            serde_json::json!({"path": name, "ino": ino, "error": err.cause()})
+        }
+    }
+    .to_string()
 }
 
 /// The name, or with `long` `TYPE SIZE INODE NAME`; a file that cannot be converted is

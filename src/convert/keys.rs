@@ -6,6 +6,7 @@
 use super::error::SerializerError;
 use crate::javaser::{Elements, Graph, NodeId, NodeKind};
 use crate::keygroup::JavaKey;
+use crate::modern::decode::read_string_value;
 use crate::stream::MultiStream;
 use std::io::{self, BufReader, Read};
 
@@ -217,34 +218,6 @@ fn field_node(graph: &Graph, node: NodeId, field: &str) -> Option<NodeId> {
         .ok()
         .flatten()?;
     obj.field(field).and_then(|v| v.node())
-}
-
-/// `StringValue.readString`: length+1 as 7-bit groups (0 = null), then UTF-16 units the same way.
-fn read_string_value(r: &mut impl Read) -> io::Result<Option<String>> {
-    let varint = |r: &mut dyn Read| -> io::Result<u32> {
-        let mut out = 0u32;
-        for shift in (0..35).step_by(7) {
-            let mut b = [0u8; 1];
-            r.read_exact(&mut b)?;
-            out |= ((b[0] & 0x7F) as u32) << shift;
-            if b[0] & 0x80 == 0 {
-                return Ok(out);
-            }
-        }
-        Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "string length varint too long",
-        ))
-    };
-    let len = varint(r)?;
-    if len == 0 {
-        return Ok(None);
-    }
-    let mut units = Vec::with_capacity((len as usize - 1).min(1 << 16));
-    for _ in 0..len - 1 {
-        units.push(varint(r)? as u16);
-    }
-    Ok(Some(String::from_utf16_lossy(&units)))
 }
 
 /// What a key check found for one keyed state of one subtask.

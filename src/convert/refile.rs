@@ -129,6 +129,8 @@ type Chunks = Box<[(u64, u32)]>;
 pub struct Refiled {
     rescale: Rescale,
     header: Arc<[u8]>,
+    /// What the header says (the union of the inputs' states, the new max parallelism).
+    info: Arc<KeyedInfo>,
     spill: Arc<Spill>,
     /// Per key group, per state: its chunks of the spill file, in order.
     chunks: Vec<Vec<Chunks>>,
@@ -140,6 +142,7 @@ pub struct Refiled {
 /// (by name, in first-seen order); a state declared two ways is refused.
 struct Union {
     key: Snapshot,
+    key_codec: Result<super::keys::Codec, super::error::SerializerError>,
     states: Vec<KeyedStateMeta>,
 }
 
@@ -219,6 +222,7 @@ impl RefileBuilder {
         };
         let union = self.union.get_or_insert_with(|| Union {
             key: input.info.key.clone(),
+            key_codec: input.info.key_codec.clone(),
             states: Vec::new(),
         });
         let ids = union.add(input.info).map_err(fail)?;
@@ -280,9 +284,16 @@ impl RefileBuilder {
         let header: Arc<[u8]> = proxy::keyed_header(&union.key, &union.states)
             .map_err(Error::format(&first))?
             .into();
+        let info = Arc::new(KeyedInfo {
+            key: union.key,
+            key_codec: union.key_codec,
+            states: union.states,
+            max_parallelism: self.rescale.max_parallelism,
+        });
         Ok(Some(Refiled {
             rescale: self.rescale,
             header,
+            info,
             spill: Arc::new(spill),
             chunks: self
                 .buckets
@@ -297,6 +308,11 @@ impl RefileBuilder {
 impl Refiled {
     pub fn rescale(&self) -> Rescale {
         self.rescale
+    }
+
+    /// What the re-filed streams' header says.
+    pub fn info(&self) -> Arc<KeyedInfo> {
+        self.info.clone()
     }
 
     /// Records per key group of the new max parallelism.

@@ -16,7 +16,11 @@ pub(super) fn parent_of(ino: Ino) -> Ino {
             chain: Some(chain),
             ..
         }) => NodeRef::Chain { task, sub, chain },
-        Some(NodeRef::File { task, sub, .. }) => NodeRef::Subtask { task, sub },
+        Some(NodeRef::File { task, sub, .. } | NodeRef::ViewDir { task, sub }) => {
+            NodeRef::Subtask { task, sub }
+        }
+        Some(NodeRef::StateView { task, sub, .. }) => NodeRef::ViewDir { task, sub },
+        Some(NodeRef::FunctionView { task, sub, chain }) => NodeRef::Chain { task, sub, chain },
     };
     parent.ino()
 }

@@ -2,6 +2,7 @@
 //! operator backend serialization proxies, and serializer snapshots. This is what a stock
 //! Flink 1.20 or 2.x restores; it knows nothing of Flink 1.1.
 
+pub mod decode;
 pub mod metadata;
 pub mod proxy;
 pub(crate) mod snapshot;

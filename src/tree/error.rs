@@ -24,6 +24,8 @@ pub enum Error {
     TooLarge(String),
     /// Options that cannot apply to this savepoint.
     BadOptions(String),
+    /// A decoded view could not be built (its stream is damaged).
+    View(String),
 }
 
 impl From<convert::Error> for Error {
@@ -55,7 +57,7 @@ impl std::fmt::Display for Error {
             Error::Convert(e) => write!(f, "{e}"),
             Error::Savepoint(e) => write!(f, "{e}"),
             Error::Io(e) => write!(f, "{e}"),
-            Error::TooLarge(m) | Error::BadOptions(m) => f.write_str(m),
+            Error::TooLarge(m) | Error::BadOptions(m) | Error::View(m) => f.write_str(m),
         }
     }
 }
@@ -78,7 +80,7 @@ impl Error {
             Error::IsADirectory(_) => "is a directory".into(),
             Error::Savepoint(e) => e.to_string(),
             Error::Io(e) => e.to_string(),
-            Error::TooLarge(m) | Error::BadOptions(m) => m.clone(),
+            Error::TooLarge(m) | Error::BadOptions(m) | Error::View(m) => m.clone(),
         }
     }
 
@@ -90,7 +92,7 @@ impl Error {
             Error::IsADirectory(_) => libc::EISDIR,
             Error::Convert(e) => io_kind_errno(e.io_kind()),
             Error::Io(e) => io_kind_errno(e.kind()),
-            Error::Savepoint(_) | Error::TooLarge(_) => libc::EIO,
+            Error::Savepoint(_) | Error::TooLarge(_) | Error::View(_) => libc::EIO,
             Error::BadOptions(_) => libc::EINVAL,
         }
     }

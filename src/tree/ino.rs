@@ -30,6 +30,23 @@ pub enum NodeRef {
         chain: Option<u32>,
         kind: FileKind,
     },
+    /// A subtask's `state/` directory of decoded keyed state.
+    ViewDir {
+        task: u32,
+        sub: u32,
+    },
+    /// One keyed state's decoded view, by its position in the keyed stream's header.
+    StateView {
+        task: u32,
+        sub: u32,
+        state: u32,
+    },
+    /// A chain entry's function state as JSON.
+    FunctionView {
+        task: u32,
+        sub: u32,
+        chain: u32,
+    },
 }
 
 pub const ROOT: Ino = 1;
@@ -43,6 +60,8 @@ pub const MAX_TASKS: usize = 1 << TASK_BITS;
 pub const MAX_SUBTASKS: usize = 1 << SUB_BITS;
 /// Chain indices are stored +1 (0 = none), so one less fits.
 pub const MAX_CHAIN: usize = (1 << CHAIN_BITS) - 1;
+/// States of one subtask that get a decoded view (their index sits in the chain bits).
+pub const MAX_VIEWED_STATES: usize = 1 << CHAIN_BITS;
 
 const TAG_SHIFT: u32 = 60;
 const TASK_SHIFT: u32 = 36;
@@ -85,6 +104,9 @@ impl NodeRef {
                 chain.map_or(0, |c| c as u64 + 1),
                 kind_code(kind),
             ),
+            NodeRef::ViewDir { task, sub } => pack(5, task, sub, 0, 0),
+            NodeRef::StateView { task, sub, state } => pack(6, task, sub, state as u64, 0),
+            NodeRef::FunctionView { task, sub, chain } => pack(7, task, sub, chain as u64, 0),
         }
     }
 
@@ -115,6 +137,17 @@ impl NodeRef {
                 chain,
                 kind: *FileKind::ALL.get((kind as usize).checked_sub(1)?)?,
             },
+            (5, _) => NodeRef::ViewDir { task, sub },
+            (6, _) => NodeRef::StateView {
+                task,
+                sub,
+                state: field(CHAIN_SHIFT, CHAIN_BITS),
+            },
+            (7, _) => NodeRef::FunctionView {
+                task,
+                sub,
+                chain: field(CHAIN_SHIFT, CHAIN_BITS),
+            },
             _ => return None,
         })
     }
@@ -138,8 +171,13 @@ mod tests {
                     chain: None,
                     kind: FileKind::KeyedState,
                 });
+                nodes.push(NodeRef::ViewDir { task, sub });
+                for state in [0, 1, MAX_VIEWED_STATES as u32 - 1] {
+                    nodes.push(NodeRef::StateView { task, sub, state });
+                }
                 for chain in [0, 1, MAX_CHAIN as u32 - 1] {
                     nodes.push(NodeRef::Chain { task, sub, chain });
+                    nodes.push(NodeRef::FunctionView { task, sub, chain });
                     for kind in FileKind::ALL {
                         nodes.push(NodeRef::File {
                             task,

@@ -10,6 +10,7 @@ mod ino;
 pub mod problems;
 mod rescaled;
 pub mod verify;
+mod views;
 pub mod walk;
 
 pub use error::{Error, io_kind_errno};
@@ -113,7 +114,11 @@ fn servable((_, f): &(FileKind, &crate::convert::FileResult)) -> bool {
 fn is_dir(node: NodeRef) -> bool {
     matches!(
         node,
-        NodeRef::Root | NodeRef::Vertex { .. } | NodeRef::Subtask { .. } | NodeRef::Chain { .. }
+        NodeRef::Root
+            | NodeRef::Vertex { .. }
+            | NodeRef::Subtask { .. }
+            | NodeRef::Chain { .. }
+            | NodeRef::ViewDir { .. }
     )
 }
 
@@ -136,6 +141,8 @@ pub struct Tree {
     opts: TreeOptions,
     convert: ConvertOptions,
     cache: ByteLru<(u32, u32), Converted>,
+    /// Keyed views per (task, subtask), built on first use.
+    views: ByteLru<(u32, u32), views::ViewsEntry>,
     metadata: OnceLock<Result<Metadata, convert::Error>>,
     report: OnceLock<Arc<MultiStream>>,
     /// Per task: how it is re-filed (`None`: it keeps its shape), and its plan once made.
@@ -179,6 +186,7 @@ impl Tree {
         }
         let plans = (0..rescales.len()).map(|_| OnceLock::new()).collect();
         let cache = ByteLru::new(opts.cache_bytes);
+        let views = ByteLru::new(opts.cache_bytes / 4);
         let convert = ConvertOptions {
             policy: opts.policy.clone(),
             key_serializer: opts.key_serializer.clone(),
@@ -191,6 +199,7 @@ impl Tree {
             opts,
             convert,
             cache,
+            views,
             metadata: OnceLock::new(),
             report: OnceLock::new(),
             rescales,
@@ -317,6 +326,9 @@ impl Tree {
             }
             NodeRef::Chain { chain, .. } => layout::chain_dir(chain as usize),
             NodeRef::File { kind, .. } => kind.file_name().into(),
+            NodeRef::ViewDir { .. } | NodeRef::StateView { .. } | NodeRef::FunctionView { .. } => {
+                self.view_name(node)?
+            }
         })
     }
 
@@ -357,6 +369,7 @@ impl Tree {
                 chain,
                 kind,
             } => Ok(self.converted_file(task, sub, chain, kind)?.stream),
+            NodeRef::StateView { .. } | NodeRef::FunctionView { .. } => self.view_stream(node),
             _ => Err(Error::IsADirectory(self.name(node)?)),
         }
     }
@@ -367,6 +380,12 @@ impl Tree {
         let name = self.name(node)?;
         match node {
             NodeRef::Root | NodeRef::Vertex { .. } | NodeRef::Subtask { .. } => Ok(Entry {
+                ino,
+                name,
+                is_dir: true,
+                size: 0,
+            }),
+            NodeRef::ViewDir { .. } => Ok(Entry {
                 ino,
                 name,
                 is_dir: true,
@@ -470,15 +489,18 @@ impl Tree {
                             kind,
                         }),
                 );
+                v.extend(self.subtask_view_nodes(task, sub)?);
                 v
             }
+            NodeRef::ViewDir { task, sub } => self.view_dir_nodes(task, sub)?,
             NodeRef::Chain { task, sub, chain } => {
                 let c = self.converted(task, sub)?;
                 let conv = c.as_ref().as_ref().map_err(|e| Error::Convert(e.clone()))?;
                 let e = conv
                     .entry(chain as usize)
                     .ok_or_else(|| Error::NotFound(layout::chain_dir(chain as usize)))?;
-                e.files()
+                let mut v: Vec<NodeRef> = e
+                    .files()
                     .filter(|f| self.shows(f))
                     .map(|(kind, _)| NodeRef::File {
                         task,
@@ -486,7 +508,9 @@ impl Tree {
                         chain: Some(chain),
                         kind,
                     })
-                    .collect()
+                    .collect();
+                v.extend(self.chain_view_nodes(task, sub, chain));
+                v
             }
             _ => return Err(Error::NotADirectory(self.name(node)?)),
         };
@@ -632,6 +656,9 @@ impl Tree {
                 .converted_file(task, sub, chain, kind)
                 .map(|f| f.handle)
                 .unwrap_or_default(),
+            NodeRef::StateView { .. } | NodeRef::FunctionView { .. } => {
+                "decoded view (JSON), not named by _metadata".to_string()
+            }
             _ => String::new(),
         };
         Ok(vec![

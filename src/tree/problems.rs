@@ -81,6 +81,12 @@ impl Tree {
                 kind,
             } => (task, Some(sub), chain, Some(kind.file_name().to_string())),
             NodeRef::Chain { task, sub, chain } => (task, Some(sub), Some(chain), None),
+            NodeRef::ViewDir { task, sub } | NodeRef::StateView { task, sub, .. } => {
+                (task, Some(sub), None, self.name(node).ok())
+            }
+            NodeRef::FunctionView { task, sub, chain } => {
+                (task, Some(sub), Some(chain), self.name(node).ok())
+            }
             NodeRef::Subtask { task, sub } => (task, Some(sub), None, None),
             NodeRef::Vertex { task } => (task, None, None, None),
             NodeRef::Root => return Place::named("/"),

@@ -192,7 +192,7 @@ impl Tree {
                     .find(|&o| o != 0)
                     .unwrap_or(0),
                 offsets: Some(Arc::new(offsets)),
-                keyed: None,
+                keyed: Some(r.info()),
             }))
         });
         Ok(Ok(ConvertedSubtask {
