@@ -50,7 +50,10 @@ fn offline_lines(sp: &Path, extra: &[&str]) -> BTreeSet<String> {
     };
     let listing = String::from_utf8(run(&["ls", "", "-R"])).unwrap();
     let mut lines = BTreeSet::new();
-    for path in listing.lines().filter(|p| p.contains("/state/") && p.ends_with(".jsonl")) {
+    for path in listing
+        .lines()
+        .filter(|p| p.contains("/state/") && p.ends_with(".jsonl"))
+    {
         let vertex = path.split('/').next().unwrap();
         let state = path.rsplit('/').next().unwrap().trim_end_matches(".jsonl");
         let text = String::from_utf8(run(&["cat", path])).unwrap();
@@ -91,7 +94,14 @@ fn keyed_views_equal_what_synth_wrote() {
         ("memory", vec!["--backend", "memory"], vec![]),
         (
             "filesystem-windows",
-            vec!["--backend", "filesystem", "--namespace", "time-window", "--key-type", "string"],
+            vec![
+                "--backend",
+                "filesystem",
+                "--namespace",
+                "time-window",
+                "--key-type",
+                "string",
+            ],
             vec![],
         ),
         (
@@ -110,7 +120,16 @@ fn keyed_views_equal_what_synth_wrote() {
         ),
         (
             "pojo-global-window",
-            vec!["--backend", "memory", "--key-type", "pojo", "--value-type", "pojo", "--namespace", "global-window"],
+            vec![
+                "--backend",
+                "memory",
+                "--key-type",
+                "pojo",
+                "--value-type",
+                "pojo",
+                "--namespace",
+                "global-window",
+            ],
             vec![],
         ),
     ] {
@@ -157,9 +176,20 @@ fn the_usual_tools_read_the_mounted_views() {
         let size = std::fs::metadata(v).unwrap().len();
         let rel = v.strip_prefix(m.path()).unwrap().to_str().unwrap();
         let offline = ok(mount::run(&["cat", sp.to_str().unwrap(), rel]), rel);
-        assert_eq!(size, offline.len() as u64, "{rel}: stat before the first read");
+        assert_eq!(
+            size,
+            offline.len() as u64,
+            "{rel}: stat before the first read"
+        );
         assert_eq!(std::fs::read(v).unwrap(), offline, "{rel}");
-        let jq = ok(Command::new("jq").args(["-c", "."]).arg(v).output().unwrap(), "jq");
+        let jq = ok(
+            Command::new("jq")
+                .args(["-c", "."])
+                .arg(v)
+                .output()
+                .unwrap(),
+            "jq",
+        );
         if rel.ends_with(".jsonl") {
             lines += String::from_utf8(jq).unwrap().lines().count();
             let less = ok(Command::new("less").arg(v).output().unwrap(), "less");
@@ -168,23 +198,110 @@ fn the_usual_tools_read_the_mounted_views() {
     }
     assert_eq!(lines, manifest_lines(&manifest).len());
     let copy = dir.path().join("copy");
-    ok(Command::new("cp").arg("-r").arg(m.path()).arg(&copy).output().unwrap(), "cp -r");
+    ok(
+        Command::new("cp")
+            .arg("-r")
+            .arg(m.path())
+            .arg(&copy)
+            .output()
+            .unwrap(),
+        "cp -r",
+    );
     let tar = dir.path().join("t.tar");
-    ok(Command::new("tar").arg("cf").arg(&tar).arg("-C").arg(m.path()).arg(".").output().unwrap(), "tar");
-    let listed = String::from_utf8(ok(Command::new("tar").arg("tvf").arg(&tar).output().unwrap(), "tar t")).unwrap();
+    ok(
+        Command::new("tar")
+            .arg("cf")
+            .arg(&tar)
+            .arg("-C")
+            .arg(m.path())
+            .arg(".")
+            .output()
+            .unwrap(),
+        "tar",
+    );
+    let listed = String::from_utf8(ok(
+        Command::new("tar").arg("tvf").arg(&tar).output().unwrap(),
+        "tar t",
+    ))
+    .unwrap();
     for v in &views {
         let rel = v.strip_prefix(m.path()).unwrap();
-        assert_eq!(std::fs::read(copy.join(rel)).unwrap(), std::fs::read(v).unwrap());
+        assert_eq!(
+            std::fs::read(copy.join(rel)).unwrap(),
+            std::fs::read(v).unwrap()
+        );
         assert!(listed.contains(rel.to_str().unwrap()), "{rel:?} in the tar");
     }
     if Command::new("rsync").arg("--version").output().is_ok() {
         let synced = dir.path().join("synced");
-        ok(Command::new("rsync").arg("-a").arg(format!("{}/", m.path().display())).arg(&synced).output().unwrap(), "rsync");
+        ok(
+            Command::new("rsync")
+                .arg("-a")
+                .arg(format!("{}/", m.path().display()))
+                .arg(&synced)
+                .output()
+                .unwrap(),
+            "rsync",
+        );
         for v in &views {
             let rel = v.strip_prefix(m.path()).unwrap();
-            assert_eq!(std::fs::read(synced.join(rel)).unwrap(), std::fs::read(v).unwrap());
+            assert_eq!(
+                std::fs::read(synced.join(rel)).unwrap(),
+                std::fs::read(v).unwrap()
+            );
         }
     } else {
         eprintln!("NOTICE: rsync not installed; its check is skipped");
     }
+}
+
+/// `cat --json` of a subtask prints each keyed state's lines with its `"state"`, of a
+/// chain entry its function state's JSON; `ls --json` lists exact sizes; a path without a
+/// view says so.
+#[test]
+fn cat_and_ls_json_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sp, manifest) = synth(dir.path(), "sp", &["--backend", "memory"]);
+    let sp = sp.to_str().unwrap();
+    let listing =
+        String::from_utf8(ok(mount::run(&["ls", sp, "--json", "-R"]), "ls --json")).unwrap();
+    let nodes: Vec<Value> = listing
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut lines = BTreeSet::new();
+    let mut function_views = 0;
+    for n in &nodes {
+        let path = n["path"].as_str().unwrap();
+        if n["type"] == "file" {
+            let bytes = ok(mount::run(&["cat", sp, path]), path);
+            assert_eq!(n["size"].as_u64(), Some(bytes.len() as u64), "{path}");
+        }
+        if n["type"] == "dir" && path.matches('/').count() == 1 && path.contains("/subtask-") {
+            let vertex = path.split('/').next().unwrap();
+            let has_keyed = nodes.iter().any(|m| m["path"] == format!("{path}/state"));
+            let out = mount::run(&["cat", "--json", sp, path]);
+            if !has_keyed {
+                assert!(!out.status.success());
+                assert!(String::from_utf8_lossy(&out.stderr).contains("no decoded view"));
+                continue;
+            }
+            for l in String::from_utf8(out.stdout).unwrap().lines() {
+                let v: Value = serde_json::from_str(l).unwrap();
+                let state = v["state"].as_str().unwrap();
+                lines.insert(as_manifest(vertex, state, l));
+            }
+        }
+        if path.ends_with("/function-state.json") {
+            let chain = path.trim_end_matches("/function-state.json");
+            let via_chain = ok(mount::run(&["cat", "--json", sp, chain]), chain);
+            let direct = ok(mount::run(&["cat", sp, path]), path);
+            assert_eq!(via_chain, direct);
+            let doc: Value = serde_json::from_slice(&direct).unwrap();
+            assert!(doc["contents"].is_array(), "{doc}");
+            function_views += 1;
+        }
+    }
+    assert_eq!(lines, manifest_lines(&manifest));
+    assert!(function_views > 0);
 }

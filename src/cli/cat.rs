@@ -78,7 +78,11 @@ pub fn run(args: CatArgs) -> CliResult {
 }
 
 /// A keyed view's lines with `"state":NAME,` put first in each.
-fn with_state(file: &savepointfs::tree::OpenFile, state: &str, out: &mut dyn Write) -> io::Result<()> {
+fn with_state(
+    file: &savepointfs::tree::OpenFile,
+    state: &str,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     use io::BufRead;
     let head = format!("{{\"state\":{},", serde_json::Value::from(state));
     let mut lines = io::BufReader::with_capacity(COPY_BUFFER, file.stream.reader());

@@ -132,9 +132,13 @@ impl LsArgs {
 
 /// One node as a JSON line; a node that cannot be converted names why (and counts).
 fn json_line(tree: &Tree, name: &str, ino: Ino, failures: &mut usize) -> String {
-    let attr = tree
-        .getattr(ino)
-        .and_then(|e| if e.is_dir { Ok(e) } else { tree.open_file(ino).map(|_| e) });
+    let attr = tree.getattr(ino).and_then(|e| {
+        if e.is_dir {
+            Ok(e)
+        } else {
+            tree.open_file(ino).map(|_| e)
+        }
+    });
     match attr {
         Ok(e) => serde_json::json!({
             "path": name, "type": if e.is_dir { "dir" } else { "file" }, "size": e.size, "ino": ino,

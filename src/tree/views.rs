@@ -32,7 +32,9 @@ impl Tree {
     pub fn is_view(&self, ino: super::Ino) -> bool {
         matches!(
             NodeRef::from_ino(ino),
-            Some(NodeRef::ViewDir { .. } | NodeRef::StateView { .. } | NodeRef::FunctionView { .. })
+            Some(
+                NodeRef::ViewDir { .. } | NodeRef::StateView { .. } | NodeRef::FunctionView { .. }
+            )
         )
     }
 
@@ -73,14 +75,23 @@ impl Tree {
     /// entry (or one of its files) has its function state's.
     pub fn json_views(&self, ino: super::Ino) -> Result<Vec<(Option<String>, super::Ino)>> {
         let node = NodeRef::from_ino(ino).ok_or_else(|| Error::NotFound(format!("inode {ino}")))?;
-        let none = || Error::NotFound(format!("{}: no decoded view", self.name(node).unwrap_or_default()));
+        let none = || {
+            Error::View(
+                "no decoded view here (keyed state has one for --target flink-2.3, function state always)"
+                    .into(),
+            )
+        };
         let keyed = |task, sub| -> Result<Vec<(Option<String>, super::Ino)>> {
             let views = self.keyed_views(task, sub)?.ok_or_else(none)?;
             Ok(views
                 .states()
                 .enumerate()
                 .map(|(i, (name, _))| {
-                    let node = NodeRef::StateView { task, sub, state: i as u32 };
+                    let node = NodeRef::StateView {
+                        task,
+                        sub,
+                        state: i as u32,
+                    };
                     (Some(name.to_string()), node.ino())
                 })
                 .collect())
@@ -89,14 +100,22 @@ impl Tree {
             NodeRef::StateView { .. } | NodeRef::FunctionView { .. } => Ok(vec![(None, ino)]),
             NodeRef::Subtask { task, sub }
             | NodeRef::ViewDir { task, sub }
-            | NodeRef::File { task, sub, chain: None, .. } => keyed(task, sub),
+            | NodeRef::File {
+                task,
+                sub,
+                chain: None,
+                ..
+            } => keyed(task, sub),
             NodeRef::Chain { task, sub, chain }
-            | NodeRef::File { task, sub, chain: Some(chain), .. } => {
-                match self.chain_view_nodes(task, sub, chain).first() {
-                    Some(v) => Ok(vec![(None, v.ino())]),
-                    None => Err(none()),
-                }
-            }
+            | NodeRef::File {
+                task,
+                sub,
+                chain: Some(chain),
+                ..
+            } => match self.chain_view_nodes(task, sub, chain).first() {
+                Some(v) => Ok(vec![(None, v.ino())]),
+                None => Err(none()),
+            },
             _ => Err(none()),
         }
     }
