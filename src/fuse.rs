@@ -25,7 +25,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 mod dir;
+mod passthrough;
 use dir::dir_entries;
+use passthrough::{Backings, Served};
 
 /// Entries and attributes never change while mounted; a new mount is a new superblock,
 /// so nothing stale can outlive it.
@@ -65,8 +67,11 @@ pub struct SavepointFs {
     tree: Arc<Tree>,
     owner: Owner,
     next_fh: AtomicU64,
-    /// Open files: each holds its stream, so cache eviction never affects a reader.
-    files: Mutex<HashMap<u64, Arc<MultiStream>>>,
+    /// Open files: each holds its stream, so cache eviction never affects a reader
+    /// (and, when passed through, its inode, whose backing id it shares).
+    files: Mutex<HashMap<u64, (Arc<MultiStream>, Option<Ino>)>>,
+    /// FUSE passthrough of files that are whole files on disk.
+    backings: Backings,
     /// Open directories: the listing taken at `opendir`, so `readdir` continuations are
     /// consistent and cost no re-listing (only when the kernel sends `opendir`).
     dirs: Mutex<HashMap<u64, Arc<Vec<Listed>>>>,
@@ -90,10 +95,17 @@ impl SavepointFs {
             owner,
             next_fh: AtomicU64::new(1),
             files: Mutex::new(HashMap::new()),
+            backings: Backings::new(true),
             dirs: Mutex::new(HashMap::new()),
             no_opendir: false,
             xattrs: true,
         }
+    }
+
+    /// Every file served by the daemon, none passed through to the kernel.
+    pub fn without_passthrough(mut self) -> Self {
+        self.backings = Backings::new(false);
+        self
     }
 
     /// No extended attributes: `getxattr`/`listxattr` answer ENOSYS once, and the
@@ -160,7 +172,17 @@ impl SavepointFs {
     }
 
     fn stream(&self, fh: FileHandle) -> Option<Arc<MultiStream>> {
-        lock(&self.files).get(&fh.0).cloned()
+        lock(&self.files).get(&fh.0).map(|(s, _)| s.clone())
+    }
+
+    /// The tree's attributes of a node, and for a file opened before, how it was served
+    /// (`user.savepointfs.served`: `daemon` or `passthrough`).
+    fn xattrs_of(&self, ino: Ino) -> Result<Vec<(&'static str, String)>, tree::Error> {
+        let mut attrs = self.tree.xattrs(ino)?;
+        if let Some(how) = self.backings.served(ino) {
+            attrs.push(("user.savepointfs.served", how.name().to_string()));
+        }
+        Ok(attrs)
     }
 
     /// The listing of an open directory, or a fresh one (a readdir without opendir).
@@ -212,6 +234,16 @@ impl Filesystem for SavepointFs {
         self.no_opendir = config
             .add_capabilities(InitFlags::FUSE_NO_OPENDIR_SUPPORT)
             .is_ok();
+        // Passthrough needs the capability and a stack depth of 1 (we are not stacked on
+        // another FUSE file system's backing files).
+        if self.backings.enabled() {
+            let granted = config.add_capabilities(InitFlags::FUSE_PASSTHROUGH).is_ok()
+                && config.set_max_stack_depth(1).is_ok();
+            if !granted {
+                log::info!("kernel lacks FUSE passthrough; every file is served by the daemon");
+            }
+            self.backings.set_granted(granted);
+        }
         // As much readahead as the kernel allows.
         let mut ra = u32::MAX;
         while let Err(max) = config.set_max_readahead(ra) {
@@ -253,12 +285,30 @@ impl Filesystem for SavepointFs {
         match self.building(|| self.tree.open_file(ino.0)) {
             Ok(file) => {
                 let fh = self.fh();
-                lock(&self.files).insert(fh, file.stream);
-                // Keep the page cache across opens; no FLUSH round trip on close.
-                reply.opened(
-                    FileHandle(fh),
-                    FopenFlags::FOPEN_KEEP_CACHE | FopenFlags::FOPEN_NOFLUSH,
-                );
+                let backing = match file.stream.whole_file() {
+                    Some(f) if self.backings.enabled() => {
+                        self.backings.acquire(ino.0, || reply.open_backing(f))
+                    }
+                    _ => None,
+                };
+                let passed = backing.is_some();
+                log::debug!("open {:#x}: passthrough {passed}", ino.0);
+                lock(&self.files).insert(fh, (file.stream, passed.then_some(ino.0)));
+                match backing {
+                    // The kernel reads the backing file itself from now on.
+                    Some(id) => {
+                        self.backings.note(ino.0, Served::Passthrough);
+                        reply.opened_passthrough(FileHandle(fh), FopenFlags::FOPEN_NOFLUSH, &id)
+                    }
+                    // Keep the page cache across opens; no FLUSH round trip on close.
+                    None => {
+                        self.backings.note(ino.0, Served::Daemon);
+                        reply.opened(
+                            FileHandle(fh),
+                            FopenFlags::FOPEN_KEEP_CACHE | FopenFlags::FOPEN_NOFLUSH,
+                        )
+                    }
+                }
             }
             Err(e) => reply.error(fail(ino.0, &e)),
         }
@@ -299,7 +349,9 @@ impl Filesystem for SavepointFs {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
-        lock(&self.files).remove(&fh.0);
+        if let Some((_, Some(ino))) = lock(&self.files).remove(&fh.0) {
+            self.backings.release(ino);
+        }
         reply.ok();
     }
 
@@ -432,7 +484,7 @@ impl Filesystem for SavepointFs {
         if !name.as_bytes().starts_with(XATTR_PREFIX.as_bytes()) {
             return reply.error(Errno::NO_XATTR);
         }
-        match self.tree.xattrs(ino.0) {
+        match self.xattrs_of(ino.0) {
             Ok(attrs) => match attrs.iter().find(|(n, _)| OsStr::new(n) == name) {
                 Some((_, value)) => xattr_reply(value.as_bytes(), size, reply),
                 None => reply.error(Errno::NO_XATTR),
@@ -445,7 +497,7 @@ impl Filesystem for SavepointFs {
         if !self.xattrs {
             return reply.error(Errno::ENOSYS);
         }
-        match self.tree.xattrs(ino.0) {
+        match self.xattrs_of(ino.0) {
             Ok(attrs) => {
                 let mut names = Vec::new();
                 for (n, _) in &attrs {

@@ -31,6 +31,12 @@ pub trait Source: Send + Sync {
     fn held_bytes(&self) -> usize {
         0
     }
+
+    /// The open file whose bytes this source is, from offset 0 (what FUSE passthrough
+    /// can hand to the kernel); `None` for anything generated or in memory.
+    fn backing_file(&self) -> Option<&std::fs::File> {
+        None
+    }
 }
 
 /// Bytes held in memory, named for error messages.
@@ -196,6 +202,9 @@ impl Source for FileSource {
     fn name(&self) -> String {
         self.path.display().to_string()
     }
+    fn backing_file(&self) -> Option<&File> {
+        Some(&self.file)
+    }
 }
 
 impl<S: Source + ?Sized> Source for Arc<S> {
@@ -210,6 +219,9 @@ impl<S: Source + ?Sized> Source for Arc<S> {
     }
     fn name(&self) -> String {
         (**self).name()
+    }
+    fn backing_file(&self) -> Option<&File> {
+        (**self).backing_file()
     }
 }
 

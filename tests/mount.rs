@@ -7,7 +7,7 @@ mod common;
 
 use common::mount::{
     Mounted, alive, bin, daemon_pid, flinkcheck, fuse_available, is_mounted, run, synth,
-    wait_until, walk,
+    wait_until, walk, xattr,
 };
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -413,18 +413,6 @@ fn xattr_names(p: &Path) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(|s| String::from_utf8(s.to_vec()).unwrap())
         .collect()
-}
-
-fn xattr(p: &Path, name: &str) -> std::io::Result<String> {
-    let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
-    let n = std::ffi::CString::new(name).unwrap();
-    let mut buf = vec![0u8; 65536];
-    // SAFETY: valid C strings and buffer.
-    let r = unsafe { libc::getxattr(c.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-    if r < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(String::from_utf8_lossy(&buf[..r as usize]).into_owned())
 }
 
 /// The largest file of a mount and its expected bytes.

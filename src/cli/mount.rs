@@ -49,6 +49,12 @@ pub struct MountArgs {
     /// nonempty (mount over a directory that has files, hiding them).
     #[arg(short = 'o', value_name = "OPT[,OPT...]", value_delimiter = ',')]
     pub options: Vec<String>,
+    /// Serve every file through the daemon. By default a file that is one whole file on
+    /// disk (an external state file served unchanged) is passed through to the kernel
+    /// (FUSE passthrough, Linux >= 6.9, as root), which then reads it at native speed;
+    /// where the kernel or privileges refuse, the daemon serves it anyway.
+    #[arg(long)]
+    pub no_passthrough: bool,
     /// With -o allow_other: acknowledge that every user may read what the mount serves
     /// (it then needs an explicit --allow-root, adds default_permissions and serves
     /// every file with the savepoint file's owner and read bits).
@@ -116,6 +122,9 @@ pub fn run(mut args: MountArgs) -> CliResult {
     let mut fs = SavepointFs::new(Arc::new(tree), owner);
     if args.options.iter().any(|o| o.trim() == "noxattr") {
         fs = fs.without_xattrs();
+    }
+    if args.no_passthrough {
+        fs = fs.without_passthrough();
     }
     if args.foreground {
         return serve(fs, &mountpoint, &config, &mut None);

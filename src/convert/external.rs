@@ -194,6 +194,10 @@ impl Source for ExternalFile {
     fn name(&self) -> String {
         self.path.display().to_string()
     }
+
+    fn backing_file(&self) -> Option<&File> {
+        Some(&self.file)
+    }
 }
 
 #[cfg(test)]

@@ -83,6 +83,19 @@ impl MultiStream {
         &self.pieces
     }
 
+    /// The open file this stream is, whole and unchanged since it was measured: one
+    /// range covering all of a file-backed source (FUSE passthrough serves such files
+    /// straight from the kernel).
+    pub fn whole_file(&self) -> Option<&std::fs::File> {
+        let [Piece::Range { source, span }] = &self.pieces[..] else {
+            return None;
+        };
+        let file = source.backing_file()?;
+        let now = file.metadata().ok()?;
+        (span.start == 0 && span.len == source.len() && now.is_file() && now.len() == span.len)
+            .then_some(file)
+    }
+
     /// Reads up to `buf.len()` bytes at `offset`; fewer only at the end of the stream.
     pub fn read_at_most(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
         if offset >= self.len || buf.is_empty() {
@@ -280,5 +293,41 @@ mod tests {
             err.to_string().contains("savepoint") && err.to_string().contains("keyed-state"),
             "{err}"
         );
+    }
+}
+
+#[cfg(test)]
+mod whole_file_tests {
+    use super::*;
+    use crate::source::{FileSource, MemSource, Span};
+
+    /// Only one range over all of a file on disk is a whole file.
+    #[test]
+    fn only_a_whole_unchanged_file_is_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"0123456789").unwrap();
+        let file: Arc<dyn Source> = Arc::new(FileSource::open(&path).unwrap());
+        let whole = MultiStream::new("w", [Piece::range(file.clone(), Span::new(0, 10))]);
+        assert!(whole.whole_file().is_some());
+        let part = MultiStream::new("p", [Piece::range(file.clone(), Span::new(1, 9))]);
+        assert!(part.whole_file().is_none());
+        let framed = MultiStream::new(
+            "h",
+            [
+                Piece::bytes(vec![1]),
+                Piece::range(file.clone(), Span::new(0, 10)),
+            ],
+        );
+        assert!(framed.whole_file().is_none());
+        let mem: Arc<dyn Source> = Arc::new(MemSource::new("m", b"abc".to_vec()));
+        assert!(
+            MultiStream::new("m", [Piece::range(mem, Span::new(0, 3))])
+                .whole_file()
+                .is_none()
+        );
+        // A file that grew since it was measured is not served by the kernel.
+        std::fs::write(&path, b"0123456789more").unwrap();
+        assert!(whole.whole_file().is_none());
     }
 }

@@ -219,3 +219,16 @@ pub fn walk(root: &Path) -> std::collections::BTreeMap<String, (bool, u64, u64)>
     }
     out
 }
+
+/// `getxattr(path, name)` as text.
+pub fn xattr(p: &Path, name: &str) -> std::io::Result<String> {
+    let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+    let n = std::ffi::CString::new(name).unwrap();
+    let mut buf = vec![0u8; 65536];
+    // SAFETY: valid C strings and buffer.
+    let r = unsafe { libc::getxattr(c.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(String::from_utf8_lossy(&buf[..r as usize]).into_owned())
+}
