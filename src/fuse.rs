@@ -62,6 +62,9 @@ impl Owner {
     }
 }
 
+/// An open file's stream, and its inode when it is passed through.
+type OpenStream = (Arc<MultiStream>, Option<Ino>);
+
 /// The mounted savepoint.
 pub struct SavepointFs {
     tree: Arc<Tree>,
@@ -69,7 +72,7 @@ pub struct SavepointFs {
     next_fh: AtomicU64,
     /// Open files: each holds its stream, so cache eviction never affects a reader
     /// (and, when passed through, its inode, whose backing id it shares).
-    files: Mutex<HashMap<u64, (Arc<MultiStream>, Option<Ino>)>>,
+    files: Mutex<HashMap<u64, OpenStream>>,
     /// FUSE passthrough of files that are whole files on disk.
     backings: Backings,
     /// Open directories: the listing taken at `opendir`, so `readdir` continuations are

@@ -143,6 +143,8 @@ pub struct Tree {
     cache: ByteLru<(u32, u32), Converted>,
     /// Keyed views per (task, subtask), built on first use.
     views: ByteLru<(u32, u32), views::ViewsEntry>,
+    /// Rendered function state views per (task, subtask, chain entry).
+    function_views: ByteLru<(u32, u32, u32), MultiStream>,
     metadata: OnceLock<Result<Metadata, convert::Error>>,
     report: OnceLock<Arc<MultiStream>>,
     /// Per task: how it is re-filed (`None`: it keeps its shape), and its plan once made.
@@ -187,6 +189,7 @@ impl Tree {
         let plans = (0..rescales.len()).map(|_| OnceLock::new()).collect();
         let cache = ByteLru::new(opts.cache_bytes);
         let views = ByteLru::new(opts.cache_bytes / 4);
+        let function_views = ByteLru::new(opts.cache_bytes / 4);
         let convert = ConvertOptions {
             policy: opts.policy.clone(),
             key_serializer: opts.key_serializer.clone(),
@@ -200,6 +203,7 @@ impl Tree {
             convert,
             cache,
             views,
+            function_views,
             metadata: OnceLock::new(),
             report: OnceLock::new(),
             rescales,

@@ -44,17 +44,9 @@ impl Tree {
         if let Some(v) = self.views.get(&(task, sub)) {
             return (*v).clone().map(Some).map_err(Error::View);
         }
-        let file = match self.converted_file(task, sub, None, FileKind::ManagedKeyedStateV6) {
-            Ok(f) => f,
-            Err(Error::NotFound(_) | Error::Convert(_)) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let Some(info) = file.keyed.clone() else {
+        let Some((file, info)) = self.viewed_stream(task, sub)? else {
             return Ok(None);
         };
-        if info.states.len() > MAX_VIEWED_STATES {
-            return Ok(None);
-        }
         let stream: Arc<dyn Source> = file.stream.clone();
         let built = KeyedViews::build(
             stream,
@@ -120,9 +112,32 @@ impl Tree {
         }
     }
 
+    /// The canonical keyed stream a subtask's views decode, and its header facts; `None`
+    /// without one. Listing and naming views needs only this, not the pass that sizes them.
+    fn viewed_stream(
+        &self,
+        task: u32,
+        sub: u32,
+    ) -> Result<
+        Option<(
+            crate::convert::ConvertedFile,
+            Arc<crate::convert::KeyedInfo>,
+        )>,
+    > {
+        let file = match self.converted_file(task, sub, None, FileKind::ManagedKeyedStateV6) {
+            Ok(f) => f,
+            Err(Error::NotFound(_) | Error::Convert(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(match file.keyed.clone() {
+            Some(info) if info.states.len() <= MAX_VIEWED_STATES => Some((file, info)),
+            _ => None,
+        })
+    }
+
     /// The view nodes under a subtask directory.
     pub(super) fn subtask_view_nodes(&self, task: u32, sub: u32) -> Result<Vec<NodeRef>> {
-        Ok(match self.keyed_views(task, sub)? {
+        Ok(match self.viewed_stream(task, sub)? {
             Some(_) => vec![NodeRef::ViewDir { task, sub }],
             None => Vec::new(),
         })
@@ -130,10 +145,10 @@ impl Tree {
 
     /// The files of a `state/` directory.
     pub(super) fn view_dir_nodes(&self, task: u32, sub: u32) -> Result<Vec<NodeRef>> {
-        let views = self
-            .keyed_views(task, sub)?
+        let (_, info) = self
+            .viewed_stream(task, sub)?
             .ok_or_else(|| Error::NotFound(VIEW_DIR.into()))?;
-        Ok((0..views.states().count() as u32)
+        Ok((0..info.states.len() as u32)
             .map(|state| NodeRef::StateView { task, sub, state })
             .collect())
     }
@@ -152,14 +167,14 @@ impl Tree {
             NodeRef::ViewDir { .. } => VIEW_DIR.into(),
             NodeRef::FunctionView { .. } => FUNCTION_VIEW.into(),
             NodeRef::StateView { task, sub, state } => {
-                let views = self
-                    .keyed_views(task, sub)?
+                let (_, info) = self
+                    .viewed_stream(task, sub)?
                     .ok_or_else(|| Error::NotFound(format!("state {state}")))?;
-                let (name, _) = views
-                    .states()
-                    .nth(state as usize)
+                let meta = info
+                    .states
+                    .get(state as usize)
                     .ok_or_else(|| Error::NotFound(format!("state {state}")))?;
-                view::state_file_name(name)
+                view::state_file_name(&meta.name)
             }
             _ => return Err(Error::NotFound("a view".into())),
         })
@@ -185,6 +200,9 @@ impl Tree {
                 )))
             }
             NodeRef::FunctionView { task, sub, chain } => {
+                if let Some(v) = self.function_views.get(&(task, sub, chain)) {
+                    return Ok(v);
+                }
                 let file = self.converted_file(task, sub, Some(chain), FileKind::FunctionState)?;
                 let stream: Arc<dyn Source> = file.stream.clone();
                 let len = stream.len();
@@ -193,13 +211,18 @@ impl Tree {
                 let mut json = Vec::new();
                 render::write_json(&graph, &render::Options::default(), &mut json)
                     .map_err(|e| Error::View(e.to_string()))?;
+                let held = json.len();
                 let source: Arc<dyn Source> =
                     Arc::new(MemSource::new(decoded(&file.stream.name()), json));
                 let len = source.len();
-                Ok(Arc::new(MultiStream::new(
+                let view = Arc::new(MultiStream::new(
                     FUNCTION_VIEW,
                     [Piece::range(source, Span::new(0, len))],
-                )))
+                ));
+                // Rendered once: `ls -l` and every read after it take this copy.
+                self.function_views
+                    .insert((task, sub, chain), view.clone(), held + 128);
+                Ok(view)
             }
             _ => Err(Error::IsADirectory(self.view_name(node)?)),
         }
