@@ -223,6 +223,9 @@ impl<S: Source + ?Sized> Source for Arc<S> {
     fn backing_file(&self) -> Option<&File> {
         (**self).backing_file()
     }
+    fn held_bytes(&self) -> usize {
+        (**self).held_bytes()
+    }
 }
 
 /// A byte range `[start, start+len)` of a source.

@@ -113,10 +113,13 @@ impl KeyedViews {
         self.stream.name()
     }
 
-    /// Memory this index holds (its checkpoints), for the cache's bound.
+    /// Memory this index holds (its checkpoints, and what the stream it keeps alive
+    /// holds), for the cache's bound.
     pub fn held_bytes(&self) -> usize {
         let cps: usize = self.checkpoints.iter().map(Vec::len).sum();
-        256 + cps * std::mem::size_of::<Checkpoint>() + self.sizes.len() * 48
+        256 + cps * std::mem::size_of::<Checkpoint>()
+            + self.sizes.len() * 48
+            + self.stream.held_bytes()
     }
 
     pub fn len(&self, state: usize) -> u64 {
