@@ -27,39 +27,230 @@ const MAX_DEPTH: usize = 32;
 /// Collections longer than this are refused rather than allocated for.
 const MAX_ELEMENTS: usize = 1 << 24;
 
-/// Decodes exactly one value of `bytes`.
-pub fn decode_all(snapshot: &Snapshot, bytes: &[u8]) -> Result<Value, Undecodable> {
-    let mut r = bytes;
-    let v = decode(snapshot, &mut r, 0)?;
-    match r.len() {
-        0 => Ok(v),
-        n => Err(Undecodable::Trailing(n)),
+/// A snapshot compiled once into what reads its values (no class names matched per value).
+#[derive(Clone, Debug)]
+pub enum Decoder {
+    Long,
+    Int,
+    Short,
+    Byte,
+    Bool,
+    Char,
+    Float,
+    Double,
+    String,
+    /// `VoidSerializer` / `VoidNamespaceSerializer`: one byte, `null`.
+    Void,
+    GlobalWindow,
+    TimeWindow,
+    Bytes,
+    LongArray,
+    IntArray,
+    StringArray,
+    Tuple(Vec<Decoder>),
+    List(Box<Decoder>),
+    Map(Box<Decoder>, Box<Decoder>),
+    GenericArray(Box<Decoder>),
+    Enum(Vec<String>),
+    Pojo(Vec<(String, Decoder)>),
+    /// No decoder: the snapshot class, or why.
+    Unknown(String),
+}
+
+impl Decoder {
+    pub fn of(s: &Snapshot) -> Decoder {
+        Self::of_depth(s, 0)
     }
-}
 
-/// Decodes one value from the front of `r`, leaving the rest.
-pub fn decode_prefix(snapshot: &Snapshot, r: &mut &[u8]) -> Result<Value, Undecodable> {
-    decode(snapshot, r, 0)
-}
-
-/// A list state's value in the canonical layout: its elements joined by `,`.
-pub fn decode_delimited(element: &Snapshot, bytes: &[u8]) -> Result<Value, Undecodable> {
-    let mut r = bytes;
-    let mut out = Vec::new();
-    while !r.is_empty() {
-        out.push(decode(element, &mut r, 0)?);
-        match r {
-            [] => {}
-            [b',', rest @ ..] if !rest.is_empty() => r = rest,
-            _ => {
-                return Err(Undecodable::Bytes(bad(format!(
-                    "element {} is not followed by the `,` delimiter",
-                    out.len() - 1
-                ))));
-            }
+    fn of_depth(s: &Snapshot, depth: usize) -> Decoder {
+        if depth > MAX_DEPTH {
+            return Decoder::Unknown(format!("{}: serializers nested too deeply", s.class));
+        }
+        let nested = |i: usize| match &s.body {
+            Body::Composite { nested, .. } => nested.get(i).map_or_else(
+                || Decoder::Unknown(format!("{} without element {i}", s.class)),
+                |n| Self::of_depth(n, depth + 1),
+            ),
+            _ => Decoder::Unknown(s.class.clone()),
+        };
+        match (serializer_name(&s.class), &s.body) {
+            ("LongSerializer", _) => Decoder::Long,
+            ("IntSerializer", _) => Decoder::Int,
+            ("ShortSerializer", _) => Decoder::Short,
+            ("ByteSerializer", _) => Decoder::Byte,
+            ("BooleanSerializer", _) => Decoder::Bool,
+            ("CharSerializer", _) => Decoder::Char,
+            ("FloatSerializer", _) => Decoder::Float,
+            ("DoubleSerializer", _) => Decoder::Double,
+            ("StringSerializer", _) => Decoder::String,
+            ("VoidSerializer" | "VoidNamespaceSerializer", _) => Decoder::Void,
+            ("GlobalWindow", _) => Decoder::GlobalWindow,
+            ("TimeWindow", _) => Decoder::TimeWindow,
+            ("BytePrimitiveArraySerializer", _) => Decoder::Bytes,
+            ("LongPrimitiveArraySerializer", _) => Decoder::LongArray,
+            ("IntPrimitiveArraySerializer", _) => Decoder::IntArray,
+            ("StringArraySerializer", _) => Decoder::StringArray,
+            ("TupleSerializer", Body::Composite { nested, .. }) => Decoder::Tuple(
+                nested.iter().map(|n| Self::of_depth(n, depth + 1)).collect(),
+            ),
+            ("ListSerializer" | "ArrayListSerializer", _) => Decoder::List(Box::new(nested(0))),
+            ("MapSerializer", _) => Decoder::Map(Box::new(nested(0)), Box::new(nested(1))),
+            ("GenericArraySerializer", _) => Decoder::GenericArray(Box::new(nested(0))),
+            (_, Body::Enum { constants, .. }) => Decoder::Enum(constants.clone()),
+            (_, Body::Pojo { fields, .. }) => Decoder::Pojo(
+                fields
+                    .iter()
+                    .map(|f| (f.name.clone(), Self::of_depth(&f.snapshot, depth + 1)))
+                    .collect(),
+            ),
+            _ => Decoder::Unknown(s.class.clone()),
         }
     }
-    Ok(Value::Array(out))
+
+    /// Decodes exactly one value of `bytes`.
+    pub fn decode_all(&self, bytes: &[u8]) -> Result<Value, Undecodable> {
+        let mut r = bytes;
+        let v = self.decode(&mut r)?;
+        match r.len() {
+            0 => Ok(v),
+            n => Err(Undecodable::Trailing(n)),
+        }
+    }
+
+    /// A list state's value in the canonical layout: its elements joined by `,`.
+    pub fn decode_delimited(&self, bytes: &[u8]) -> Result<Value, Undecodable> {
+        let mut r = bytes;
+        let mut out = Vec::new();
+        while !r.is_empty() {
+            out.push(self.decode(&mut r)?);
+            match r {
+                [] => {}
+                [b',', rest @ ..] if !rest.is_empty() => r = rest,
+                _ => {
+                    return Err(Undecodable::Bytes(bad(format!(
+                        "element {} is not followed by the `,` delimiter",
+                        out.len() - 1
+                    ))));
+                }
+            }
+        }
+        Ok(Value::Array(out))
+    }
+
+    /// Decodes one value from the front of `r`, leaving the rest.
+    pub fn decode(&self, r: &mut &[u8]) -> Result<Value, Undecodable> {
+        Ok(match self {
+            Decoder::Long => json!(i64::from_be_bytes(take(r)?)),
+            Decoder::Int => json!(i32::from_be_bytes(take(r)?)),
+            Decoder::Short => json!(i16::from_be_bytes(take(r)?)),
+            Decoder::Byte => json!(i8::from_be_bytes(take(r)?)),
+            Decoder::Bool => json!(take::<1>(r)?[0] != 0),
+            Decoder::Char => {
+                let unit = u16::from_be_bytes(take(r)?);
+                json!(String::from_utf16_lossy(&[unit]))
+            }
+            Decoder::Float => float(f32::from_be_bytes(take(r)?) as f64),
+            Decoder::Double => float(f64::from_be_bytes(take(r)?)),
+            Decoder::String => read_string_value(r)?.map_or(Value::Null, Value::String),
+            Decoder::Void => {
+                take::<1>(r)?;
+                Value::Null
+            }
+            Decoder::GlobalWindow => {
+                take::<1>(r)?;
+                json!({})
+            }
+            Decoder::TimeWindow => {
+                let start = i64::from_be_bytes(take(r)?);
+                let end = i64::from_be_bytes(take(r)?);
+                json!({"start": start, "end": end})
+            }
+            Decoder::Bytes => {
+                let n = count(r)?;
+                if n > r.len() {
+                    return Err(Undecodable::Bytes(io::ErrorKind::UnexpectedEof.into()));
+                }
+                let (b, rest) = r.split_at(n);
+                *r = rest;
+                json!({"hex": hex(b)})
+            }
+            Decoder::LongArray => array(r, |r| Ok(json!(i64::from_be_bytes(take(r)?))))?,
+            Decoder::IntArray => array(r, |r| Ok(json!(i32::from_be_bytes(take(r)?))))?,
+            Decoder::StringArray => array(r, |r| {
+                Ok(read_string_value(r)?.map_or(Value::Null, Value::String))
+            })?,
+            Decoder::Tuple(fields) => Value::Array(
+                fields
+                    .iter()
+                    .map(|f| f.decode(r))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Decoder::List(element) => {
+                let n = count(r)?;
+                let mut out = Vec::with_capacity(n.min(1024));
+                for _ in 0..n {
+                    out.push(element.decode(r)?);
+                }
+                Value::Array(out)
+            }
+            Decoder::Map(k, v) => {
+                // Entries as [key, value] pairs: keys need not be strings.
+                let n = count(r)?;
+                let mut out = Vec::with_capacity(n.min(1024));
+                for _ in 0..n {
+                    let key = k.decode(r)?;
+                    let is_null = take::<1>(r)?[0] != 0;
+                    let value = if is_null { Value::Null } else { v.decode(r)? };
+                    out.push(json!([key, value]));
+                }
+                Value::Array(out)
+            }
+            Decoder::GenericArray(element) => {
+                let n = count(r)?;
+                let mut out = Vec::with_capacity(n.min(1024));
+                for _ in 0..n {
+                    let present = take::<1>(r)?[0] != 0;
+                    out.push(if present { element.decode(r)? } else { Value::Null });
+                }
+                Value::Array(out)
+            }
+            Decoder::Enum(constants) => {
+                let ordinal = i32::from_be_bytes(take(r)?);
+                match usize::try_from(ordinal).ok().and_then(|o| constants.get(o)) {
+                    Some(c) => json!(c),
+                    None => return Err(Undecodable::Bytes(bad(format!("enum ordinal {ordinal}")))),
+                }
+            }
+            Decoder::Pojo(fields) => match take::<1>(r)?[0] {
+                1 => Value::Null,
+                2 => {
+                    let mut out = serde_json::Map::new();
+                    for (name, f) in fields {
+                        let is_null = take::<1>(r)?[0] != 0;
+                        let v = if is_null { Value::Null } else { f.decode(r)? };
+                        out.insert(name.clone(), v);
+                    }
+                    Value::Object(out)
+                }
+                flags => {
+                    return Err(Undecodable::Bytes(bad(format!(
+                        "POJO flags {flags:#04x}: a subclass value"
+                    ))));
+                }
+            },
+            Decoder::Unknown(what) => return Err(Undecodable::Serializer(what.clone())),
+        })
+    }
+}
+
+/// Decodes exactly one value of `bytes` (compiling the snapshot; for one-off values).
+pub fn decode_all(snapshot: &Snapshot, bytes: &[u8]) -> Result<Value, Undecodable> {
+    Decoder::of(snapshot).decode_all(bytes)
+}
+
+/// [`Decoder::decode_delimited`] of a snapshot.
+pub fn decode_delimited(element: &Snapshot, bytes: &[u8]) -> Result<Value, Undecodable> {
+    Decoder::of(element).decode_delimited(bytes)
 }
 
 fn bad(msg: String) -> io::Error {
@@ -98,144 +289,6 @@ fn count(r: &mut &[u8]) -> io::Result<usize> {
         .ok()
         .filter(|&n| n <= MAX_ELEMENTS)
         .ok_or_else(|| bad(format!("a collection of {n} elements")))
-}
-
-fn decode(s: &Snapshot, r: &mut &[u8], depth: usize) -> Result<Value, Undecodable> {
-    if depth > MAX_DEPTH {
-        return Err(Undecodable::Bytes(bad("values nested too deeply".into())));
-    }
-    let nested = |i: usize| -> Result<&Snapshot, Undecodable> {
-        match &s.body {
-            Body::Composite { nested, .. } => nested
-                .get(i)
-                .ok_or_else(|| Undecodable::Serializer(format!("{} without element {i}", s.class))),
-            _ => Err(Undecodable::Serializer(s.class.clone())),
-        }
-    };
-    let name = serializer_name(&s.class);
-    Ok(match (name, &s.body) {
-        ("LongSerializer", _) => json!(i64::from_be_bytes(take(r)?)),
-        ("IntSerializer", _) => json!(i32::from_be_bytes(take(r)?)),
-        ("ShortSerializer", _) => json!(i16::from_be_bytes(take(r)?)),
-        ("ByteSerializer", _) => json!(i8::from_be_bytes(take(r)?)),
-        ("BooleanSerializer", _) => json!(take::<1>(r)?[0] != 0),
-        ("CharSerializer", _) => {
-            let unit = u16::from_be_bytes(take(r)?);
-            json!(String::from_utf16_lossy(&[unit]))
-        }
-        ("FloatSerializer", _) => float(f32::from_be_bytes(take(r)?) as f64),
-        ("DoubleSerializer", _) => float(f64::from_be_bytes(take(r)?)),
-        ("StringSerializer", _) => match read_string_value(r)? {
-            Some(s) => json!(s),
-            None => Value::Null,
-        },
-        ("VoidSerializer" | "VoidNamespaceSerializer", _) => {
-            take::<1>(r)?;
-            Value::Null
-        }
-        ("GlobalWindow", _) => {
-            take::<1>(r)?;
-            json!({})
-        }
-        ("TimeWindow", _) => {
-            let start = i64::from_be_bytes(take(r)?);
-            let end = i64::from_be_bytes(take(r)?);
-            json!({"start": start, "end": end})
-        }
-        ("BytePrimitiveArraySerializer", _) => {
-            let n = count(r)?;
-            let mut b = vec![0u8; n.min(r.len())];
-            r.read_exact(&mut b)?;
-            if b.len() < n {
-                return Err(Undecodable::Bytes(io::ErrorKind::UnexpectedEof.into()));
-            }
-            json!({"hex": hex(&b)})
-        }
-        ("LongPrimitiveArraySerializer", _) => {
-            array(r, |r| Ok(json!(i64::from_be_bytes(take(r)?))))?
-        }
-        ("IntPrimitiveArraySerializer", _) => {
-            array(r, |r| Ok(json!(i32::from_be_bytes(take(r)?))))?
-        }
-        ("StringArraySerializer", _) => array(r, |r| {
-            Ok(read_string_value(r)?.map_or(Value::Null, Value::String))
-        })?,
-        ("TupleSerializer", Body::Composite { nested, .. }) => Value::Array(
-            nested
-                .iter()
-                .map(|n| decode(n, r, depth + 1))
-                .collect::<Result<_, _>>()?,
-        ),
-        ("ListSerializer" | "ArrayListSerializer", _) => {
-            let element = nested(0)?;
-            let n = count(r)?;
-            let mut out = Vec::with_capacity(n.min(1024));
-            for _ in 0..n {
-                out.push(decode(element, r, depth + 1)?);
-            }
-            Value::Array(out)
-        }
-        ("MapSerializer", _) => {
-            // Entries as [key, value] pairs: keys need not be strings.
-            let (k, v) = (nested(0)?, nested(1)?);
-            let n = count(r)?;
-            let mut out = Vec::with_capacity(n.min(1024));
-            for _ in 0..n {
-                let key = decode(k, r, depth + 1)?;
-                let is_null = take::<1>(r)?[0] != 0;
-                let value = if is_null {
-                    Value::Null
-                } else {
-                    decode(v, r, depth + 1)?
-                };
-                out.push(json!([key, value]));
-            }
-            Value::Array(out)
-        }
-        ("GenericArraySerializer", _) => {
-            let element = nested(0)?;
-            let n = count(r)?;
-            let mut out = Vec::with_capacity(n.min(1024));
-            for _ in 0..n {
-                let present = take::<1>(r)?[0] != 0;
-                out.push(if present {
-                    decode(element, r, depth + 1)?
-                } else {
-                    Value::Null
-                });
-            }
-            Value::Array(out)
-        }
-        (_, Body::Enum { constants, .. }) => {
-            let ordinal = i32::from_be_bytes(take(r)?);
-            match usize::try_from(ordinal).ok().and_then(|o| constants.get(o)) {
-                Some(c) => json!(c),
-                None => return Err(Undecodable::Bytes(bad(format!("enum ordinal {ordinal}")))),
-            }
-        }
-        (_, Body::Pojo { fields, .. }) => match take::<1>(r)?[0] {
-            1 => Value::Null,
-            2 => {
-                let mut out = serde_json::Map::new();
-                for f in fields {
-                    let is_null = take::<1>(r)?[0] != 0;
-                    let v = if is_null {
-                        Value::Null
-                    } else {
-                        decode(&f.snapshot, r, depth + 1)?
-                    };
-                    out.insert(f.name.clone(), v);
-                }
-                Value::Object(out)
-            }
-            flags => {
-                return Err(Undecodable::Bytes(bad(format!(
-                    "POJO flags {flags:#04x}: a subclass value"
-                ))));
-            }
-        },
-        _ => return Err(Undecodable::Serializer(s.class.clone())),
-    })
 }
 
 fn array(

@@ -10,7 +10,7 @@
 
 use crate::convert::KeyedInfo;
 use crate::keygroup::{END_OF_KEY_GROUP, LAST_IN_STATE};
-use crate::modern::decode::{self, hex};
+use crate::modern::decode::{Decoder, hex};
 use crate::modern::proxy::KeyedStateType;
 use crate::scan::Scan;
 use crate::source::Source;
@@ -41,6 +41,10 @@ pub struct KeyedViews {
     /// The file the stream is, as spans name it.
     file: String,
     info: Arc<KeyedInfo>,
+    /// The key's decoder, and per state its namespace's and value's (a list state's
+    /// value decoder reads one element: the canonical value is delimited elements).
+    key: Decoder,
+    decoders: Vec<StateDecoders>,
     /// Where the records start (the header's length); `None`: no records.
     body: Option<At>,
     /// Per state: the view's length and its checkpoints.
@@ -60,9 +64,30 @@ impl KeyedViews {
         info: Arc<KeyedInfo>,
     ) -> io::Result<KeyedViews> {
         let n = info.states.len();
+        let decoders = info
+            .states
+            .iter()
+            .map(|s| {
+                let element = match (s.kind, &s.value.body) {
+                    (KeyedStateType::List, crate::modern::Body::Composite { nested, .. })
+                        if nested.len() == 1 =>
+                    {
+                        Some(Decoder::of(&nested[0]))
+                    }
+                    _ => None,
+                };
+                StateDecoders {
+                    namespace: Decoder::of(&s.namespace),
+                    list: element.is_some(),
+                    value: element.unwrap_or_else(|| Decoder::of(&s.value)),
+                }
+            })
+            .collect();
         let mut v = KeyedViews {
             stream,
             file,
+            key: Decoder::of(&info.key),
+            decoders,
             info,
             body: None,
             sizes: vec![0; n],
@@ -196,21 +221,16 @@ impl KeyedViews {
 
     /// One record's JSON line (with its newline).
     fn line(&self, state: u16, r: &Record<'_>, out: &mut Vec<u8>) {
-        let Some(meta) = self.info.states.get(state as usize) else {
+        let Some(d) = self.decoders.get(state as usize) else {
             return;
         };
-        let (key, namespace) = match self.key_and_namespace(meta, r.key) {
+        let (key, namespace) = match self.key_and_namespace(d, r.key) {
             Some(kn) => kn,
             None => (self.span(r.key, r.key_at), Value::Null),
         };
-        let value = match meta.kind {
-            KeyedStateType::List => match &meta.value.body {
-                crate::modern::Body::Composite { nested, .. } if nested.len() == 1 => {
-                    decode::decode_delimited(&nested[0], r.value).ok()
-                }
-                _ => None,
-            },
-            _ => decode::decode_all(&meta.value, r.value).ok(),
+        let value = match d.list {
+            true => d.value.decode_delimited(r.value).ok(),
+            false => d.value.decode_all(r.value).ok(),
         }
         .unwrap_or_else(|| self.span(r.value, r.value_at));
         // Written field by field (no map per line); writing into a Vec cannot fail.
@@ -229,14 +249,10 @@ impl KeyedViews {
 
     /// The key, then the namespace from what follows it; `None` unless both decode and
     /// use every byte.
-    fn key_and_namespace(
-        &self,
-        meta: &crate::modern::proxy::KeyedStateMeta,
-        bytes: &[u8],
-    ) -> Option<(Value, Value)> {
+    fn key_and_namespace(&self, d: &StateDecoders, bytes: &[u8]) -> Option<(Value, Value)> {
         let mut r = bytes;
-        let key = decode::decode_prefix(&self.info.key, &mut r).ok()?;
-        let namespace = decode::decode_all(&meta.namespace, r).ok()?;
+        let key = self.key.decode(&mut r).ok()?;
+        let namespace = d.namespace.decode_all(r).ok()?;
         Some((key, namespace))
     }
 
@@ -303,6 +319,14 @@ impl KeyedViews {
         }
         Ok(())
     }
+}
+
+/// How one state's records decode.
+struct StateDecoders {
+    namespace: Decoder,
+    value: Decoder,
+    /// The value is delimited elements, `value` reads one.
+    list: bool,
 }
 
 /// One canonical record.
