@@ -91,7 +91,10 @@ impl Decoder {
             ("IntPrimitiveArraySerializer", _) => Decoder::IntArray,
             ("StringArraySerializer", _) => Decoder::StringArray,
             ("TupleSerializer", Body::Composite { nested, .. }) => Decoder::Tuple(
-                nested.iter().map(|n| Self::of_depth(n, depth + 1)).collect(),
+                nested
+                    .iter()
+                    .map(|n| Self::of_depth(n, depth + 1))
+                    .collect(),
             ),
             ("ListSerializer" | "ArrayListSerializer", _) => Decoder::List(Box::new(nested(0))),
             ("MapSerializer", _) => Decoder::Map(Box::new(nested(0)), Box::new(nested(1))),
@@ -210,7 +213,11 @@ impl Decoder {
                 let mut out = Vec::with_capacity(n.min(1024));
                 for _ in 0..n {
                     let present = take::<1>(r)?[0] != 0;
-                    out.push(if present { element.decode(r)? } else { Value::Null });
+                    out.push(if present {
+                        element.decode(r)?
+                    } else {
+                        Value::Null
+                    });
                 }
                 Value::Array(out)
             }
