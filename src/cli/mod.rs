@@ -77,6 +77,9 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Write a synthetic Flink 1.1 savepoint of any shape and size.
     Synth(synth::SynthArgs),
+    /// Wrap a Flink 1.1 operator snapshot (a test harness's StreamTaskState) into a
+    /// one-vertex Flink 1.1 savepoint, so every command and the mount take it.
+    Wrap(synth::WrapArgs),
 }
 
 pub fn run(cli: Cli) -> CliResult {
@@ -94,5 +97,6 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Convert(args) => convert::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Synth(args) => synth::run(args),
+        Command::Wrap(args) => synth::run_wrap(args),
     }
 }

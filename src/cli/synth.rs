@@ -235,3 +235,37 @@ pub fn run(args: SynthArgs) -> CliResult {
     }
     Ok(())
 }
+
+#[derive(clap::Args)]
+pub struct WrapArgs {
+    /// The operator snapshot: one Java-serialized StreamTaskState.
+    pub snapshot: PathBuf,
+    /// The savepoint file to write (overwritten if it exists).
+    pub out: PathBuf,
+    /// The operator's uid: the vertex id is the operator id Flink derives from it.
+    #[arg(long)]
+    pub uid: String,
+    /// Subtasks, each holding the snapshot.
+    #[arg(long, default_value_t = 1)]
+    pub parallelism: u32,
+    #[arg(long, default_value_t = 1)]
+    pub checkpoint_id: i64,
+}
+
+pub fn run_wrap(args: WrapArgs) -> CliResult {
+    let w = synth::wrap::Wrap {
+        snapshot: &args.snapshot,
+        uid: &args.uid,
+        parallelism: args.parallelism,
+        checkpoint_id: args.checkpoint_id,
+    };
+    let vertex = synth::wrap::wrap(&w, &args.out).map_err(Failure::input)?;
+    println!(
+        "{}: Flink 1.1 savepoint, vertex {} (uid {:?}), {} subtask(s)",
+        args.out.display(),
+        savepointfs::ids::hex(&vertex),
+        args.uid,
+        args.parallelism
+    );
+    Ok(())
+}

@@ -42,6 +42,7 @@ mod output;
 mod plan;
 
 mod state_bytes;
+pub mod wrap;
 
 use crate::javaser::builder::BuildError;
 use std::path::{Path, PathBuf};
