@@ -17,6 +17,7 @@ mod metadata_modern;
 mod modern_files;
 pub(crate) mod native;
 mod native_files;
+pub mod operators;
 pub mod refile;
 pub mod relayout;
 pub mod rename;

@@ -219,17 +219,30 @@ pub fn convert_subtask(
         .iter()
         .map(|e| e.as_ref().map(|e| cx.entry(e)))
         .collect();
+    // Keyed state of an operator the native forms cannot carry (keyed CEP) is refused there.
+    let keyed_loss = model
+        .chain
+        .iter()
+        .flatten()
+        .find_map(|e| cx.operator(e).filter(|o| o.in_keyed_state()));
+    let native = |kind: FileKind, f: Option<FileResult>| {
+        f.map(|f| cx.unless_lost(f, keyed_loss, true, cx.location(None, kind)))
+    };
     ConvertedSubtask {
         chain,
         keyed_state: cx.keyed_state(),
-        managed_keyed_state: opts
-            .builds(FileKind::ManagedKeyedState)
-            .then(|| cx.managed_keyed_state())
-            .flatten(),
-        managed_keyed_state_v6: opts
-            .builds(FileKind::ManagedKeyedStateV6)
-            .then(|| cx.managed_keyed_state_v6())
-            .flatten(),
+        managed_keyed_state: native(
+            FileKind::ManagedKeyedState,
+            opts.builds(FileKind::ManagedKeyedState)
+                .then(|| cx.managed_keyed_state())
+                .flatten(),
+        ),
+        managed_keyed_state_v6: native(
+            FileKind::ManagedKeyedStateV6,
+            opts.builds(FileKind::ManagedKeyedStateV6)
+                .then(|| cx.managed_keyed_state_v6())
+                .flatten(),
+        ),
     }
 }
 
@@ -308,12 +321,52 @@ impl Cx<'_> {
         }
     }
 
+    /// The built-in operator of a chain entry whose state the native forms would lose.
+    pub(super) fn operator(&self, e: &ChainEntry) -> Option<super::operators::Operator> {
+        let graph = &self.model.graph;
+        let namespace = |k: &KvSnapshot| match k {
+            KvSnapshot::Heap(h) => graph
+                .class_name_of(h.namespace_serializer)
+                .map(|c| c.lossy()),
+            _ => None,
+        };
+        let peek = |h: &StateHandle, n: u64| {
+            let loc = self.location(Some(e.index), FileKind::OperatorState);
+            let (src, span) = self.bytes_range(h.bytes(), &loc).ok()?;
+            super::operators::head(&*src, span.start, span.len, n)
+        };
+        super::operators::detect(e, &namespace, &peek)
+    }
+
+    /// `file`, or the refusal of an operator whose state it would drop.
+    fn unless_lost(
+        &self,
+        file: FileResult,
+        op: Option<super::operators::Operator>,
+        lost_here: bool,
+        loc: FileLocation,
+    ) -> FileResult {
+        match op {
+            Some(op) if lost_here => Err(Error::NotMigratable {
+                location: loc,
+                reason: format!("{} state: {}", op.name(), op.why()),
+            }),
+            _ => file,
+        }
+    }
+
     fn entry(&self, e: &ChainEntry) -> ConvertedEntry {
         let single = |h: &StateHandle, kind| {
             let loc = self.location(Some(e.index), kind);
             let piece = self.handle_piece(h, &loc)?;
             Ok(self.file(loc, handle_classes(h), vec![piece], 0))
         };
+        let op = self.operator(e);
+        let guard = |f: FileResult, kind: FileKind, lost: bool| {
+            self.unless_lost(f, op, lost, self.location(Some(e.index), kind))
+        };
+        let raw = op.is_some_and(|o| o.in_operator_bytes());
+        let function = op.is_some_and(|o| o.in_function_state());
         ConvertedEntry {
             index: e.index,
             legacy_operator_state: Some(self.legacy(e)),
@@ -321,18 +374,21 @@ impl Cx<'_> {
                 .function_state
                 .as_ref()
                 .map(|h| single(h, FileKind::FunctionState)),
-            operator_state: e
-                .operator_state
-                .as_ref()
-                .map(|h| single(h, FileKind::OperatorState)),
-            managed_operator_state: e
-                .function_state
-                .as_ref()
-                .map(|h| self.managed_operator_state(e.index, h)),
-            managed_operator_state_v5: e
-                .function_state
-                .as_ref()
-                .map(|h| self.managed_operator_state_v5(e.index, h)),
+            operator_state: e.operator_state.as_ref().map(|h| {
+                guard(
+                    single(h, FileKind::OperatorState),
+                    FileKind::OperatorState,
+                    raw,
+                )
+            }),
+            managed_operator_state: e.function_state.as_ref().map(|h| {
+                let kind = FileKind::ManagedOperatorState;
+                guard(self.managed_operator_state(e.index, h), kind, function)
+            }),
+            managed_operator_state_v5: e.function_state.as_ref().map(|h| {
+                let kind = FileKind::ManagedOperatorStateV5;
+                guard(self.managed_operator_state_v5(e.index, h), kind, function)
+            }),
         }
     }
 

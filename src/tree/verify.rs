@@ -213,10 +213,34 @@ impl Verifier<'_, '_> {
         self.summary.problems > before
     }
 
+    /// Operators the state does not tell apart and the native forms would lose
+    /// (operators.md §2.5): a warning, since the state may be anything else.
+    fn ambiguous_operators(&mut self, model: &SubtaskModel, base: &Place) {
+        let source = model.graph.source();
+        for e in model.entries() {
+            let Some(Bytes::Span(span)) = e.function_state.as_ref().map(|h| h.bytes()) else {
+                continue;
+            };
+            let head = crate::convert::operators::head(&**source, span.start, span.len, 64);
+            if let Some(why) = head
+                .as_deref()
+                .and_then(crate::convert::operators::ambiguous)
+            {
+                let at = Place {
+                    chain: Some(e.index),
+                    what: Some("function state".into()),
+                    ..base.clone()
+                };
+                self.warning(at, why.to_string());
+            }
+        }
+    }
+
     /// Key placement (native-formats.md §7.3.6): Flink files each restored key under the key
     /// group of the stream it sits in and never re-checks, so a key in the wrong subtask
     /// would be lost silently. Also warns on serializers whose native restore is unproven.
     fn keys(&mut self, model: &SubtaskModel, parallelism: u32, base: &Place) {
+        self.ambiguous_operators(model, base);
         let chain = model
             .entries()
             .find(|e| !e.kv_states.is_empty())
