@@ -180,6 +180,13 @@ fn flink_2_3_reads_back_every_value_with_and_without_rescaling() {
             "filesystem",
             "heap",
         ),
+        (
+            "time-window-memory",
+            "time-window",
+            "long",
+            "memory",
+            "rocksdb",
+        ),
     ] {
         // String values from the RocksDB source (its list elements joined by `,`).
         let values = if source == "rocksdb" {
