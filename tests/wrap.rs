@@ -70,6 +70,12 @@ fn every_operator_snapshot_wraps_into_a_savepoint_that_verifies() {
         ]
         .into_iter()
         .find(|(part, _)| name.contains(part));
+        // inspect names the detected operator.
+        assert_eq!(
+            inspect.contains("\"operator\": "),
+            refused.is_some(),
+            "{name}: {inspect}"
+        );
         for target in ["flink-2.3", "flink-1.10"] {
             let v = run(&["verify", sp, "--target", target]);
             let text = String::from_utf8_lossy(&v.stderr).to_string()

@@ -205,6 +205,9 @@ fn chain_line(out: &mut String, c: &ChainReport) {
         return;
     }
     let mut parts = Vec::new();
+    if let Some(op) = c.operator {
+        parts.push(format!("{op} (not carried by the native targets)"));
+    }
     if let Some(h) = &c.function_state {
         parts.push(format!("function {}", handle(h)));
     }

@@ -1,60 +1,28 @@
-//! Which built-in Flink 1.1 operator a chain entry is, from its state's signatures
-//! (operators.md §2.5), and what the generic native recipe would lose of it. Converting
-//! those operators by their own rules is not done yet; until it is, the native files
-//! that would drop their state silently (window timers in raw operator state that no
-//! modern WindowOperator reads, buffered panes, in-flight splits, NFAs) or fail obscurely
-//! (Kafka offsets, RollingSink buckets) are refused with the reason, and `verify`
-//! reports them. Flink 1.2.0's migration form (`legacy-operator-state`, `keyed-state`)
-//! still carries everything: Flink 1.2 restores these operators from it.
+//! What the native forms would lose of a built-in Flink 1.1 operator (recognised by
+//! `v0::operators`), and where. Converting those operators by their own rules is not
+//! done yet; until it is, the native files that would drop their state silently (window
+//! timers in raw operator state that no later WindowOperator reads, buffered panes,
+//! in-flight splits, NFAs) or fail obscurely (Kafka offsets, RollingSink buckets) are
+//! refused with the reason, and `verify` reports them. Flink 1.2.0's migration form
+//! (`legacy-operator-state`, `keyed-state`) still carries everything: Flink 1.2 restores
+//! these operators from it.
 
-use crate::source::Source;
-use crate::v0::{ChainEntry, KvSnapshot, StateHandle};
+pub use crate::v0::operators::{Operator, ambiguous, detect, head};
 
-/// A built-in operator the generic recipe cannot carry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Operator {
-    /// `window-contents` keyed state, with timers in the operator bytes.
-    WindowWithTimers,
-    /// Aligned processing-time windows: panes in the operator bytes (`0FF1CE42`, `BADF00D5`).
-    AlignedWindow,
-    /// Keyed CEP: `nfaOperatorState` and `priorityQueueStateName`.
-    CepKeyed,
-    /// Non-keyed CEP: a Java-serialized `NFA` in the operator bytes.
-    CepNonKeyed,
-    /// ContinuousFileReaderOperator: the current split (or none) in the operator bytes.
-    FileReader,
-    /// FlinkKafkaConsumerBase: a HashMap of `KafkaTopicPartition` offsets as function state.
-    Kafka,
-    /// RollingSink: a `RollingSink$BucketState` as function state.
-    RollingSink,
+/// What the native forms lose of an operator.
+pub trait NativeLoss {
+    /// Why the native forms cannot carry it.
+    fn why(self) -> String;
+    /// Whether the entry's raw operator bytes (`operator-state`) hold what is lost.
+    fn in_operator_bytes(self) -> bool;
+    /// Whether the lost state is the entry's function state (`managed-operator-state*`).
+    fn in_function_state(self) -> bool;
+    /// Whether it is the keyed state (the native keyed streams).
+    fn in_keyed_state(self) -> bool;
 }
 
-const WINDOW_CONTENTS: &str = "window-contents";
-const CEP_NFA: &str = "org.apache.flink.cep.nfa.NFA";
-const FILE_INPUT_SPLIT: &str = "org.apache.flink.core.fs.FileInputSplit";
-const KAFKA_PARTITION: &str =
-    "org.apache.flink.streaming.connectors.kafka.internals.KafkaTopicPartition";
-const ROLLING_SINK_STATE: &str = "org.apache.flink.streaming.connectors.fs.RollingSink$BucketState";
-/// The aligned window operators' magic numbers, after two longs (operators.md §4.2).
-const ALIGNED_MAGICS: [[u8; 4]; 2] = [[0x0F, 0xF1, 0xCE, 0x42], [0xBA, 0xDF, 0x00, 0xD5]];
-/// Bytes of a state looked at to recognise it.
-const PEEK: u64 = 4096;
-
-impl Operator {
-    pub fn name(self) -> &'static str {
-        match self {
-            Operator::WindowWithTimers => "WindowOperator",
-            Operator::AlignedWindow => "an aligned processing-time window operator",
-            Operator::CepKeyed => "a keyed CEP operator",
-            Operator::CepNonKeyed => "a CEP operator",
-            Operator::FileReader => "ContinuousFileReaderOperator",
-            Operator::Kafka => "FlinkKafkaConsumer",
-            Operator::RollingSink => "RollingSink",
-        }
-    }
-
-    /// Why the native forms cannot carry it.
-    pub fn why(self) -> String {
+impl NativeLoss for Operator {
+    fn why(self) -> String {
         match self {
             Operator::WindowWithTimers => "its pending timers are in the operator's own bytes, which a Flink >= 1.2 WindowOperator never reads: restored that way, its windows would never fire. Timers are not carried yet; restore through Flink 1.2 (--target migration)".into(),
             Operator::AlignedWindow => "its buffered panes are in the operator's own bytes, which later Flink ignores (they would be dropped); converting them into a WindowOperator is not done yet".into(),
@@ -65,8 +33,7 @@ impl Operator {
         }
     }
 
-    /// Whether the entry's raw operator bytes (`operator-state`) hold what is lost.
-    pub fn in_operator_bytes(self) -> bool {
+    fn in_operator_bytes(self) -> bool {
         matches!(
             self,
             Operator::WindowWithTimers
@@ -76,116 +43,18 @@ impl Operator {
         )
     }
 
-    /// Whether the lost state is the entry's function state (`managed-operator-state*`).
-    pub fn in_function_state(self) -> bool {
+    fn in_function_state(self) -> bool {
         matches!(self, Operator::Kafka | Operator::RollingSink)
     }
 
-    /// Whether it is the keyed state (the native keyed streams).
-    pub fn in_keyed_state(self) -> bool {
+    fn in_keyed_state(self) -> bool {
         self == Operator::CepKeyed
     }
-}
-
-/// The first bytes of a handle, when it can be read (`None`: unreadable; the files that
-/// need it report that themselves).
-pub type Peek<'a> = &'a dyn Fn(&StateHandle, u64) -> Option<Vec<u8>>;
-
-/// The operator a chain entry's state says it is, if one the generic recipe cannot carry.
-pub fn detect(
-    e: &ChainEntry,
-    graph_name: &dyn Fn(&KvSnapshot) -> Option<String>,
-    peek: Peek<'_>,
-) -> Option<Operator> {
-    let names: Vec<&str> = e.kv_states.iter().map(|k| k.name.as_str()).collect();
-    if names.contains(&"nfaOperatorState") && names.contains(&"priorityQueueStateName") {
-        return Some(Operator::CepKeyed);
-    }
-    let op_bytes = e.operator_state.as_ref().and_then(|h| peek(h, PEEK));
-    if let Some(window) = e.kv_states.iter().find(|k| k.name == WINDOW_CONTENTS) {
-        let windowed = graph_name(&window.snapshot).is_none_or(|ns| ns.contains("Window"));
-        let timers = op_bytes.as_ref().is_some_and(|b| b.iter().any(|&x| x != 0));
-        if windowed && timers {
-            return Some(Operator::WindowWithTimers);
-        }
-    }
-    if let Some(b) = &op_bytes {
-        if b.len() >= 20 && ALIGNED_MAGICS.iter().any(|m| b[16..20] == *m) {
-            return Some(Operator::AlignedWindow);
-        }
-        if let Some(class) = first_class(b) {
-            if class == CEP_NFA {
-                return Some(Operator::CepNonKeyed);
-            }
-            if class == FILE_INPUT_SPLIT
-                || class.starts_with(
-                    "org.apache.flink.streaming.api.functions.source.TimestampedFileInputSplit",
-                )
-            {
-                return Some(Operator::FileReader);
-            }
-        }
-        if b.starts_with(&[0xAC, 0xED, 0x00, 0x05, 0x70]) && e.kv_states.is_empty() {
-            // A Java stream opening with null: the reader with no current split.
-            return Some(Operator::FileReader);
-        }
-    }
-    let function = e.function_state.as_ref().and_then(|h| peek(h, PEEK));
-    if let Some(b) = &function {
-        if first_class(b).as_deref() == Some(ROLLING_SINK_STATE) {
-            return Some(Operator::RollingSink);
-        }
-        if contains(b, KAFKA_PARTITION.as_bytes()) {
-            return Some(Operator::Kafka);
-        }
-    }
-    None
-}
-
-/// A warning for state whose operator cannot be told from its bytes and that the native
-/// forms would lose if it is the one it may be: a bare `java.lang.Long` function state is
-/// how ContinuousFileMonitoringFunction stores its modification time.
-pub fn ambiguous(function_state_head: &[u8]) -> Option<&'static str> {
-    (first_class(function_state_head).as_deref() == Some("java.lang.Long")).then_some(
-        "a bare Long function state: if this is ContinuousFileMonitoringFunction, the native forms lose its modification time (restored that way it reads every file again); carrying it is not done yet",
-    )
-}
-
-/// The class of a Java stream's first object (`AC ED 00 05 73 72 len name`).
-fn first_class(b: &[u8]) -> Option<String> {
-    let rest = b.strip_prefix(&[0xAC, 0xED, 0x00, 0x05, 0x73, 0x72])?;
-    let len = u16::from_be_bytes([*rest.first()?, *rest.get(1)?]) as usize;
-    let name = rest.get(2..2 + len)?;
-    std::str::from_utf8(name).ok().map(str::to_string)
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
-}
-
-/// Up to `n` bytes at the start of `src`.
-pub fn head(src: &dyn Source, start: u64, len: u64, n: u64) -> Option<Vec<u8>> {
-    let mut buf = vec![0u8; len.min(n) as usize];
-    src.read_at(start, &mut buf).ok()?;
-    Some(buf)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_streams_first_class_is_read_from_its_descriptor() {
-        let mut b = vec![0xAC, 0xED, 0x00, 0x05, 0x73, 0x72];
-        b.extend((CEP_NFA.len() as u16).to_be_bytes());
-        b.extend(CEP_NFA.as_bytes());
-        b.extend([0x29, 0x08]);
-        assert_eq!(first_class(&b).as_deref(), Some(CEP_NFA));
-        assert_eq!(first_class(&b[..10]), None, "cut short");
-        assert_eq!(first_class(&[0xAC, 0xED, 0x00, 0x05, 0x70]), None, "null");
-        assert!(contains(b"..KafkaTopicPartition..", b"KafkaTopicPartition"));
-        assert!(!contains(b"Kafka", b"KafkaTopicPartition"));
-    }
 
     #[test]
     fn every_operator_says_what_it_loses_and_where() {

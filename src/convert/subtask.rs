@@ -4,6 +4,7 @@
 use super::FileKind;
 use super::error::{Error, FileLocation};
 use super::external::ExternalPolicy;
+use super::operators::NativeLoss;
 use super::{keys, native};
 use crate::javaser::{self, Chunk, Value};
 use crate::source::{Source, Span};

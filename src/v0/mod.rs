@@ -9,6 +9,7 @@ mod error;
 mod handles;
 mod index;
 mod model;
+pub mod operators;
 pub mod report;
 pub(crate) mod rocksdb;
 #[cfg(test)]

@@ -77,6 +77,10 @@ pub struct ChainReport {
     pub function_state: Option<HandleReport>,
     pub operator_state: Option<HandleReport>,
     pub kv_states: Vec<KvReport>,
+    /// The built-in operator the state says this is, where it is one whose state the
+    /// generic native conversion cannot carry (`v0::operators`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operator: Option<&'static str>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -215,7 +219,7 @@ fn subtask_report(
                     .chain
                     .iter()
                     .enumerate()
-                    .map(|(i, e)| chain_report(i, e.as_ref(), measure))
+                    .map(|(i, e)| chain_report(i, e.as_ref(), &model, measure))
                     .collect(),
             );
         }
@@ -224,7 +228,12 @@ fn subtask_report(
     r
 }
 
-fn chain_report(index: usize, entry: Option<&ChainEntry>, measure: &dyn Measure) -> ChainReport {
+fn chain_report(
+    index: usize,
+    entry: Option<&ChainEntry>,
+    model: &SubtaskModel,
+    measure: &dyn Measure,
+) -> ChainReport {
     let Some(e) = entry else {
         return ChainReport {
             index,
@@ -232,11 +241,13 @@ fn chain_report(index: usize, entry: Option<&ChainEntry>, measure: &dyn Measure)
             function_state: None,
             operator_state: None,
             kv_states: Vec::new(),
+            operator: None,
         };
     };
     ChainReport {
         index,
         present: true,
+        operator: super::operators::detect_inline(model, e).map(|o| o.name()),
         function_state: e.function_state.as_ref().map(|h| handle_report(h, measure)),
         operator_state: e.operator_state.as_ref().map(|h| handle_report(h, measure)),
         kv_states: e
