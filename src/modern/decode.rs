@@ -125,7 +125,14 @@ impl Decoder {
         let mut r = bytes;
         let mut out = Vec::new();
         while !r.is_empty() {
+            let before = r.len();
             out.push(self.decode(&mut r)?);
+            if r.len() == before {
+                // An element of no bytes (a tuple of nothing): the list would never end.
+                return Err(Undecodable::Bytes(bad(
+                    "list elements of no bytes cannot be delimited".into(),
+                )));
+            }
             match r {
                 [] => {}
                 [b',', rest @ ..] if !rest.is_empty() => r = rest,

@@ -172,3 +172,12 @@ fn delimited_lists_and_unknown_serializers() {
         "no decoder for org.apache.flink.api.java.typeutils.runtime.kryo.KryoSerializerSnapshot"
     );
 }
+
+/// A hostile header (a tuple of no fields as a list element) cannot make a delimited
+/// list loop forever.
+#[test]
+fn elements_of_no_bytes_are_refused() {
+    let empty = Snapshot::composite(TUPLE_SNAPSHOT, vec![names::TUPLE.into()], vec![]);
+    let e = decode_delimited(&empty, &[1, 2, 3]).unwrap_err();
+    assert!(e.to_string().contains("no bytes"), "{e}");
+}
