@@ -151,15 +151,10 @@ impl Cx<'_> {
             Some(s) => super::keys::codec_of_stream(s),
             None => Err(SerializerError::malformed("--key-serializer", "not given")),
         };
-        let (source, span) = self.bytes_range(state_handle.bytes(), loc)?;
-        let mut snapshot = rocks::RocksSnapshot::open_keyed(source, span, key_codec.as_ref().ok())
-            .map_err(|e| fail(format!("RocksDB snapshot: {e}")))?;
-        snapshot
-            .declare(&self.opts.rocksdb_namespaces)
-            .map_err(&fail)?;
-        if snapshot.is_empty() {
+        let Some(snapshot) = self.rocks_snapshot(state_handle, key_codec.as_ref().ok(), loc)?
+        else {
             return Ok(None);
-        }
+        };
         let mut metas = Vec::with_capacity(snapshot.columns.len());
         for c in &snapshot.columns {
             let kind = match c.type_ordinal {

@@ -114,6 +114,24 @@ impl Cx<'_> {
         })
     }
 
+    /// A RocksDB fully-async snapshot, indexed (keys measured with `codec` where given) and
+    /// with the user's namespace declarations applied; `None` without records.
+    pub(super) fn rocks_snapshot(
+        &self,
+        state_handle: &StateHandle,
+        codec: Option<&keys::Codec>,
+        loc: &FileLocation,
+    ) -> Result<Option<rocks::RocksSnapshot>, Error> {
+        let fail = not_migratable(loc);
+        let (source, span) = self.bytes_range(state_handle.bytes(), loc)?;
+        let mut snapshot = rocks::RocksSnapshot::open_keyed(source, span, codec)
+            .map_err(|e| fail(format!("RocksDB snapshot: {e}")))?;
+        snapshot
+            .declare(&self.opts.rocksdb_namespaces)
+            .map_err(&fail)?;
+        Ok((!snapshot.is_empty()).then_some(snapshot))
+    }
+
     /// Header and body from a RocksDB fully-async snapshot; `None` without records
     /// (Flink skips a key group at offset 0, so a subtask without records gets no handle).
     fn rocks_keyed(
@@ -127,16 +145,10 @@ impl Cx<'_> {
         let Some(key_serializer) = &self.opts.key_serializer else {
             return Err(super::error::needs_key_serializer(loc));
         };
-        let (source, span) = self.bytes_range(state_handle.bytes(), loc)?;
         let codec = keys::codec_of_stream(key_serializer).ok();
-        let mut snapshot = rocks::RocksSnapshot::open_keyed(source, span, codec.as_ref())
-            .map_err(|e| fail(format!("RocksDB snapshot: {e}")))?;
-        snapshot
-            .declare(&self.opts.rocksdb_namespaces)
-            .map_err(&fail)?;
-        if snapshot.is_empty() {
+        let Some(snapshot) = self.rocks_snapshot(state_handle, codec.as_ref(), loc)? else {
             return Ok(None);
-        }
+        };
         let header = snapshot
             .header(key_serializer, layout == KeyedLayout::Heap)
             .map_err(Error::header(loc))?;

@@ -137,14 +137,10 @@ impl ConvertedSubtask {
 
     /// Approximate heap bytes held (for the cache's byte bound).
     pub fn heap_bytes(&self) -> usize {
-        let piece_bytes = |p: &Piece| match p {
-            Piece::Bytes(b) => b.len() + 32,
-            Piece::Range { source, .. } => 48 + source.held_bytes(),
-        };
         let owned: usize = self
             .files()
             .filter_map(|(_, _, f)| f.as_ref().ok())
-            .map(|f| f.stream.pieces().iter().map(piece_bytes).sum::<usize>() + 128)
+            .map(|f| f.stream.held_bytes() + 128)
             .sum();
         owned + 256 + self.chain.len() * 64
     }
@@ -215,17 +211,24 @@ pub fn convert_subtask(
         opts,
         savepoint: model.graph.source().clone(),
     };
+    // Each entry's operator, recognised once (it peeks at its state, maybe in files).
+    let operators: Vec<_> = model
+        .chain
+        .iter()
+        .map(|e| e.as_ref().and_then(|e| cx.operator(e)))
+        .collect();
     let chain = model
         .chain
         .iter()
-        .map(|e| e.as_ref().map(|e| cx.entry(e)))
+        .zip(&operators)
+        .map(|(e, &op)| e.as_ref().map(|e| cx.entry(e, op)))
         .collect();
     // Keyed state of an operator the native forms cannot carry (keyed CEP) is refused there.
-    let keyed_loss = model
-        .chain
+    let keyed_loss = operators
         .iter()
         .flatten()
-        .find_map(|e| cx.operator(e).filter(|o| o.in_keyed_state()));
+        .copied()
+        .find(|o| o.in_keyed_state());
     let native = |kind: FileKind, f: Option<FileResult>| {
         f.map(|f| cx.unless_lost(f, keyed_loss, true, cx.location(None, kind)))
     };
@@ -324,19 +327,12 @@ impl Cx<'_> {
 
     /// The built-in operator of a chain entry whose state the native forms would lose.
     pub(super) fn operator(&self, e: &ChainEntry) -> Option<super::operators::Operator> {
-        let graph = &self.model.graph;
-        let namespace = |k: &KvSnapshot| match k {
-            KvSnapshot::Heap(h) => graph
-                .class_name_of(h.namespace_serializer)
-                .map(|c| c.lossy()),
-            _ => None,
-        };
         let peek = |h: &StateHandle, n: u64| {
             let loc = self.location(Some(e.index), FileKind::OperatorState);
             let (src, span) = self.bytes_range(h.bytes(), &loc).ok()?;
             super::operators::head(&*src, span.start, span.len, n)
         };
-        super::operators::detect(e, &namespace, &peek)
+        super::operators::detect(self.model, e, &peek)
     }
 
     /// `file`, or the refusal of an operator whose state it would drop.
@@ -356,13 +352,12 @@ impl Cx<'_> {
         }
     }
 
-    fn entry(&self, e: &ChainEntry) -> ConvertedEntry {
+    fn entry(&self, e: &ChainEntry, op: Option<super::operators::Operator>) -> ConvertedEntry {
         let single = |h: &StateHandle, kind| {
             let loc = self.location(Some(e.index), kind);
             let piece = self.handle_piece(h, &loc)?;
             Ok(self.file(loc, handle_classes(h), vec![piece], 0))
         };
-        let op = self.operator(e);
         let guard = |f: FileResult, kind: FileKind, lost: bool| {
             self.unless_lost(f, op, lost, self.location(Some(e.index), kind))
         };

@@ -257,16 +257,6 @@ impl Decoder {
     }
 }
 
-/// Decodes exactly one value of `bytes` (compiling the snapshot; for one-off values).
-pub fn decode_all(snapshot: &Snapshot, bytes: &[u8]) -> Result<Value, Undecodable> {
-    Decoder::of(snapshot).decode_all(bytes)
-}
-
-/// [`Decoder::decode_delimited`] of a snapshot.
-pub fn decode_delimited(element: &Snapshot, bytes: &[u8]) -> Result<Value, Undecodable> {
-    Decoder::of(element).decode_delimited(bytes)
-}
-
 fn bad(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg)
 }

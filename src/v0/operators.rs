@@ -54,18 +54,22 @@ impl Operator {
 pub type Peek<'a> = &'a dyn Fn(&StateHandle, u64) -> Option<Vec<u8>>;
 
 /// The operator a chain entry's state says it is, if one the generic recipe cannot carry.
-pub fn detect(
-    e: &ChainEntry,
-    graph_name: &dyn Fn(&KvSnapshot) -> Option<String>,
-    peek: Peek<'_>,
-) -> Option<Operator> {
+pub fn detect(model: &super::SubtaskModel, e: &ChainEntry, peek: Peek<'_>) -> Option<Operator> {
     let names: Vec<&str> = e.kv_states.iter().map(|k| k.name.as_str()).collect();
     if names.contains(&"nfaOperatorState") && names.contains(&"priorityQueueStateName") {
         return Some(Operator::CepKeyed);
     }
     let op_bytes = e.operator_state.as_ref().and_then(|h| peek(h, PEEK));
     if let Some(window) = e.kv_states.iter().find(|k| k.name == WINDOW_CONTENTS) {
-        let windowed = graph_name(&window.snapshot).is_none_or(|ns| ns.contains("Window"));
+        // A heap snapshot names its namespace serializer; RocksDB's does not record it.
+        let namespace = match &window.snapshot {
+            KvSnapshot::Heap(h) => model
+                .graph
+                .class_name_of(h.namespace_serializer)
+                .map(|c| c.lossy()),
+            _ => None,
+        };
+        let windowed = namespace.is_none_or(|ns| ns.contains("Window"));
         let timers = op_bytes.as_ref().is_some_and(|b| b.iter().any(|&x| x != 0));
         if windowed && timers {
             return Some(Operator::WindowWithTimers);
@@ -116,18 +120,11 @@ pub fn ambiguous(function_state_head: &[u8]) -> Option<&'static str> {
 /// [`detect`] from what the subtask blob holds itself (external handles are not opened:
 /// what `inspect` can tell without the allowed roots).
 pub fn detect_inline(model: &super::SubtaskModel, e: &ChainEntry) -> Option<Operator> {
-    let graph = &model.graph;
-    let namespace = |k: &KvSnapshot| match k {
-        KvSnapshot::Heap(h) => graph
-            .class_name_of(h.namespace_serializer)
-            .map(|c| c.lossy()),
-        _ => None,
-    };
     let peek = |h: &StateHandle, n: u64| match h.bytes() {
-        super::Bytes::Span(span) => head(&**graph.source(), span.start, span.len, n),
+        super::Bytes::Span(span) => head(&**model.graph.source(), span.start, span.len, n),
         super::Bytes::External { .. } => None,
     };
-    detect(e, &namespace, &peek)
+    detect(model, e, &peek)
 }
 
 /// The class of a Java stream's first object (`AC ED 00 05 73 72 len name`).

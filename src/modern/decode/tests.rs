@@ -4,6 +4,14 @@ use super::*;
 use crate::classnames as names;
 use crate::modern::snapshot::{ENUM_SNAPSHOT, POJO_SNAPSHOT, PojoField, SIMPLE_VERSION};
 
+fn decode_all(s: &Snapshot, bytes: &[u8]) -> Result<Value, Undecodable> {
+    Decoder::of(s).decode_all(bytes)
+}
+
+fn decode_delimited(element: &Snapshot, bytes: &[u8]) -> Result<Value, Undecodable> {
+    Decoder::of(element).decode_delimited(bytes)
+}
+
 fn single(serializer: &str) -> Snapshot {
     Snapshot::of_singleton(serializer).unwrap()
 }
