@@ -8,6 +8,7 @@ use super::FileKind;
 use super::error::Error;
 use super::metadata_modern::{Layout, ModernBuilder};
 use super::native::DEFAULT_OPERATOR_STATE;
+use super::operators::NativeLoss;
 use super::subtask::{ConvertedFile, ConvertedSubtask, FileResult};
 use crate::source::Source;
 use crate::{modern, v1};
@@ -85,6 +86,7 @@ impl Target {
                 FileKind::ManagedOperatorState
                     | FileKind::OperatorState
                     | FileKind::ManagedKeyedState
+                    | FileKind::RawKeyedState
             ),
             Target::Flink23 => matches!(
                 kind,
@@ -461,7 +463,11 @@ fn native_subtask_state(
                     FileKind::ManagedOperatorState,
                     e.managed_operator_state.as_ref(),
                 )?,
-                operator(k, FileKind::OperatorState, e.operator_state.as_ref())?,
+                // A window operator's bytes are its timers: raw keyed state below.
+                match e.operator.is_some_and(NativeLoss::bytes_are_timers) {
+                    true => None,
+                    false => operator(k, FileKind::OperatorState, e.operator_state.as_ref())?,
+                },
             ),
         };
         managed_operator.push(managed);
@@ -471,6 +477,18 @@ fn native_subtask_state(
         None => None,
         Some(f) => {
             let (delegate, offset) = handle(None, FileKind::ManagedKeyedState, f)?;
+            Some(v1::KeyGroupsHandle {
+                start: index as i32,
+                offsets: vec![offset as i64],
+                delegate,
+            })
+        }
+    };
+    // Timers: the key group [i, i] at offset 0, like the keyed state (operators.md §3.3).
+    let raw_keyed = match &converted.raw_keyed_state {
+        None => None,
+        Some(f) => {
+            let (delegate, offset) = handle(None, FileKind::RawKeyedState, f)?;
             Some(v1::KeyGroupsHandle {
                 start: index as i32,
                 offsets: vec![offset as i64],
@@ -488,7 +506,7 @@ fn native_subtask_state(
         managed_operator,
         raw_operator,
         managed_keyed,
-        raw_keyed: None,
+        raw_keyed,
     })
 }
 

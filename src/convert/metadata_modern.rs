@@ -7,6 +7,7 @@ use super::FileKind;
 use super::error::{Error, FileLocation, MetadataError};
 use super::metadata::{BuiltMetadata, FileRef, OperatorIds, hex};
 use super::native::DEFAULT_OPERATOR_STATE;
+use super::operators::NativeLoss;
 use super::subtask::{ConvertedFile, ConvertedSubtask, FileResult};
 use crate::modern::metadata::{
     self as meta, KeyedHandle, KeyedKind, Metadata, OperatorHandle, OperatorId, OperatorState,
@@ -135,6 +136,23 @@ impl<'p> ModernBuilder<'p> {
             .map(|t| (t.vertex, t.parallelism, t.max_parallelism))
             .ok_or_else(|| Error::metadata_shape("a subtask before its task"))?;
         let head = converted.chain.len().saturating_sub(1);
+        if let Some(op) = converted
+            .chain
+            .iter()
+            .flatten()
+            .filter_map(|e| e.operator)
+            .find(|o| o.lost_in_metadata(self.layout.keyed))
+        {
+            return Err(Error::NotMigratable {
+                location: FileLocation::metadata(),
+                reason: format!(
+                    "vertex {} subtask {index}: {} state: {}",
+                    hex(&vertex),
+                    op.name(),
+                    op.why()
+                ),
+            });
+        }
         let mut states: BTreeMap<usize, SubtaskState> = BTreeMap::new();
         for entry in converted.chain.iter().flatten() {
             let k = entry.index;
@@ -153,7 +171,8 @@ impl<'p> ModernBuilder<'p> {
                 let (delegate, file) = self.handle(at(self.layout.managed_operator), f)?;
                 st.managed_operator.push(default_state(delegate, file));
             }
-            if let Some(f) = &entry.operator_state {
+            let timers = entry.operator.is_some_and(NativeLoss::bytes_are_timers);
+            if let Some(f) = entry.operator_state.as_ref().filter(|_| !timers) {
                 let (delegate, file) = self.handle(at(FileKind::OperatorState), f)?;
                 st.raw_operator.push(default_state(delegate, file));
             }
@@ -185,6 +204,25 @@ impl<'p> ModernBuilder<'p> {
                 handle_id: None,
                 start,
                 offsets: offsets.into_iter().map(|o| o as i64).collect(),
+                delegate,
+            });
+        }
+        // A window operator's timers, where the layout's Flink restores them from raw
+        // keyed state (operators.md §3.3; Flink >= 1.17 no longer reads that form).
+        let timers = converted.raw_keyed_state.as_ref();
+        if let Some(f) = timers.filter(|_| self.layout.keyed == FileKind::ManagedKeyedState) {
+            let at = FileRef {
+                vertex: &vertex,
+                subtask: index,
+                chain: None,
+                kind: FileKind::RawKeyedState,
+            };
+            let (delegate, file) = self.handle(at, f)?;
+            states.entry(head).or_default().raw_keyed = Some(KeyedHandle {
+                kind: KeyedKind::KeyGroups,
+                handle_id: None,
+                start: index as i32,
+                offsets: vec![file.offset as i64],
                 delegate,
             });
         }

@@ -26,6 +26,7 @@ mod scan;
 pub mod snapshots;
 mod spill;
 mod subtask;
+pub mod timers;
 
 pub use error::{Error, FileLocation, HeaderError, MetadataError, RescaleError, SerializerError};
 pub use external::{ExternalFile, ExternalPolicy, ExternalProblem};
@@ -57,6 +58,9 @@ pub enum FileKind {
     ManagedKeyedStateV6,
     /// Per chain entry with function state, Flink ≥ 1.8: operator proxy v5 `_default_`.
     ManagedOperatorStateV5,
+    /// Per subtask with a WindowOperator's pending timers, native: the timer service's
+    /// pre-versioned snapshot, which Flink 1.2-1.10 restore from raw keyed state.
+    RawKeyedState,
 }
 
 impl FileKind {
@@ -71,11 +75,12 @@ impl FileKind {
             FileKind::ManagedKeyedState => "managed-keyed-state",
             FileKind::ManagedKeyedStateV6 => "managed-keyed-state-v6",
             FileKind::ManagedOperatorStateV5 => "managed-operator-state-v5",
+            FileKind::RawKeyedState => "raw-keyed-state",
         }
     }
 
     /// Every kind; the position is part of the inode number, so only append.
-    pub const ALL: [FileKind; 8] = [
+    pub const ALL: [FileKind; 9] = [
         FileKind::LegacyOperatorState,
         FileKind::FunctionState,
         FileKind::OperatorState,
@@ -84,5 +89,6 @@ impl FileKind {
         FileKind::ManagedKeyedState,
         FileKind::ManagedKeyedStateV6,
         FileKind::ManagedOperatorStateV5,
+        FileKind::RawKeyedState,
     ];
 }

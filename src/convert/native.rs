@@ -89,7 +89,7 @@ pub fn array_list_serializer(element: &[u8]) -> Result<Vec<u8>, HeaderError> {
 }
 
 /// A serializer object re-emitted as a fresh standalone stream (handles renumbered).
-fn reemit(graph: &Graph, node: NodeId) -> Result<Vec<u8>, HeaderError> {
+pub(super) fn reemit(graph: &Graph, node: NodeId) -> Result<Vec<u8>, HeaderError> {
     let chunks = javaser::write_object(graph, Value::Node(node), &WriteOptions::default())?;
     Ok(chunks.to_vec(&**graph.source())?)
 }

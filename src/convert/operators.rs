@@ -1,30 +1,34 @@
-//! What the native forms would lose of a built-in Flink 1.1 operator (recognised by
-//! `v0::operators`), and where. Converting those operators by their own rules is not
-//! done yet; until it is, the native files that would drop their state silently (window
-//! timers in raw operator state that no later WindowOperator reads, buffered panes,
-//! in-flight splits, NFAs) or fail obscurely (Kafka offsets, RollingSink buckets) are
-//! refused with the reason, and `verify` reports them. Flink 1.2.0's migration form
+//! What the converted forms would lose of a built-in Flink 1.1 operator (recognised by
+//! `v0::operators`), and where. A WindowOperator's timers are carried to the native
+//! targets (`convert/timers.rs`); the other operators' native files, which would drop
+//! their state silently (buffered panes, in-flight splits, NFAs) or fail obscurely
+//! (Kafka offsets, RollingSink buckets), are refused with the reason, and `verify`
+//! reports them. Flink 1.2.0's migration form
 //! (`legacy-operator-state`, `keyed-state`) still carries everything: Flink 1.2 restores
 //! these operators from it.
 
+use super::FileKind;
 pub use crate::v0::operators::{Operator, ambiguous, detect, head};
 
-/// What the native forms lose of an operator.
+/// What the converted forms lose of an operator, and where.
 pub trait NativeLoss {
-    /// Why the native forms cannot carry it.
+    /// Why the forms that would hold it cannot carry it.
     fn why(self) -> String;
-    /// Whether the entry's raw operator bytes (`operator-state`) hold what is lost.
-    fn in_operator_bytes(self) -> bool;
-    /// Whether the lost state is the entry's function state (`managed-operator-state*`).
-    fn in_function_state(self) -> bool;
-    /// Whether it is the keyed state (the native keyed streams).
-    fn in_keyed_state(self) -> bool;
+    /// Whether a file of `kind` would drop (or garble) the operator's state: such a
+    /// file is refused with [`NativeLoss::why`], and so is any `_metadata` naming it.
+    fn lost_in(self, kind: FileKind) -> bool;
+    /// Whether the operator's own bytes are its timers, which the native targets carry
+    /// as `raw-keyed-state` (so they are not raw operator state).
+    fn bytes_are_timers(self) -> bool;
+    /// Whether a `_metadata` whose keyed state is a `keyed` file cannot carry it (the
+    /// file itself stays: its contents are whole, and their decoded view readable).
+    fn lost_in_metadata(self, keyed: FileKind) -> bool;
 }
 
 impl NativeLoss for Operator {
     fn why(self) -> String {
         match self {
-            Operator::WindowWithTimers => "its pending timers are in the operator's own bytes, which a Flink >= 1.2 WindowOperator never reads: restored that way, its windows would never fire. Timers are not carried yet; restore through Flink 1.2 (--target migration)".into(),
+            Operator::WindowWithTimers => "its pending timers are not carried into the keyed backend of Flink >= 1.11 yet (restored without them, its windows would never fire); convert with --target flink-1.10, which restores them from raw-keyed-state, and take a savepoint there".into(),
             Operator::AlignedWindow => "its buffered panes are in the operator's own bytes, which later Flink ignores (they would be dropped); converting them into a WindowOperator is not done yet".into(),
             Operator::CepKeyed | Operator::CepNonKeyed => "CEP state of Flink 1.1 cannot be carried: its NFA and buffered events are Java- and Kryo-serialized 1.1 objects that no later Flink reads; drain the job (let pending matches complete) before the upgrade".into(),
             Operator::FileReader => "its in-flight splits are in the operator's own bytes, which later Flink ignores (they would be dropped); carrying them is not done yet".into(),
@@ -33,22 +37,29 @@ impl NativeLoss for Operator {
         }
     }
 
-    fn in_operator_bytes(self) -> bool {
-        matches!(
-            self,
-            Operator::WindowWithTimers
-                | Operator::AlignedWindow
-                | Operator::CepNonKeyed
-                | Operator::FileReader
-        )
+    fn lost_in(self, kind: FileKind) -> bool {
+        match self {
+            Operator::WindowWithTimers => false,
+            Operator::AlignedWindow | Operator::CepNonKeyed | Operator::FileReader => {
+                kind == FileKind::OperatorState
+            }
+            Operator::Kafka | Operator::RollingSink => matches!(
+                kind,
+                FileKind::ManagedOperatorState | FileKind::ManagedOperatorStateV5
+            ),
+            Operator::CepKeyed => matches!(
+                kind,
+                FileKind::ManagedKeyedState | FileKind::ManagedKeyedStateV6
+            ),
+        }
     }
 
-    fn in_function_state(self) -> bool {
-        matches!(self, Operator::Kafka | Operator::RollingSink)
+    fn bytes_are_timers(self) -> bool {
+        self == Operator::WindowWithTimers
     }
 
-    fn in_keyed_state(self) -> bool {
-        self == Operator::CepKeyed
+    fn lost_in_metadata(self, keyed: FileKind) -> bool {
+        self == Operator::WindowWithTimers && keyed == FileKind::ManagedKeyedStateV6
     }
 }
 
@@ -67,13 +78,18 @@ mod tests {
             Operator::Kafka,
             Operator::RollingSink,
         ] {
-            let places = [
-                op.in_operator_bytes(),
-                op.in_function_state(),
-                op.in_keyed_state(),
-            ];
-            assert_eq!(places.iter().filter(|&&p| p).count(), 1, "{op:?}");
+            let lost = FileKind::ALL.iter().filter(|&&k| op.lost_in(k)).count();
+            let metadata = op.lost_in_metadata(FileKind::ManagedKeyedStateV6);
+            assert!(lost >= 1 || metadata, "{op:?} is lost somewhere");
             assert!(!op.why().is_empty());
+            // Nothing is lost in the faithful forms.
+            for k in [
+                FileKind::LegacyOperatorState,
+                FileKind::FunctionState,
+                FileKind::KeyedState,
+            ] {
+                assert!(!op.lost_in(k), "{op:?} in {k:?}");
+            }
         }
         assert!(
             Operator::CepKeyed

@@ -58,6 +58,8 @@ pub struct ConvertedEntry {
     pub managed_operator_state: Option<FileResult>,
     /// The same with operator proxy v5 (Flink ≥ 1.8).
     pub managed_operator_state_v5: Option<FileResult>,
+    /// The built-in operator its state says it is, if one with its own rules.
+    pub operator: Option<super::operators::Operator>,
 }
 
 impl ConvertedEntry {
@@ -94,6 +96,8 @@ pub struct ConvertedSubtask {
     pub managed_keyed_state: Option<FileResult>,
     /// Flink ≥ 1.13: proxy v6 and the canonical savepoint layout.
     pub managed_keyed_state_v6: Option<FileResult>,
+    /// Native: a WindowOperator's timers (`None` without one).
+    pub raw_keyed_state: Option<FileResult>,
 }
 
 impl ConvertedSubtask {
@@ -113,6 +117,7 @@ impl ConvertedSubtask {
                 FileKind::ManagedKeyedStateV6,
                 self.managed_keyed_state_v6.as_ref(),
             ),
+            (FileKind::RawKeyedState, self.raw_keyed_state.as_ref()),
         ]
         .into_iter()
         .filter_map(|(k, f)| f.map(|f| (k, f)))
@@ -223,14 +228,15 @@ pub fn convert_subtask(
         .zip(&operators)
         .map(|(e, &op)| e.as_ref().map(|e| cx.entry(e, op)))
         .collect();
-    // Keyed state of an operator the native forms cannot carry (keyed CEP) is refused there.
-    let keyed_loss = operators
-        .iter()
-        .flatten()
-        .copied()
-        .find(|o| o.in_keyed_state());
+    // A keyed stream that cannot carry an operator's state (keyed CEP; a window
+    // operator's timers in the v6 stream) is refused.
     let native = |kind: FileKind, f: Option<FileResult>| {
-        f.map(|f| cx.unless_lost(f, keyed_loss, true, cx.location(None, kind)))
+        let loss = operators
+            .iter()
+            .flatten()
+            .copied()
+            .find(|o| o.lost_in(kind));
+        f.map(|f| cx.unless_lost(f, loss, true, cx.location(None, kind)))
     };
     ConvertedSubtask {
         chain,
@@ -247,6 +253,10 @@ pub fn convert_subtask(
                 .then(|| cx.managed_keyed_state_v6())
                 .flatten(),
         ),
+        raw_keyed_state: opts
+            .builds(FileKind::RawKeyedState)
+            .then(|| cx.raw_keyed_state(&operators))
+            .flatten(),
     }
 }
 
@@ -358,32 +368,29 @@ impl Cx<'_> {
             let piece = self.handle_piece(h, &loc)?;
             Ok(self.file(loc, handle_classes(h), vec![piece], 0))
         };
-        let guard = |f: FileResult, kind: FileKind, lost: bool| {
+        let guard = |f: FileResult, kind: FileKind| {
+            let lost = op.is_some_and(|o| o.lost_in(kind));
             self.unless_lost(f, op, lost, self.location(Some(e.index), kind))
         };
-        let raw = op.is_some_and(|o| o.in_operator_bytes());
-        let function = op.is_some_and(|o| o.in_function_state());
         ConvertedEntry {
             index: e.index,
+            operator: op,
             legacy_operator_state: Some(self.legacy(e)),
             function_state: e
                 .function_state
                 .as_ref()
                 .map(|h| single(h, FileKind::FunctionState)),
-            operator_state: e.operator_state.as_ref().map(|h| {
-                guard(
-                    single(h, FileKind::OperatorState),
-                    FileKind::OperatorState,
-                    raw,
-                )
-            }),
+            operator_state: e
+                .operator_state
+                .as_ref()
+                .map(|h| guard(single(h, FileKind::OperatorState), FileKind::OperatorState)),
             managed_operator_state: e.function_state.as_ref().map(|h| {
                 let kind = FileKind::ManagedOperatorState;
-                guard(self.managed_operator_state(e.index, h), kind, function)
+                guard(self.managed_operator_state(e.index, h), kind)
             }),
             managed_operator_state_v5: e.function_state.as_ref().map(|h| {
                 let kind = FileKind::ManagedOperatorStateV5;
-                guard(self.managed_operator_state_v5(e.index, h), kind, function)
+                guard(self.managed_operator_state_v5(e.index, h), kind)
             }),
         }
     }

@@ -162,6 +162,7 @@ impl Tree {
                 operator_state: None,
                 managed_operator_state: None,
                 managed_operator_state_v5: None,
+                operator: None,
             });
             match kind {
                 FileKind::OperatorState => entry.operator_state = Some(merged),
@@ -200,6 +201,7 @@ impl Tree {
             keyed_state: None,
             managed_keyed_state: None,
             managed_keyed_state_v6,
+            raw_keyed_state: None,
         }))
     }
 }
