@@ -236,7 +236,7 @@ pub fn convert_subtask(
             .flatten()
             .copied()
             .find(|o| o.lost_in(kind));
-        f.map(|f| cx.unless_lost(f, loss, true, cx.location(None, kind)))
+        f.map(|f| cx.unless_lost(f, loss, cx.location(None, kind)))
     };
     ConvertedSubtask {
         chain,
@@ -345,20 +345,19 @@ impl Cx<'_> {
         super::operators::detect(self.model, e, &peek)
     }
 
-    /// `file`, or the refusal of an operator whose state it would drop.
+    /// `file`, or the refusal of `lost`, an operator whose state it would drop.
     fn unless_lost(
         &self,
         file: FileResult,
-        op: Option<super::operators::Operator>,
-        lost_here: bool,
+        lost: Option<super::operators::Operator>,
         loc: FileLocation,
     ) -> FileResult {
-        match op {
-            Some(op) if lost_here => Err(Error::NotMigratable {
+        match lost {
+            Some(op) => Err(Error::NotMigratable {
                 location: loc,
                 reason: format!("{} state: {}", op.name(), op.why()),
             }),
-            _ => file,
+            None => file,
         }
     }
 
@@ -369,8 +368,8 @@ impl Cx<'_> {
             Ok(self.file(loc, handle_classes(h), vec![piece], 0))
         };
         let guard = |f: FileResult, kind: FileKind| {
-            let lost = op.is_some_and(|o| o.lost_in(kind));
-            self.unless_lost(f, op, lost, self.location(Some(e.index), kind))
+            let loss = op.filter(|o| o.lost_in(kind));
+            self.unless_lost(f, loss, self.location(Some(e.index), kind))
         };
         ConvertedEntry {
             index: e.index,

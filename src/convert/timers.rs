@@ -234,14 +234,26 @@ impl Cx<'_> {
                 };
                 let key =
                     super::keys::codec_of_stream(key_stream).map_err(|e| unreadable("keys", e))?;
-                let snapshot = self
-                    .rocks_snapshot(state_handle, Some(&key), loc)?
-                    .ok_or_else(|| fail("timers without any window contents".into()))?;
-                let spec = snapshot
-                    .columns
+                // A declaration settles it without a pass over the database (the keyed
+                // stream checks it against the records); otherwise the records tell.
+                let declared = self
+                    .opts
+                    .rocksdb_namespaces
                     .iter()
-                    .find(|c| c.name == WINDOW_CONTENTS)
-                    .and_then(|c| c.namespace.window_serializer())
+                    .find(|d| d.state == WINDOW_CONTENTS)
+                    .map(|d| d.namespace);
+                let namespace = match declared {
+                    Some(ns) => Some(ns),
+                    None => self
+                        .rocks_snapshot(state_handle, Some(&key), loc)?
+                        .ok_or_else(|| fail("timers without any window contents".into()))?
+                        .columns
+                        .iter()
+                        .find(|c| c.name == WINDOW_CONTENTS)
+                        .map(|c| c.namespace),
+                };
+                let spec = namespace
+                    .and_then(|ns| ns.window_serializer())
                     .ok_or_else(|| {
                         fail(format!(
                             "{WINDOW_CONTENTS:?} is not in a window namespace (declare it with --rocksdb-namespace {WINDOW_CONTENTS}=time-window or global-window)"
