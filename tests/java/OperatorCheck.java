@@ -1,0 +1,243 @@
+/*
+ * The oracle of Flink's own window migration tests, rerun in a real Flink 1.10.3 MiniCluster
+ * (../shared/docs/operators.md §4.1.1-4.1.4): restore a converted one-operator savepoint into a
+ * WindowOperator configured as the test configured it, feed the test's watermarks, and compare
+ * every record and watermark that comes out with the test's expectations.
+ *
+ * usage: OperatorCheck SCENARIO SAVEPOINT_DIR UID [heap|rocksdb]
+ *   SCENARIO  reduce-event-time | apply-event-time | reduce-processing-time | apply-processing-time
+ *   UID       the uid the converted savepoint's vertex id was derived from
+ * prints every output event, one per line, then OK or WRONG with what differed.
+ * exit: 0 exactly the expected output; 3 another output; 2 the job failed; 1 usage
+ */
+import org.apache.flink.api.common.functions.ReduceFunction;
+import org.apache.flink.api.common.restartstrategy.RestartStrategies;
+import org.apache.flink.api.common.typeinfo.BasicTypeInfo;
+import org.apache.flink.api.common.typeinfo.TypeHint;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.java.functions.KeySelector;
+import org.apache.flink.api.java.tuple.Tuple2;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.RestOptions;
+import org.apache.flink.contrib.streaming.state.RocksDBStateBackend;
+import org.apache.flink.runtime.jobgraph.JobGraph;
+import org.apache.flink.runtime.jobgraph.JobVertex;
+import org.apache.flink.runtime.jobgraph.SavepointRestoreSettings;
+import org.apache.flink.runtime.minicluster.MiniCluster;
+import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
+import org.apache.flink.runtime.state.memory.MemoryStateBackend;
+import org.apache.flink.streaming.api.TimeCharacteristic;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.datastream.KeyedStream;
+import org.apache.flink.streaming.api.datastream.WindowedStream;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.streaming.api.functions.source.SourceFunction;
+import org.apache.flink.streaming.api.functions.windowing.RichWindowFunction;
+import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
+import org.apache.flink.streaming.api.operators.OneInputStreamOperator;
+import org.apache.flink.streaming.api.watermark.Watermark;
+import org.apache.flink.streaming.api.windowing.assigners.TumblingEventTimeWindows;
+import org.apache.flink.streaming.api.windowing.assigners.TumblingProcessingTimeWindows;
+import org.apache.flink.streaming.api.windowing.time.Time;
+import org.apache.flink.streaming.api.windowing.windows.TimeWindow;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.util.Collector;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+
+public final class OperatorCheck {
+
+	/** Every event that reached the check operator, in order: "(key,n)@ts" or "WM ts". */
+	static final List<String> SEEN = Collections.synchronizedList(new ArrayList<>());
+
+	/** Flink's SumReducer: (value2.f0, value1.f1 + value2.f1). */
+	static final class SumReducer implements ReduceFunction<Tuple2<String, Integer>> {
+		private static final long serialVersionUID = 1L;
+		@Override
+		public Tuple2<String, Integer> reduce(Tuple2<String, Integer> a, Tuple2<String, Integer> b) {
+			return new Tuple2<>(b.f0, a.f1 + b.f1);
+		}
+	}
+
+	/** Flink's RichSumReducer: (key, sum of f1); fails unless open() ran. */
+	static final class RichSumReducer extends RichWindowFunction<Tuple2<String, Integer>, Tuple2<String, Integer>, String, TimeWindow> {
+		private static final long serialVersionUID = 1L;
+		private boolean opened;
+		@Override
+		public void open(Configuration parameters) {
+			opened = true;
+		}
+		@Override
+		public void apply(String key, TimeWindow window, Iterable<Tuple2<String, Integer>> input, Collector<Tuple2<String, Integer>> out) {
+			if (!opened) {
+				throw new IllegalStateException("open() was not called");
+			}
+			int sum = 0;
+			for (Tuple2<String, Integer> t : input) {
+				sum += t.f1;
+			}
+			out.collect(new Tuple2<>(key, sum));
+		}
+	}
+
+	static final class FirstField implements KeySelector<Tuple2<String, Integer>, String> {
+		private static final long serialVersionUID = 1L;
+		@Override
+		public String getKey(Tuple2<String, Integer> v) {
+			return v.f0;
+		}
+	}
+
+	/** Emits no records, only the test's watermarks; in processing time it waits for the output. */
+	static final class Watermarks implements SourceFunction<Tuple2<String, Integer>> {
+		private static final long serialVersionUID = 1L;
+		private final long[] marks;
+		private final int waitFor;
+		private volatile boolean running = true;
+		Watermarks(long[] marks, int waitFor) {
+			this.marks = marks;
+			this.waitFor = waitFor;
+		}
+		@Override
+		public void run(SourceContext<Tuple2<String, Integer>> ctx) throws Exception {
+			for (long m : marks) {
+				ctx.emitWatermark(new Watermark(m));
+			}
+			long deadline = System.currentTimeMillis() + 30000;
+			while (running && SEEN.size() < waitFor && System.currentTimeMillis() < deadline) {
+				Thread.sleep(20);
+			}
+		}
+		@Override
+		public void cancel() {
+			running = false;
+		}
+	}
+
+	/** Records every element (with its timestamp) and every watermark, in arrival order. */
+	static final class Check extends AbstractStreamOperator<Object> implements OneInputStreamOperator<Tuple2<String, Integer>, Object> {
+		private static final long serialVersionUID = 1L;
+		@Override
+		public void processElement(StreamRecord<Tuple2<String, Integer>> r) {
+			SEEN.add("(" + r.getValue().f0 + "," + r.getValue().f1 + ")@" + (r.hasTimestamp() ? r.getTimestamp() : "none"));
+		}
+		@Override
+		public void processWatermark(Watermark mark) throws Exception {
+			SEEN.add("WM " + mark.getTimestamp());
+			super.processWatermark(mark);
+		}
+	}
+
+	/**
+	 * The expected output: groups of records (any order inside a group, as the tests sort them)
+	 * separated by watermarks, which must come in order.
+	 */
+	static List<List<String>> expected(String scenario) {
+		switch (scenario) {
+			case "reduce-event-time":
+			case "apply-event-time":
+				// operators.md §4.1.1 / §4.1.2; MAX is the source's end of input.
+				return Arrays.asList(
+						Arrays.asList("(key1,3)@2999", "(key2,3)@2999"), Arrays.asList("WM 2999"),
+						Arrays.asList("WM 3999"),
+						Arrays.asList("WM 4999"),
+						Arrays.asList("(key2,2)@5999"), Arrays.asList("WM 5999"),
+						Arrays.asList("WM " + Long.MAX_VALUE));
+			case "reduce-processing-time":
+			case "apply-processing-time":
+				// operators.md §4.1.4: the restored timer (5999) is in the past and fires at once;
+				// a processing-time job sends no watermarks, not even at its end.
+				return Arrays.asList(Arrays.asList("(key2,1)@5999", "(key3,1)@5999"));
+			default:
+				throw new IllegalArgumentException("unknown scenario " + scenario);
+		}
+	}
+
+	public static void main(String[] args) throws Exception {
+		if (args.length < 3) {
+			System.err.println("usage: OperatorCheck SCENARIO SAVEPOINT_DIR UID [heap|rocksdb]");
+			System.exit(1);
+		}
+		String scenario = args[0], savepoint = args[1], uid = args[2];
+		String backend = args.length > 3 ? args[3] : "heap";
+		List<List<String>> want = expected(scenario);
+		boolean eventTime = scenario.endsWith("-event-time");
+
+		StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+		env.setRestartStrategy(RestartStrategies.noRestart());
+		env.setParallelism(1);
+		env.setMaxParallelism(1);
+		env.setStreamTimeCharacteristic(eventTime ? TimeCharacteristic.EventTime : TimeCharacteristic.ProcessingTime);
+		env.setStateBackend(backend.equals("rocksdb") ? new RocksDBStateBackend(new MemoryStateBackend()) : new MemoryStateBackend());
+
+		TypeInformation<Tuple2<String, Integer>> type = new TypeHint<Tuple2<String, Integer>>() {}.getTypeInfo();
+		long[] marks = eventTime ? new long[] {2999, 3999, 4999, 5999} : new long[0];
+		int records = 0;
+		for (List<String> g : want) {
+			for (String e : g) {
+				records += e.startsWith("WM") ? 0 : 1;
+			}
+		}
+		DataStream<Tuple2<String, Integer>> in = env.addSource(new Watermarks(marks, records), type).uid("watermarks");
+		KeyedStream<Tuple2<String, Integer>, String> keyed = in.keyBy(new FirstField(), BasicTypeInfo.STRING_TYPE_INFO);
+		WindowedStream<Tuple2<String, Integer>, String, TimeWindow> windowed = eventTime
+				? keyed.window(TumblingEventTimeWindows.of(Time.seconds(3)))
+				: keyed.window(TumblingProcessingTimeWindows.of(Time.seconds(3)));
+		DataStream<Tuple2<String, Integer>> out = scenario.startsWith("reduce-")
+				? windowed.reduce(new SumReducer())
+				: windowed.apply(new RichSumReducer(), type);
+		((org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator<Tuple2<String, Integer>>) out).uid(uid);
+		out.transform("check", TypeInformation.of(Object.class), new Check()).uid("check").disableChaining();
+
+		JobGraph job = env.getStreamGraph().getJobGraph();
+		job.setSavepointRestoreSettings(SavepointRestoreSettings.forPath(savepoint, false));
+		for (JobVertex v : job.getVertices()) {
+			System.out.printf("job vertex %s %s%n", v.getID(), v.getName());
+		}
+
+		Configuration conf = new Configuration();
+		conf.set(RestOptions.BIND_ADDRESS, "127.0.0.1");
+		conf.set(RestOptions.BIND_PORT, "0");
+		MiniCluster mc = new MiniCluster(new MiniClusterConfiguration.Builder()
+				.setConfiguration(conf).setNumTaskManagers(1).setNumSlotsPerTaskManager(3).build());
+		try {
+			mc.start();
+			mc.executeJobBlocking(job);
+		} catch (Throwable t) {
+			System.out.println("job FAILED: " + t);
+			for (Throwable c = t.getCause(); c != null; c = c.getCause()) {
+				System.out.println("  caused by: " + c);
+			}
+			System.exit(2);
+		} finally {
+			mc.closeAsync().get();
+		}
+
+		List<String> seen = new ArrayList<>(SEEN);
+		for (String e : seen) {
+			System.out.println("output " + e);
+		}
+		// Compare group by group: a group's events in any order, the groups in order.
+		int at = 0;
+		String wrong = null;
+		for (List<String> g : want) {
+			List<String> part = seen.subList(Math.min(at, seen.size()), Math.min(at + g.size(), seen.size()));
+			List<String> a = new ArrayList<>(part), b = new ArrayList<>(g);
+			Collections.sort(a);
+			Collections.sort(b);
+			if (!a.equals(b)) {
+				wrong = "expected " + b + " at output " + at + ", got " + a;
+				break;
+			}
+			at += g.size();
+		}
+		if (wrong == null && at != seen.size()) {
+			wrong = "unexpected output after the expected: " + seen.subList(at, seen.size());
+		}
+		System.out.println(wrong == null ? "OK " + scenario + " (" + backend + "): every expected record and watermark" : "WRONG " + scenario + " (" + backend + "): " + wrong);
+		System.exit(wrong == null ? 0 : 3);
+	}
+}
