@@ -1,0 +1,161 @@
+//! Byte identity with Flink 1.2's own snapshots of the same window scenarios (the "twins"
+//! in `../shared/fixtures/flink-1.2/operator-snapshots/`, operators.md §2.2, [B12]): what
+//! we write for flink-1.10 from Flink 1.1's snapshot is what Flink 1.2 wrote after its
+//! legacy restore; the timers only in another order (1.2 kept them in a HashSet).
+
+mod common;
+
+use common::mount::run;
+use std::path::Path;
+
+/// The streams of an `OperatorSnapshotUtil` file (operators.md §2.3): raw and managed
+/// keyed state, one key-group handle each, as Flink's test harness writes them.
+struct Twin {
+    raw_keyed: Vec<u8>,
+    managed_keyed: Vec<u8>,
+}
+
+struct Reader<'a>(&'a [u8], usize);
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> &[u8] {
+        let s = &self.0[self.1..self.1 + n];
+        self.1 += n;
+        s
+    }
+    fn int(&mut self) -> i32 {
+        i32::from_be_bytes(self.take(4).try_into().unwrap())
+    }
+    fn byte(&mut self) -> u8 {
+        self.take(1)[0]
+    }
+    fn utf(&mut self) {
+        let n = u16::from_be_bytes(self.take(2).try_into().unwrap()) as usize;
+        self.take(n);
+    }
+    /// A stream handle: null or an in-memory byte stream (what the harness writes).
+    fn stream(&mut self) -> Option<Vec<u8>> {
+        match self.byte() {
+            0 => None,
+            1 => {
+                self.utf();
+                let n = self.int() as usize;
+                Some(self.take(n).to_vec())
+            }
+            c => panic!("stream handle code {c} at {}", self.1 - 1),
+        }
+    }
+    /// A list of key-group handles, of which there is one here: its stream, and where
+    /// key group 0 starts in it.
+    fn keyed(&mut self) -> (Vec<u8>, u64) {
+        assert_eq!(self.int(), 1, "one keyed handle");
+        assert_eq!(self.byte(), 3, "a key-groups handle");
+        assert_eq!((self.int(), self.int()), (0, 1), "key group 0 of 1");
+        let offset = u64::from_be_bytes(self.take(8).try_into().unwrap());
+        (self.stream().unwrap(), offset)
+    }
+}
+
+fn twin(path: &Path) -> Twin {
+    let bytes = std::fs::read(path).unwrap();
+    let mut r = Reader(&bytes, 0);
+    assert_eq!(r.int(), 0);
+    assert!(r.stream().is_none(), "no legacy stream");
+    assert_eq!(r.int(), -1, "no raw operator state");
+    assert_eq!(r.int(), -1, "no managed operator state");
+    let (raw_keyed, timers_at) = r.keyed();
+    assert_eq!(timers_at, 0, "timers have no header of their own");
+    let (managed_keyed, group_at) = r.keyed();
+    assert!(group_at > 0, "after the keyed backend's header");
+    assert_eq!(r.1, bytes.len(), "nothing after");
+    Twin {
+        raw_keyed,
+        managed_keyed,
+    }
+}
+
+/// A timer section of a raw keyed stream: `int n, n × (String key "keyN", TimeWindow, long)`
+/// split into its 29-byte timers, sorted; and what follows.
+fn timers(bytes: &[u8]) -> (Vec<&[u8]>, &[u8]) {
+    let n = i32::from_be_bytes(bytes[..4].try_into().unwrap()) as usize;
+    let mut timers: Vec<&[u8]> = bytes[4..4 + 29 * n].chunks(29).collect();
+    assert!(
+        timers.iter().all(|t| t.starts_with(b"\x05key")),
+        "keys keyN"
+    );
+    timers.sort();
+    (timers, &bytes[4 + 29 * n..])
+}
+
+#[test]
+fn window_streams_equal_flink_1_2s_own() {
+    let Some(fx) = common::shared_fixtures() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for scenario in [
+        "reduce-event-time",
+        "apply-event-time",
+        "reduce-processing-time",
+        "apply-processing-time",
+    ] {
+        let name = |v: &str| format!("win-op-migration-test-{scenario}-flink{v}-snapshot");
+        let sp = dir.path().join(scenario);
+        let out = dir.path().join(format!("{scenario}.out"));
+        let snapshot = fx.join("flink-1.1/operator-snapshots").join(name("1.1"));
+        for args in [
+            &[
+                "wrap",
+                snapshot.to_str().unwrap(),
+                sp.to_str().unwrap(),
+                "--uid",
+                scenario,
+            ][..],
+            &[
+                "convert",
+                sp.to_str().unwrap(),
+                out.to_str().unwrap(),
+                "--target",
+                "flink-1.10",
+            ],
+        ] {
+            let o = run(args);
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        }
+        let file = |kind: &str| {
+            let p = common::walk_files(&out)
+                .into_iter()
+                .find(|p| p.ends_with(format!("subtask-0/{kind}")))
+                .unwrap_or_else(|| panic!("{scenario}: no {kind}"));
+            std::fs::read(p).unwrap()
+        };
+        let twin = twin(&fx.join("flink-1.2/operator-snapshots").join(name("1.2")));
+        // Managed keyed state: every byte (the serializers re-emitted, the data verbatim).
+        assert!(
+            file("managed-keyed-state") == twin.managed_keyed,
+            "{scenario}: managed keyed state differs from Flink 1.2's ({} vs {} B)",
+            file("managed-keyed-state").len(),
+            twin.managed_keyed.len()
+        );
+        // Raw keyed state: the timer service header, then event and processing timers.
+        let ours = file("raw-keyed-state");
+        assert_eq!(ours.len(), twin.raw_keyed.len(), "{scenario}");
+        let header = 4 + 2 + "window-timers".len() + 228 + 158;
+        assert_eq!(ours[..header], twin.raw_keyed[..header], "{scenario}");
+        let (our_event, our_rest) = timers(&ours[header..]);
+        let (their_event, their_rest) = timers(&twin.raw_keyed[header..]);
+        assert_eq!(our_event, their_event, "{scenario}: event timers");
+        let (our_proc, our_end) = timers(our_rest);
+        let (their_proc, their_end) = timers(their_rest);
+        assert_eq!(our_proc, their_proc, "{scenario}: processing timers");
+        assert!(our_end.is_empty() && their_end.is_empty());
+        // Event time: key1 [0, 3000), key2 [0, 3000) and [3000, 6000); processing time:
+        // key2 and key3 [3000, 6000) (operators.md §4.1.1, §4.1.3).
+        let want = if scenario.ends_with("-event-time") {
+            (3, 0)
+        } else {
+            (0, 2)
+        };
+        assert_eq!((our_event.len(), our_proc.len()), want, "{scenario}");
+    }
+}
