@@ -128,6 +128,12 @@ pub const MEM_VALUE_STATE_SNAPSHOT: &str =
 pub const SERIALIZED_STATE_HANDLE: &str =
     "org.apache.flink.runtime.state.memory.SerializedStateHandle";
 
+// org.apache.flink.streaming.api.operators
+/// The element serializer of a timer service's priority queues (Flink >= 1.6), around
+/// the key and namespace serializers.
+pub const TIMER_SERIALIZER_SNAPSHOT: &str =
+    "org.apache.flink.streaming.api.operators.TimerSerializerSnapshot";
+
 // org.apache.flink.streaming.api.windowing.windows
 pub const GLOBAL_WINDOW_SERIALIZER: &str =
     "org.apache.flink.streaming.api.windowing.windows.GlobalWindow$Serializer";

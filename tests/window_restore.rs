@@ -1,8 +1,9 @@
-//! Flink's own window migration tests, rerun in a real Flink 1.10.3 on our conversion of
-//! Flink 1.1's operator snapshots (`scripts/flink-operator-check`, operators.md §4.1): the
-//! restored windows fire at the test's watermarks (or at once, for past processing
-//! timers) and emit exactly the test's records, on both state backends. The controls show
-//! the check would see a lost timer and a wrong value.
+//! Flink's own window migration tests, rerun in a real Flink 1.10.3 and 2.3.0 on our
+//! conversion of Flink 1.1's operator snapshots (`scripts/flink-operator-check`,
+//! operators.md §4.1): the restored windows fire at the test's watermarks (or at once, for
+//! past processing timers) and emit exactly the test's records, on both state backends,
+//! and on 2.3 after rescaling. The controls show the check would see a lost or moved
+//! timer and a wrong value.
 
 mod common;
 
@@ -17,9 +18,9 @@ const SCENARIOS: [&str; 4] = [
     "apply-processing-time",
 ];
 
-/// `wrap` the scenario's 1.1 snapshot (uid = scenario) and `convert` it for flink-1.10
-/// into `dir/NAME`.
-fn converted(fx: &Path, dir: &Path, scenario: &str, layout: &str, name: &str) -> PathBuf {
+/// `wrap` the scenario's 1.1 snapshot (uid = scenario) and `convert` it into `dir/NAME`
+/// with `args` (the target and its options).
+fn converted(fx: &Path, dir: &Path, scenario: &str, args: &[&str], name: &str) -> PathBuf {
     let snapshot = fx.join(format!(
         "flink-1.1/operator-snapshots/win-op-migration-test-{scenario}-flink1.1-snapshot"
     ));
@@ -35,24 +36,25 @@ fn converted(fx: &Path, dir: &Path, scenario: &str, layout: &str, name: &str) ->
         assert!(w.status.success(), "{}", String::from_utf8_lossy(&w.stderr));
     }
     let out = dir.join(name);
-    let c = run(&[
-        "convert",
-        sp.to_str().unwrap(),
-        out.to_str().unwrap(),
-        "--target",
-        "flink-1.10",
-        "--keyed-layout",
-        layout,
-    ]);
+    let mut all = vec!["convert", sp.to_str().unwrap(), out.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let c = run(&all);
     assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stderr));
     out
 }
 
-/// Runs the check; (exit code, its output).
-fn check(scenario: &str, dir: &Path, backend: &str) -> (Option<i32>, String) {
+/// The conversion for Flink 1.10 with the backend's keyed layout.
+fn for_1_10(layout: &str) -> [&str; 4] {
+    ["--target", "flink-1.10", "--keyed-layout", layout]
+}
+
+/// Runs the check on Flink `flink` (`--flink` and any options after it); (exit code,
+/// its output).
+fn check(scenario: &str, dir: &Path, backend: &str, flink: &[&str]) -> (Option<i32>, String) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/flink-operator-check");
     let out = Command::new(script)
         .args([scenario, dir.to_str().unwrap(), "--backend", backend])
+        .args(flink)
         .output()
         .unwrap();
     let text =
@@ -60,8 +62,8 @@ fn check(scenario: &str, dir: &Path, backend: &str) -> (Option<i32>, String) {
     (out.status.code(), text)
 }
 
-fn assert_ok(scenario: &str, dir: &Path, backend: &str) {
-    let (code, text) = check(scenario, dir, backend);
+fn assert_ok(scenario: &str, dir: &Path, backend: &str, flink: &[&str]) {
+    let (code, text) = check(scenario, dir, backend, flink);
     assert_eq!(code, Some(0), "{scenario} ({backend}):\n{text}");
     assert!(
         text.contains(&format!("OK {scenario} ({backend})")),
@@ -85,31 +87,42 @@ fn patch(file: &Path, from: &[u8], to: &[u8]) {
     std::fs::write(file, bytes).unwrap();
 }
 
+const F110: &[&str] = &["--flink", "1.10"];
+const F23: &[&str] = &["--flink", "2.3"];
+
+/// The single file of kind `kind` under `dir`.
+fn file_of(dir: &Path, kind: &str) -> PathBuf {
+    common::walk_files(dir)
+        .into_iter()
+        .find(|p| p.ends_with(format!("subtask-0/{kind}")))
+        .unwrap_or_else(|| panic!("no {kind} in {}", dir.display()))
+}
+
 #[test]
 fn flink_1_10_fires_restored_window_timers_on_the_heap_backend() {
     let Some(fx) = setup() else { return };
     let dir = tempfile::tempdir().unwrap();
     for scenario in SCENARIOS {
-        assert_ok(
-            scenario,
-            &converted(&fx, dir.path(), scenario, "heap", scenario),
-            "heap",
-        );
+        let out = converted(&fx, dir.path(), scenario, &for_1_10("heap"), scenario);
+        assert_ok(scenario, &out, "heap", F110);
     }
     // From the live mount too: the same files, converted on read.
     if fuse_available() {
         let sp = dir.path().join("reduce-event-time.savepoint");
         let m = Mounted::new(&sp, &["--target", "flink-1.10"]);
-        assert_ok("reduce-event-time", m.path(), "heap");
+        assert_ok("reduce-event-time", m.path(), "heap", F110);
     }
 
     // Control 1: the timers lost (both counts zero, same length, as if nobody read them):
     // nothing fires at watermark 2999, nor ever.
-    let lost = converted(&fx, dir.path(), "reduce-event-time", "heap", "lost");
-    let raw = common::walk_files(&lost)
-        .into_iter()
-        .find(|p| p.ends_with("subtask-0/raw-keyed-state"))
-        .unwrap();
+    let lost = converted(
+        &fx,
+        dir.path(),
+        "reduce-event-time",
+        &for_1_10("heap"),
+        "lost",
+    );
+    let raw = file_of(&lost, "raw-keyed-state");
     let mut bytes = std::fs::read(&raw).unwrap();
     let header = 4 + 2 + "window-timers".len() + 228 + 158;
     assert_eq!(
@@ -119,7 +132,7 @@ fn flink_1_10_fires_restored_window_timers_on_the_heap_backend() {
     );
     bytes[header..].fill(0);
     std::fs::write(&raw, bytes).unwrap();
-    let (code, text) = check("reduce-event-time", &lost, "heap");
+    let (code, text) = check("reduce-event-time", &lost, "heap", F110);
     assert_eq!(code, Some(3), "{text}");
     assert!(
         text.contains("expected [(key1,3)@2999, (key2,3)@2999] at output 0, got [WM 2999"),
@@ -127,21 +140,24 @@ fn flink_1_10_fires_restored_window_timers_on_the_heap_backend() {
     );
 
     // Control 2: a window's value patched (key1's sum 3 → 7) is what comes out.
-    let patched = converted(&fx, dir.path(), "reduce-event-time", "heap", "patched");
-    let keyed = common::walk_files(&patched)
-        .into_iter()
-        .find(|p| p.ends_with("subtask-0/managed-keyed-state"))
-        .unwrap();
+    let patched = converted(
+        &fx,
+        dir.path(),
+        "reduce-event-time",
+        &for_1_10("heap"),
+        "patched",
+    );
     // The value Tuple2("key1", 3): Flink's String (length + 1, then the chars), an int.
     patch(
-        &keyed,
+        &file_of(&patched, "managed-keyed-state"),
         b"\x05key1\x00\x00\x00\x03",
         b"\x05key1\x00\x00\x00\x07",
     );
-    let (code, text) = check("reduce-event-time", &patched, "heap");
+    let (code, text) = check("reduce-event-time", &patched, "heap", F110);
     assert_eq!(code, Some(3), "{text}");
+    // (Records and watermarks compared apart: two subtasks.)
     assert!(
-        text.contains("got [(key1,7)@2999, (key2,3)@2999]"),
+        text.contains("got [(key1,7)@2999, (key2,2)@5999, (key2,3)@2999]"),
         "{text}"
     );
 }
@@ -151,10 +167,85 @@ fn flink_1_10_fires_restored_window_timers_on_the_rocksdb_backend() {
     let Some(fx) = setup() else { return };
     let dir = tempfile::tempdir().unwrap();
     for scenario in SCENARIOS {
-        assert_ok(
-            scenario,
-            &converted(&fx, dir.path(), scenario, "rocksdb", scenario),
-            "rocksdb",
-        );
+        let out = converted(&fx, dir.path(), scenario, &for_1_10("rocksdb"), scenario);
+        assert_ok(scenario, &out, "rocksdb", F110);
     }
+}
+
+#[test]
+fn flink_2_3_fires_restored_window_timers_on_both_backends() {
+    let Some(fx) = setup() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    for scenario in SCENARIOS {
+        // One conversion for both backends: the canonical savepoint layout.
+        let out = converted(
+            &fx,
+            dir.path(),
+            scenario,
+            &["--target", "flink-2.3"],
+            scenario,
+        );
+        for backend in ["heap", "rocksdb"] {
+            assert_ok(scenario, &out, backend, F23);
+        }
+    }
+
+    // Control: key1's timer moved from 2999 to 6000 (the time is stored sign-flipped
+    // before the key): its window is no longer due at its end, and never fires.
+    let moved = converted(
+        &fx,
+        dir.path(),
+        "reduce-event-time",
+        &["--target", "flink-2.3"],
+        "moved",
+    );
+    patch(
+        &file_of(&moved, "managed-keyed-state-v6"),
+        b"\x80\x00\x00\x00\x00\x00\x0b\xb7\x05key1",
+        b"\x80\x00\x00\x00\x00\x00\x17\x70\x05key1",
+    );
+    let (code, text) = check("reduce-event-time", &moved, "heap", F23);
+    assert_eq!(code, Some(3), "{text}");
+    assert!(text.contains("got [(key2,3)@2999, WM 2999]"), "{text}");
+}
+
+#[test]
+fn flink_2_3_fires_restored_window_timers_after_rescaling() {
+    let Some(fx) = setup() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    // Re-filed for 128 key groups over 2 subtasks: the timers go with their keys.
+    let rescale = [
+        "--target",
+        "flink-2.3",
+        "--max-parallelism",
+        "128",
+        "--parallelism",
+        "2",
+    ];
+    let wide = [
+        "--flink",
+        "2.3",
+        "--parallelism",
+        "2",
+        "--max-parallelism",
+        "128",
+    ];
+    for scenario in ["reduce-event-time", "apply-processing-time"] {
+        let out = converted(&fx, dir.path(), scenario, &rescale, scenario);
+        assert_ok(scenario, &out, "rocksdb", &wide);
+    }
+    // Control: a re-filed window value patched comes out.
+    let patched = converted(&fx, dir.path(), "reduce-event-time", &rescale, "patched");
+    patch(
+        &file_of(&patched, "managed-keyed-state-v6"),
+        b"\x05key1\x00\x00\x00\x03",
+        b"\x05key1\x00\x00\x00\x07",
+    );
+    let (code, text) = check("reduce-event-time", &patched, "rocksdb", &wide);
+    assert_eq!(code, Some(3), "{text}");
+    // (Records and watermarks compared apart: two subtasks.)
+    assert!(
+        text.contains("got [(key1,7)@2999, (key2,2)@5999, (key2,3)@2999]"),
+        "{text}"
+    );
 }

@@ -136,23 +136,6 @@ impl<'p> ModernBuilder<'p> {
             .map(|t| (t.vertex, t.parallelism, t.max_parallelism))
             .ok_or_else(|| Error::metadata_shape("a subtask before its task"))?;
         let head = converted.chain.len().saturating_sub(1);
-        if let Some(op) = converted
-            .chain
-            .iter()
-            .flatten()
-            .filter_map(|e| e.operator)
-            .find(|o| o.lost_in_metadata(self.layout.keyed))
-        {
-            return Err(Error::NotMigratable {
-                location: FileLocation::metadata(),
-                reason: format!(
-                    "vertex {} subtask {index}: {} state: {}",
-                    hex(&vertex),
-                    op.name(),
-                    op.why()
-                ),
-            });
-        }
         let mut states: BTreeMap<usize, SubtaskState> = BTreeMap::new();
         for entry in converted.chain.iter().flatten() {
             let k = entry.index;

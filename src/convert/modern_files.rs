@@ -7,15 +7,17 @@ use super::FileKind;
 use super::error::{Error, FileLocation, SerializerError, needs_key_serializer};
 use super::heap_reframe::heap_records;
 use super::native_files::rocks_records;
+use super::operators::Operator;
 use super::snapshots::{self, Role, snapshot_of_stream};
 use super::subtask::{
-    Cx, FileResult, Keyed, KeyedInfo, handle_classes, kv_classes, not_migratable,
+    Cx, FileResult, Keyed, KeyedInfo, KeyedSource, handle_classes, kv_classes, not_migratable,
 };
+use super::timers::with_timers;
 use super::{native, rocks};
 use crate::modern::proxy::{self, Distribution, KeyedStateMeta, KeyedStateType};
 use crate::modern::snapshot::{JAVA_SERIALIZER, Snapshot};
 use crate::stream::Piece;
-use crate::v0::{ChainEntry, StateHandle, StateKind};
+use crate::v0::{StateHandle, StateKind};
 
 /// The state kind a modern header names for a 1.1 state.
 fn state_type(kind: StateKind) -> KeyedStateType {
@@ -58,13 +60,19 @@ impl Cx<'_> {
         }
     }
 
-    /// Proxy v6 + canonical savepoint layout for the head operator's keyed state.
-    pub(super) fn managed_keyed_state_v6(&self) -> Option<FileResult> {
+    /// Proxy v6 + canonical savepoint layout for the head operator's keyed state (and
+    /// a WindowOperator's timers, which modern Flink keeps in the keyed backend).
+    pub(super) fn managed_keyed_state_v6(
+        &self,
+        operators: &[Option<Operator>],
+    ) -> Option<FileResult> {
         let mut info = None;
         let file = self.keyed_file(FileKind::ManagedKeyedStateV6, |k, loc| {
+            let timers =
+                operators.get(k.entry.index).copied().flatten() == Some(Operator::WindowWithTimers);
             let built = match k.rocks {
-                Some(h) => self.rocks_v6(h, k.key_group, loc, &mut info),
-                None => self.heap_v6(k.entry, k.key_group, loc, &mut info),
+                Some(h) => self.rocks_v6(h, k, timers, loc, &mut info),
+                None => self.heap_v6(k, timers, loc, &mut info),
             };
             let handle = format!(
                 "key group {} of {} in the canonical savepoint layout",
@@ -83,11 +91,12 @@ impl Cx<'_> {
 
     fn heap_v6(
         &self,
-        entry: &ChainEntry,
-        key_group: u32,
+        k: &KeyedSource<'_>,
+        timers: bool,
         loc: &FileLocation,
         info: &mut Option<KeyedInfo>,
     ) -> Keyed {
+        let (entry, key_group) = (k.entry, k.key_group);
         let fail = not_migratable(loc);
         let heaps = native::heap_states(entry).map_err(Error::header(loc))?;
         let graph = &self.model.graph;
@@ -126,6 +135,10 @@ impl Cx<'_> {
             });
             states.push(self.heap_state_data(name, h, "the canonical layout", loc)?);
         }
+        let timers = match timers {
+            true => self.timers_v6(entry, &key, &mut metas, key_group, loc)?,
+            false => None,
+        };
         let header = proxy::keyed_header(&key, &metas).map_err(Error::format(loc))?;
         let key_codec = states[0].key.clone();
         let records = heap_records(states, key_group, self.parallelism).map_err(fail)?;
@@ -135,16 +148,19 @@ impl Cx<'_> {
             states: metas,
             max_parallelism: self.parallelism,
         });
-        Ok(records.map(|r| (header, vec![r])))
+        let body = with_timers(records.into_iter().collect(), timers);
+        Ok((!body.is_empty()).then_some((header, body)))
     }
 
     fn rocks_v6(
         &self,
         state_handle: &StateHandle,
-        key_group: u32,
+        k: &KeyedSource<'_>,
+        timers: bool,
         loc: &FileLocation,
         info: &mut Option<KeyedInfo>,
     ) -> Keyed {
+        let key_group = k.key_group;
         let fail = not_migratable(loc);
         let key = self.key_snapshot(None, loc)?;
         let key_codec = match &self.opts.key_serializer {
@@ -189,6 +205,10 @@ impl Cx<'_> {
                 .ok_or_else(|| fail("no namespace serializer snapshot".into()))?,
             });
         }
+        let timers = match timers {
+            true => self.timers_v6(k.entry, &key, &mut metas, key_group, loc)?,
+            false => None,
+        };
         let header = proxy::keyed_header(&key, &metas).map_err(Error::format(loc))?;
         *info = Some(KeyedInfo {
             key,
@@ -196,10 +216,8 @@ impl Cx<'_> {
             states: metas,
             max_parallelism: self.parallelism,
         });
-        Ok(Some((
-            header,
-            vec![rocks_records(snapshot, key_group, self.parallelism, loc)?],
-        )))
+        let records = rocks_records(snapshot, key_group, self.parallelism, loc)?;
+        Ok(Some((header, with_timers(vec![records], timers))))
     }
 
     /// Operator proxy v5 `_default_` + the function state's Java stream verbatim.

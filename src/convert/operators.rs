@@ -1,6 +1,6 @@
 //! What the converted forms would lose of a built-in Flink 1.1 operator (recognised by
-//! `v0::operators`), and where. A WindowOperator's timers are carried to the native
-//! targets (`convert/timers.rs`); the other operators' native files, which would drop
+//! `v0::operators`), and where. A WindowOperator's timers are carried to every target
+//! (`convert/timers.rs`); the other operators' native files, which would drop
 //! their state silently (buffered panes, in-flight splits, NFAs) or fail obscurely
 //! (Kafka offsets, RollingSink buckets), are refused with the reason, and `verify`
 //! reports them. Flink 1.2.0's migration form
@@ -18,17 +18,15 @@ pub trait NativeLoss {
     /// file is refused with [`NativeLoss::why`], and so is any `_metadata` naming it.
     fn lost_in(self, kind: FileKind) -> bool;
     /// Whether the operator's own bytes are its timers, which the native targets carry
-    /// as `raw-keyed-state` (so they are not raw operator state).
+    /// as `raw-keyed-state` and the modern one in its keyed stream (so they are not raw
+    /// operator state).
     fn bytes_are_timers(self) -> bool;
-    /// Whether a `_metadata` whose keyed state is a `keyed` file cannot carry it (the
-    /// file itself stays: its contents are whole, and their decoded view readable).
-    fn lost_in_metadata(self, keyed: FileKind) -> bool;
 }
 
 impl NativeLoss for Operator {
     fn why(self) -> String {
         match self {
-            Operator::WindowWithTimers => "its pending timers are not carried into the keyed backend of Flink >= 1.11 yet (restored without them, its windows would never fire); convert with --target flink-1.10, which restores them from raw-keyed-state, and take a savepoint there".into(),
+            Operator::WindowWithTimers => "its pending timers cannot be carried (restored without them, its windows would never fire)".into(),
             Operator::AlignedWindow => "its buffered panes are in the operator's own bytes, which later Flink ignores (they would be dropped); converting them into a WindowOperator is not done yet".into(),
             Operator::CepKeyed | Operator::CepNonKeyed => "CEP state of Flink 1.1 cannot be carried: its NFA and buffered events are Java- and Kryo-serialized 1.1 objects that no later Flink reads; drain the job (let pending matches complete) before the upgrade".into(),
             Operator::FileReader => "its in-flight splits are in the operator's own bytes, which later Flink ignores (they would be dropped); carrying them is not done yet".into(),
@@ -57,10 +55,6 @@ impl NativeLoss for Operator {
     fn bytes_are_timers(self) -> bool {
         self == Operator::WindowWithTimers
     }
-
-    fn lost_in_metadata(self, keyed: FileKind) -> bool {
-        self == Operator::WindowWithTimers && keyed == FileKind::ManagedKeyedStateV6
-    }
 }
 
 #[cfg(test)]
@@ -79,8 +73,8 @@ mod tests {
             Operator::RollingSink,
         ] {
             let lost = FileKind::ALL.iter().filter(|&&k| op.lost_in(k)).count();
-            let metadata = op.lost_in_metadata(FileKind::ManagedKeyedStateV6);
-            assert!(lost >= 1 || metadata, "{op:?} is lost somewhere");
+            // Window timers are carried everywhere (raw keyed state, or the keyed stream).
+            assert_eq!(lost == 0, op.bytes_are_timers(), "{op:?} is lost somewhere");
             assert!(!op.why().is_empty());
             // Nothing is lost in the faithful forms.
             for k in [

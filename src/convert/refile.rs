@@ -15,7 +15,7 @@ use super::spill::Spill;
 use super::subtask::{KeyedInfo, Offsets};
 use crate::keygroup::{self, END_OF_KEY_GROUP, LAST_IN_STATE, key_group_range};
 use crate::modern::Snapshot;
-use crate::modern::proxy::{self, KeyedStateMeta};
+use crate::modern::proxy::{self, KeyedStateMeta, KeyedStateType, TIMER_TIME_LEN};
 use crate::source::{Source, Span};
 use crate::stream::{MultiStream, Piece};
 use std::io;
@@ -389,6 +389,9 @@ impl Refiler<'_, '_> {
         let mut scan = Scan::new(stream, self.input.body, stream.len());
         let input = |e: io::Error| RescaleError::Input(Arc::new(e));
         let hasher = KeyHash::of(codec);
+        let timers: Vec<bool> = (self.input.info.states.iter())
+            .map(|s| s.kind == KeyedStateType::PriorityQueue)
+            .collect();
         let mut state = u16_at(&mut scan).map_err(input)?;
         while state != END_OF_KEY_GROUP {
             let Some(&bucket_state) = self.ids.get(state as usize) else {
@@ -418,9 +421,20 @@ impl Refiler<'_, '_> {
             })?;
             let last = key[0] & LAST_IN_STATE != 0;
             let key = &key[old_prefix..];
-            let group = match hasher.hash(key) {
+            // A timer's key starts with its time.
+            let hashed = match timers.get(state as usize) {
+                Some(true) => key.get(TIMER_TIME_LEN..).ok_or_else(|| {
+                    RescaleError::Input(Arc::new(bad(format!(
+                        "{}: a timer of {} bytes at offset {at}, shorter than its time",
+                        stream.name(),
+                        key.len()
+                    ))))
+                })?,
+                _ => key,
+            };
+            let group = match hasher.hash(hashed) {
                 Some(h) => keygroup::assign_to_key_group(h, self.rescale.max_parallelism),
-                None => self.key_group(codec, key, at)?,
+                None => self.key_group(codec, hashed, at)?,
             };
             self.records[group as usize] += 1;
             let prefix = self.prefixes[group as usize];

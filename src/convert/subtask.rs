@@ -250,7 +250,7 @@ pub fn convert_subtask(
         managed_keyed_state_v6: native(
             FileKind::ManagedKeyedStateV6,
             opts.builds(FileKind::ManagedKeyedStateV6)
-                .then(|| cx.managed_keyed_state_v6())
+                .then(|| cx.managed_keyed_state_v6(&operators))
                 .flatten(),
         ),
         raw_keyed_state: opts

@@ -14,7 +14,10 @@ use super::keys::Codec;
 use super::operators::Operator;
 use super::subtask::{Cx, FileResult, not_migratable};
 use super::{FileKind, native};
+use crate::keygroup::{END_OF_KEY_GROUP, LAST_IN_STATE};
 use crate::modern::Utf;
+use crate::modern::proxy::{KeyedStateMeta, KeyedStateType, TIMER_TIME_LEN};
+use crate::modern::snapshot::Snapshot;
 use crate::source::Span;
 use crate::stream::{MultiStream, Piece};
 use crate::v0::{ChainEntry, KvSnapshot};
@@ -35,23 +38,43 @@ pub struct TimerScan {
     pub end: u64,
 }
 
-/// Counts the bytes read, for offsets in errors and the lists' end.
+/// Counts the bytes read, for offsets in errors and the lists' end; keeps the bytes of
+/// the current timer when asked to.
 struct Counting<R> {
     inner: R,
     at: u64,
+    kept: Option<Vec<u8>>,
 }
 
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.at += n as u64;
+        if let Some(kept) = &mut self.kept {
+            kept.extend_from_slice(&buf[..n]);
+        }
         Ok(n)
     }
 }
 
+/// Which of a timer service's two queues a timer is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeDomain {
+    Event,
+    Processing,
+}
+
+/// One timer as 1.1 wrote it: its key's and window's bytes, and its time.
+pub struct Timer<'a> {
+    pub domain: TimeDomain,
+    pub key: &'a [u8],
+    pub window: &'a [u8],
+    pub time: i64,
+}
+
 /// Scans the timer lists of operator bytes of `len` bytes. Every key must hash to
-/// `key_group` of `max_parallelism` when its `hashCode` is known. Errors say at which
-/// offset of the operator bytes.
+/// `key_group` of `max_parallelism` when its `hashCode` is known. `each`, if given, sees
+/// every timer. Errors say at which offset of the operator bytes.
 pub fn scan_window_timers(
     r: impl Read,
     len: u64,
@@ -59,12 +82,21 @@ pub fn scan_window_timers(
     window: &Codec,
     key_group: u32,
     max_parallelism: u32,
+    mut each: Option<&mut dyn FnMut(Timer<'_>) -> Result<(), String>>,
 ) -> Result<TimerScan, String> {
-    let mut r = Counting { inner: r, at: 0 };
+    let mut r = Counting {
+        inner: r,
+        at: 0,
+        kept: each.as_ref().map(|_| Vec::with_capacity(64)),
+    };
     // The smallest timer: a one-byte key, a window, the time.
     let min_timer = 1 + window.fixed_len().unwrap_or(1) + 8;
     let mut counts = [0u32; 2];
-    for (list, count) in ["event-time", "processing-time"].iter().zip(&mut counts) {
+    let lists = [
+        ("event-time", TimeDomain::Event),
+        ("processing-time", TimeDomain::Processing),
+    ];
+    for (&(list, domain), count) in lists.iter().zip(&mut counts) {
         let at = r.at;
         let n =
             read_i32(&mut r).map_err(|e| format!("offset {at}: the {list} timer count: {e}"))?;
@@ -76,15 +108,29 @@ pub fn scan_window_timers(
         }
         for i in 0..n {
             let at = r.at;
+            if let Some(kept) = &mut r.kept {
+                kept.clear();
+            }
             let k = key
                 .read(&mut r)
                 .map_err(|e| format!("offset {at}: {list} timer {i}: its key: {e}"))?;
+            let key_end = (r.at - at) as usize;
             window
                 .read(&mut r)
                 .map_err(|e| format!("offset {at}: {list} timer {i}: its window: {e}"))?;
+            let window_end = (r.at - at) as usize;
             let mut time = [0u8; 8];
             r.read_exact(&mut time)
                 .map_err(|e| format!("offset {at}: {list} timer {i}: its time: {e}"))?;
+            if let (Some(each), Some(kept)) = (each.as_mut(), &r.kept) {
+                each(Timer {
+                    domain,
+                    key: &kept[..key_end],
+                    window: &kept[key_end..window_end],
+                    time: i64::from_be_bytes(time),
+                })
+                .map_err(|e| format!("offset {at}: {list} timer {i}: {e}"))?;
+            }
             if let Some(k) = k {
                 let group = k.key_group(max_parallelism);
                 if group != key_group {
@@ -133,6 +179,81 @@ pub fn timer_service_header(
     Ok(h)
 }
 
+/// Flink's timer-state name prefix (`InternalTimeServiceManager`): a service's queues
+/// are `_timer_state/processing_NAME` and `_timer_state/event_NAME`.
+pub const TIMER_STATE_PREFIX: &str = "_timer_state/";
+/// Timer records of one key group held in memory at most (a window operator's timers
+/// are one per key and window: about 40 bytes each).
+pub const MAX_TIMER_RECORDS: usize = 256 << 20;
+
+/// One priority queue's records in the canonical layout: key `prefix ‖ time with its
+/// sign bit flipped ‖ key ‖ window`, empty value; the last record's prefix flagged.
+struct TimerQueue {
+    prefix: crate::keygroup::Prefix,
+    records: Vec<u8>,
+    /// Where the last record's prefix is.
+    last: Option<usize>,
+}
+
+impl TimerQueue {
+    fn new(prefix: crate::keygroup::Prefix) -> Self {
+        TimerQueue {
+            prefix,
+            records: Vec::new(),
+            last: None,
+        }
+    }
+
+    fn push(&mut self, t: &Timer<'_>) -> Result<(), String> {
+        let p = self.prefix.bytes();
+        let klen = p.len() + TIMER_TIME_LEN + t.key.len() + t.window.len();
+        if self.records.len() + klen + 8 > MAX_TIMER_RECORDS {
+            return Err(format!(
+                "the timers of one key group take more than {} MiB",
+                MAX_TIMER_RECORDS >> 20
+            ));
+        }
+        self.records.extend_from_slice(&(klen as u32).to_be_bytes());
+        self.last = Some(self.records.len());
+        self.records.extend_from_slice(p);
+        self.records
+            .extend_from_slice(&(t.time ^ i64::MIN).to_be_bytes());
+        self.records.extend_from_slice(t.key);
+        self.records.extend_from_slice(t.window);
+        self.records.extend_from_slice(&0u32.to_be_bytes());
+        Ok(())
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        if let Some(at) = self.last {
+            self.records[at] |= LAST_IN_STATE;
+        }
+        self.records
+    }
+}
+
+/// A keyed body (records ending in the end mark, or none) followed by timer records
+/// (from their first state id to the end mark): the body's end mark gives way to them.
+pub(super) fn with_timers(mut body: Vec<Piece>, timers: Option<Vec<u8>>) -> Vec<Piece> {
+    let Some(timers) = timers else {
+        return body;
+    };
+    if let Some(last) = body.pop() {
+        let end = END_OF_KEY_GROUP.to_be_bytes().len() as u64;
+        match last {
+            Piece::Range { source, span } if span.len >= end => {
+                body.push(Piece::range(source, Span::new(span.start, span.len - end)))
+            }
+            Piece::Bytes(b) if b.len() as u64 >= end => {
+                body.push(Piece::bytes(&b[..b.len() - end as usize]))
+            }
+            other => body.push(other),
+        }
+    }
+    body.push(Piece::bytes(timers));
+    body
+}
+
 impl Cx<'_> {
     /// `raw-keyed-state`: the timers of the subtask's WindowOperator as its timer
     /// service's snapshot of the subtask's key group; `None` without one.
@@ -174,6 +295,7 @@ impl Cx<'_> {
             &window,
             source.key_group,
             self.parallelism,
+            None,
         )
         .map_err(|e| {
             fail(format!(
@@ -194,6 +316,90 @@ impl Cx<'_> {
             vec![Piece::bytes(header), timers],
             0,
         ))
+    }
+
+    /// The timers of a subtask's WindowOperator in the canonical savepoint layout, as
+    /// the two priority-queue states of its timer service (processing, then event time,
+    /// as Flink names them): their metas are appended to `metas` (whose
+    /// `window-contents` gives the window snapshot), and their records returned, from
+    /// the first state id to the end mark; `None` without timers. `key_group` of
+    /// `max_parallelism` gives the records' prefix.
+    pub(super) fn timers_v6(
+        &self,
+        entry: &ChainEntry,
+        key: &Snapshot,
+        metas: &mut Vec<KeyedStateMeta>,
+        key_group: u32,
+        loc: &FileLocation,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        let fail = not_migratable(loc);
+        let window_snapshot = metas
+            .iter()
+            .find(|m| m.name == WINDOW_CONTENTS)
+            .map(|m| m.namespace.clone())
+            .ok_or_else(|| fail(format!("no keyed state {WINDOW_CONTENTS:?}")))?;
+        let (_, _, key_codec, window) = self.timer_serializers(entry, loc)?;
+        let handle = entry
+            .operator_state
+            .as_ref()
+            .ok_or_else(|| fail("a window operator without operator bytes".into()))?;
+        let (bytes, span) = self.bytes_range(handle.bytes(), loc)?;
+        let stream = Arc::new(MultiStream::new(
+            bytes.name(),
+            vec![Piece::range(bytes.clone(), span)],
+        ));
+        let prefix = crate::keygroup::prefix(key_group, self.parallelism).map_err(fail)?;
+        let first_id = metas.len();
+        let mut queues = [TimerQueue::new(prefix), TimerQueue::new(prefix)];
+        let mut each = |t: Timer<'_>| {
+            let q = &mut queues[(t.domain == TimeDomain::Event) as usize];
+            q.push(&t)
+        };
+        scan_window_timers(
+            BufReader::with_capacity(1 << 16, stream.reader()),
+            span.len,
+            &key_codec,
+            &window,
+            key_group,
+            self.parallelism,
+            Some(&mut each),
+        )
+        .map_err(|e| {
+            fail(format!(
+                "the window timers in {} (the operator bytes): {e}",
+                bytes.name()
+            ))
+        })?;
+        let element = Snapshot::composite(
+            crate::modern::snapshot::TIMER_SNAPSHOT,
+            Vec::new(),
+            vec![key.clone(), window_snapshot.clone()],
+        );
+        for domain in ["processing", "event"] {
+            metas.push(KeyedStateMeta {
+                name: format!("{TIMER_STATE_PREFIX}{domain}_{WINDOW_TIMER_SERVICE}"),
+                kind: KeyedStateType::PriorityQueue,
+                value: element.clone(),
+                namespace: window_snapshot.clone(),
+            });
+        }
+        let with: Vec<_> = queues
+            .into_iter()
+            .enumerate()
+            .filter(|(_, q)| q.last.is_some())
+            .collect();
+        if with.is_empty() {
+            return Ok(None);
+        }
+        let mut out = Vec::new();
+        for (i, q) in with {
+            let id = u16::try_from(first_id + i)
+                .map_err(|_| fail(format!("{} states in one operator", first_id + i)))?;
+            out.extend_from_slice(&id.to_be_bytes());
+            out.extend_from_slice(&q.finish());
+        }
+        out.extend_from_slice(&END_OF_KEY_GROUP.to_be_bytes());
+        Ok(Some(out))
     }
 
     /// The key and window serializers of the timers (those of `window-contents`), as
@@ -306,6 +512,7 @@ mod tests {
             &Codec::Opaque(16),
             group,
             max_parallelism,
+            None,
         )
     }
 

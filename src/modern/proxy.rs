@@ -13,8 +13,10 @@ const OPERATOR_PROXY_VERSION: i32 = 5;
 /// `StateMetaInfoSnapshot.BackendStateType` ordinals.
 const BACKEND_KEY_VALUE: i32 = 0;
 const BACKEND_OPERATOR: i32 = 1;
+const BACKEND_PRIORITY_QUEUE: i32 = 3;
 
-/// The state kinds a keyed header names (`StateDescriptor.Type`).
+/// The state kinds a keyed header names (`StateDescriptor.Type`), and the priority
+/// queues of timer services, which share the keyed stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyedStateType {
     Value,
@@ -22,19 +24,29 @@ pub enum KeyedStateType {
     Reducing,
     Aggregating,
     Map,
+    /// A timer service's queue: its records' keys are `flipped time ‖ key ‖ namespace`
+    /// (`TimerSerializer`), their values empty; `value` is the timer serializer's
+    /// snapshot, `namespace` the namespace's (not written in the header).
+    PriorityQueue,
 }
 
 impl KeyedStateType {
-    pub fn name(self) -> &'static str {
-        match self {
+    /// The `KEYED_STATE_TYPE` option; `None` for a priority queue, which has no options.
+    pub fn name(self) -> Option<&'static str> {
+        Some(match self {
             KeyedStateType::Value => "VALUE",
             KeyedStateType::List => "LIST",
             KeyedStateType::Reducing => "REDUCING",
             KeyedStateType::Aggregating => "AGGREGATING",
             KeyedStateType::Map => "MAP",
-        }
+            KeyedStateType::PriorityQueue => return None,
+        })
     }
 }
+
+/// The bytes a priority-queue record's key holds before the timer's key: its time, sign
+/// bit flipped so that byte order is time order (`TimerSerializer`).
+pub const TIMER_TIME_LEN: usize = 8;
 
 /// One keyed state of a header.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,10 +68,18 @@ pub fn keyed_header(key: &Snapshot, states: &[KeyedStateMeta]) -> Result<Vec<u8>
     h.extend_from_slice(&n.to_be_bytes());
     for s in states {
         h.put_utf(&s.name)?;
+        let Some(kind) = s.kind.name() else {
+            h.extend_from_slice(&BACKEND_PRIORITY_QUEUE.to_be_bytes());
+            h.put_count(0)?;
+            h.put_count(1)?;
+            h.put_utf("VALUE_SERIALIZER")?;
+            s.value.write(&mut h)?;
+            continue;
+        };
         h.extend_from_slice(&BACKEND_KEY_VALUE.to_be_bytes());
         h.put_count(1)?;
         h.put_utf("KEYED_STATE_TYPE")?;
-        h.put_utf(s.kind.name())?;
+        h.put_utf(kind)?;
         h.put_count(2)?;
         h.put_utf("VALUE_SERIALIZER")?;
         s.value.write(&mut h)?;

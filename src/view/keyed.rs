@@ -11,7 +11,7 @@
 use crate::convert::KeyedInfo;
 use crate::keygroup::{END_OF_KEY_GROUP, LAST_IN_STATE};
 use crate::modern::decode::{Decoder, hex};
-use crate::modern::proxy::KeyedStateType;
+use crate::modern::proxy::{KeyedStateType, TIMER_TIME_LEN};
 use crate::scan::Scan;
 use crate::source::Source;
 use serde_json::{Value, json};
@@ -80,6 +80,7 @@ impl KeyedViews {
                     namespace: Decoder::of(&s.namespace),
                     list: element.is_some(),
                     value: element.unwrap_or_else(|| Decoder::of(&s.value)),
+                    timer: s.kind == KeyedStateType::PriorityQueue,
                 }
             })
             .collect();
@@ -224,26 +225,34 @@ impl KeyedViews {
         let Some(d) = self.decoders.get(state as usize) else {
             return;
         };
-        let (key, namespace) = match self.key_and_namespace(d, r.key) {
+        // A timer: `"time"` (its sign bit flipped back) in place of a value.
+        let timer = match r.key.split_first_chunk::<TIMER_TIME_LEN>() {
+            Some((time, rest)) if d.timer => Some((i64::from_be_bytes(*time) ^ i64::MIN, rest)),
+            _ => None,
+        };
+        let key_bytes = timer.map_or(r.key, |(_, rest)| rest);
+        let (key, namespace) = match self.key_and_namespace(d, key_bytes) {
             Some(kn) => kn,
             None => (self.span(r.key, r.key_at), Value::Null),
         };
+        // Written field by field (no map per line); writing into a Vec cannot fail.
+        out.extend_from_slice(b"{\"key_group\":");
+        let _ = write!(out, "{}", r.group);
+        for (field, v) in [(&b",\"key\":"[..], &key), (b",\"namespace\":", &namespace)] {
+            out.extend_from_slice(field);
+            let _ = serde_json::to_writer(&mut *out, v);
+        }
+        if let Some((time, _)) = timer {
+            let _ = writeln!(out, ",\"time\":{time}}}");
+            return;
+        }
         let value = match d.list {
             true => d.value.decode_delimited(r.value).ok(),
             false => d.value.decode_all(r.value).ok(),
         }
         .unwrap_or_else(|| self.span(r.value, r.value_at));
-        // Written field by field (no map per line); writing into a Vec cannot fail.
-        out.extend_from_slice(b"{\"key_group\":");
-        let _ = write!(out, "{}", r.group);
-        for (field, v) in [
-            (&b",\"key\":"[..], &key),
-            (b",\"namespace\":", &namespace),
-            (b",\"value\":", &value),
-        ] {
-            out.extend_from_slice(field);
-            let _ = serde_json::to_writer(&mut *out, v);
-        }
+        out.extend_from_slice(b",\"value\":");
+        let _ = serde_json::to_writer(&mut *out, &value);
         out.extend_from_slice(b"}\n");
     }
 
@@ -327,6 +336,8 @@ struct StateDecoders {
     value: Decoder,
     /// The value is delimited elements, `value` reads one.
     list: bool,
+    /// A timer queue: the key holds the time before the key and namespace.
+    timer: bool,
 }
 
 /// One canonical record.
