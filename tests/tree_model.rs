@@ -103,6 +103,7 @@ impl Setup {
             // As the CLI: relative where the target can, unless a root is given.
             relative_paths: self.target == Target::Flink23,
             operator_ids: self.operator_ids.clone(),
+            operators: Default::default(),
             policy: ExternalPolicy::new(Vec::new(), &[dir]).unwrap(),
             target: self.target,
             keyed_layout: None,

@@ -8,11 +8,14 @@ mod common;
 use common::mount::run;
 use std::path::Path;
 
-/// The streams of an `OperatorSnapshotUtil` file (operators.md §2.3): raw and managed
-/// keyed state, one key-group handle each, as Flink's test harness writes them.
+/// The streams of an `OperatorSnapshotUtil` file (operators.md §2.3), as Flink's test
+/// harness writes them: managed operator state (its state name, offsets and stream), raw
+/// and managed keyed state (one key-group handle each: its stream and key group 0's
+/// offset); `None` where the file has none.
 struct Twin {
-    raw_keyed: Vec<u8>,
-    managed_keyed: Vec<u8>,
+    managed_operator: Option<(String, Vec<u64>, Vec<u8>)>,
+    raw_keyed: Option<(Vec<u8>, u64)>,
+    managed_keyed: Option<(Vec<u8>, u64)>,
 }
 
 struct Reader<'a>(&'a [u8], usize);
@@ -29,9 +32,16 @@ impl Reader<'_> {
     fn byte(&mut self) -> u8 {
         self.take(1)[0]
     }
-    fn utf(&mut self) {
+    fn utf(&mut self) -> String {
         let n = u16::from_be_bytes(self.take(2).try_into().unwrap()) as usize;
-        self.take(n);
+        String::from_utf8(self.take(n).to_vec()).unwrap()
+    }
+    fn long(&mut self) -> u64 {
+        u64::from_be_bytes(self.take(8).try_into().unwrap())
+    }
+    /// A list count: -1 is none.
+    fn count(&mut self) -> Option<i32> {
+        Some(self.int()).filter(|&n| n >= 0)
     }
     /// A stream handle: null or an in-memory byte stream (what the harness writes).
     fn stream(&mut self) -> Option<Vec<u8>> {
@@ -45,14 +55,25 @@ impl Reader<'_> {
             c => panic!("stream handle code {c} at {}", self.1 - 1),
         }
     }
-    /// A list of key-group handles, of which there is one here: its stream, and where
-    /// key group 0 starts in it.
-    fn keyed(&mut self) -> (Vec<u8>, u64) {
-        assert_eq!(self.int(), 1, "one keyed handle");
+    /// A list of key-group handles, of which there is one here, if any: its stream, and
+    /// where key group 0 starts in it.
+    fn keyed(&mut self) -> Option<(Vec<u8>, u64)> {
+        assert_eq!(self.count()?, 1, "one keyed handle");
         assert_eq!(self.byte(), 3, "a key-groups handle");
         assert_eq!((self.int(), self.int()), (0, 1), "key group 0 of 1");
-        let offset = u64::from_be_bytes(self.take(8).try_into().unwrap());
-        (self.stream().unwrap(), offset)
+        let offset = self.long();
+        Some((self.stream().unwrap(), offset))
+    }
+    /// A list of operator handles, of which there is one here with one state, if any.
+    fn operator(&mut self) -> Option<(String, Vec<u64>, Vec<u8>)> {
+        assert_eq!(self.count()?, 1, "one operator handle");
+        assert_eq!(self.byte(), 4, "an operator state handle");
+        assert_eq!(self.int(), 1, "one state");
+        let name = self.utf();
+        assert_eq!(self.byte(), 0, "SPLIT_DISTRIBUTE");
+        let n = self.int() as usize;
+        let offsets = (0..n).map(|_| self.long()).collect();
+        Some((name, offsets, self.stream().unwrap()))
     }
 }
 
@@ -62,13 +83,12 @@ fn twin(path: &Path) -> Twin {
     assert_eq!(r.int(), 0);
     assert!(r.stream().is_none(), "no legacy stream");
     assert_eq!(r.int(), -1, "no raw operator state");
-    assert_eq!(r.int(), -1, "no managed operator state");
-    let (raw_keyed, timers_at) = r.keyed();
-    assert_eq!(timers_at, 0, "timers have no header of their own");
-    let (managed_keyed, group_at) = r.keyed();
-    assert!(group_at > 0, "after the keyed backend's header");
+    let managed_operator = r.operator();
+    let raw_keyed = r.keyed();
+    let managed_keyed = r.keyed();
     assert_eq!(r.1, bytes.len(), "nothing after");
     Twin {
+        managed_operator,
         raw_keyed,
         managed_keyed,
     }
@@ -130,20 +150,24 @@ fn window_streams_equal_flink_1_2s_own() {
             std::fs::read(p).unwrap()
         };
         let twin = twin(&fx.join("flink-1.2/operator-snapshots").join(name("1.2")));
+        let (raw_keyed, timers_at) = twin.raw_keyed.unwrap();
+        assert_eq!(timers_at, 0, "timers have no header of their own");
+        let (managed_keyed, group_at) = twin.managed_keyed.unwrap();
+        assert!(group_at > 0, "after the keyed backend's header");
         // Managed keyed state: every byte (the serializers re-emitted, the data verbatim).
         assert!(
-            file("managed-keyed-state") == twin.managed_keyed,
+            file("managed-keyed-state") == managed_keyed,
             "{scenario}: managed keyed state differs from Flink 1.2's ({} vs {} B)",
             file("managed-keyed-state").len(),
-            twin.managed_keyed.len()
+            managed_keyed.len()
         );
         // Raw keyed state: the timer service header, then event and processing timers.
         let ours = file("raw-keyed-state");
-        assert_eq!(ours.len(), twin.raw_keyed.len(), "{scenario}");
+        assert_eq!(ours.len(), raw_keyed.len(), "{scenario}");
         let header = 4 + 2 + "window-timers".len() + 228 + 158;
-        assert_eq!(ours[..header], twin.raw_keyed[..header], "{scenario}");
+        assert_eq!(ours[..header], raw_keyed[..header], "{scenario}");
         let (our_event, our_rest) = timers(&ours[header..]);
-        let (their_event, their_rest) = timers(&twin.raw_keyed[header..]);
+        let (their_event, their_rest) = timers(&raw_keyed[header..]);
         assert_eq!(our_event, their_event, "{scenario}: event timers");
         let (our_proc, our_end) = timers(our_rest);
         let (their_proc, their_end) = timers(their_rest);
@@ -158,4 +182,60 @@ fn window_streams_equal_flink_1_2s_own() {
         };
         assert_eq!((our_event.len(), our_proc.len()), want, "{scenario}");
     }
+}
+
+#[test]
+fn monitoring_state_equals_flink_1_2s_own_but_for_the_time() {
+    let Some(fx) = common::shared_fixtures() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = fx.join(
+        "flink-1.1/operator-snapshots/monitoring-function-migration-test-1482144479339-flink1.1-snapshot",
+    );
+    let sp = dir.path().join("monitoring");
+    let out = dir.path().join("out");
+    let vertex = savepointfs::ids::hex(&savepointfs::modern::operator_id_of_uid("monitoring"));
+    let operator = format!("{vertex}/chain-0=monitoring-function");
+    for args in [
+        &[
+            "wrap",
+            snapshot.to_str().unwrap(),
+            sp.to_str().unwrap(),
+            "--uid",
+            "monitoring",
+        ][..],
+        &[
+            "convert",
+            sp.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "--target",
+            "flink-1.10",
+            "--operator",
+            &operator,
+        ],
+    ] {
+        let o = run(args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let ours = std::fs::read(
+        out.join(&vertex)
+            .join("subtask-0/chain-0/managed-operator-state"),
+    )
+    .unwrap();
+    let twin = twin(&fx.join(
+        "flink-1.2/operator-snapshots/monitoring-function-migration-test-1493116191000-flink1.2-snapshot",
+    ));
+    let (name, offsets, theirs) = twin.managed_operator.unwrap();
+    assert_eq!(name, "file-monitoring-state");
+    assert_eq!(offsets, [260], "operators.md §2.4");
+    assert_eq!(ours.len(), theirs.len());
+    assert_eq!(ours[..260], theirs[..260], "the header, every byte");
+    // The times the two test runs recorded (in their file names).
+    assert_eq!(ours[260..], 1482144479339i64.to_be_bytes());
+    assert_eq!(theirs[260..], 1493116191000i64.to_be_bytes());
+    // _metadata names the state and its offset.
+    let metadata = std::fs::read(out.join("_metadata")).unwrap();
+    let named = b"file-monitoring-state";
+    assert!(metadata.windows(named.len()).any(|w| w == named));
 }

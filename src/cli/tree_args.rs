@@ -3,6 +3,7 @@
 
 use super::Failure;
 use savepointfs::convert::key_serializer::KeySerializer;
+use savepointfs::convert::operators::Operator;
 use savepointfs::convert::refile::RescaleRequest;
 use savepointfs::convert::rocks::NamespaceDecl;
 use savepointfs::convert::{ExternalPolicy, KeyedLayout, Target};
@@ -13,6 +14,8 @@ use std::sync::Arc;
 
 /// A chain entry (vertex id, chain index) and the operator id it is given.
 pub type EntryId = (([u8; 16], usize), [u8; 16]);
+/// A chain entry and the operator `--operator` says it is (`None`: generic).
+pub type OperatorChoice = (([u8; 16], usize), Option<Operator>);
 
 #[derive(clap::Args, Clone, Debug)]
 pub struct TreeArgs {
@@ -44,6 +47,12 @@ pub struct TreeArgs {
     /// A file of `--uid` values, one `VERTEX/chain-K=UID` per line (`#` starts a comment).
     #[arg(long = "uid-file", value_name = "FILE")]
     pub uid_file: Option<PathBuf>,
+    /// The built-in operator a chain entry is, where its state cannot show it
+    /// (repeatable): VERTEX/chain-K=KIND, KIND one of monitoring-function (a bare Long
+    /// function state that is ContinuousFileMonitoringFunction's) or generic (convert the
+    /// entry as a user function, whatever it looks like).
+    #[arg(long = "operator", value_name = "VERTEX/chain-K=KIND", value_parser = parse_operator)]
+    pub operators: Vec<OperatorChoice>,
     /// Layout of native keyed state; must match the restoring job's backend (default:
     /// heap for memory/filesystem savepoints, rocksdb for RocksDB ones).
     #[arg(long, value_name = "heap|rocksdb", value_parser = KeyedLayout::parse)]
@@ -104,6 +113,7 @@ impl TreeArgs {
             metadata_root,
             relative_paths: relative,
             operator_ids: self.operator_ids()?,
+            operators: self.operators.iter().copied().collect(),
             policy,
             target: self.target,
             keyed_layout: self.keyed_layout,
@@ -185,6 +195,13 @@ fn parse_uid(s: &str) -> Result<EntryId, String> {
         parse_entry(entry)?,
         savepointfs::modern::operator_id_of_uid(uid),
     ))
+}
+
+fn parse_operator(s: &str) -> Result<OperatorChoice, String> {
+    let (entry, kind) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: expected VERTEX/chain-K=KIND"))?;
+    Ok((parse_entry(entry)?, Operator::parse_override(kind)?))
 }
 
 fn parse_operator_id(s: &str) -> Result<EntryId, String> {

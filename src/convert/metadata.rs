@@ -442,10 +442,14 @@ fn native_subtask_state(
                     f: Option<&FileResult>|
      -> Result<Option<v1::OperatorHandle>, Error> {
         let Some(f) = f else { return Ok(None) };
+        let name = match f {
+            Ok(file) => file.list_state.unwrap_or(DEFAULT_OPERATOR_STATE),
+            Err(_) => DEFAULT_OPERATOR_STATE,
+        };
         let (delegate, offset) = handle(Some(chain), kind, f)?;
         Ok(Some(v1::OperatorHandle {
             states: vec![v1::OperatorStateEntry {
-                name: DEFAULT_OPERATOR_STATE.to_string(),
+                name: name.to_string(),
                 mode: v1::Mode::SplitDistribute,
                 offsets: vec![offset as i64],
             }],

@@ -287,7 +287,9 @@ fn default_state(delegate: StreamHandle, file: &ConvertedFile) -> OperatorHandle
     };
     OperatorHandle {
         states: vec![(
-            DEFAULT_OPERATOR_STATE.to_string(),
+            file.list_state
+                .unwrap_or(DEFAULT_OPERATOR_STATE)
+                .to_string(),
             SPLIT_DISTRIBUTE,
             offsets,
         )],

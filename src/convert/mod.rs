@@ -15,6 +15,7 @@ pub mod keys;
 mod metadata;
 mod metadata_modern;
 mod modern_files;
+mod monitoring;
 pub(crate) mod native;
 mod native_files;
 pub mod operators;
@@ -33,7 +34,7 @@ pub use external::{ExternalFile, ExternalPolicy, ExternalProblem};
 pub use metadata::{BuiltMetadata, FileRef, MetadataBuilder, OperatorIds, Target};
 pub use subtask::{
     ConvertOptions, ConvertedEntry, ConvertedFile, ConvertedSubtask, FileResult, KeyedInfo,
-    KeyedLayout, Offsets, convert_subtask,
+    KeyedLayout, Offsets, OperatorOverrides, convert_subtask,
 };
 
 pub use crate::stream::MultiStream;

@@ -32,12 +32,13 @@ impl NativeLoss for Operator {
             Operator::FileReader => "its in-flight splits are in the operator's own bytes, which later Flink ignores (they would be dropped); carrying them is not done yet".into(),
             Operator::Kafka => "its offsets are a 1.1 HashMap that later Flink cannot read as list state (a ClassCastException at restore); carrying them is not done yet".into(),
             Operator::RollingSink => "RollingSink is gone from later Flink (its state class cannot be loaded); BucketingSink state is not written yet".into(),
+            Operator::FileMonitoring => "its modification time is not a java.lang.Long".into(),
         }
     }
 
     fn lost_in(self, kind: FileKind) -> bool {
         match self {
-            Operator::WindowWithTimers => false,
+            Operator::WindowWithTimers | Operator::FileMonitoring => false,
             Operator::AlignedWindow | Operator::CepNonKeyed | Operator::FileReader => {
                 kind == FileKind::OperatorState
             }
@@ -75,6 +76,15 @@ mod tests {
             let lost = FileKind::ALL.iter().filter(|&&k| op.lost_in(k)).count();
             // Window timers are carried everywhere (raw keyed state, or the keyed stream).
             assert_eq!(lost == 0, op.bytes_are_timers(), "{op:?} is lost somewhere");
+            assert!(!op.why().is_empty());
+        }
+        // Carried by its own rules on every target (convert/monitoring.rs).
+        assert!(
+            !FileKind::ALL
+                .iter()
+                .any(|&k| Operator::FileMonitoring.lost_in(k))
+        );
+        for op in [Operator::WindowWithTimers] {
             assert!(!op.why().is_empty());
             // Nothing is lost in the faithful forms.
             for k in [

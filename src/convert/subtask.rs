@@ -4,7 +4,7 @@
 use super::FileKind;
 use super::error::{Error, FileLocation};
 use super::external::ExternalPolicy;
-use super::operators::NativeLoss;
+use super::operators::{NativeLoss, Operator};
 use super::{keys, native};
 use crate::javaser::{self, Chunk, Value};
 use crate::source::{Source, Span};
@@ -25,6 +25,9 @@ pub struct ConvertedFile {
     pub offsets: Option<Arc<Offsets>>,
     /// A `managed-keyed-state-v6` file's header facts, which rescaling re-files by.
     pub keyed: Option<Arc<KeyedInfo>>,
+    /// The operator list state a managed operator stream holds, where it is not
+    /// `_default_` (a built-in operator's own).
+    pub list_state: Option<&'static str>,
 }
 
 /// The offsets of a file with several key groups (from `first_key_group`, 0 for a group
@@ -194,7 +197,14 @@ pub struct ConvertOptions {
     /// `managed-keyed-state-v6`) only where this target's `_metadata` names them;
     /// `None`: every form.
     pub target: Option<super::Target>,
+    /// Chain entries whose operator the user named (`--operator`): `None` is the
+    /// generic recipe.
+    pub operators: OperatorOverrides,
 }
+
+/// `--operator` choices by (vertex id, chain index).
+pub type OperatorOverrides =
+    std::collections::HashMap<([u8; 16], usize), Option<super::operators::Operator>>;
 
 impl ConvertOptions {
     fn builds(&self, kind: FileKind) -> bool {
@@ -332,11 +342,18 @@ impl Cx<'_> {
             offset,
             offsets: None,
             keyed: None,
+            list_state: None,
         }
     }
 
-    /// The built-in operator of a chain entry whose state the native forms would lose.
+    /// The built-in operator of a chain entry that is converted by its own rules: the
+    /// one `--operator` names, else the one its state shows.
     pub(super) fn operator(&self, e: &ChainEntry) -> Option<super::operators::Operator> {
+        if let Some((_, vertex)) = self.model.location.task
+            && let Some(&named) = self.opts.operators.get(&(vertex.0, e.index))
+        {
+            return named;
+        }
         let peek = |h: &StateHandle, n: u64| {
             let loc = self.location(Some(e.index), FileKind::OperatorState);
             let (src, span) = self.bytes_range(h.bytes(), &loc).ok()?;
@@ -385,11 +402,17 @@ impl Cx<'_> {
                 .map(|h| guard(single(h, FileKind::OperatorState), FileKind::OperatorState)),
             managed_operator_state: e.function_state.as_ref().map(|h| {
                 let kind = FileKind::ManagedOperatorState;
-                guard(self.managed_operator_state(e.index, h), kind)
+                match op {
+                    Some(Operator::FileMonitoring) => self.monitoring_state(e.index, h, kind),
+                    _ => guard(self.managed_operator_state(e.index, h), kind),
+                }
             }),
             managed_operator_state_v5: e.function_state.as_ref().map(|h| {
                 let kind = FileKind::ManagedOperatorStateV5;
-                guard(self.managed_operator_state_v5(e.index, h), kind)
+                match op {
+                    Some(Operator::FileMonitoring) => self.monitoring_state(e.index, h, kind),
+                    _ => guard(self.managed_operator_state_v5(e.index, h), kind),
+                }
             }),
         }
     }

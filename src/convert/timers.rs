@@ -72,6 +72,9 @@ pub struct Timer<'a> {
     pub time: i64,
 }
 
+/// What a scan calls with each timer; an error stops it.
+pub type EachTimer<'a> = dyn FnMut(Timer<'_>) -> Result<(), String> + 'a;
+
 /// Scans the timer lists of operator bytes of `len` bytes. Every key must hash to
 /// `key_group` of `max_parallelism` when its `hashCode` is known. `each`, if given, sees
 /// every timer. Errors say at which offset of the operator bytes.
@@ -82,7 +85,7 @@ pub fn scan_window_timers(
     window: &Codec,
     key_group: u32,
     max_parallelism: u32,
-    mut each: Option<&mut dyn FnMut(Timer<'_>) -> Result<(), String>>,
+    mut each: Option<&mut EachTimer<'_>>,
 ) -> Result<TimerScan, String> {
     let mut r = Counting {
         inner: r,

@@ -44,6 +44,8 @@ pub struct TreeOptions {
     pub relative_paths: bool,
     /// Operator ids of stateful chain entries that are not chain heads (`--uid`).
     pub operator_ids: convert::OperatorIds,
+    /// Built-in operators the user named (`--operator`).
+    pub operators: convert::OperatorOverrides,
     pub policy: ExternalPolicy,
     /// Which Flink `_metadata` is for.
     pub target: Target,
@@ -197,6 +199,7 @@ impl Tree {
             rocksdb_namespaces: opts.rocksdb_namespaces.clone(),
             keyed_layout: opts.keyed_layout,
             target: Some(opts.target),
+            operators: opts.operators.clone(),
         };
         Ok(Tree {
             index,

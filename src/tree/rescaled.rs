@@ -194,6 +194,7 @@ impl Tree {
                     .unwrap_or(0),
                 offsets: Some(Arc::new(offsets)),
                 keyed: Some(r.info()),
+                list_state: None,
             }))
         });
         Ok(Ok(ConvertedSubtask {
@@ -239,6 +240,7 @@ fn merge(name: String, files: Vec<FileResult>) -> FileResult {
             offsets,
         })),
         keyed: None,
+        list_state: first.list_state,
     })
 }
 

@@ -217,10 +217,15 @@ impl Verifier<'_, '_> {
     /// (operators.md §2.5): a warning, since the state may be anything else.
     fn ambiguous_operators(&mut self, model: &SubtaskModel, base: &Place) {
         let source = model.graph.source();
+        let vertex = model.location.task.map(|(_, v)| v.0);
         for e in model.entries() {
             let Some(Bytes::Span(span)) = e.function_state.as_ref().map(|h| h.bytes()) else {
                 continue;
             };
+            // Settled by `--operator`.
+            if vertex.is_some_and(|v| self.tree.convert.operators.contains_key(&(v, e.index))) {
+                continue;
+            }
             let head = crate::convert::operators::head(&**source, span.start, span.len, 64);
             if let Some(why) = head
                 .as_deref()

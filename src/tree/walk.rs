@@ -117,6 +117,7 @@ mod tests {
             rocksdb_namespaces: Vec::new(),
             relative_paths: false,
             operator_ids: Default::default(),
+            operators: Default::default(),
             forms: super::super::Forms::All,
             rescale: Default::default(),
             spill_dir: std::env::temp_dir(),

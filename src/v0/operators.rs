@@ -22,7 +22,13 @@ pub enum Operator {
     Kafka,
     /// RollingSink: a `RollingSink$BucketState` as function state.
     RollingSink,
+    /// ContinuousFileMonitoringFunction: its modification time, a bare `Long` function
+    /// state that nothing tells apart from a user's, so only `--operator` names it.
+    FileMonitoring,
 }
+
+/// What `--operator VERTEX/chain-K=KIND` accepts: the kinds the state cannot show.
+pub const OVERRIDES: &str = "monitoring-function, generic";
 
 const WINDOW_CONTENTS: &str = "window-contents";
 const CEP_NFA: &str = "org.apache.flink.cep.nfa.NFA";
@@ -45,6 +51,17 @@ impl Operator {
             Operator::FileReader => "ContinuousFileReaderOperator",
             Operator::Kafka => "FlinkKafkaConsumer",
             Operator::RollingSink => "RollingSink",
+            Operator::FileMonitoring => "ContinuousFileMonitoringFunction",
+        }
+    }
+
+    /// An `--operator` kind: `Some(operator)`, or `None` for `generic` (convert the entry
+    /// by the generic recipe, whatever its state looks like).
+    pub fn parse_override(kind: &str) -> Result<Option<Operator>, String> {
+        match kind {
+            "monitoring-function" => Ok(Some(Operator::FileMonitoring)),
+            "generic" => Ok(None),
+            _ => Err(format!("{kind:?}: the operator kinds are {OVERRIDES}")),
         }
     }
 }
@@ -113,7 +130,7 @@ pub fn detect(model: &super::SubtaskModel, e: &ChainEntry, peek: Peek<'_>) -> Op
 /// how ContinuousFileMonitoringFunction stores its modification time.
 pub fn ambiguous(function_state_head: &[u8]) -> Option<&'static str> {
     (first_class(function_state_head).as_deref() == Some("java.lang.Long")).then_some(
-        "a bare Long function state: if this is ContinuousFileMonitoringFunction, the native forms lose its modification time (restored that way it reads every file again); carrying it is not done yet",
+        "a bare Long function state: if this is ContinuousFileMonitoringFunction, say so with --operator VERTEX/chain-K=monitoring-function (converted as a user's Checkpointed Long, the function reads every file again)",
     )
 }
 

@@ -9,6 +9,7 @@
  * usage: OperatorCheck SCENARIO SAVEPOINT_DIR UID [heap|rocksdb [PARALLELISM MAX_PARALLELISM]]
  *   (Flink 2.3: heap is the HashMap backend, rocksdb the embedded RocksDB one)
  *   SCENARIO  reduce-event-time | apply-event-time | reduce-processing-time | apply-processing-time
+ *             | monitoring-function
  *   UID       the uid the converted savepoint's vertex id was derived from
  *   PARALLELISM, MAX_PARALLELISM  of the window operator (default 1 and 1, as Flink's test harness)
  * prints every output event, one per line, then OK or WRONG with what differed.
@@ -36,6 +37,14 @@ import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.KeyedStream;
 import org.apache.flink.streaming.api.datastream.WindowedStream;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.api.java.io.TextInputFormat; //V:110
+import org.apache.flink.streaming.api.legacy.io.TextInputFormat; //V:23
+import org.apache.flink.streaming.api.functions.source.ContinuousFileMonitoringFunction; //V:110
+import org.apache.flink.streaming.api.functions.source.legacy.ContinuousFileMonitoringFunction; //V:23
+import org.apache.flink.streaming.api.functions.source.ContinuousFileReaderOperator; //V:110
+import org.apache.flink.streaming.api.functions.source.ContinuousFileReaderOperatorFactory; //V:23
+import org.apache.flink.streaming.api.functions.source.FileProcessingMode;
+import org.apache.flink.streaming.api.functions.source.TimestampedFileInputSplit;
 import org.apache.flink.streaming.api.functions.source.SourceFunction; //V:110
 import org.apache.flink.streaming.api.functions.source.legacy.SourceFunction; //V:23
 import org.apache.flink.streaming.api.functions.windowing.RichWindowFunction;
@@ -49,6 +58,9 @@ import org.apache.flink.streaming.api.windowing.windows.TimeWindow;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.util.Collector;
 
+import java.io.File;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -124,12 +136,16 @@ public final class OperatorCheck {
 		}
 	}
 
-	/** Records every element (with its timestamp) and every watermark, in arrival order. */
-	static final class Check extends AbstractStreamOperator<Object> implements OneInputStreamOperator<Tuple2<String, Integer>, Object> {
+	/** Records every element (with its timestamp, if asked) and every watermark, in arrival order. */
+	static final class Check<T> extends AbstractStreamOperator<Object> implements OneInputStreamOperator<T, Object> {
 		private static final long serialVersionUID = 1L;
+		private final boolean times;
+		Check(boolean times) {
+			this.times = times;
+		}
 		@Override
-		public void processElement(StreamRecord<Tuple2<String, Integer>> r) {
-			SEEN.add("(" + r.getValue().f0 + "," + r.getValue().f1 + ")@" + (r.hasTimestamp() ? r.getTimestamp() : "none"));
+		public void processElement(StreamRecord<T> r) {
+			SEEN.add(r.getValue() + (!times ? "" : "@" + (r.hasTimestamp() ? r.getTimestamp() : "none")));
 		}
 		@Override
 		public void processWatermark(Watermark mark) throws Exception {
@@ -160,9 +176,33 @@ public final class OperatorCheck {
 				// Flink 2.x has no time characteristic, and its sources end with the last one.
 				return Arrays.asList(Arrays.asList("(key2,1)@5999", "(key3,1)@5999")); //V:110
 				return Arrays.asList(Arrays.asList("(key2,1)@5999", "(key3,1)@5999"), Arrays.asList("WM " + Long.MAX_VALUE)); //V:23
+			case "monitoring-function":
+				// operators.md §6.4: the restored modification time is 1482144479339, so a
+				// file no newer is skipped and only the newer one is read.
+				return Arrays.asList(Arrays.asList(NEWER_LINE));
 			default:
 				throw new IllegalArgumentException("unknown scenario " + scenario);
 		}
+	}
+
+	static final long MONITORING_TIME = 1482144479339L;
+	static final String NEWER_LINE = "written after the savepoint";
+
+	/** ContinuousFileMonitoringFunction (uid) → reader → check, over a directory of two files. */
+	static void monitoring(StreamExecutionEnvironment env, String uid) throws Exception {
+		File dir = Files.createTempDirectory("operator-check").toFile();
+		File older = new File(dir, "older.txt"), newer = new File(dir, "newer.txt");
+		Files.write(older.toPath(), "read before the savepoint\n".getBytes(StandardCharsets.UTF_8));
+		Files.write(newer.toPath(), (NEWER_LINE + "\n").getBytes(StandardCharsets.UTF_8));
+		if (!older.setLastModified(MONITORING_TIME - 1000)) {
+			throw new IllegalStateException("cannot set the modification time of " + older);
+		}
+		TextInputFormat format = new TextInputFormat(new org.apache.flink.core.fs.Path(dir.toURI().toString()));
+		ContinuousFileMonitoringFunction<String> fn = new ContinuousFileMonitoringFunction<>(format, FileProcessingMode.PROCESS_CONTINUOUSLY, 1, 100);
+		DataStream<TimestampedFileInputSplit> splits = env.addSource(fn, "monitoring", TypeInformation.of(TimestampedFileInputSplit.class)).uid(uid).setParallelism(1);
+		DataStream<String> lines = splits.transform("reader", BasicTypeInfo.STRING_TYPE_INFO, new ContinuousFileReaderOperator<>(format)).uid("reader").setParallelism(1).disableChaining(); //V:110
+		DataStream<String> lines = splits.transform("reader", BasicTypeInfo.STRING_TYPE_INFO, new ContinuousFileReaderOperatorFactory<>(format)).uid("reader").setParallelism(1).disableChaining(); //V:23
+		lines.transform("check", TypeInformation.of(Object.class), new Check<String>(false)).uid("check").setParallelism(1).disableChaining();
 	}
 
 	public static void main(String[] args) throws Exception {
@@ -176,6 +216,7 @@ public final class OperatorCheck {
 		int maxParallelism = args.length > 5 ? Integer.parseInt(args[5]) : 1;
 		List<List<String>> want = expected(scenario);
 		boolean eventTime = scenario.endsWith("-event-time");
+		boolean continuous = scenario.equals("monitoring-function");
 
 		Configuration envConf = new Configuration(); //V:23
 		envConf.setString("restart-strategy.type", "none"); //V:23
@@ -188,14 +229,25 @@ public final class OperatorCheck {
 		env.setParallelism(parallelism);
 		env.setMaxParallelism(maxParallelism);
 
-		TypeInformation<Tuple2<String, Integer>> type = new TypeHint<Tuple2<String, Integer>>() {}.getTypeInfo();
-		long[] marks = eventTime ? new long[] {2999, 3999, 4999, 5999} : new long[0];
 		int records = 0;
 		for (List<String> g : want) {
 			for (String e : g) {
 				records += e.startsWith("WM") ? 0 : 1;
 			}
 		}
+		if (continuous) {
+			monitoring(env, uid);
+		} else {
+			windows(env, scenario, uid, eventTime, records);
+		}
+		run(env, savepoint, continuous, records);
+		compare(scenario, backend, want, parallelism);
+	}
+
+	/** Source of the test's watermarks → the window operator (uid) → check. */
+	static void windows(StreamExecutionEnvironment env, String scenario, String uid, boolean eventTime, int records) {
+		TypeInformation<Tuple2<String, Integer>> type = new TypeHint<Tuple2<String, Integer>>() {}.getTypeInfo();
+		long[] marks = eventTime ? new long[] {2999, 3999, 4999, 5999} : new long[0];
 		DataStream<Tuple2<String, Integer>> in = env.addSource(new Watermarks(marks, records), type).uid("watermarks").setParallelism(1);
 		KeyedStream<Tuple2<String, Integer>, String> keyed = in.keyBy(new FirstField(), BasicTypeInfo.STRING_TYPE_INFO);
 		Time size = Time.seconds(3); //V:110
@@ -207,8 +259,14 @@ public final class OperatorCheck {
 				? windowed.reduce(new SumReducer())
 				: windowed.apply(new RichSumReducer(), type);
 		((org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator<Tuple2<String, Integer>>) out).uid(uid);
-		out.transform("check", TypeInformation.of(Object.class), new Check()).uid("check").setParallelism(1).disableChaining();
+		out.transform("check", TypeInformation.of(Object.class), new Check<Tuple2<String, Integer>>(true)).uid("check").setParallelism(1).disableChaining();
+	}
 
+	/**
+	 * Restores the job from the savepoint and runs it: to its end, or (a continuous source)
+	 * until the records came and a second more passed, then cancels it.
+	 */
+	static void run(StreamExecutionEnvironment env, String savepoint, boolean continuous, int records) throws Exception {
 		JobGraph job = env.getStreamGraph().getJobGraph();
 		job.setSavepointRestoreSettings(SavepointRestoreSettings.forPath(savepoint, false));
 		for (JobVertex v : job.getVertices()) {
@@ -222,7 +280,20 @@ public final class OperatorCheck {
 				.setConfiguration(conf).setNumTaskManagers(1).setNumSlotsPerTaskManager(3).build());
 		try {
 			mc.start();
-			mc.executeJobBlocking(job);
+			if (!continuous) {
+				mc.executeJobBlocking(job);
+			} else {
+				mc.submitJob(job).get();
+				long deadline = System.currentTimeMillis() + 30000;
+				while (SEEN.size() < records && System.currentTimeMillis() < deadline) {
+					if (mc.getJobStatus(job.getJobID()).get().isGloballyTerminalState()) {
+						mc.requestJobResult(job.getJobID()).get().toJobExecutionResult(OperatorCheck.class.getClassLoader());
+					}
+					Thread.sleep(20);
+				}
+				Thread.sleep(1000);
+				mc.cancelJob(job.getJobID()).get();
+			}
 		} catch (Throwable t) {
 			System.out.println("job FAILED: " + t);
 			for (Throwable c = t.getCause(); c != null; c = c.getCause()) {
@@ -232,7 +303,9 @@ public final class OperatorCheck {
 		} finally {
 			mc.closeAsync().get();
 		}
+	}
 
+	static void compare(String scenario, String backend, List<List<String>> want, int parallelism) {
 		List<String> seen = new ArrayList<>(SEEN);
 		for (String e : seen) {
 			System.out.println("output " + e);

@@ -1,9 +1,10 @@
-//! Flink's own window migration tests, rerun in a real Flink 1.10.3 and 2.3.0 on our
+//! Flink's own operator migration tests, rerun in a real Flink 1.10.3 and 2.3.0 on our
 //! conversion of Flink 1.1's operator snapshots (`scripts/flink-operator-check`,
-//! operators.md §4.1): the restored windows fire at the test's watermarks (or at once, for
-//! past processing timers) and emit exactly the test's records, on both state backends,
-//! and on 2.3 after rescaling. The controls show the check would see a lost or moved
-//! timer and a wrong value.
+//! operators.md §4.1, §6): the restored windows fire at the test's watermarks (or at once,
+//! for past processing timers) and emit exactly the test's records, on both state
+//! backends, and on 2.3 after rescaling; the file monitoring function resumes from its
+//! modification time. The controls show the check would see a lost or moved timer, a
+//! wrong value, and a monitoring function that starts over.
 
 mod common;
 
@@ -21,9 +22,11 @@ const SCENARIOS: [&str; 4] = [
 /// `wrap` the scenario's 1.1 snapshot (uid = scenario) and `convert` it into `dir/NAME`
 /// with `args` (the target and its options).
 fn converted(fx: &Path, dir: &Path, scenario: &str, args: &[&str], name: &str) -> PathBuf {
-    let snapshot = fx.join(format!(
-        "flink-1.1/operator-snapshots/win-op-migration-test-{scenario}-flink1.1-snapshot"
-    ));
+    let file = match scenario {
+        MONITORING => "monitoring-function-migration-test-1482144479339-flink1.1-snapshot".into(),
+        _ => format!("win-op-migration-test-{scenario}-flink1.1-snapshot"),
+    };
+    let snapshot = fx.join("flink-1.1/operator-snapshots").join(file);
     let sp = dir.join(format!("{scenario}.savepoint"));
     if !sp.exists() {
         let w = run(&[
@@ -87,6 +90,7 @@ fn patch(file: &Path, from: &[u8], to: &[u8]) {
     std::fs::write(file, bytes).unwrap();
 }
 
+const MONITORING: &str = "monitoring-function";
 const F110: &[&str] = &["--flink", "1.10"];
 const F23: &[&str] = &["--flink", "2.3"];
 
@@ -248,4 +252,24 @@ fn flink_2_3_fires_restored_window_timers_after_rescaling() {
         text.contains("got [(key1,7)@2999, (key2,2)@5999, (key2,3)@2999]"),
         "{text}"
     );
+}
+
+#[test]
+fn the_file_monitoring_function_resumes_from_its_modification_time() {
+    let Some(fx) = setup() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let vertex = savepointfs::ids::hex(&savepointfs::modern::operator_id_of_uid(MONITORING));
+    let operator = format!("{vertex}/chain-0=monitoring-function");
+    for (target, flink) in [("flink-1.10", F110), ("flink-2.3", F23)] {
+        let args = ["--target", target, "--operator", &operator];
+        let out = converted(&fx, dir.path(), MONITORING, &args, target);
+        // Only the file newer than the restored time is read (operators.md §6.4).
+        assert_ok(MONITORING, &out, "heap", flink);
+    }
+    // Control: without --operator the Long is a user's ListCheckpointed state, which the
+    // function does not read: it starts over and reads the older file again.
+    let generic = converted(&fx, dir.path(), MONITORING, &for_1_10("heap"), "generic");
+    let (code, text) = check(MONITORING, &generic, "heap", F110);
+    assert_eq!(code, Some(3), "{text}");
+    assert!(text.contains("got [read before the savepoint]"), "{text}");
 }
