@@ -273,3 +273,90 @@ fn the_file_monitoring_function_resumes_from_its_modification_time() {
     assert_eq!(code, Some(3), "{text}");
     assert!(text.contains("got [read before the savepoint]"), "{text}");
 }
+
+/// A canonical keyed stream's records after its header: (state id, key with its
+/// last-in-state flag cleared, value), sorted (Flink writes them in hash-map order).
+fn records(stream: &[u8], header: usize) -> Vec<(u16, Vec<u8>, Vec<u8>)> {
+    let mut at = header;
+    let mut take = |n: usize| {
+        let s = &stream[at..at + n];
+        at += n;
+        s.to_vec()
+    };
+    let u32_of = |b: Vec<u8>| u32::from_be_bytes(b.try_into().unwrap()) as usize;
+    let mut out = Vec::new();
+    let mut state = u16::from_be_bytes(take(2).try_into().unwrap());
+    while state != 0xFFFF {
+        let klen = u32_of(take(4));
+        let mut key = take(klen);
+        let value = {
+            let vlen = u32_of(take(4));
+            take(vlen)
+        };
+        let last = key[0] & 0x80 != 0;
+        key[0] &= 0x7F;
+        out.push((state, key, value));
+        if last {
+            state = u16::from_be_bytes(take(2).try_into().unwrap());
+        }
+    }
+    assert_eq!(at, stream.len(), "the end mark ends the stream");
+    out.sort();
+    out
+}
+
+#[test]
+fn flink_2_3_writes_the_same_keyed_stream_for_the_same_window_job() {
+    let Some(fx) = setup() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let ours = converted(
+        &fx,
+        dir.path(),
+        "reduce-event-time",
+        &["--target", "flink-2.3"],
+        "ours",
+    );
+    let ours = std::fs::read(file_of(&ours, "managed-keyed-state-v6")).unwrap();
+    // Flink 2.3 runs the 1.1 test's writer input (timers pending) and takes a savepoint.
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/flink-operator-check");
+    let theirs = dir.path().join("theirs");
+    let w = Command::new(script)
+        .args([
+            "--write",
+            "reduce-event-time",
+            theirs.to_str().unwrap(),
+            "--flink",
+            "2.3",
+        ])
+        .output()
+        .unwrap();
+    assert!(w.status.success(), "{}", String::from_utf8_lossy(&w.stdout));
+    let metadata = common::walk_files(&theirs)
+        .into_iter()
+        .find(|p| p.ends_with("_metadata"))
+        .unwrap();
+    let metadata = std::fs::read(metadata).unwrap();
+    // The state is small, so Flink keeps the stream inline: find it by its start, and
+    // its length in the byte-stream handle before it.
+    let start = metadata
+        .windows(64)
+        .position(|w| w == &ours[..64])
+        .expect("a keyed stream that starts like ours");
+    let len = u32::from_be_bytes(metadata[start - 4..start].try_into().unwrap()) as usize;
+    let theirs = &metadata[start..start + len];
+    assert_eq!(ours.len(), theirs.len());
+    // The header ends after the last timer queue's window serializer snapshot.
+    let last = b"TimeWindowSerializerSnapshot\x00\x00\x00\x03";
+    let header = ours.windows(last.len()).rposition(|w| w == last).unwrap() + last.len();
+    assert!(
+        ours[..header] == theirs[..header],
+        "the header, every byte (states, serializer snapshots, timer queues)"
+    );
+    let (ours, theirs) = (records(&ours, header), records(theirs, header));
+    assert_eq!(ours, theirs, "the same records, window contents and timers");
+    assert_eq!(
+        ours.iter().filter(|r| r.0 == 2).count(),
+        3,
+        "three event timers"
+    );
+}

@@ -7,6 +7,9 @@
  * for that version (scripts/flink-operator-check filters it).
  *
  * usage: OperatorCheck SCENARIO SAVEPOINT_DIR UID [heap|rocksdb [PARALLELISM MAX_PARALLELISM]]
+ *        OperatorCheck --write SCENARIO SAVEPOINT_TO UID [heap|rocksdb]
+ *   --write   run the Flink 1.1 test's writer input instead (window scenarios, event time) and
+ *             take a savepoint of Flink's own into SAVEPOINT_TO while the timers are pending
  *   (Flink 2.3: heap is the HashMap backend, rocksdb the embedded RocksDB one)
  *   SCENARIO  reduce-event-time | apply-event-time | reduce-processing-time | apply-processing-time
  *             | monitoring-function
@@ -205,7 +208,36 @@ public final class OperatorCheck {
 		lines.transform("check", TypeInformation.of(Object.class), new Check<String>(false)).uid("check").setParallelism(1).disableChaining();
 	}
 
+	/** The 1.1 writer's input of reduce/apply-event-time (operators.md §4.1.1), then it idles. */
+	static final class WriterInput implements SourceFunction<Tuple2<String, Integer>> {
+		private static final long serialVersionUID = 1L;
+		static volatile boolean emitted;
+		private volatile boolean running = true;
+		@Override
+		public void run(SourceContext<Tuple2<String, Integer>> ctx) throws Exception {
+			Object[][] in = {{"key2", 3999L}, {"key2", 3000L}, {"key1", 20L}, {"key1", 0L}, {"key1", 999L},
+					{"key2", 1998L}, {"key2", 1999L}, {"key2", 1000L}};
+			for (Object[] e : in) {
+				ctx.collectWithTimestamp(new Tuple2<>((String) e[0], 1), (Long) e[1]);
+			}
+			ctx.emitWatermark(new Watermark(999));
+			ctx.emitWatermark(new Watermark(1999));
+			emitted = true;
+			while (running) {
+				Thread.sleep(20);
+			}
+		}
+		@Override
+		public void cancel() {
+			running = false;
+		}
+	}
+
 	public static void main(String[] args) throws Exception {
+		if (args.length > 0 && args[0].equals("--write")) {
+			write(Arrays.copyOfRange(args, 1, args.length));
+			return;
+		}
 		if (args.length < 3) {
 			System.err.println("usage: OperatorCheck SCENARIO SAVEPOINT_DIR UID [heap|rocksdb [PARALLELISM MAX_PARALLELISM]]");
 			System.exit(1);
@@ -248,7 +280,8 @@ public final class OperatorCheck {
 	static void windows(StreamExecutionEnvironment env, String scenario, String uid, boolean eventTime, int records) {
 		TypeInformation<Tuple2<String, Integer>> type = new TypeHint<Tuple2<String, Integer>>() {}.getTypeInfo();
 		long[] marks = eventTime ? new long[] {2999, 3999, 4999, 5999} : new long[0];
-		DataStream<Tuple2<String, Integer>> in = env.addSource(new Watermarks(marks, records), type).uid("watermarks").setParallelism(1);
+		SourceFunction<Tuple2<String, Integer>> source = records < 0 ? new WriterInput() : new Watermarks(marks, records);
+		DataStream<Tuple2<String, Integer>> in = env.addSource(source, type).uid("watermarks").setParallelism(1);
 		KeyedStream<Tuple2<String, Integer>, String> keyed = in.keyBy(new FirstField(), BasicTypeInfo.STRING_TYPE_INFO);
 		Time size = Time.seconds(3); //V:110
 		java.time.Duration size = java.time.Duration.ofSeconds(3); //V:23
@@ -260,6 +293,43 @@ public final class OperatorCheck {
 				: windowed.apply(new RichSumReducer(), type);
 		((org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator<Tuple2<String, Integer>>) out).uid(uid);
 		out.transform("check", TypeInformation.of(Object.class), new Check<Tuple2<String, Integer>>(true)).uid("check").setParallelism(1).disableChaining();
+	}
+
+	/** Runs the writer's input through the window operator and takes a savepoint of Flink's own. */
+	static void write(String[] args) throws Exception {
+		String scenario = args[0], to = args[1], uid = args[2];
+		String backend = args.length > 3 ? args[3] : "heap";
+		Configuration envConf = new Configuration(); //V:23
+		envConf.setString("restart-strategy.type", "none"); //V:23
+		envConf.setString("state.backend.type", backend.equals("rocksdb") ? "rocksdb" : "hashmap"); //V:23
+		StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(envConf); //V:23
+		StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(); //V:110
+		env.setRestartStrategy(RestartStrategies.noRestart()); //V:110
+		env.setStreamTimeCharacteristic(TimeCharacteristic.EventTime); //V:110
+		env.setStateBackend(backend.equals("rocksdb") ? new RocksDBStateBackend(new MemoryStateBackend()) : new MemoryStateBackend()); //V:110
+		env.setParallelism(1);
+		env.setMaxParallelism(1);
+		windows(env, scenario, uid, true, -1);
+		JobGraph job = env.getStreamGraph().getJobGraph();
+		Configuration conf = new Configuration();
+		conf.set(RestOptions.BIND_ADDRESS, "127.0.0.1");
+		conf.set(RestOptions.BIND_PORT, "0");
+		MiniCluster mc = new MiniCluster(new MiniClusterConfiguration.Builder()
+				.setConfiguration(conf).setNumTaskManagers(1).setNumSlotsPerTaskManager(3).build());
+		try {
+			mc.start();
+			mc.submitJob(job).get();
+			long deadline = System.currentTimeMillis() + 30000;
+			while (!WriterInput.emitted && System.currentTimeMillis() < deadline) {
+				Thread.sleep(20);
+			}
+			Thread.sleep(1000);
+			String path = mc.triggerSavepoint(job.getJobID(), to, true).get(120, java.util.concurrent.TimeUnit.SECONDS); //V:110
+			String path = mc.triggerSavepoint(job.getJobID(), to, true, org.apache.flink.core.execution.SavepointFormatType.CANONICAL).get(120, java.util.concurrent.TimeUnit.SECONDS); //V:23
+			System.out.println("SAVEPOINT " + path);
+		} finally {
+			mc.closeAsync().get();
+		}
 	}
 
 	/**
