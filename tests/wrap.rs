@@ -128,6 +128,26 @@ fn every_operator_snapshot_wraps_into_a_savepoint_that_verifies() {
     let named = |f: &str| metadata.windows(f.len()).any(|w| w == f.as_bytes());
     assert!(named("raw-keyed-state"), "the timers are named");
     assert!(!named("operator-state"), "and not as raw operator state");
+    // The tree holds what `_metadata` names: the operator bytes only under --forms all.
+    for target in ["flink-1.10", "flink-2.3"] {
+        let files = |forms: &str| {
+            let args = [
+                "ls",
+                sp.to_str().unwrap(),
+                "-R",
+                "--target",
+                target,
+                "--forms",
+                forms,
+            ];
+            ok(run(&args), "ls")
+        };
+        assert!(!files("target").contains("operator-state\n"), "{target}");
+        assert!(
+            files("all").contains("chain-0/operator-state\n"),
+            "{target}"
+        );
+    }
     // The reduce window operator's contents, decoded: Flink's bytes, key by key.
     let out = dir
         .path()

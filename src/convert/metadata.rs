@@ -8,7 +8,6 @@ use super::FileKind;
 use super::error::Error;
 use super::metadata_modern::{Layout, ModernBuilder};
 use super::native::DEFAULT_OPERATOR_STATE;
-use super::operators::NativeLoss;
 use super::subtask::{ConvertedFile, ConvertedSubtask, FileResult};
 use crate::source::Source;
 use crate::{modern, v1};
@@ -468,9 +467,9 @@ fn native_subtask_state(
                     e.managed_operator_state.as_ref(),
                 )?,
                 // A window operator's bytes are its timers: raw keyed state below.
-                match e.operator.is_some_and(NativeLoss::bytes_are_timers) {
-                    true => None,
-                    false => operator(k, FileKind::OperatorState, e.operator_state.as_ref())?,
+                match e.raw_operator_state() {
+                    false => None,
+                    true => operator(k, FileKind::OperatorState, e.operator_state.as_ref())?,
                 },
             ),
         };

@@ -7,7 +7,6 @@ use super::FileKind;
 use super::error::{Error, FileLocation, MetadataError};
 use super::metadata::{BuiltMetadata, FileRef, OperatorIds, hex};
 use super::native::DEFAULT_OPERATOR_STATE;
-use super::operators::NativeLoss;
 use super::subtask::{ConvertedFile, ConvertedSubtask, FileResult};
 use crate::modern::metadata::{
     self as meta, KeyedHandle, KeyedKind, Metadata, OperatorHandle, OperatorId, OperatorState,
@@ -154,8 +153,11 @@ impl<'p> ModernBuilder<'p> {
                 let (delegate, file) = self.handle(at(self.layout.managed_operator), f)?;
                 st.managed_operator.push(default_state(delegate, file));
             }
-            let timers = entry.operator.is_some_and(NativeLoss::bytes_are_timers);
-            if let Some(f) = entry.operator_state.as_ref().filter(|_| !timers) {
+            if let Some(f) = entry
+                .operator_state
+                .as_ref()
+                .filter(|_| entry.raw_operator_state())
+            {
                 let (delegate, file) = self.handle(at(FileKind::OperatorState), f)?;
                 st.raw_operator.push(default_state(delegate, file));
             }

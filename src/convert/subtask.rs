@@ -66,6 +66,17 @@ pub struct ConvertedEntry {
 }
 
 impl ConvertedEntry {
+    /// Whether `target`'s `_metadata` names this entry's file of `kind`.
+    pub fn named_by(&self, target: super::Target, kind: FileKind) -> bool {
+        target.names(kind) && (kind != FileKind::OperatorState || self.raw_operator_state())
+    }
+
+    /// Whether the entry's own bytes are raw operator state: a window operator's are its
+    /// timers, which every target carries in its keyed state instead.
+    pub fn raw_operator_state(&self) -> bool {
+        !self.operator.is_some_and(NativeLoss::bytes_are_timers)
+    }
+
     /// The entry's files in tree order.
     pub fn files(&self) -> impl Iterator<Item = (FileKind, &FileResult)> {
         [

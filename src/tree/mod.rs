@@ -480,7 +480,7 @@ impl Tree {
                     .chain
                     .iter()
                     .flatten()
-                    .filter(|e| e.files().any(|f| self.shows(&f)))
+                    .filter(|e| e.files().any(|f| self.shows(Some(e), &f)))
                     .map(|e| NodeRef::Chain {
                         task,
                         sub,
@@ -489,7 +489,7 @@ impl Tree {
                     .collect();
                 v.extend(
                     conv.subtask_files()
-                        .filter(|f| self.shows(f))
+                        .filter(|f| self.shows(None, f))
                         .map(|(kind, _)| NodeRef::File {
                             task,
                             sub,
@@ -509,7 +509,7 @@ impl Tree {
                     .ok_or_else(|| Error::NotFound(layout::chain_dir(chain as usize)))?;
                 let mut v: Vec<NodeRef> = e
                     .files()
-                    .filter(|f| self.shows(f))
+                    .filter(|f| self.shows(Some(e), f))
                     .map(|(kind, _)| NodeRef::File {
                         task,
                         sub,
@@ -578,10 +578,19 @@ impl Tree {
         self.getattr(ino)
     }
 
-    /// Whether the tree lists a converted file: one the options can produce, of a form
-    /// `--forms` shows.
-    fn shows(&self, f: &(FileKind, &crate::convert::FileResult)) -> bool {
-        servable(f) && (self.opts.forms == Forms::All || self.opts.target.names(f.0))
+    /// Whether the tree lists a converted file (of chain entry `entry`, if not a
+    /// subtask's): one the options can produce, of a form `--forms` shows.
+    fn shows(
+        &self,
+        entry: Option<&crate::convert::ConvertedEntry>,
+        f: &(FileKind, &crate::convert::FileResult),
+    ) -> bool {
+        let target = self.opts.target;
+        let named = match entry {
+            Some(e) => e.named_by(target, f.0),
+            None => target.names(f.0),
+        };
+        servable(f) && (self.opts.forms == Forms::All || named)
     }
 
     /// Why a file of this name is not listed: the options given cannot produce it (`cat`

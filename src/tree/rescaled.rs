@@ -138,10 +138,14 @@ impl Tree {
                 continue;
             }
             let mut files = Vec::with_capacity(mine.len());
+            let mut operator = None;
             for &old in mine {
                 let c = self.source_subtask(task, old)?;
                 let file = match c.as_ref() {
-                    Ok(conv) => conv.file(Some(k), kind).cloned(),
+                    Ok(conv) => {
+                        operator = operator.or(conv.entry(k).and_then(|e| e.operator));
+                        conv.file(Some(k), kind).cloned()
+                    }
                     Err(e) => Some(Err(e.clone())),
                 };
                 files.extend(file);
@@ -162,7 +166,7 @@ impl Tree {
                 operator_state: None,
                 managed_operator_state: None,
                 managed_operator_state_v5: None,
-                operator: None,
+                operator,
             });
             match kind {
                 FileKind::OperatorState => entry.operator_state = Some(merged),
