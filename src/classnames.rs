@@ -128,6 +128,10 @@ pub const MEM_VALUE_STATE_SNAPSHOT: &str =
 pub const SERIALIZED_STATE_HANDLE: &str =
     "org.apache.flink.runtime.state.memory.SerializedStateHandle";
 
+// org.apache.flink.streaming.connectors.kafka.internals
+pub const KAFKA_TOPIC_PARTITION: &str =
+    "org.apache.flink.streaming.connectors.kafka.internals.KafkaTopicPartition";
+
 // org.apache.flink.streaming.api.operators
 /// The element serializer of a timer service's priority queues (Flink >= 1.6), around
 /// the key and namespace serializers.

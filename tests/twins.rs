@@ -239,3 +239,68 @@ fn monitoring_state_equals_flink_1_2s_own_but_for_the_time() {
     let named = b"file-monitoring-state";
     assert!(metadata.windows(named.len()).any(|w| w == named));
 }
+
+#[test]
+fn kafka_offsets_equal_flink_1_2s_own() {
+    let Some(fx) = common::shared_fixtures() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let Some(snapshot) = common::kafka_snapshot(&fx, dir.path()) else {
+        return;
+    };
+    let sp = dir.path().join("kafka");
+    let out = dir.path().join("out");
+    for args in [
+        &[
+            "wrap",
+            snapshot.to_str().unwrap(),
+            sp.to_str().unwrap(),
+            "--uid",
+            "kafka",
+        ][..],
+        &[
+            "convert",
+            sp.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "--target",
+            "flink-1.10",
+        ],
+    ] {
+        let o = run(args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let vertex = savepointfs::ids::hex(&savepointfs::modern::operator_id_of_uid("kafka"));
+    let ours = std::fs::read(
+        out.join(&vertex)
+            .join("subtask-0/chain-0/managed-operator-state"),
+    )
+    .unwrap();
+    let twin = twin(
+        &fx.join("flink-1.2/operator-snapshots/kafka-consumer-migration-test-flink1.2-snapshot"),
+    );
+    let (name, offsets, theirs) = twin.managed_operator.unwrap();
+    assert_eq!(
+        (name.as_str(), &offsets[..]),
+        ("_default_", &[155, 538][..])
+    );
+    // Every byte: the `_default_` header, then each Tuple2(partition, offset) stream.
+    assert!(ours == theirs, "{} vs {} bytes", ours.len(), theirs.len());
+    // _metadata names both elements' offsets, per operator (V2) and per chain (V1).
+    let metadata = std::fs::read(out.join("_metadata")).unwrap();
+    let v1 = dir.path().join("v1");
+    let o = run(&[
+        "convert",
+        sp.to_str().unwrap(),
+        v1.to_str().unwrap(),
+        "--target",
+        "flink-1.2",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for metadata in [metadata, std::fs::read(v1.join("_metadata")).unwrap()] {
+        for o in &offsets {
+            let o = (*o as i64).to_be_bytes();
+            assert!(metadata.windows(8).any(|w| w == o), "offset {o:?}");
+        }
+    }
+}

@@ -93,7 +93,28 @@ fn every_operator_snapshot_wraps_into_a_savepoint_that_verifies() {
                 name.starts_with("monitoring-function"),
                 "{name}: {text}"
             );
+            // Nor can an empty HashMap, which may be a Kafka consumer's.
+            let warned =
+                text.contains("an empty HashMap function state: if this is FlinkKafkaConsumer");
+            assert_eq!(warned, name.starts_with("kafka-consumer"), "{name}: {text}");
         }
+    }
+    // Named, the empty Kafka offsets are no state at all (the consumer starts from the
+    // group's offsets, as in 1.1), on every target, without a warning.
+    let kafka = dir
+        .path()
+        .join("kafka-consumer-migration-test-flink1.1-empty-state-snapshot");
+    let vertex = savepointfs::ids::hex(&savepointfs::modern::operator_id_of_uid(
+        "kafka-consumer-migration-test-flink1.1-empty-state-snapshot",
+    ));
+    let named = format!("{vertex}/chain-0=kafka");
+    for target in ["flink-1.10", "flink-2.3"] {
+        let k = kafka.to_str().unwrap();
+        let args = ["--target", target, "--operator", &named];
+        let v = ok(run(&[&["verify", k][..], &args].concat()), "verify kafka");
+        assert!(v.contains(" 0 warning(s): ok"), "{v}");
+        let listing = ok(run(&[&["ls", k, "-R"][..], &args].concat()), "ls kafka");
+        assert!(!listing.contains("managed-operator-state"), "{listing}");
     }
     // The reduce window operator's timers for flink-1.10: Flink 1.2's own raw keyed
     // stream of the same scenario, but for the order of its three timers (HashSet order).

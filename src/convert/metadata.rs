@@ -441,16 +441,23 @@ fn native_subtask_state(
                     f: Option<&FileResult>|
      -> Result<Option<v1::OperatorHandle>, Error> {
         let Some(f) = f else { return Ok(None) };
-        let name = match f {
-            Ok(file) => file.list_state.unwrap_or(DEFAULT_OPERATOR_STATE),
-            Err(_) => DEFAULT_OPERATOR_STATE,
-        };
         let (delegate, offset) = handle(Some(chain), kind, f)?;
+        // A list of several elements (Kafka offsets) names each one.
+        let (name, offsets) = match f {
+            Ok(file) => (
+                file.list_state.unwrap_or(DEFAULT_OPERATOR_STATE),
+                match &file.offsets {
+                    Some(o) => o.offsets.iter().map(|&o| o as i64).collect(),
+                    None => vec![offset as i64],
+                },
+            ),
+            Err(_) => (DEFAULT_OPERATOR_STATE, vec![offset as i64]),
+        };
         Ok(Some(v1::OperatorHandle {
             states: vec![v1::OperatorStateEntry {
                 name: name.to_string(),
                 mode: v1::Mode::SplitDistribute,
-                offsets: vec![offset as i64],
+                offsets,
             }],
             delegate,
         }))

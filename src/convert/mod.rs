@@ -10,6 +10,7 @@
 mod error;
 pub(crate) mod external;
 pub(crate) mod heap_reframe;
+mod kafka;
 pub mod key_serializer;
 pub mod keys;
 mod metadata;

@@ -411,18 +411,20 @@ impl Cx<'_> {
                 .operator_state
                 .as_ref()
                 .map(|h| guard(single(h, FileKind::OperatorState), FileKind::OperatorState)),
-            managed_operator_state: e.function_state.as_ref().map(|h| {
+            managed_operator_state: e.function_state.as_ref().and_then(|h| {
                 let kind = FileKind::ManagedOperatorState;
                 match op {
-                    Some(Operator::FileMonitoring) => self.monitoring_state(e.index, h, kind),
-                    _ => guard(self.managed_operator_state(e.index, h), kind),
+                    Some(Operator::FileMonitoring) => Some(self.monitoring_state(e.index, h, kind)),
+                    Some(Operator::Kafka) => self.kafka_offsets(e.index, h, kind),
+                    _ => Some(guard(self.managed_operator_state(e.index, h), kind)),
                 }
             }),
-            managed_operator_state_v5: e.function_state.as_ref().map(|h| {
+            managed_operator_state_v5: e.function_state.as_ref().and_then(|h| {
                 let kind = FileKind::ManagedOperatorStateV5;
                 match op {
-                    Some(Operator::FileMonitoring) => self.monitoring_state(e.index, h, kind),
-                    _ => guard(self.managed_operator_state_v5(e.index, h), kind),
+                    Some(Operator::FileMonitoring) => Some(self.monitoring_state(e.index, h, kind)),
+                    Some(Operator::Kafka) => self.kafka_offsets(e.index, h, kind),
+                    _ => Some(guard(self.managed_operator_state_v5(e.index, h), kind)),
                 }
             }),
         }

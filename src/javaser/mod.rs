@@ -26,7 +26,7 @@ pub use reader::{
 };
 pub use writer::{
     Chunk, Chunks, DEFAULT_INLINE_MAX, Renamer, WriteOptions, write_object,
-    write_object_continuing, write_stream,
+    write_object_continuing, write_objects_continuing, write_stream,
 };
 
 /// Stream header: `AC ED 00 05`.

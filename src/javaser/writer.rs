@@ -87,10 +87,25 @@ pub fn write_object_continuing(
     opts: &WriteOptions,
     first_handle: u32,
 ) -> Result<Chunks> {
+    write_objects_continuing(graph, &[value], opts, first_handle)
+}
+
+/// [`write_object_continuing`] for several values in a row, as one `ObjectOutputStream`
+/// writes consecutive objects: what one reaches that another already wrote is a
+/// back-reference (e.g. two fields of an object built around them).
+pub fn write_objects_continuing(
+    graph: &Graph,
+    values: &[Value],
+    opts: &WriteOptions,
+    first_handle: u32,
+) -> Result<Chunks> {
     let mut w = Writer::new(graph, opts);
     w.next_handle = first_handle;
-    w.path.push(Seg::Top(0));
-    w.value(value).map_err(|e| *e)?;
+    for (i, &value) in values.iter().enumerate() {
+        w.path.push(Seg::Top(i));
+        w.value(value).map_err(|e| *e)?;
+        w.path.pop();
+    }
     Ok(w.out.finish())
 }
 

@@ -226,7 +226,8 @@ impl Verifier<'_, '_> {
             if vertex.is_some_and(|v| self.tree.convert.operators.contains_key(&(v, e.index))) {
                 continue;
             }
-            let head = crate::convert::operators::head(&**source, span.start, span.len, 64);
+            // Enough for a Long or an empty HashMap, whole.
+            let head = crate::convert::operators::head(&**source, span.start, span.len, 128);
             if let Some(why) = head
                 .as_deref()
                 .and_then(crate::convert::operators::ambiguous)

@@ -28,13 +28,12 @@ pub enum Operator {
 }
 
 /// What `--operator VERTEX/chain-K=KIND` accepts: the kinds the state cannot show.
-pub const OVERRIDES: &str = "monitoring-function, generic";
+pub const OVERRIDES: &str = "monitoring-function, kafka, generic";
 
 const WINDOW_CONTENTS: &str = "window-contents";
 const CEP_NFA: &str = "org.apache.flink.cep.nfa.NFA";
 const FILE_INPUT_SPLIT: &str = "org.apache.flink.core.fs.FileInputSplit";
-const KAFKA_PARTITION: &str =
-    "org.apache.flink.streaming.connectors.kafka.internals.KafkaTopicPartition";
+const KAFKA_PARTITION: &str = crate::classnames::KAFKA_TOPIC_PARTITION;
 const ROLLING_SINK_STATE: &str = "org.apache.flink.streaming.connectors.fs.RollingSink$BucketState";
 /// The aligned window operators' magic numbers, after two longs (operators.md §4.2).
 const ALIGNED_MAGICS: [[u8; 4]; 2] = [[0x0F, 0xF1, 0xCE, 0x42], [0xBA, 0xDF, 0x00, 0xD5]];
@@ -60,6 +59,7 @@ impl Operator {
     pub fn parse_override(kind: &str) -> Result<Option<Operator>, String> {
         match kind {
             "monitoring-function" => Ok(Some(Operator::FileMonitoring)),
+            "kafka" => Ok(Some(Operator::Kafka)),
             "generic" => Ok(None),
             _ => Err(format!("{kind:?}: the operator kinds are {OVERRIDES}")),
         }
@@ -129,9 +129,16 @@ pub fn detect(model: &super::SubtaskModel, e: &ChainEntry, peek: Peek<'_>) -> Op
 /// forms would lose if it is the one it may be: a bare `java.lang.Long` function state is
 /// how ContinuousFileMonitoringFunction stores its modification time.
 pub fn ambiguous(function_state_head: &[u8]) -> Option<&'static str> {
-    (first_class(function_state_head).as_deref() == Some("java.lang.Long")).then_some(
-        "a bare Long function state: if this is ContinuousFileMonitoringFunction, say so with --operator VERTEX/chain-K=monitoring-function (converted as a user's Checkpointed Long, the function reads every file again)",
-    )
+    match first_class(function_state_head).as_deref()? {
+        "java.lang.Long" => Some(
+            "a bare Long function state: if this is ContinuousFileMonitoringFunction, say so with --operator VERTEX/chain-K=monitoring-function (converted as a user's Checkpointed Long, the function reads every file again)",
+        ),
+        // An empty map's stream ends with its size, 0, and the end of its block data.
+        "java.util.HashMap" if function_state_head.ends_with(&[0, 0, 0, 0, 0x78]) => Some(
+            "an empty HashMap function state: if this is FlinkKafkaConsumer, say so with --operator VERTEX/chain-K=kafka (converted as a user's Checkpointed HashMap, the consumer of Flink 1.2+ fails on it at restore)",
+        ),
+        _ => None,
+    }
 }
 
 /// [`detect`] from what the subtask blob holds itself (external handles are not opened:

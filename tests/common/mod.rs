@@ -195,3 +195,58 @@ pub fn object_array_head(n: usize) -> Vec<u8> {
     s.extend((n as i32).to_be_bytes());
     s
 }
+
+/// A Flink 1.1 FlinkKafkaConsumer snapshot with the offsets of Flink's own migration
+/// test ({abc-13: 16768, def-7: 987654321}, operators.md §5.4), which the fixtures hold
+/// only empty: the empty snapshot with its function state (an empty `HashMap` stream)
+/// replaced by the one `tests/java/KafkaState.java` writes (JDK only, with the stand-in
+/// partition class). `None` (after a notice) without Java.
+pub fn kafka_snapshot(fx: &std::path::Path, dir: &std::path::Path) -> Option<PathBuf> {
+    flink_tool("flinkrestore")?;
+    let java = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/java");
+    let classes = dir.join("kafka-classes");
+    let javac = std::process::Command::new("javac")
+        .arg("-d")
+        .arg(&classes)
+        .arg(java.join("KafkaState.java"))
+        .arg(java.join(
+            "standin/org/apache/flink/streaming/connectors/kafka/internals/KafkaTopicPartition.java",
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        javac.status.success(),
+        "{}",
+        String::from_utf8_lossy(&javac.stderr)
+    );
+    let map = dir.join("offsets.ser");
+    let run = std::process::Command::new("java")
+        .arg("-cp")
+        .arg(&classes)
+        .arg("KafkaState")
+        .arg(&map)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let map = std::fs::read(map).unwrap();
+    let empty = std::fs::read(fx.join(
+        "flink-1.1/operator-snapshots/kafka-consumer-migration-test-flink1.1-empty-state-snapshot",
+    ))
+    .unwrap();
+    // The serializedData byte[]: its length (82), then the empty map's stream.
+    let at = empty
+        .windows(8)
+        .position(|w| w == [0, 0, 0, 82, 0xAC, 0xED, 0, 5])
+        .expect("the empty map's byte array");
+    let mut out = empty[..at].to_vec();
+    out.extend((map.len() as u32).to_be_bytes());
+    out.extend(&map);
+    out.extend(&empty[at + 4 + 82..]);
+    let path = dir.join("kafka-consumer-migration-test-flink1.1-snapshot");
+    std::fs::write(&path, out).unwrap();
+    Some(path)
+}

@@ -12,13 +12,20 @@
  *             take a savepoint of Flink's own into SAVEPOINT_TO while the timers are pending
  *   (Flink 2.3: heap is the HashMap backend, rocksdb the embedded RocksDB one)
  *   SCENARIO  reduce-event-time | apply-event-time | reduce-processing-time | apply-processing-time
- *             | monitoring-function
+ *             | monitoring-function | kafka-consumer (a stand-in: the connector is not in Flink's jars)
  *   UID       the uid the converted savepoint's vertex id was derived from
  *   PARALLELISM, MAX_PARALLELISM  of the window operator (default 1 and 1, as Flink's test harness)
  * prints every output event, one per line, then OK or WRONG with what differed.
  * exit: 0 exactly the expected output; 3 another output; 2 the job failed; 1 usage
  */
 import org.apache.flink.api.common.functions.ReduceFunction;
+import org.apache.flink.api.common.state.ListState;
+import org.apache.flink.api.common.state.ListStateDescriptor;
+import org.apache.flink.runtime.state.FunctionInitializationContext;
+import org.apache.flink.runtime.state.FunctionSnapshotContext;
+import org.apache.flink.runtime.state.JavaSerializer; //V:23
+import org.apache.flink.streaming.api.checkpoint.CheckpointedFunction;
+import org.apache.flink.streaming.connectors.kafka.internals.KafkaTopicPartition;
 import org.apache.flink.api.common.restartstrategy.RestartStrategies; //V:110
 import org.apache.flink.api.common.functions.OpenContext; //V:23
 import org.apache.flink.api.common.typeinfo.BasicTypeInfo;
@@ -179,12 +186,43 @@ public final class OperatorCheck {
 				// Flink 2.x has no time characteristic, and its sources end with the last one.
 				return Arrays.asList(Arrays.asList("(key2,1)@5999", "(key3,1)@5999")); //V:110
 				return Arrays.asList(Arrays.asList("(key2,1)@5999", "(key3,1)@5999"), Arrays.asList("WM " + Long.MAX_VALUE)); //V:23
+			case "kafka-consumer":
+				// operators.md §5.4, the offsets of the test's 1.1 writer.
+				return Arrays.asList(Arrays.asList("abc-13=16768", "def-7=987654321"));
 			case "monitoring-function":
 				// operators.md §6.4: the restored modification time is 1482144479339, so a
 				// file no newer is skipped and only the newer one is read.
 				return Arrays.asList(Arrays.asList(NEWER_LINE));
 			default:
 				throw new IllegalArgumentException("unknown scenario " + scenario);
+		}
+	}
+
+	/**
+	 * FlinkKafkaConsumerBase's restore of a Flink 1.2 savepoint, stood in for (operators.md
+	 * §2.6): it reads the `_default_` list of Tuple2(partition, offset) with the JavaSerializer,
+	 * as Flink 1.10's consumer does before moving them into its union state.
+	 */
+	static final class KafkaStandIn implements SourceFunction<String>, CheckpointedFunction {
+		private static final long serialVersionUID = 1L;
+		@Override
+		@SuppressWarnings("unchecked")
+		public void initializeState(FunctionInitializationContext ctx) throws Exception {
+			ListState<java.io.Serializable> old = ctx.getOperatorStateStore().getSerializableListState("_default_"); //V:110
+			ListState<java.io.Serializable> old = ctx.getOperatorStateStore().getListState(new ListStateDescriptor<>("_default_", new JavaSerializer<>())); //V:23
+			for (java.io.Serializable o : old.get()) {
+				Tuple2<KafkaTopicPartition, Long> t = (Tuple2<KafkaTopicPartition, Long>) o;
+				SEEN.add(t.f0 + "=" + t.f1);
+			}
+		}
+		@Override
+		public void snapshotState(FunctionSnapshotContext ctx) {
+		}
+		@Override
+		public void run(SourceContext<String> ctx) {
+		}
+		@Override
+		public void cancel() {
 		}
 	}
 
@@ -267,7 +305,10 @@ public final class OperatorCheck {
 				records += e.startsWith("WM") ? 0 : 1;
 			}
 		}
-		if (continuous) {
+		if (scenario.equals("kafka-consumer")) {
+			env.addSource(new KafkaStandIn(), "kafka", BasicTypeInfo.STRING_TYPE_INFO).uid(uid).setParallelism(1)
+					.transform("check", TypeInformation.of(Object.class), new Check<String>(false)).uid("check").setParallelism(1).disableChaining();
+		} else if (continuous) {
 			monitoring(env, uid);
 		} else {
 			windows(env, scenario, uid, eventTime, records);
