@@ -342,5 +342,6 @@ pub fn read_string_value(r: &mut impl Read) -> io::Result<Option<String>> {
     Ok(Some(String::from_utf16_lossy(&units)))
 }
 
+mod json_out;
 #[cfg(test)]
 mod tests;

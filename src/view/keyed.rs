@@ -231,38 +231,37 @@ impl KeyedViews {
             _ => None,
         };
         let key_bytes = timer.map_or(r.key, |(_, rest)| rest);
-        let (key, namespace) = match self.key_and_namespace(d, key_bytes) {
-            Some(kn) => kn,
-            None => (self.span(r.key, r.key_at), Value::Null),
-        };
-        // Written field by field (no map per line); writing into a Vec cannot fail.
+        // Written straight into `out` (writing into a Vec cannot fail); what does not
+        // decode is rolled back and shown as its byte span.
         out.extend_from_slice(b"{\"key_group\":");
         let _ = write!(out, "{}", r.group);
-        for (field, v) in [(&b",\"key\":"[..], &key), (b",\"namespace\":", &namespace)] {
-            out.extend_from_slice(field);
-            let _ = serde_json::to_writer(&mut *out, v);
+        out.extend_from_slice(b",\"key\":");
+        let at = out.len();
+        let mut rest = key_bytes;
+        let decoded = self.key.write(&mut rest, out).and_then(|()| {
+            out.extend_from_slice(b",\"namespace\":");
+            d.namespace.write_all(rest, out)
+        });
+        if decoded.is_err() {
+            out.truncate(at);
+            let _ = serde_json::to_writer(&mut *out, &self.span(r.key, r.key_at));
+            out.extend_from_slice(b",\"namespace\":null");
         }
         if let Some((time, _)) = timer {
             let _ = writeln!(out, ",\"time\":{time}}}");
             return;
         }
-        let value = match d.list {
-            true => d.value.decode_delimited(r.value).ok(),
-            false => d.value.decode_all(r.value).ok(),
-        }
-        .unwrap_or_else(|| self.span(r.value, r.value_at));
         out.extend_from_slice(b",\"value\":");
-        let _ = serde_json::to_writer(&mut *out, &value);
+        let at = out.len();
+        let decoded = match d.list {
+            true => d.value.write_delimited(r.value, out),
+            false => d.value.write_all(r.value, out),
+        };
+        if decoded.is_err() {
+            out.truncate(at);
+            let _ = serde_json::to_writer(&mut *out, &self.span(r.value, r.value_at));
+        }
         out.extend_from_slice(b"}\n");
-    }
-
-    /// The key, then the namespace from what follows it; `None` unless both decode and
-    /// use every byte.
-    fn key_and_namespace(&self, d: &StateDecoders, bytes: &[u8]) -> Option<(Value, Value)> {
-        let mut r = bytes;
-        let key = self.key.decode(&mut r).ok()?;
-        let namespace = d.namespace.decode_all(r).ok()?;
-        Some((key, namespace))
     }
 
     fn span(&self, bytes: &[u8], at: u64) -> Value {

@@ -4,12 +4,34 @@ use super::*;
 use crate::classnames as names;
 use crate::modern::snapshot::{ENUM_SNAPSHOT, POJO_SNAPSHOT, PojoField, SIMPLE_VERSION};
 
+/// Decodes, and checks that the views' writer gives the same JSON (or fails alike).
 fn decode_all(s: &Snapshot, bytes: &[u8]) -> Result<Value, Undecodable> {
-    Decoder::of(s).decode_all(bytes)
+    let d = Decoder::of(s);
+    let mut out = Vec::new();
+    same(d.decode_all(bytes), d.write_all(bytes, &mut out), out)
 }
 
 fn decode_delimited(element: &Snapshot, bytes: &[u8]) -> Result<Value, Undecodable> {
-    Decoder::of(element).decode_delimited(bytes)
+    let d = Decoder::of(element);
+    let mut out = Vec::new();
+    same(
+        d.decode_delimited(bytes),
+        d.write_delimited(bytes, &mut out),
+        out,
+    )
+}
+
+fn same(
+    decoded: Result<Value, Undecodable>,
+    written: Result<(), Undecodable>,
+    out: Vec<u8>,
+) -> Result<Value, Undecodable> {
+    match (&decoded, written) {
+        (Ok(v), Ok(())) => assert_eq!(String::from_utf8(out).unwrap(), v.to_string()),
+        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+        (d, w) => panic!("decoded {d:?} but written {w:?}"),
+    }
+    decoded
 }
 
 fn single(serializer: &str) -> Snapshot {
