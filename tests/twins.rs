@@ -6,7 +6,7 @@
 mod common;
 
 use common::mount::run;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The streams of an `OperatorSnapshotUtil` file (operators.md §2.3), as Flink's test
 /// harness writes them: managed operator state (its state name, offsets and stream), raw
@@ -107,6 +107,25 @@ fn timers(bytes: &[u8]) -> (Vec<&[u8]>, &[u8]) {
     (timers, &bytes[4 + 29 * n..])
 }
 
+/// `wrap` a 1.1 operator snapshot (its vertex id derived from `uid`) and `convert` it
+/// with `args`: the output directory and the vertex's directory there.
+fn wrap_and_convert(snapshot: &Path, dir: &Path, uid: &str, args: &[&str]) -> (PathBuf, PathBuf) {
+    let sp = dir.join(uid);
+    let out = dir.join(format!("{uid}.out"));
+    let (snap, sp_s, out_s) = (
+        snapshot.to_str().unwrap(),
+        sp.to_str().unwrap(),
+        out.to_str().unwrap(),
+    );
+    let convert = [&["convert", sp_s, out_s][..], args].concat();
+    for args in [&["wrap", snap, sp_s, "--uid", uid][..], &convert] {
+        let o = run(args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let vertex = savepointfs::ids::hex(&savepointfs::modern::operator_id_of_uid(uid));
+    (out.clone(), out.join(vertex))
+}
+
 #[test]
 fn window_streams_equal_flink_1_2s_own() {
     let Some(fx) = common::shared_fixtures() else {
@@ -120,28 +139,9 @@ fn window_streams_equal_flink_1_2s_own() {
         "apply-processing-time",
     ] {
         let name = |v: &str| format!("win-op-migration-test-{scenario}-flink{v}-snapshot");
-        let sp = dir.path().join(scenario);
-        let out = dir.path().join(format!("{scenario}.out"));
         let snapshot = fx.join("flink-1.1/operator-snapshots").join(name("1.1"));
-        for args in [
-            &[
-                "wrap",
-                snapshot.to_str().unwrap(),
-                sp.to_str().unwrap(),
-                "--uid",
-                scenario,
-            ][..],
-            &[
-                "convert",
-                sp.to_str().unwrap(),
-                out.to_str().unwrap(),
-                "--target",
-                "flink-1.10",
-            ],
-        ] {
-            let o = run(args);
-            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        }
+        let (out, _) =
+            wrap_and_convert(&snapshot, dir.path(), scenario, &["--target", "flink-1.10"]);
         let file = |kind: &str| {
             let p = common::walk_files(&out)
                 .into_iter()
@@ -193,36 +193,11 @@ fn monitoring_state_equals_flink_1_2s_own_but_for_the_time() {
     let snapshot = fx.join(
         "flink-1.1/operator-snapshots/monitoring-function-migration-test-1482144479339-flink1.1-snapshot",
     );
-    let sp = dir.path().join("monitoring");
-    let out = dir.path().join("out");
     let vertex = savepointfs::ids::hex(&savepointfs::modern::operator_id_of_uid("monitoring"));
     let operator = format!("{vertex}/chain-0=monitoring-function");
-    for args in [
-        &[
-            "wrap",
-            snapshot.to_str().unwrap(),
-            sp.to_str().unwrap(),
-            "--uid",
-            "monitoring",
-        ][..],
-        &[
-            "convert",
-            sp.to_str().unwrap(),
-            out.to_str().unwrap(),
-            "--target",
-            "flink-1.10",
-            "--operator",
-            &operator,
-        ],
-    ] {
-        let o = run(args);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    }
-    let ours = std::fs::read(
-        out.join(&vertex)
-            .join("subtask-0/chain-0/managed-operator-state"),
-    )
-    .unwrap();
+    let args = ["--target", "flink-1.10", "--operator", &operator];
+    let (out, vertex_dir) = wrap_and_convert(&snapshot, dir.path(), "monitoring", &args);
+    let ours = std::fs::read(vertex_dir.join("subtask-0/chain-0/managed-operator-state")).unwrap();
     let twin = twin(&fx.join(
         "flink-1.2/operator-snapshots/monitoring-function-migration-test-1493116191000-flink1.2-snapshot",
     ));
@@ -249,33 +224,9 @@ fn kafka_offsets_equal_flink_1_2s_own() {
     let Some(snapshot) = common::kafka_snapshot(&fx, dir.path()) else {
         return;
     };
-    let sp = dir.path().join("kafka");
-    let out = dir.path().join("out");
-    for args in [
-        &[
-            "wrap",
-            snapshot.to_str().unwrap(),
-            sp.to_str().unwrap(),
-            "--uid",
-            "kafka",
-        ][..],
-        &[
-            "convert",
-            sp.to_str().unwrap(),
-            out.to_str().unwrap(),
-            "--target",
-            "flink-1.10",
-        ],
-    ] {
-        let o = run(args);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    }
-    let vertex = savepointfs::ids::hex(&savepointfs::modern::operator_id_of_uid("kafka"));
-    let ours = std::fs::read(
-        out.join(&vertex)
-            .join("subtask-0/chain-0/managed-operator-state"),
-    )
-    .unwrap();
+    let (out, vertex_dir) =
+        wrap_and_convert(&snapshot, dir.path(), "kafka", &["--target", "flink-1.10"]);
+    let ours = std::fs::read(vertex_dir.join("subtask-0/chain-0/managed-operator-state")).unwrap();
     let twin = twin(
         &fx.join("flink-1.2/operator-snapshots/kafka-consumer-migration-test-flink1.2-snapshot"),
     );
@@ -291,7 +242,7 @@ fn kafka_offsets_equal_flink_1_2s_own() {
     let v1 = dir.path().join("v1");
     let o = run(&[
         "convert",
-        sp.to_str().unwrap(),
+        dir.path().join("kafka").to_str().unwrap(),
         v1.to_str().unwrap(),
         "--target",
         "flink-1.2",

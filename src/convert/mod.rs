@@ -7,6 +7,7 @@
 //! (§3.9): a semi-async RocksDB snapshot fails the keyed-state file of its subtask, a
 //! missing external file fails the files that read it, and the rest stays usable.
 
+mod converted;
 mod error;
 pub(crate) mod external;
 pub(crate) mod heap_reframe;

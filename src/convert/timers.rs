@@ -7,7 +7,9 @@
 //! then the two timer lists. Those lists are byte for byte 1.1's, so `raw-keyed-state`
 //! is a computed header plus a range of the operator bytes; the scan only measures the
 //! lists (and checks each key belongs to the subtask's key group, which Flink checks
-//! loudly at restore).
+//! loudly at restore). Flink >= 1.11 keeps timers in the keyed backend instead: the
+//! service's two priority-queue states in the keyed stream (docs/modern-formats.md §4),
+//! whose records the scan builds from each timer's bytes (`timers_v6`).
 
 use super::error::{Error, FileLocation};
 use super::keys::Codec;
@@ -281,31 +283,8 @@ impl Cx<'_> {
             )));
         }
         let (key_stream, window_stream, key, window) = self.timer_serializers(entry, loc)?;
-        let handle = entry
-            .operator_state
-            .as_ref()
-            .ok_or_else(|| fail("a window operator without operator bytes".into()))?;
-        let (bytes, span) = self.bytes_range(handle.bytes(), loc)?;
-        let stream = Arc::new(MultiStream::new(
-            bytes.name(),
-            vec![Piece::range(bytes.clone(), span)],
-        ));
-        let reader = BufReader::with_capacity(1 << 16, stream.reader());
-        let scan = scan_window_timers(
-            reader,
-            span.len,
-            &key,
-            &window,
-            source.key_group,
-            self.parallelism,
-            None,
-        )
-        .map_err(|e| {
-            fail(format!(
-                "the window timers in {} (the operator bytes): {e}",
-                bytes.name()
-            ))
-        })?;
+        let (bytes, span, scan) =
+            self.scan_timers(entry, (&key, &window), source.key_group, None, loc)?;
         let header =
             timer_service_header(&key_stream, &window_stream).map_err(Error::header(loc))?;
         let described = format!(
@@ -342,15 +321,6 @@ impl Cx<'_> {
             .map(|m| m.namespace.clone())
             .ok_or_else(|| fail(format!("no keyed state {WINDOW_CONTENTS:?}")))?;
         let (_, _, key_codec, window) = self.timer_serializers(entry, loc)?;
-        let handle = entry
-            .operator_state
-            .as_ref()
-            .ok_or_else(|| fail("a window operator without operator bytes".into()))?;
-        let (bytes, span) = self.bytes_range(handle.bytes(), loc)?;
-        let stream = Arc::new(MultiStream::new(
-            bytes.name(),
-            vec![Piece::range(bytes.clone(), span)],
-        ));
         let prefix = crate::keygroup::prefix(key_group, self.parallelism).map_err(fail)?;
         let first_id = metas.len();
         let mut queues = [TimerQueue::new(prefix), TimerQueue::new(prefix)];
@@ -358,21 +328,8 @@ impl Cx<'_> {
             let q = &mut queues[(t.domain == TimeDomain::Event) as usize];
             q.push(&t)
         };
-        scan_window_timers(
-            BufReader::with_capacity(1 << 16, stream.reader()),
-            span.len,
-            &key_codec,
-            &window,
-            key_group,
-            self.parallelism,
-            Some(&mut each),
-        )
-        .map_err(|e| {
-            fail(format!(
-                "the window timers in {} (the operator bytes): {e}",
-                bytes.name()
-            ))
-        })?;
+        let codecs = (&key_codec, &window);
+        self.scan_timers(entry, codecs, key_group, Some(&mut each), loc)?;
         let element = Snapshot::composite(
             crate::modern::snapshot::TIMER_SNAPSHOT,
             Vec::new(),
@@ -403,6 +360,45 @@ impl Cx<'_> {
         }
         out.extend_from_slice(&END_OF_KEY_GROUP.to_be_bytes());
         Ok(Some(out))
+    }
+
+    /// Scans the timer lists in a window operator's bytes (`each` sees every timer):
+    /// where the bytes are, and what the scan found.
+    fn scan_timers(
+        &self,
+        entry: &ChainEntry,
+        (key, window): (&Codec, &Codec),
+        key_group: u32,
+        each: Option<&mut EachTimer<'_>>,
+        loc: &FileLocation,
+    ) -> Result<(Arc<dyn crate::source::Source>, Span, TimerScan), Error> {
+        let fail = not_migratable(loc);
+        let handle = entry
+            .operator_state
+            .as_ref()
+            .ok_or_else(|| fail("a window operator without operator bytes".into()))?;
+        let (bytes, span) = self.bytes_range(handle.bytes(), loc)?;
+        let stream = Arc::new(MultiStream::new(
+            bytes.name(),
+            vec![Piece::range(bytes.clone(), span)],
+        ));
+        let reader = BufReader::with_capacity(1 << 16, stream.reader());
+        let scan = scan_window_timers(
+            reader,
+            span.len,
+            key,
+            window,
+            key_group,
+            self.parallelism,
+            each,
+        )
+        .map_err(|e| {
+            fail(format!(
+                "the window timers in {} (the operator bytes): {e}",
+                bytes.name()
+            ))
+        })?;
+        Ok((bytes, span, scan))
     }
 
     /// The key and window serializers of the timers (those of `window-contents`), as

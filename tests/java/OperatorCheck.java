@@ -288,16 +288,7 @@ public final class OperatorCheck {
 		boolean eventTime = scenario.endsWith("-event-time");
 		boolean continuous = scenario.equals("monitoring-function");
 
-		Configuration envConf = new Configuration(); //V:23
-		envConf.setString("restart-strategy.type", "none"); //V:23
-		envConf.setString("state.backend.type", backend.equals("rocksdb") ? "rocksdb" : "hashmap"); //V:23
-		StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(envConf); //V:23
-		StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(); //V:110
-		env.setRestartStrategy(RestartStrategies.noRestart()); //V:110
-		env.setStreamTimeCharacteristic(eventTime ? TimeCharacteristic.EventTime : TimeCharacteristic.ProcessingTime); //V:110
-		env.setStateBackend(backend.equals("rocksdb") ? new RocksDBStateBackend(new MemoryStateBackend()) : new MemoryStateBackend()); //V:110
-		env.setParallelism(parallelism);
-		env.setMaxParallelism(maxParallelism);
+		StreamExecutionEnvironment env = environment(backend, eventTime, parallelism, maxParallelism);
 
 		int records = 0;
 		for (List<String> g : want) {
@@ -336,27 +327,38 @@ public final class OperatorCheck {
 		out.transform("check", TypeInformation.of(Object.class), new Check<Tuple2<String, Integer>>(true)).uid("check").setParallelism(1).disableChaining();
 	}
 
-	/** Runs the writer's input through the window operator and takes a savepoint of Flink's own. */
-	static void write(String[] args) throws Exception {
-		String scenario = args[0], to = args[1], uid = args[2];
-		String backend = args.length > 3 ? args[3] : "heap";
+	/** One task manager, REST on a free local port. */
+	static MiniCluster miniCluster() {
+		Configuration conf = new Configuration();
+		conf.set(RestOptions.BIND_ADDRESS, "127.0.0.1");
+		conf.set(RestOptions.BIND_PORT, "0");
+		return new MiniCluster(new MiniClusterConfiguration.Builder()
+				.setConfiguration(conf).setNumTaskManagers(1).setNumSlotsPerTaskManager(3).build());
+	}
+
+	/** The job's environment: no restarts, the backend, its time and parallelism. */
+	static StreamExecutionEnvironment environment(String backend, boolean eventTime, int parallelism, int maxParallelism) {
 		Configuration envConf = new Configuration(); //V:23
 		envConf.setString("restart-strategy.type", "none"); //V:23
 		envConf.setString("state.backend.type", backend.equals("rocksdb") ? "rocksdb" : "hashmap"); //V:23
 		StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(envConf); //V:23
 		StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(); //V:110
 		env.setRestartStrategy(RestartStrategies.noRestart()); //V:110
-		env.setStreamTimeCharacteristic(TimeCharacteristic.EventTime); //V:110
+		env.setStreamTimeCharacteristic(eventTime ? TimeCharacteristic.EventTime : TimeCharacteristic.ProcessingTime); //V:110
 		env.setStateBackend(backend.equals("rocksdb") ? new RocksDBStateBackend(new MemoryStateBackend()) : new MemoryStateBackend()); //V:110
-		env.setParallelism(1);
-		env.setMaxParallelism(1);
+		env.setParallelism(parallelism);
+		env.setMaxParallelism(maxParallelism);
+		return env;
+	}
+
+	/** Runs the writer's input through the window operator and takes a savepoint of Flink's own. */
+	static void write(String[] args) throws Exception {
+		String scenario = args[0], to = args[1], uid = args[2];
+		String backend = args.length > 3 ? args[3] : "heap";
+		StreamExecutionEnvironment env = environment(backend, true, 1, 1);
 		windows(env, scenario, uid, true, -1);
 		JobGraph job = env.getStreamGraph().getJobGraph();
-		Configuration conf = new Configuration();
-		conf.set(RestOptions.BIND_ADDRESS, "127.0.0.1");
-		conf.set(RestOptions.BIND_PORT, "0");
-		MiniCluster mc = new MiniCluster(new MiniClusterConfiguration.Builder()
-				.setConfiguration(conf).setNumTaskManagers(1).setNumSlotsPerTaskManager(3).build());
+		MiniCluster mc = miniCluster();
 		try {
 			mc.start();
 			mc.submitJob(job).get();
@@ -384,11 +386,7 @@ public final class OperatorCheck {
 			System.out.printf("job vertex %s %s%n", v.getID(), v.getName());
 		}
 
-		Configuration conf = new Configuration();
-		conf.set(RestOptions.BIND_ADDRESS, "127.0.0.1");
-		conf.set(RestOptions.BIND_PORT, "0");
-		MiniCluster mc = new MiniCluster(new MiniClusterConfiguration.Builder()
-				.setConfiguration(conf).setNumTaskManagers(1).setNumSlotsPerTaskManager(3).build());
+		MiniCluster mc = miniCluster();
 		try {
 			mc.start();
 			if (!continuous) {
