@@ -302,17 +302,18 @@ public final class OperatorCheck {
 		} else if (continuous) {
 			monitoring(env, uid);
 		} else {
-			windows(env, scenario, uid, eventTime, records);
+			// The test's watermarks after the restore (none in processing time).
+			long[] marks = eventTime ? new long[] {2999, 3999, 4999, 5999} : new long[0];
+			windows(env, scenario, uid, eventTime, new Watermarks(marks, records));
 		}
 		run(env, savepoint, continuous, records);
 		compare(scenario, backend, want, parallelism);
 	}
 
-	/** Source of the test's watermarks → the window operator (uid) → check. */
-	static void windows(StreamExecutionEnvironment env, String scenario, String uid, boolean eventTime, int records) {
+	/** {@code source} (the test's watermarks, or the 1.1 writer's input) → the window operator (uid) → check. */
+	static void windows(StreamExecutionEnvironment env, String scenario, String uid, boolean eventTime,
+			SourceFunction<Tuple2<String, Integer>> source) {
 		TypeInformation<Tuple2<String, Integer>> type = new TypeHint<Tuple2<String, Integer>>() {}.getTypeInfo();
-		long[] marks = eventTime ? new long[] {2999, 3999, 4999, 5999} : new long[0];
-		SourceFunction<Tuple2<String, Integer>> source = records < 0 ? new WriterInput() : new Watermarks(marks, records);
 		DataStream<Tuple2<String, Integer>> in = env.addSource(source, type).uid("watermarks").setParallelism(1);
 		KeyedStream<Tuple2<String, Integer>, String> keyed = in.keyBy(new FirstField(), BasicTypeInfo.STRING_TYPE_INFO);
 		Time size = Time.seconds(3); //V:110
@@ -356,7 +357,7 @@ public final class OperatorCheck {
 		String scenario = args[0], to = args[1], uid = args[2];
 		String backend = args.length > 3 ? args[3] : "heap";
 		StreamExecutionEnvironment env = environment(backend, true, 1, 1);
-		windows(env, scenario, uid, true, -1);
+		windows(env, scenario, uid, true, new WriterInput());
 		JobGraph job = env.getStreamGraph().getJobGraph();
 		MiniCluster mc = miniCluster();
 		try {
