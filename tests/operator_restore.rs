@@ -12,11 +12,14 @@ use common::mount::{Mounted, fuse_available, run};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const SCENARIOS: [&str; 4] = [
+const SCENARIOS: [&str; 5] = [
     "reduce-event-time",
     "apply-event-time",
     "reduce-processing-time",
     "apply-processing-time",
+    // No state to carry (operators.md §4.1.6): merging sessions and the count trigger
+    // work from a savepoint that holds none.
+    "session-with-stateful-trigger-mint",
 ];
 
 /// `wrap` the scenario's 1.1 snapshot (uid = scenario) and `convert` it into `dir/NAME`

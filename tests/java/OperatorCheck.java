@@ -12,7 +12,7 @@
  *             take a savepoint of Flink's own into SAVEPOINT_TO while the timers are pending
  *   (Flink 2.3: heap is the HashMap backend, rocksdb the embedded RocksDB one)
  *   SCENARIO  reduce-event-time | apply-event-time | reduce-processing-time | apply-processing-time
- *             | monitoring-function | kafka-consumer (a stand-in: the connector is not in Flink's jars)
+ *             | session-with-stateful-trigger-mint | monitoring-function | kafka-consumer (a stand-in: the connector is not in Flink's jars)
  *   UID       the uid the converted savepoint's vertex id was derived from
  *   PARALLELISM, MAX_PARALLELISM  of the window operator (default 1 and 1, as Flink's test harness)
  * prints every output event, one per line, then OK or WRONG with what differed.
@@ -33,6 +33,11 @@ import org.apache.flink.api.common.typeinfo.TypeHint;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.java.functions.KeySelector;
 import org.apache.flink.api.java.tuple.Tuple2;
+import org.apache.flink.api.java.tuple.Tuple3;
+import org.apache.flink.streaming.api.functions.windowing.WindowFunction;
+import org.apache.flink.streaming.api.windowing.assigners.EventTimeSessionWindows;
+import org.apache.flink.streaming.api.windowing.triggers.CountTrigger;
+import org.apache.flink.streaming.api.windowing.triggers.PurgingTrigger;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.RestOptions;
 import org.apache.flink.contrib.streaming.state.RocksDBStateBackend; //V:110
@@ -120,6 +125,49 @@ public final class OperatorCheck {
 		}
 	}
 
+	/** Flink's SessionWindowFunction: (key + "-" + sum of f1, window start, window end). */
+	static final class SessionWindowFunction implements WindowFunction<Tuple2<String, Integer>, Tuple3<String, Long, Long>, String, TimeWindow> {
+		private static final long serialVersionUID = 1L;
+		@Override
+		public void apply(String key, TimeWindow window, Iterable<Tuple2<String, Integer>> input, Collector<Tuple3<String, Long, Long>> out) {
+			int sum = 0;
+			for (Tuple2<String, Integer> t : input) {
+				sum += t.f1;
+			}
+			out.collect(new Tuple3<>(key + "-" + sum, window.getStart(), window.getEnd()));
+		}
+	}
+
+	/**
+	 * The elements of operators.md §4.1.6 (key, value, timestamp), in order and without
+	 * watermarks, then it waits for the output.
+	 */
+	static final class SessionInput implements SourceFunction<Tuple2<String, Integer>> {
+		private static final long serialVersionUID = 1L;
+		private final int waitFor;
+		private volatile boolean running = true;
+		SessionInput(int waitFor) {
+			this.waitFor = waitFor;
+		}
+		@Override
+		public void run(SourceContext<Tuple2<String, Integer>> ctx) throws Exception {
+			Object[][] in = {{"key2", 1, 0L}, {"key2", 2, 1000L}, {"key2", 3, 2500L}, {"key2", 4, 3500L},
+					{"key1", 1, 10L}, {"key1", 2, 1000L}, {"key1", 3, 2500L}, {"key1", 1, 6000L}, {"key1", 2, 6500L},
+					{"key1", 3, 7000L}, {"key1", 10, 4500L}};
+			for (Object[] e : in) {
+				ctx.collectWithTimestamp(new Tuple2<>((String) e[0], (Integer) e[1]), (Long) e[2]);
+			}
+			long deadline = System.currentTimeMillis() + 30000;
+			while (running && SEEN.size() < waitFor && System.currentTimeMillis() < deadline) {
+				Thread.sleep(20);
+			}
+		}
+		@Override
+		public void cancel() {
+			running = false;
+		}
+	}
+
 	/** Emits no records, only the test's watermarks; in processing time it waits for the output. */
 	static final class Watermarks implements SourceFunction<Tuple2<String, Integer>> {
 		private static final long serialVersionUID = 1L;
@@ -178,6 +226,11 @@ public final class OperatorCheck {
 						Arrays.asList("WM 3999"),
 						Arrays.asList("WM 4999"),
 						Arrays.asList("(key2,2)@5999"), Arrays.asList("WM 5999"),
+						Arrays.asList("WM " + Long.MAX_VALUE));
+			case "session-with-stateful-trigger-mint":
+				// operators.md §4.1.6: the count trigger fires at the 4th element of a session,
+				// merged sessions included; the end of input only cleans up.
+				return Arrays.asList(Arrays.asList("(key2-10,0,6500)@6499", "(key1-22,10,10000)@9999"),
 						Arrays.asList("WM " + Long.MAX_VALUE));
 			case "reduce-processing-time":
 			case "apply-processing-time":
@@ -285,7 +338,7 @@ public final class OperatorCheck {
 		int parallelism = args.length > 5 ? Integer.parseInt(args[4]) : 1;
 		int maxParallelism = args.length > 5 ? Integer.parseInt(args[5]) : 1;
 		List<List<String>> want = expected(scenario);
-		boolean eventTime = scenario.endsWith("-event-time");
+		boolean eventTime = scenario.endsWith("-event-time") || scenario.startsWith("session-");
 		boolean continuous = scenario.equals("monitoring-function");
 
 		StreamExecutionEnvironment env = environment(backend, eventTime, parallelism, maxParallelism);
@@ -296,7 +349,9 @@ public final class OperatorCheck {
 				records += e.startsWith("WM") ? 0 : 1;
 			}
 		}
-		if (scenario.equals("kafka-consumer")) {
+		if (scenario.equals("session-with-stateful-trigger-mint")) {
+			sessions(env, uid, records);
+		} else if (scenario.equals("kafka-consumer")) {
 			env.addSource(new KafkaStandIn(), "kafka", BasicTypeInfo.STRING_TYPE_INFO).uid(uid).setParallelism(1)
 					.transform("check", TypeInformation.of(Object.class), new Check<String>(false)).uid("check").setParallelism(1).disableChaining();
 		} else if (continuous) {
@@ -308,6 +363,23 @@ public final class OperatorCheck {
 		}
 		run(env, savepoint, continuous, records);
 		compare(scenario, backend, want, parallelism);
+	}
+
+	/**
+	 * The session scenario: sessions of 3 s, a purging count trigger of 4, the window
+	 * contents a list state (apply), as Flink's test configured them.
+	 */
+	static void sessions(StreamExecutionEnvironment env, String uid, int records) {
+		TypeInformation<Tuple2<String, Integer>> type = new TypeHint<Tuple2<String, Integer>>() {}.getTypeInfo();
+		TypeInformation<Tuple3<String, Long, Long>> result = new TypeHint<Tuple3<String, Long, Long>>() {}.getTypeInfo();
+		Time gap = Time.seconds(3); //V:110
+		java.time.Duration gap = java.time.Duration.ofSeconds(3); //V:23
+		env.addSource(new SessionInput(records), type).uid("elements").setParallelism(1)
+				.keyBy(new FirstField(), BasicTypeInfo.STRING_TYPE_INFO)
+				.window(EventTimeSessionWindows.withGap(gap))
+				.trigger(PurgingTrigger.of(CountTrigger.of(4)))
+				.apply(new SessionWindowFunction(), result).uid(uid)
+				.transform("check", TypeInformation.of(Object.class), new Check<Tuple3<String, Long, Long>>(true)).uid("check").setParallelism(1).disableChaining();
 	}
 
 	/** {@code source} (the test's watermarks, or the 1.1 writer's input) → the window operator (uid) → check. */
