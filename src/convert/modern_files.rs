@@ -148,7 +148,7 @@ impl Cx<'_> {
             states: metas,
             max_parallelism: self.parallelism,
         });
-        let body = with_timers(records.into_iter().collect(), timers);
+        let body = with_timers(records.into_iter().collect(), timers).map_err(fail)?;
         Ok((!body.is_empty()).then_some((header, body)))
     }
 
@@ -217,7 +217,10 @@ impl Cx<'_> {
             max_parallelism: self.parallelism,
         });
         let records = rocks_records(snapshot, key_group, self.parallelism, loc)?;
-        Ok(Some((header, with_timers(vec![records], timers))))
+        Ok(Some((
+            header,
+            with_timers(vec![records], timers).map_err(fail)?,
+        )))
     }
 
     /// Operator proxy v5 `_default_` + the function state's Java stream verbatim.

@@ -239,9 +239,12 @@ impl TimerQueue {
 
 /// A keyed body (records ending in the end mark, or none) followed by timer records
 /// (from their first state id to the end mark): the body's end mark gives way to them.
-pub(super) fn with_timers(mut body: Vec<Piece>, timers: Option<Vec<u8>>) -> Vec<Piece> {
+pub(super) fn with_timers(
+    mut body: Vec<Piece>,
+    timers: Option<Vec<u8>>,
+) -> Result<Vec<Piece>, String> {
     let Some(timers) = timers else {
-        return body;
+        return Ok(body);
     };
     if let Some(last) = body.pop() {
         let end = END_OF_KEY_GROUP.to_be_bytes().len() as u64;
@@ -252,11 +255,11 @@ pub(super) fn with_timers(mut body: Vec<Piece>, timers: Option<Vec<u8>>) -> Vec<
             Piece::Bytes(b) if b.len() as u64 >= end => {
                 body.push(Piece::bytes(&b[..b.len() - end as usize]))
             }
-            other => body.push(other),
+            _ => return Err("a keyed body too short to end with its end mark".into()),
         }
     }
     body.push(Piece::bytes(timers));
-    body
+    Ok(body)
 }
 
 impl Cx<'_> {
@@ -480,6 +483,65 @@ impl Cx<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timer_records_flip_the_time_and_flag_the_last() {
+        let prefix = crate::keygroup::prefix(3, 128).unwrap();
+        let mut q = TimerQueue::new(prefix);
+        let window = [0u8; 16];
+        for (key, time) in [(&b"\x05key1"[..], 2999i64), (b"\x05key2", -1)] {
+            let t = Timer {
+                domain: TimeDomain::Event,
+                key,
+                window: &window,
+                time,
+            };
+            q.push(&t).unwrap();
+        }
+        let b = q.finish();
+        let rec = 4 + 1 + 8 + 5 + 16 + 4;
+        assert_eq!(b.len(), 2 * rec);
+        assert_eq!(&b[..4], &30u32.to_be_bytes(), "prefix, time, key, window");
+        assert_eq!(b[4], 3, "key group 3, not the last");
+        assert_eq!(
+            &b[5..13],
+            &(2999u64 | 1 << 63).to_be_bytes(),
+            "sign bit flipped"
+        );
+        assert_eq!(&b[rec - 4..rec], &[0; 4], "an empty value");
+        assert_eq!(b[rec + 4], 3 | LAST_IN_STATE, "the last record is flagged");
+        assert_eq!(
+            &b[rec + 5..rec + 13],
+            &0x7fff_ffff_ffff_ffffu64.to_be_bytes(),
+            "-1"
+        );
+    }
+
+    #[test]
+    fn timers_take_the_place_of_the_end_mark() {
+        let concat = |pieces: Vec<Piece>| -> Vec<u8> {
+            pieces
+                .iter()
+                .flat_map(|p| match p {
+                    Piece::Bytes(b) => b.to_vec(),
+                    Piece::Range { .. } => unreachable!(),
+                })
+                .collect()
+        };
+        let timers = || Some(b"\x00\x02timers\xff\xff".to_vec());
+        let body = vec![Piece::bytes(&b"\x00\x00records\xff\xff"[..])];
+        let joined = concat(with_timers(body, timers()).unwrap());
+        assert_eq!(joined, b"\x00\x00records\x00\x02timers\xff\xff");
+        // No records: the timers alone, from their state id.
+        assert_eq!(
+            concat(with_timers(Vec::new(), timers()).unwrap()),
+            timers().unwrap()
+        );
+        // No timers: the body as it was.
+        let body = vec![Piece::bytes(&b"\xff\xff"[..])];
+        assert_eq!(concat(with_timers(body, None).unwrap()), b"\xff\xff");
+        assert!(with_timers(vec![Piece::bytes(&b"\xff"[..])], timers()).is_err());
+    }
 
     /// Timers of String keys and 16-byte windows, as 1.1 writes them.
     fn timers(event: &[(&str, i64)], processing: &[(&str, i64)], multiset: u32) -> Vec<u8> {
