@@ -224,3 +224,39 @@ fn what_is_not_an_operator_snapshot_is_refused_naming_it() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn an_operator_named_for_state_of_another_kind_is_refused_naming_file_and_offset() {
+    let Some(fx) = common::shared_fixtures() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let snapshots = fx.join("flink-1.1/operator-snapshots");
+    // (snapshot, the kind it is named as, what the error says it found)
+    for (file, kind, found) in [
+        (
+            "kafka-consumer-migration-test-flink1.1-empty-state-snapshot",
+            "monitoring-function",
+            "ContinuousFileMonitoringFunction state: a java.util.HashMap in ",
+        ),
+        (
+            "monitoring-function-migration-test-1482144479339-flink1.1-snapshot",
+            "kafka",
+            ": a java.lang.Long, not a java.util.HashMap",
+        ),
+    ] {
+        let sp = dir.path().join(kind);
+        wrap(&snapshots.join(file), &sp, kind);
+        let vertex = savepointfs::ids::hex(&savepointfs::modern::operator_id_of_uid(kind));
+        let named = format!("{vertex}/chain-0={kind}");
+        let s = sp.to_str().unwrap();
+        let v = run(&["verify", s, "--target", "flink-1.10", "--operator", &named]);
+        let text =
+            String::from_utf8_lossy(&v.stdout).to_string() + &String::from_utf8_lossy(&v.stderr);
+        assert!(!v.status.success(), "{text}");
+        assert!(
+            text.contains(found) && text.contains(&format!("{s} at offset ")),
+            "{kind}: {text}"
+        );
+    }
+}
