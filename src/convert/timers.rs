@@ -22,14 +22,14 @@ use crate::modern::proxy::{KeyedStateMeta, KeyedStateType, TIMER_TIME_LEN};
 use crate::modern::snapshot::Snapshot;
 use crate::source::Span;
 use crate::stream::{MultiStream, Piece};
+// The keyed state whose key and namespace serializers the timers share.
+use crate::v0::operators::WINDOW_CONTENTS;
 use crate::v0::{ChainEntry, KvSnapshot};
 use std::io::{self, BufReader, Read};
 use std::sync::Arc;
 
 /// WindowOperator's timer service in Flink 1.2+ (`getInternalTimerService`).
 pub const WINDOW_TIMER_SERVICE: &str = "window-timers";
-/// The keyed state whose key and namespace serializers the timers share.
-const WINDOW_CONTENTS: &str = "window-contents";
 
 /// What the scan of a 1.1 WindowOperator's operator bytes found.
 #[derive(Debug, PartialEq, Eq)]

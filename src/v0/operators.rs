@@ -30,7 +30,8 @@ pub enum Operator {
 /// What `--operator VERTEX/chain-K=KIND` accepts: the kinds the state cannot show.
 pub const OVERRIDES: &str = "monitoring-function, kafka, generic";
 
-const WINDOW_CONTENTS: &str = "window-contents";
+/// The WindowOperator's keyed state of window contents (Flink 1.1 to 2.x).
+pub const WINDOW_CONTENTS: &str = "window-contents";
 const CEP_NFA: &str = "org.apache.flink.cep.nfa.NFA";
 const FILE_INPUT_SPLIT: &str = "org.apache.flink.core.fs.FileInputSplit";
 const KAFKA_PARTITION: &str = crate::classnames::KAFKA_TOPIC_PARTITION;
