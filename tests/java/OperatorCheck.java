@@ -142,12 +142,10 @@ public final class OperatorCheck {
 	 * The elements of operators.md §4.1.6 (key, value, timestamp), in order and without
 	 * watermarks, then it waits for the output.
 	 */
-	static final class SessionInput implements SourceFunction<Tuple2<String, Integer>> {
+	static final class SessionInput extends AwaitingSource {
 		private static final long serialVersionUID = 1L;
-		private final int waitFor;
-		private volatile boolean running = true;
 		SessionInput(int waitFor) {
-			this.waitFor = waitFor;
+			super(waitFor);
 		}
 		@Override
 		public void run(SourceContext<Tuple2<String, Integer>> ctx) throws Exception {
@@ -157,6 +155,19 @@ public final class OperatorCheck {
 			for (Object[] e : in) {
 				ctx.collectWithTimestamp(new Tuple2<>((String) e[0], (Integer) e[1]), (Long) e[2]);
 			}
+			awaitOutput();
+		}
+	}
+
+	/** A source that, once it has emitted, stays alive until the check saw {@code waitFor} events (30 s at most). */
+	abstract static class AwaitingSource implements SourceFunction<Tuple2<String, Integer>> {
+		private static final long serialVersionUID = 1L;
+		private final int waitFor;
+		private volatile boolean running = true;
+		AwaitingSource(int waitFor) {
+			this.waitFor = waitFor;
+		}
+		void awaitOutput() throws InterruptedException {
 			long deadline = System.currentTimeMillis() + 30000;
 			while (running && SEEN.size() < waitFor && System.currentTimeMillis() < deadline) {
 				Thread.sleep(20);
@@ -169,28 +180,19 @@ public final class OperatorCheck {
 	}
 
 	/** Emits no records, only the test's watermarks; in processing time it waits for the output. */
-	static final class Watermarks implements SourceFunction<Tuple2<String, Integer>> {
+	static final class Watermarks extends AwaitingSource {
 		private static final long serialVersionUID = 1L;
 		private final long[] marks;
-		private final int waitFor;
-		private volatile boolean running = true;
 		Watermarks(long[] marks, int waitFor) {
+			super(waitFor);
 			this.marks = marks;
-			this.waitFor = waitFor;
 		}
 		@Override
 		public void run(SourceContext<Tuple2<String, Integer>> ctx) throws Exception {
 			for (long m : marks) {
 				ctx.emitWatermark(new Watermark(m));
 			}
-			long deadline = System.currentTimeMillis() + 30000;
-			while (running && SEEN.size() < waitFor && System.currentTimeMillis() < deadline) {
-				Thread.sleep(20);
-			}
-		}
-		@Override
-		public void cancel() {
-			running = false;
+			awaitOutput();
 		}
 	}
 
