@@ -13,7 +13,7 @@ use super::error::{Error, FileLocation, HeaderError};
 use super::native;
 use super::subtask::{Cx, FileResult, Offsets, handle_classes, not_migratable};
 use crate::javaser::builder::StreamBuilder;
-use crate::javaser::{self, Graph, Limits, Value, WriteOptions};
+use crate::javaser::{self, Graph, Value, WriteOptions};
 use crate::stream::Piece;
 use crate::v0::StateHandle;
 use crate::v0::classes::TUPLE2;
@@ -111,16 +111,9 @@ impl Cx<'_> {
         h: &StateHandle,
         loc: &FileLocation,
     ) -> Result<Option<(Graph, Vec<Offset>)>, Error> {
-        let fail = not_migratable(loc);
-        let (src, span) = self.bytes_range(h.bytes(), loc)?;
-        let name = src.name();
-        let graph = javaser::parse_stream(src, span.start, span.end(), &Limits::default())
-            .map_err(|e| fail(format!("FlinkKafkaConsumer state: {e}")))?;
+        let (graph, place) = self.java_state(h, "FlinkKafkaConsumer state", loc)?;
         let all = offsets(&graph).map_err(|e| {
-            fail(format!(
-                "FlinkKafkaConsumer state in {name} at offset {}: {e}",
-                span.start
-            ))
+            not_migratable(loc)(format!("FlinkKafkaConsumer state in {place}: {e}"))
         })?;
         Ok((!all.is_empty()).then_some((graph, all)))
     }

@@ -136,7 +136,7 @@ impl Cx<'_> {
             states.push(self.heap_state_data(name, h, "the canonical layout", loc)?);
         }
         let timers = match timers {
-            true => self.timers_v6(entry, &key, &mut metas, key_group, loc)?,
+            true => self.timers_v6(entry, &key, &mut metas, key_group, None, loc)?,
             false => None,
         };
         let header = proxy::keyed_header(&key, &metas).map_err(Error::format(loc))?;
@@ -205,8 +205,12 @@ impl Cx<'_> {
                 .ok_or_else(|| fail("no namespace serializer snapshot".into()))?,
             });
         }
+        // The pass over the database above found the window namespace.
+        let window = (snapshot.columns.iter())
+            .find(|c| c.name == crate::v0::operators::WINDOW_CONTENTS)
+            .map(|c| c.namespace);
         let timers = match timers {
-            true => self.timers_v6(k.entry, &key, &mut metas, key_group, loc)?,
+            true => self.timers_v6(k.entry, &key, &mut metas, key_group, window, loc)?,
             false => None,
         };
         let header = proxy::keyed_header(&key, &metas).map_err(Error::format(loc))?;

@@ -10,7 +10,7 @@ use super::FileKind;
 use super::error::{Error, HeaderError};
 use super::native;
 use super::subtask::{Cx, FileResult, handle_classes, not_migratable};
-use crate::javaser::{self, Limits, Value};
+use crate::javaser::Value;
 use crate::modern::Utf;
 use crate::modern::proxy::{self, Distribution};
 use crate::modern::snapshot::Snapshot;
@@ -47,14 +47,11 @@ impl Cx<'_> {
     ) -> FileResult {
         let loc = self.location(Some(chain), kind);
         let fail = not_migratable(&loc);
-        let (src, span) = self.bytes_range(h.bytes(), &loc)?;
-        let graph = javaser::parse_stream(src, span.start, span.end(), &Limits::default())
-            .map_err(|e| fail(format!("ContinuousFileMonitoringFunction state: {e}")))?;
+        const WHAT: &str = "ContinuousFileMonitoringFunction state";
+        let (graph, place) = self.java_state(h, WHAT, &loc)?;
         let not_long = |what: String| {
             fail(format!(
-                "ContinuousFileMonitoringFunction state: {what} in {} at offset {}, where its modification time (a java.lang.Long) should be",
-                graph.source().name(),
-                span.start
+                "{WHAT}: {what} in {place}, where its modification time (a java.lang.Long) should be"
             ))
         };
         let root = graph

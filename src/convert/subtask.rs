@@ -190,6 +190,23 @@ impl Cx<'_> {
         self.bytes_piece(h.bytes(), location)
     }
 
+    /// A handle's bytes as one Java stream (a built-in operator's own state, which its
+    /// rules read), and where they are, `FILE at offset N`, for errors; a stream that
+    /// does not parse is refused as `what`'s.
+    pub(super) fn java_state(
+        &self,
+        h: &StateHandle,
+        what: &str,
+        loc: &FileLocation,
+    ) -> Result<(javaser::Graph, String), Error> {
+        let (src, span) = self.bytes_range(h.bytes(), loc)?;
+        let place = format!("{} at offset {}", src.name(), span.start);
+        let limits = javaser::Limits::default();
+        let graph = javaser::parse_stream(src, span.start, span.end(), &limits)
+            .map_err(|e| not_migratable(loc)(format!("{what}: {e}")))?;
+        Ok((graph, place))
+    }
+
     pub(super) fn file(
         &self,
         location: FileLocation,

@@ -23,6 +23,7 @@ use crate::modern::snapshot::Snapshot;
 use crate::source::Span;
 use crate::stream::{MultiStream, Piece};
 // The keyed state whose key and namespace serializers the timers share.
+use super::rocks::ColumnNamespace;
 use crate::v0::operators::WINDOW_CONTENTS;
 use crate::v0::{ChainEntry, KvSnapshot};
 use std::io::{self, BufReader, Read};
@@ -285,7 +286,7 @@ impl Cx<'_> {
                 entry.index, source.entry.index
             )));
         }
-        let (key_stream, window_stream, key, window) = self.timer_serializers(entry, loc)?;
+        let (key_stream, window_stream, key, window) = self.timer_serializers(entry, None, loc)?;
         let (bytes, span, scan) =
             self.scan_timers(entry, (&key, &window), source.key_group, None, loc)?;
         let header =
@@ -309,12 +310,15 @@ impl Cx<'_> {
     /// `window-contents` gives the window snapshot), and their records returned, from
     /// the first state id to the end mark; `None` without timers. `key_group` of
     /// `max_parallelism` gives the records' prefix.
+    /// `namespace`: the window namespace a RocksDB source's pass has already found, so the
+    /// timers need no pass of their own.
     pub(super) fn timers_v6(
         &self,
         entry: &ChainEntry,
         key: &Snapshot,
         metas: &mut Vec<KeyedStateMeta>,
         key_group: u32,
+        namespace: Option<ColumnNamespace>,
         loc: &FileLocation,
     ) -> Result<Option<Vec<u8>>, Error> {
         let fail = not_migratable(loc);
@@ -323,7 +327,7 @@ impl Cx<'_> {
             .find(|m| m.name == WINDOW_CONTENTS)
             .map(|m| m.namespace.clone())
             .ok_or_else(|| fail(format!("no keyed state {WINDOW_CONTENTS:?}")))?;
-        let (_, _, key_codec, window) = self.timer_serializers(entry, loc)?;
+        let (_, _, key_codec, window) = self.timer_serializers(entry, namespace, loc)?;
         let prefix = crate::keygroup::prefix(key_group, self.parallelism).map_err(fail)?;
         let first_id = metas.len();
         let mut queues = [TimerQueue::new(prefix), TimerQueue::new(prefix)];
@@ -406,11 +410,12 @@ impl Cx<'_> {
 
     /// The key and window serializers of the timers (those of `window-contents`), as
     /// streams and as codecs. A RocksDB snapshot records neither: the key serializer is
-    /// `--key-serializer`'s, the window the one `--rocksdb-namespace` (or the records)
-    /// declare.
+    /// `--key-serializer`'s, the window the one `--rocksdb-namespace` declares, or
+    /// `known` (what a pass over the records already found), or the records tell.
     fn timer_serializers(
         &self,
         entry: &ChainEntry,
+        known: Option<ColumnNamespace>,
         loc: &FileLocation,
     ) -> Result<(Vec<u8>, Vec<u8>, Codec, Codec), Error> {
         let fail = not_migratable(loc);
@@ -442,14 +447,16 @@ impl Cx<'_> {
                 };
                 let key =
                     super::keys::codec_of_stream(key_stream).map_err(|e| unreadable("keys", e))?;
-                // A declaration settles it without a pass over the database (the keyed
-                // stream checks it against the records); otherwise the records tell.
+                // A declaration, or a pass already made, settles it without a pass over
+                // the database (the keyed stream checks it against the records);
+                // otherwise the records tell.
                 let declared = self
                     .opts
                     .rocksdb_namespaces
                     .iter()
                     .find(|d| d.state == WINDOW_CONTENTS)
-                    .map(|d| d.namespace);
+                    .map(|d| d.namespace)
+                    .or(known);
                 let namespace = match declared {
                     Some(ns) => Some(ns),
                     None => self
