@@ -256,6 +256,166 @@ fn flink_2_3_fires_restored_window_timers_after_rescaling() {
     );
 }
 
+/// `--window` for the aligned scenario's one chain entry: Flink's test ran it with 3 s
+/// tumbling windows, String keys and `Tuple2<String, Integer>` elements (operators.md §4.2).
+fn window_spec(scenario: &str) -> String {
+    let vertex = savepointfs::ids::hex(&savepointfs::modern::operator_id_of_uid(scenario));
+    let function = if scenario == "aggr-aligned" {
+        "reduce"
+    } else {
+        "apply"
+    };
+    format!("{vertex}/chain-0=tumbling:3000,{function},key=string,value=tuple2-string-int")
+}
+
+#[test]
+fn aligned_windows_restore_as_window_operators_on_every_target_and_backend() {
+    let Some(fx) = setup() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    for scenario in ["aggr-aligned", "accum-aligned"] {
+        let spec = window_spec(scenario);
+        for (layout, backend) in [("heap", "heap"), ("rocksdb", "rocksdb")] {
+            let mut args = for_1_10(layout).to_vec();
+            args.extend(["--window", &spec]);
+            let out = converted(
+                &fx,
+                dir.path(),
+                scenario,
+                &args,
+                &format!("{scenario}-{layout}-1.10"),
+            );
+            assert_ok(scenario, &out, backend, F110);
+        }
+        let args = ["--target", "flink-2.3", "--window", &spec];
+        let out = converted(&fx, dir.path(), scenario, &args, &format!("{scenario}-2.3"));
+        for backend in ["heap", "rocksdb"] {
+            assert_ok(scenario, &out, backend, F23);
+        }
+    }
+    // Re-filed for 128 key groups over 2 subtasks: the windows and timers go with their keys.
+    let spec = window_spec("accum-aligned");
+    let args = [
+        "--target",
+        "flink-2.3",
+        "--window",
+        &spec,
+        "--max-parallelism",
+        "128",
+        "--parallelism",
+        "2",
+    ];
+    let out = converted(&fx, dir.path(), "accum-aligned", &args, "rescaled");
+    let wide = [
+        "--flink",
+        "2.3",
+        "--parallelism",
+        "2",
+        "--max-parallelism",
+        "128",
+    ];
+    assert_ok("accum-aligned", &out, "heap", &wide);
+
+    // Control 1: a window's value patched (key2's sum 3 → 5) is what comes out.
+    let spec = window_spec("aggr-aligned");
+    let mut args = for_1_10("heap").to_vec();
+    args.extend(["--window", &spec]);
+    let patched = converted(&fx, dir.path(), "aggr-aligned", &args, "patched");
+    patch(
+        &file_of(&patched, "managed-keyed-state"),
+        b"\x05key2\x00\x00\x00\x03",
+        b"\x05key2\x00\x00\x00\x05",
+    );
+    let (code, text) = check("aggr-aligned", &patched, "heap", F110);
+    assert_eq!(code, Some(3), "{text}");
+    assert!(
+        text.contains("got [(key1,2)@2999, (key2,5)@2999]"),
+        "{text}"
+    );
+
+    // Control 2: the generic recipe (the panes left in raw operator state, which the
+    // WindowOperator ignores) restores an operator with no windows: nothing fires.
+    let generic = converted(
+        &fx,
+        dir.path(),
+        "aggr-aligned",
+        &[
+            "--target",
+            "flink-1.10",
+            "--operator",
+            &format!("{}=generic", spec.split_once('=').unwrap().0),
+        ],
+        "generic",
+    );
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/flink-operator-check");
+    let out = Command::new(script)
+        .args(["aggr-aligned", generic.to_str().unwrap(), "--flink", "1.10"])
+        .env("OPERATOR_CHECK_WAIT_MS", "3000")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(text.contains("at output 0, got []"), "{text}");
+}
+
+#[test]
+fn aligned_windows_are_refused_until_named_and_when_the_name_does_not_fit() {
+    let Some(fx) = setup() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = fx
+        .join("flink-1.1/operator-snapshots/win-op-migration-test-aggr-aligned-flink1.1-snapshot");
+    let sp = dir.path().join("aggr.savepoint");
+    let w = run(&[
+        "wrap",
+        snapshot.to_str().unwrap(),
+        sp.to_str().unwrap(),
+        "--uid",
+        "aggr-aligned",
+    ]);
+    assert!(w.status.success());
+    let convert = |args: &[&str]| {
+        let out = dir.path().join("out");
+        let _ = std::fs::remove_dir_all(&out);
+        let mut all = vec![
+            "convert",
+            sp.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "--target",
+            "flink-2.3",
+        ];
+        all.extend_from_slice(args);
+        let c = run(&all);
+        (
+            c.status.code(),
+            String::from_utf8_lossy(&c.stderr).to_string(),
+        )
+    };
+    // Without --window: refused, saying how to name it.
+    let (code, err) = convert(&[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("its buffered panes") && err.contains("--window VERTEX/chain-K="),
+        "{err}"
+    );
+    // The wrong function: the panes do not decode as lists, and the error says where.
+    let spec = window_spec("aggr-aligned").replace("reduce", "apply");
+    let (code, err) = convert(&["--window", &spec]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("aligned window operator (--window): ")
+            && err.contains("aggr.savepoint (operator bytes at ")
+            && err.contains("offset 32: pane 0 entry 0: its value"),
+        "{err}"
+    );
+    // The wrong key type: a String's bytes read as a long leave bytes over.
+    let spec = window_spec("aggr-aligned").replace("key=string", "key=long");
+    let (code, err) = convert(&["--window", &spec]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("pane 0"), "{err}");
+    // Named right: converted, nothing refused.
+    let (code, err) = convert(&["--window", &window_spec("aggr-aligned")]);
+    assert_eq!(code, Some(0), "{err}");
+}
+
 #[test]
 fn the_file_monitoring_function_resumes_from_its_modification_time() {
     let Some(fx) = setup() else { return };

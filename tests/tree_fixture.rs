@@ -23,6 +23,7 @@ fn open(fx: &std::path::Path, cache_bytes: usize) -> Tree {
         relative_paths: false,
         operator_ids: Default::default(),
         operators: Default::default(),
+        windows: Default::default(),
         forms: savepointfs::tree::Forms::All,
         rescale: Default::default(),
         spill_dir: std::env::temp_dir(),

@@ -104,6 +104,7 @@ impl Setup {
             relative_paths: self.target == Target::Flink23,
             operator_ids: self.operator_ids.clone(),
             operators: Default::default(),
+            windows: Default::default(),
             policy: ExternalPolicy::new(Vec::new(), &[dir]).unwrap(),
             target: self.target,
             keyed_layout: None,

@@ -255,3 +255,41 @@ fn kafka_offsets_equal_flink_1_2s_own() {
         }
     }
 }
+
+#[test]
+fn aligned_windows_have_the_headers_flink_1_2_wrote_for_the_same_window_operator() {
+    let Some(fx) = common::shared_fixtures() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // The aligned operators record no serializer: `--window` names them, and the window
+    // operator they become is the one Flink 1.2 wrote for the processing-time scenario
+    // with the same function (reduce / apply over Tuple2<String, Integer> keyed by String).
+    for (aligned, function, same) in [
+        ("aggr-aligned", "reduce", "reduce-processing-time"),
+        ("accum-aligned", "apply", "apply-processing-time"),
+    ] {
+        let vertex = savepointfs::ids::hex(&savepointfs::modern::operator_id_of_uid(aligned));
+        let spec =
+            format!("{vertex}/chain-0=tumbling:3000,{function},key=string,value=tuple2-string-int");
+        let snapshot = fx
+            .join("flink-1.1/operator-snapshots")
+            .join(format!("win-op-migration-test-{aligned}-flink1.1-snapshot"));
+        let args = ["--target", "flink-1.10", "--window", &spec];
+        let (_, vertex_dir) = wrap_and_convert(&snapshot, dir.path(), aligned, &args);
+        let ours = std::fs::read(vertex_dir.join("subtask-0/managed-keyed-state")).unwrap();
+        let twin = twin(
+            &fx.join("flink-1.2/operator-snapshots")
+                .join(format!("win-op-migration-test-{same}-flink1.2-snapshot")),
+        );
+        let (theirs, header) = twin.managed_keyed.unwrap();
+        let header = header as usize;
+        assert_eq!(ours[..header], theirs[..header], "{aligned}: the header");
+        // Then key group 0, state 0 with namespaces: one window (0, 3000) of two keys.
+        let mut body = vec![0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1];
+        body.extend(0i64.to_be_bytes());
+        body.extend(3000i64.to_be_bytes());
+        body.extend(2i32.to_be_bytes());
+        assert_eq!(ours[header..header + body.len()], body[..], "{aligned}");
+    }
+}

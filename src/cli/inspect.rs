@@ -206,7 +206,8 @@ fn chain_line(out: &mut String, c: &ChainReport) {
     }
     let mut parts = Vec::new();
     if let Some(op) = c.operator {
-        parts.push(format!("{op} (not carried by the native targets)"));
+        use savepointfs::convert::operators::NativeLoss;
+        parts.push(format!("{} ({})", op.name(), op.carried()));
     }
     if let Some(h) = &c.function_state {
         parts.push(format!("function {}", handle(h)));

@@ -2,6 +2,7 @@
 //! verify, mount), and opening the tree from them.
 
 use super::Failure;
+use savepointfs::convert::aligned::WindowSpec;
 use savepointfs::convert::key_serializer::KeySerializer;
 use savepointfs::convert::operators::Operator;
 use savepointfs::convert::refile::RescaleRequest;
@@ -16,6 +17,8 @@ use std::sync::Arc;
 pub type EntryId = (([u8; 16], usize), [u8; 16]);
 /// A chain entry and the operator `--operator` says it is (`None`: generic).
 pub type OperatorChoice = (([u8; 16], usize), Option<Operator>);
+/// A chain entry and the aligned window operator `--window` says it is.
+pub type WindowChoice = (([u8; 16], usize), WindowSpec);
 
 #[derive(clap::Args, Clone, Debug)]
 pub struct TreeArgs {
@@ -53,6 +56,13 @@ pub struct TreeArgs {
     /// entry as a user function, whatever it looks like).
     #[arg(long = "operator", value_name = "VERTEX/chain-K=KIND", value_parser = parse_operator)]
     pub operators: Vec<OperatorChoice>,
+    /// An aligned processing-time window operator of Flink 1.1 (every keyed `timeWindow` in
+    /// processing time with reduce or apply), converted into a WindowOperator with its
+    /// windows and timers (one per vertex): VERTEX/chain-K=tumbling:SIZE|sliding:SIZE:SLIDE,
+    /// reduce|apply,key=SERIALIZER,value=SERIALIZER (sizes in ms; serializers as
+    /// --key-serializer takes them; the file records none of this).
+    #[arg(long = "window", value_name = "VERTEX/chain-K=SPEC", value_parser = parse_window)]
+    pub windows: Vec<WindowChoice>,
     /// Layout of native keyed state; must match the restoring job's backend (default:
     /// heap for memory/filesystem savepoints, rocksdb for RocksDB ones).
     #[arg(long, value_name = "heap|rocksdb", value_parser = KeyedLayout::parse)]
@@ -91,6 +101,21 @@ pub struct TreeArgs {
 }
 
 impl TreeArgs {
+    /// `--window`, at most one per vertex (a task has one keyed backend).
+    fn windows(&self) -> Result<savepointfs::convert::WindowSpecs, Failure> {
+        let mut specs = savepointfs::convert::WindowSpecs::new();
+        for (entry, spec) in &self.windows {
+            if specs.keys().any(|(v, _)| *v == entry.0) {
+                return Err(Failure::input(format!(
+                    "two --window for vertex {}: a task has one keyed backend, so one window operator",
+                    savepointfs::ids::hex(&entry.0)
+                )));
+            }
+            specs.insert(*entry, spec.clone());
+        }
+        Ok(specs)
+    }
+
     /// Opens the tree; `metadata_root` is the URI prefix `_metadata` names files under,
     /// and `relative` says it was not given, so targets with relative handles use them.
     pub fn open(&self, metadata_root: String, relative: bool) -> Result<Tree, Failure> {
@@ -114,6 +139,7 @@ impl TreeArgs {
             relative_paths: relative,
             operator_ids: self.operator_ids()?,
             operators: self.operators.iter().copied().collect(),
+            windows: self.windows()?,
             policy,
             target: self.target,
             keyed_layout: self.keyed_layout,
@@ -202,6 +228,13 @@ fn parse_operator(s: &str) -> Result<OperatorChoice, String> {
         .split_once('=')
         .ok_or_else(|| format!("{s:?}: expected VERTEX/chain-K=KIND"))?;
     Ok((parse_entry(entry)?, Operator::parse_override(kind)?))
+}
+
+fn parse_window(s: &str) -> Result<WindowChoice, String> {
+    let (entry, spec) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: expected VERTEX/chain-K=SPEC"))?;
+    Ok((parse_entry(entry)?, WindowSpec::parse(spec)?))
 }
 
 fn parse_operator_id(s: &str) -> Result<EntryId, String> {

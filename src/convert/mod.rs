@@ -7,6 +7,7 @@
 //! (§3.9): a semi-async RocksDB snapshot fails the keyed-state file of its subtask, a
 //! missing external file fails the files that read it, and the rest stays usable.
 
+pub mod aligned;
 mod converted;
 mod error;
 pub(crate) mod external;
@@ -36,7 +37,7 @@ pub use external::{ExternalFile, ExternalPolicy, ExternalProblem};
 pub use metadata::{BuiltMetadata, FileRef, MetadataBuilder, OperatorIds, Target};
 pub use subtask::{
     ConvertOptions, ConvertedEntry, ConvertedFile, ConvertedSubtask, FileResult, KeyedInfo,
-    KeyedLayout, Offsets, OperatorOverrides, convert_subtask,
+    KeyedLayout, Offsets, OperatorOverrides, WindowSpecs, convert_subtask,
 };
 
 pub use crate::stream::MultiStream;

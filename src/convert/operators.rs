@@ -21,13 +21,15 @@ pub trait NativeLoss {
     /// as `raw-keyed-state` and the modern one in its keyed stream (so they are not raw
     /// operator state).
     fn bytes_are_timers(self) -> bool;
+    /// How the native targets carry it, in a few words (what `inspect` shows).
+    fn carried(self) -> &'static str;
 }
 
 impl NativeLoss for Operator {
     fn why(self) -> String {
         match self {
             Operator::WindowWithTimers => "its pending timers cannot be carried (restored without them, its windows would never fire)".into(),
-            Operator::AlignedWindow => "its buffered panes are in the operator's own bytes, which later Flink ignores (they would be dropped); converting them into a WindowOperator is not done yet".into(),
+            Operator::AlignedWindow => "its buffered panes are in the operator's own bytes, which later Flink ignores (they would be dropped); say what the operator was with --window VERTEX/chain-K=tumbling:SIZE|sliding:SIZE:SLIDE,reduce|apply,key=SERIALIZER,value=SERIALIZER to convert them into a WindowOperator".into(),
             Operator::CepKeyed | Operator::CepNonKeyed => "CEP state of Flink 1.1 cannot be carried: its NFA and buffered events are Java- and Kryo-serialized 1.1 objects that no later Flink reads; drain the job (let pending matches complete) before the upgrade".into(),
             Operator::FileReader => "its in-flight splits are in the operator's own bytes, which later Flink ignores (they would be dropped); carrying them is not done yet".into(),
             Operator::Kafka => "its offsets are not a HashMap of KafkaTopicPartition and Long".into(),
@@ -55,6 +57,21 @@ impl NativeLoss for Operator {
 
     fn bytes_are_timers(self) -> bool {
         self == Operator::WindowWithTimers
+    }
+
+    fn carried(self) -> &'static str {
+        match self {
+            Operator::WindowWithTimers => "contents and timers converted on every target",
+            Operator::AlignedWindow => {
+                "its panes converted into a WindowOperator when --window names it"
+            }
+            Operator::Kafka => "offsets converted for flink-1.10 and flink-1.2",
+            Operator::FileMonitoring => "its modification time converted on every target",
+            Operator::CepKeyed
+            | Operator::CepNonKeyed
+            | Operator::FileReader
+            | Operator::RollingSink => "not carried by the native targets",
+        }
     }
 }
 

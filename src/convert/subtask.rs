@@ -61,7 +61,12 @@ pub struct ConvertOptions {
     /// Chain entries whose operator the user named (`--operator`): `None` is the
     /// generic recipe.
     pub operators: OperatorOverrides,
+    /// Aligned window operators to convert into WindowOperators (`--window`).
+    pub windows: WindowSpecs,
 }
+
+/// `--window` choices by (vertex id, chain index).
+pub type WindowSpecs = std::collections::HashMap<([u8; 16], usize), super::aligned::WindowSpec>;
 
 /// `--operator` choices by (vertex id, chain index).
 pub type OperatorOverrides =
@@ -76,6 +81,97 @@ impl ConvertOptions {
 /// Converts a decoded subtask of a task with `parallelism` subtasks. Never fails as a
 /// whole: each file carries its own result.
 pub fn convert_subtask(
+    model: &SubtaskModel,
+    parallelism: u32,
+    opts: &ConvertOptions,
+) -> ConvertedSubtask {
+    let converted = convert_model(model, parallelism, opts);
+    match aligned_window(model, parallelism, opts) {
+        None => converted,
+        // The WindowOperator's forms, but Flink 1.2's migration form of the operator
+        // itself (Flink 1.2 restores aligned operators from their own bytes).
+        Some((_, Ok(window))) => {
+            let mut as_window = convert_model(&window, parallelism, opts);
+            as_window.keyed_state = converted.keyed_state;
+            for (w, o) in as_window.chain.iter_mut().zip(converted.chain) {
+                if let (Some(w), Some(o)) = (w, o) {
+                    w.legacy_operator_state = o.legacy_operator_state;
+                }
+            }
+            as_window
+        }
+        // The files that would carry the windows say why they cannot.
+        Some((chain, Err(reason))) => {
+            let mut c = converted;
+            let loc = |kind: FileKind| {
+                let mut loc = model.location.clone();
+                loc.chain = (kind == FileKind::OperatorState).then_some(chain);
+                FileLocation::new(loc, kind.file_name())
+            };
+            let fail = |kind: FileKind| {
+                opts.builds(kind).then(|| {
+                    Err(Error::NotMigratable {
+                        location: loc(kind),
+                        reason: format!("aligned window operator (--window): {reason}"),
+                    })
+                })
+            };
+            c.managed_keyed_state = fail(FileKind::ManagedKeyedState);
+            c.managed_keyed_state_v6 = fail(FileKind::ManagedKeyedStateV6);
+            c.raw_keyed_state = fail(FileKind::RawKeyedState);
+            if let Some(Some(e)) = c.chain.get_mut(chain) {
+                e.operator_state = fail(FileKind::OperatorState);
+            }
+            c
+        }
+    }
+}
+
+/// The subtask re-expressed with its aligned window operator as a WindowOperator, where
+/// `--window` names one (`convert/aligned.rs`), or why that fails, with its chain index.
+fn aligned_window(
+    model: &SubtaskModel,
+    parallelism: u32,
+    opts: &ConvertOptions,
+) -> Option<(usize, Result<SubtaskModel, String>)> {
+    let (_, vertex) = model.location.task?;
+    let (&(_, chain), spec) = opts.windows.iter().find(|((v, _), _)| *v == vertex.0)?;
+    let cx = Cx {
+        model,
+        parallelism,
+        policy: &opts.policy,
+        opts,
+        savepoint: model.graph.source().clone(),
+    };
+    let rewritten = (|| {
+        let entry = model.chain.get(chain).and_then(Option::as_ref);
+        let entry = entry.ok_or_else(|| format!("chain entry {chain} has no state"))?;
+        let detected = super::operators::detect(model, entry, &|h, n| {
+            let (src, span) = cx
+                .bytes_range(
+                    h.bytes(),
+                    &cx.location(Some(chain), FileKind::OperatorState),
+                )
+                .ok()?;
+            super::operators::head(&*src, span.start, span.len, n)
+        });
+        let handle = entry
+            .operator_state
+            .as_ref()
+            .filter(|_| detected == Some(Operator::AlignedWindow));
+        let handle = handle.ok_or_else(|| {
+            format!("chain entry {chain}'s state is not an aligned window operator's panes")
+        })?;
+        let loc = cx.location(Some(chain), FileKind::OperatorState);
+        let bytes = cx
+            .bytes_range(handle.bytes(), &loc)
+            .map_err(|e| e.to_string())?;
+        super::aligned::rewrite(model, chain, spec, bytes)
+    })();
+    Some((chain, rewritten))
+}
+
+fn convert_model(
     model: &SubtaskModel,
     parallelism: u32,
     opts: &ConvertOptions,

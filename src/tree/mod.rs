@@ -46,6 +46,8 @@ pub struct TreeOptions {
     pub operator_ids: convert::OperatorIds,
     /// Built-in operators the user named (`--operator`).
     pub operators: convert::OperatorOverrides,
+    /// Aligned window operators to convert into WindowOperators (`--window`).
+    pub windows: convert::WindowSpecs,
     pub policy: ExternalPolicy,
     /// Which Flink `_metadata` is for.
     pub target: Target,
@@ -200,6 +202,7 @@ impl Tree {
             keyed_layout: opts.keyed_layout,
             target: Some(opts.target),
             operators: opts.operators.clone(),
+            windows: opts.windows.clone(),
         };
         Ok(Tree {
             index,

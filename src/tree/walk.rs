@@ -118,6 +118,7 @@ mod tests {
             relative_paths: false,
             operator_ids: Default::default(),
             operators: Default::default(),
+            windows: Default::default(),
             forms: super::super::Forms::All,
             rescale: Default::default(),
             spill_dir: std::env::temp_dir(),

@@ -79,8 +79,18 @@ pub struct ChainReport {
     pub kv_states: Vec<KvReport>,
     /// The built-in operator the state says this is, where it is one whose state the
     /// generic native conversion cannot carry (`v0::operators`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub operator: Option<&'static str>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "operator_name"
+    )]
+    pub operator: Option<super::operators::Operator>,
+}
+
+fn operator_name<S: serde::Serializer>(
+    op: &Option<super::operators::Operator>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(op.map_or("", |o| o.name()))
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -247,7 +257,7 @@ fn chain_report(
     ChainReport {
         index,
         present: true,
-        operator: super::operators::detect_inline(model, e).map(|o| o.name()),
+        operator: super::operators::detect_inline(model, e),
         function_state: e.function_state.as_ref().map(|h| handle_report(h, measure)),
         operator_state: e.operator_state.as_ref().map(|h| handle_report(h, measure)),
         kv_states: e

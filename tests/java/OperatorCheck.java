@@ -12,6 +12,7 @@
  *             take a savepoint of Flink's own into SAVEPOINT_TO while the timers are pending
  *   (Flink 2.3: heap is the HashMap backend, rocksdb the embedded RocksDB one)
  *   SCENARIO  reduce-event-time | apply-event-time | reduce-processing-time | apply-processing-time
+ *             | aggr-aligned | accum-aligned (Flink 1.1's aligned operators, converted into a WindowOperator)
  *             | session-with-stateful-trigger-mint | monitoring-function | kafka-consumer (a stand-in: the connector is not in Flink's jars)
  *   UID       the uid the converted savepoint's vertex id was derived from
  *   PARALLELISM, MAX_PARALLELISM  of the window operator (default 1 and 1, as Flink's test harness)
@@ -168,7 +169,9 @@ public final class OperatorCheck {
 			this.waitFor = waitFor;
 		}
 		void awaitOutput() throws InterruptedException {
-			long deadline = System.currentTimeMillis() + 30000;
+			// OPERATOR_CHECK_WAIT_MS: how long to wait for output that may never come (controls).
+			String wait = System.getenv("OPERATOR_CHECK_WAIT_MS");
+			long deadline = System.currentTimeMillis() + (wait == null ? 30000 : Long.parseLong(wait));
 			while (running && SEEN.size() < waitFor && System.currentTimeMillis() < deadline) {
 				Thread.sleep(20);
 			}
@@ -241,6 +244,12 @@ public final class OperatorCheck {
 				// Flink 2.x has no time characteristic, and its sources end with the last one.
 				return Arrays.asList(Arrays.asList("(key2,1)@5999", "(key3,1)@5999")); //V:110
 				return Arrays.asList(Arrays.asList("(key2,1)@5999", "(key3,1)@5999"), Arrays.asList("WM " + Long.MAX_VALUE)); //V:23
+			case "aggr-aligned":
+			case "accum-aligned":
+				// operators.md §4.2 (4), the MiniCluster adaptation: the pane [0, 3000) is
+				// window (0,3000) with its timer at 2999, in the past, so it fires at once.
+				return Arrays.asList(Arrays.asList("(key2,3)@2999", "(key1,2)@2999")); //V:110
+				return Arrays.asList(Arrays.asList("(key2,3)@2999", "(key1,2)@2999"), Arrays.asList("WM " + Long.MAX_VALUE)); //V:23
 			case "kafka-consumer":
 				// operators.md §5.4, the offsets of the test's 1.1 writer.
 				return Arrays.asList(Arrays.asList("abc-13=16768", "def-7=987654321"));
@@ -395,7 +404,8 @@ public final class OperatorCheck {
 		WindowedStream<Tuple2<String, Integer>, String, TimeWindow> windowed = eventTime
 				? keyed.window(TumblingEventTimeWindows.of(size))
 				: keyed.window(TumblingProcessingTimeWindows.of(size));
-		DataStream<Tuple2<String, Integer>> out = scenario.startsWith("reduce-")
+		// aggr-aligned was a reduce, accum-aligned an apply (operators.md §4.2 (4)).
+		DataStream<Tuple2<String, Integer>> out = scenario.startsWith("reduce-") || scenario.equals("aggr-aligned")
 				? windowed.reduce(new SumReducer())
 				: windowed.apply(new RichSumReducer(), type);
 		((org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator<Tuple2<String, Integer>>) out).uid(uid);
@@ -437,7 +447,9 @@ public final class OperatorCheck {
 		try {
 			mc.start();
 			mc.submitJob(job).get();
-			long deadline = System.currentTimeMillis() + 30000;
+			// OPERATOR_CHECK_WAIT_MS: how long to wait for output that may never come (controls).
+			String wait = System.getenv("OPERATOR_CHECK_WAIT_MS");
+			long deadline = System.currentTimeMillis() + (wait == null ? 30000 : Long.parseLong(wait));
 			while (!WriterInput.emitted && System.currentTimeMillis() < deadline) {
 				Thread.sleep(20);
 			}
@@ -468,7 +480,9 @@ public final class OperatorCheck {
 				mc.executeJobBlocking(job);
 			} else {
 				mc.submitJob(job).get();
-				long deadline = System.currentTimeMillis() + 30000;
+				// OPERATOR_CHECK_WAIT_MS: how long to wait for output that may never come (controls).
+			String wait = System.getenv("OPERATOR_CHECK_WAIT_MS");
+			long deadline = System.currentTimeMillis() + (wait == null ? 30000 : Long.parseLong(wait));
 				while (SEEN.size() < records && System.currentTimeMillis() < deadline) {
 					if (mc.getJobStatus(job.getJobID()).get().isGloballyTerminalState()) {
 						mc.requestJobResult(job.getJobID()).get().toJobExecutionResult(OperatorCheck.class.getClassLoader());
