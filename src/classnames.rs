@@ -72,6 +72,12 @@ pub const ROCKSDB_STATE_BACKEND_FINAL_SEMI_ASYNC_SNAPSHOT: &str =
 
 // org.apache.flink.core.fs
 pub const PATH: &str = "org.apache.flink.core.fs.Path";
+/// A file split (Flink 1.1's file reader state) and what it extends.
+pub const FILE_INPUT_SPLIT: &str = "org.apache.flink.core.fs.FileInputSplit";
+pub const LOCATABLE_INPUT_SPLIT: &str = "org.apache.flink.core.io.LocatableInputSplit";
+/// Flink 1.2+'s split with a modification time, what its file reader restores.
+pub const TIMESTAMPED_FILE_INPUT_SPLIT: &str =
+    "org.apache.flink.streaming.api.functions.source.TimestampedFileInputSplit";
 
 // org.apache.flink.runtime.checkpoint
 pub const KEY_GROUP_STATE: &str = "org.apache.flink.runtime.checkpoint.KeyGroupState";

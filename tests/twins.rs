@@ -293,3 +293,62 @@ fn aligned_windows_have_the_headers_flink_1_2_wrote_for_the_same_window_operator
         assert_eq!(ours[header..header + body.len()], body[..], "{aligned}");
     }
 }
+
+#[test]
+fn file_reader_splits_equal_flink_1_2s_own_given_its_modification_times() {
+    use savepointfs::convert::file_reader;
+    use savepointfs::source::{FileSource, Source, Span};
+    let Some(fx) = common::shared_fixtures() else {
+        return;
+    };
+    // The 1.1 snapshot's operator bytes, parsed as the conversion parses them.
+    let path = fx.join("flink-1.1/operator-snapshots/reader-migration-test-flink1.1-snapshot");
+    let source: std::sync::Arc<dyn Source> = std::sync::Arc::new(FileSource::open(&path).unwrap());
+    let all = Span::new(0, source.len());
+    let snapshot = savepointfs::v0::OperatorSnapshot::decode(source.clone(), all).unwrap();
+    let savepointfs::v0::Bytes::Span(ops) = snapshot.entry.operator_state.unwrap().bytes() else {
+        panic!("inline operator bytes");
+    };
+    let state = file_reader::parse(source, ops.start, ops.len).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = || tmp.path();
+    assert_eq!(state.pending.len(), 3);
+    let mut splits = state.pending.clone();
+    splits.extend(state.current.clone());
+    // Flink 1.2's `splits`: the same header as ours, and each element is the split of
+    // that number written with the time Flink 1.2 gave it (0, 10, 10, 11 there).
+    let (out, _) = wrap_and_convert(&path, dir(), "reader", &["--target", "flink-1.10"]);
+    let ours = std::fs::read(
+        common::walk_files(&out)
+            .into_iter()
+            .find(|p| p.ends_with("chain-0/managed-operator-state"))
+            .unwrap(),
+    )
+    .unwrap();
+    let twin =
+        twin(&fx.join("flink-1.2/operator-snapshots/reader-migration-test-flink1.2-snapshot"));
+    let (name, offsets, stream) = twin.managed_operator.unwrap();
+    assert_eq!(name, file_reader::READER_STATE);
+    let header = offsets[0] as usize;
+    assert_eq!(ours[..header], stream[..header], "the header");
+    assert_eq!(ours.len(), stream.len(), "four splits of the same size");
+    let mut ends = offsets[1..].to_vec();
+    ends.push(stream.len() as u64);
+    for (&at, &end) in offsets.iter().zip(&ends) {
+        let theirs = &stream[at as usize..end as usize];
+        let src: std::sync::Arc<dyn Source> =
+            std::sync::Arc::new(savepointfs::source::MemSource::new("twin", theirs.to_vec()));
+        let len = src.len();
+        let g = savepointfs::javaser::parse_stream(src, 0, len, &Default::default()).unwrap();
+        let o = g.object(g.roots().next().unwrap()).unwrap().unwrap();
+        use savepointfs::javaser::Value;
+        let (Some(Value::Int(number)), Some(Value::Long(time))) =
+            (o.field("splitNumber"), o.field("modificationTime"))
+        else {
+            panic!("a twin split without its number or time");
+        };
+        let split = splits.iter().find(|s| s.number == number).unwrap();
+        let ours = file_reader::split_stream(split, time, None).unwrap();
+        assert!(ours == theirs, "split #{number} at mod time {time} differs");
+    }
+}

@@ -69,9 +69,12 @@ impl ConvertedEntry {
     }
 
     /// Whether the entry's own bytes are raw operator state: a window operator's are its
-    /// timers, which every target carries in its keyed state instead.
+    /// timers, which every target carries in its keyed state instead, and the file
+    /// reader's its splits, carried as its `splits` list.
     pub fn raw_operator_state(&self) -> bool {
-        !self.operator.is_some_and(NativeLoss::bytes_are_timers)
+        !self
+            .operator
+            .is_some_and(NativeLoss::bytes_carried_elsewhere)
     }
 
     /// The entry's files in tree order.

@@ -11,6 +11,7 @@ pub mod aligned;
 mod converted;
 mod error;
 pub(crate) mod external;
+pub mod file_reader;
 pub(crate) mod heap_reframe;
 mod kafka;
 pub mod key_serializer;

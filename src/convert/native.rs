@@ -50,10 +50,16 @@ pub(crate) fn singleton_stream(spec: &'static ClassSpec) -> Result<Vec<u8>, Head
 /// version 1, one state `_default_` in SPLIT_DISTRIBUTE mode, its `JavaSerializer` as a
 /// bare stream, then the element count 1. The element follows at the returned length.
 pub fn operator_state_header() -> Result<Vec<u8>, HeaderError> {
+    list_state_header(DEFAULT_OPERATOR_STATE)
+}
+
+/// The same header for a SPLIT_DISTRIBUTE list state `name` of Java-serialized elements
+/// (what `getSerializableListState(name)` restores).
+pub fn list_state_header(name: &str) -> Result<Vec<u8>, HeaderError> {
     let mut h = Vec::with_capacity(160);
     h.extend_from_slice(&1i32.to_be_bytes());
     h.extend_from_slice(&1i16.to_be_bytes());
-    h.put_utf(DEFAULT_OPERATOR_STATE)?;
+    h.put_utf(name)?;
     h.push(0); // SPLIT_DISTRIBUTE
     h.extend_from_slice(&singleton_stream(&JAVA_SERIALIZER)?);
     h.extend_from_slice(&1i32.to_be_bytes());

@@ -1,11 +1,12 @@
 //! What the converted forms would lose of a built-in Flink 1.1 operator (recognised by
-//! `v0::operators`), and where. A WindowOperator's timers are carried to every target
-//! (`convert/timers.rs`); the other operators' native files, which would drop
-//! their state silently (buffered panes, in-flight splits, NFAs) or fail obscurely
-//! (Kafka offsets, RollingSink buckets), are refused with the reason, and `verify`
-//! reports them. Flink 1.2.0's migration form
-//! (`legacy-operator-state`, `keyed-state`) still carries everything: Flink 1.2 restores
-//! these operators from it.
+//! `v0::operators`), and where. Window timers (`convert/timers.rs`), aligned windows
+//! (`convert/aligned.rs`, given `--window`), the file monitoring function
+//! (`convert/monitoring.rs`), Kafka offsets (`convert/kafka.rs`) and the file reader's
+//! splits (`convert/file_reader.rs`) have rules of their own; the other operators'
+//! native files, which would drop their state silently (buffered panes, NFAs) or fail
+//! obscurely (RollingSink buckets), are refused with the reason, and `verify` reports
+//! them. Flink 1.2.0's migration form (`legacy-operator-state`, `keyed-state`) still
+//! carries everything: Flink 1.2 restores these operators from it.
 
 use super::FileKind;
 pub use crate::v0::operators::{Operator, ambiguous, detect, head};
@@ -17,10 +18,10 @@ pub trait NativeLoss {
     /// Whether a file of `kind` would drop (or garble) the operator's state: such a
     /// file is refused with [`NativeLoss::why`], and so is any `_metadata` naming it.
     fn lost_in(self, kind: FileKind) -> bool;
-    /// Whether the operator's own bytes are its timers, which the native targets carry
-    /// as `raw-keyed-state` and the modern one in its keyed stream (so they are not raw
-    /// operator state).
-    fn bytes_are_timers(self) -> bool;
+    /// Whether the targets carry the operator's own bytes in another form, so they are
+    /// not raw operator state: a window's timers (`raw-keyed-state`, or the modern keyed
+    /// stream), the file reader's splits (its `splits` list state).
+    fn bytes_carried_elsewhere(self) -> bool;
     /// How the native targets carry it, in a few words (what `inspect` shows).
     fn carried(self) -> &'static str;
 }
@@ -31,7 +32,7 @@ impl NativeLoss for Operator {
             Operator::WindowWithTimers => "its pending timers cannot be carried (restored without them, its windows would never fire)".into(),
             Operator::AlignedWindow => "its buffered panes are in the operator's own bytes, which later Flink ignores (they would be dropped); say what the operator was with --window VERTEX/chain-K=tumbling:SIZE|sliding:SIZE:SLIDE,reduce|apply,key=SERIALIZER,value=SERIALIZER to convert them into a WindowOperator".into(),
             Operator::CepKeyed | Operator::CepNonKeyed => "CEP state of Flink 1.1 cannot be carried: its NFA and buffered events are Java- and Kryo-serialized 1.1 objects that no later Flink reads; drain the job (let pending matches complete) before the upgrade".into(),
-            Operator::FileReader => "its in-flight splits are in the operator's own bytes, which later Flink ignores (they would be dropped); carrying them is not done yet".into(),
+            Operator::FileReader => "its splits are not Flink 1.1's current split, pending count, pending splits and format state".into(),
             Operator::Kafka => "its offsets are not a HashMap of KafkaTopicPartition and Long".into(),
             Operator::RollingSink => "RollingSink is gone from later Flink (its state class cannot be loaded); BucketingSink state is not written yet".into(),
             Operator::FileMonitoring => "its modification time is not a java.lang.Long".into(),
@@ -40,10 +41,11 @@ impl NativeLoss for Operator {
 
     fn lost_in(self, kind: FileKind) -> bool {
         match self {
-            Operator::WindowWithTimers | Operator::FileMonitoring | Operator::Kafka => false,
-            Operator::AlignedWindow | Operator::CepNonKeyed | Operator::FileReader => {
-                kind == FileKind::OperatorState
-            }
+            Operator::WindowWithTimers
+            | Operator::FileMonitoring
+            | Operator::Kafka
+            | Operator::FileReader => false,
+            Operator::AlignedWindow | Operator::CepNonKeyed => kind == FileKind::OperatorState,
             Operator::RollingSink => matches!(
                 kind,
                 FileKind::ManagedOperatorState | FileKind::ManagedOperatorStateV5
@@ -55,8 +57,8 @@ impl NativeLoss for Operator {
         }
     }
 
-    fn bytes_are_timers(self) -> bool {
-        self == Operator::WindowWithTimers
+    fn bytes_carried_elsewhere(self) -> bool {
+        matches!(self, Operator::WindowWithTimers | Operator::FileReader)
     }
 
     fn carried(self) -> &'static str {
@@ -67,10 +69,10 @@ impl NativeLoss for Operator {
             }
             Operator::Kafka => "offsets converted for flink-1.10 and flink-1.2",
             Operator::FileMonitoring => "its modification time converted on every target",
-            Operator::CepKeyed
-            | Operator::CepNonKeyed
-            | Operator::FileReader
-            | Operator::RollingSink => "not carried by the native targets",
+            Operator::FileReader => "its splits converted on every target",
+            Operator::CepKeyed | Operator::CepNonKeyed | Operator::RollingSink => {
+                "not carried by the native targets"
+            }
         }
     }
 }
@@ -82,11 +84,13 @@ mod tests {
     #[test]
     fn every_operator_says_what_it_loses_and_where() {
         // Carried by their own rules: window timers (convert/timers.rs), the monitoring
-        // function's time (convert/monitoring.rs), Kafka offsets (convert/kafka.rs).
+        // function's time (convert/monitoring.rs), Kafka offsets (convert/kafka.rs), the
+        // file reader's splits (convert/file_reader.rs).
         let carried = [
             Operator::WindowWithTimers,
             Operator::FileMonitoring,
             Operator::Kafka,
+            Operator::FileReader,
         ];
         for op in [
             Operator::WindowWithTimers,

@@ -374,21 +374,41 @@ impl Cx<'_> {
                 .operator_state
                 .as_ref()
                 .map(|h| guard(single(h, FileKind::OperatorState), FileKind::OperatorState)),
-            managed_operator_state: e.function_state.as_ref().and_then(|h| {
-                let kind = FileKind::ManagedOperatorState;
-                match op {
-                    Some(Operator::FileMonitoring) => Some(self.monitoring_state(e.index, h, kind)),
-                    Some(Operator::Kafka) => self.kafka_offsets(e.index, h, kind),
-                    _ => Some(guard(self.managed_operator_state(e.index, h), kind)),
+            managed_operator_state: match (op, &e.operator_state) {
+                (Some(Operator::FileReader), Some(h)) => {
+                    self.reader_splits(e.index, h, FileKind::ManagedOperatorState)
                 }
+                _ => None,
+            }
+            .or_else(|| {
+                e.function_state.as_ref().and_then(|h| {
+                    let kind = FileKind::ManagedOperatorState;
+                    match op {
+                        Some(Operator::FileMonitoring) => {
+                            Some(self.monitoring_state(e.index, h, kind))
+                        }
+                        Some(Operator::Kafka) => self.kafka_offsets(e.index, h, kind),
+                        _ => Some(guard(self.managed_operator_state(e.index, h), kind)),
+                    }
+                })
             }),
-            managed_operator_state_v5: e.function_state.as_ref().and_then(|h| {
-                let kind = FileKind::ManagedOperatorStateV5;
-                match op {
-                    Some(Operator::FileMonitoring) => Some(self.monitoring_state(e.index, h, kind)),
-                    Some(Operator::Kafka) => self.kafka_offsets(e.index, h, kind),
-                    _ => Some(guard(self.managed_operator_state_v5(e.index, h), kind)),
+            managed_operator_state_v5: match (op, &e.operator_state) {
+                (Some(Operator::FileReader), Some(h)) => {
+                    self.reader_splits(e.index, h, FileKind::ManagedOperatorStateV5)
                 }
+                _ => None,
+            }
+            .or_else(|| {
+                e.function_state.as_ref().and_then(|h| {
+                    let kind = FileKind::ManagedOperatorStateV5;
+                    match op {
+                        Some(Operator::FileMonitoring) => {
+                            Some(self.monitoring_state(e.index, h, kind))
+                        }
+                        Some(Operator::Kafka) => self.kafka_offsets(e.index, h, kind),
+                        _ => Some(guard(self.managed_operator_state_v5(e.index, h), kind)),
+                    }
+                })
             }),
         }
     }

@@ -22,7 +22,8 @@ pub use access::{AnnotationReader, ObjectView};
 pub use error::{Error, ErrorKind, Result};
 pub use model::*;
 pub use reader::{
-    DEFAULT_MAX_BYTES, Limits, parse_first_object, parse_stream, set_default_max_bytes,
+    DEFAULT_MAX_BYTES, Limits, Next, parse_first_object, parse_interleaved, parse_stream,
+    set_default_max_bytes,
 };
 pub use writer::{
     Chunk, Chunks, DEFAULT_INLINE_MAX, Renamer, WriteOptions, write_object,

@@ -237,20 +237,7 @@ pub fn state_serializer<W: Write>(
     }
 }
 
-/// A `java.net.URI`: its string, then the empty `writeObject` annotation.
-pub fn uri<W: Write>(b: &mut StreamBuilder<W>, uri: &str) -> BuildResult<Handle> {
-    let h = b.begin_object(&URI)?;
-    b.string(uri)?;
-    b.end_annotation()?;
-    Ok(h)
-}
-
-/// An `org.apache.flink.core.fs.Path` of a URI.
-pub fn path<W: Write>(b: &mut StreamBuilder<W>, uri_text: &str) -> BuildResult<Handle> {
-    let h = b.begin_object(&PATH)?;
-    uri(b, uri_text)?;
-    Ok(h)
-}
+pub use crate::v0::classes::{path, uri};
 
 /// A `java.lang.Long` object.
 pub fn boxed_long<W: Write>(b: &mut StreamBuilder<W>, v: i64) -> BuildResult<Handle> {

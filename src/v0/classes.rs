@@ -5,7 +5,7 @@
 //! user names for RocksDB state). `tests/synth.rs` compares these descriptors with the
 //! ones in the real Flink-written fixtures.
 
-use crate::javaser::builder::{ClassSpec, FieldSpec};
+use crate::javaser::builder::{BuildResult, ClassSpec, FieldSpec, Handle, StreamBuilder};
 use crate::javaser::flags::{SERIALIZABLE, WRITE_METHOD};
 
 const S: u8 = SERIALIZABLE;
@@ -620,6 +620,62 @@ pub static URI: ClassSpec = class(
     None,
 );
 
+/// `LocatableInputSplit` (SUID 1): a split's number and hosts.
+pub static LOCATABLE_INPUT_SPLIT: ClassSpec = class(
+    crate::classnames::LOCATABLE_INPUT_SPLIT,
+    1,
+    S,
+    &[
+        FieldSpec::primitive(b'I', "splitNumber"),
+        FieldSpec::reference("hostnames", "[Ljava/lang/String;"),
+    ],
+    None,
+);
+
+/// `FileInputSplit` (SUID 1): its file and byte range.
+pub static FILE_INPUT_SPLIT: ClassSpec = class(
+    crate::classnames::FILE_INPUT_SPLIT,
+    1,
+    S,
+    &[
+        FieldSpec::primitive(b'J', "length"),
+        FieldSpec::primitive(b'J', "start"),
+        FieldSpec::reference("file", "Lorg/apache/flink/core/fs/Path;"),
+    ],
+    Some(&LOCATABLE_INPUT_SPLIT),
+);
+
+/// `TimestampedFileInputSplit` of Flink 1.2+: no declared SUID; the JVM's, as Flink 1.2
+/// wrote it and 1.10 reads it (operators.md §6 (3)).
+pub static TIMESTAMPED_FILE_INPUT_SPLIT: ClassSpec = class(
+    crate::classnames::TIMESTAMPED_FILE_INPUT_SPLIT,
+    -8153252402661556005,
+    S,
+    &[
+        FieldSpec::primitive(b'J', "modificationTime"),
+        FieldSpec::reference("splitState", "Ljava/io/Serializable;"),
+    ],
+    Some(&FILE_INPUT_SPLIT),
+);
+
+pub static STRING_ARRAY: ClassSpec =
+    class("[Ljava.lang.String;", -5921575005990323385, S, &[], None);
+
+/// A `java.net.URI`: its string, then the empty `writeObject` annotation.
+pub fn uri<W: std::io::Write>(b: &mut StreamBuilder<W>, uri: &str) -> BuildResult<Handle> {
+    let h = b.begin_object(&URI)?;
+    b.string(uri)?;
+    b.end_annotation()?;
+    Ok(h)
+}
+
+/// An `org.apache.flink.core.fs.Path` of a URI.
+pub fn path<W: std::io::Write>(b: &mut StreamBuilder<W>, uri_text: &str) -> BuildResult<Handle> {
+    let h = b.begin_object(&PATH)?;
+    uri(b, uri_text)?;
+    Ok(h)
+}
+
 /// Every class above, for table-wide checks.
 pub static ALL: &[&ClassSpec] = &[
     &STREAM_TASK_STATE_LIST,
@@ -682,6 +738,10 @@ pub static ALL: &[&ClassSpec] = &[
     &ARRAY_LIST,
     &PATH,
     &URI,
+    &LOCATABLE_INPUT_SPLIT,
+    &FILE_INPUT_SPLIT,
+    &TIMESTAMPED_FILE_INPUT_SPLIT,
+    &STRING_ARRAY,
 ];
 
 #[cfg(test)]

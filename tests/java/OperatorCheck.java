@@ -13,6 +13,7 @@
  *   (Flink 2.3: heap is the HashMap backend, rocksdb the embedded RocksDB one)
  *   SCENARIO  reduce-event-time | apply-event-time | reduce-processing-time | apply-processing-time
  *             | aggr-aligned | accum-aligned (Flink 1.1's aligned operators, converted into a WindowOperator)
+ *             | reader (ContinuousFileReaderOperator's restored splits)
  *             | session-with-stateful-trigger-mint | monitoring-function | kafka-consumer (a stand-in: the connector is not in Flink's jars)
  *   UID       the uid the converted savepoint's vertex id was derived from
  *   PARALLELISM, MAX_PARALLELISM  of the window operator (default 1 and 1, as Flink's test harness)
@@ -143,7 +144,7 @@ public final class OperatorCheck {
 	 * The elements of operators.md §4.1.6 (key, value, timestamp), in order and without
 	 * watermarks, then it waits for the output.
 	 */
-	static final class SessionInput extends AwaitingSource {
+	static final class SessionInput extends AwaitingSource<Tuple2<String, Integer>> {
 		private static final long serialVersionUID = 1L;
 		SessionInput(int waitFor) {
 			super(waitFor);
@@ -161,7 +162,13 @@ public final class OperatorCheck {
 	}
 
 	/** A source that, once it has emitted, stays alive until the check saw {@code waitFor} events (30 s at most). */
-	abstract static class AwaitingSource implements SourceFunction<Tuple2<String, Integer>> {
+	/** How long to wait for output that may never come: 30 s, or OPERATOR_CHECK_WAIT_MS (controls). */
+	static long waitMillis() {
+		String wait = System.getenv("OPERATOR_CHECK_WAIT_MS");
+		return wait == null ? 30000 : Long.parseLong(wait);
+	}
+
+	abstract static class AwaitingSource<T> implements SourceFunction<T> {
 		private static final long serialVersionUID = 1L;
 		private final int waitFor;
 		private volatile boolean running = true;
@@ -169,9 +176,7 @@ public final class OperatorCheck {
 			this.waitFor = waitFor;
 		}
 		void awaitOutput() throws InterruptedException {
-			// OPERATOR_CHECK_WAIT_MS: how long to wait for output that may never come (controls).
-			String wait = System.getenv("OPERATOR_CHECK_WAIT_MS");
-			long deadline = System.currentTimeMillis() + (wait == null ? 30000 : Long.parseLong(wait));
+			long deadline = System.currentTimeMillis() + waitMillis();
 			while (running && SEEN.size() < waitFor && System.currentTimeMillis() < deadline) {
 				Thread.sleep(20);
 			}
@@ -183,7 +188,7 @@ public final class OperatorCheck {
 	}
 
 	/** Emits no records, only the test's watermarks; in processing time it waits for the output. */
-	static final class Watermarks extends AwaitingSource {
+	static final class Watermarks extends AwaitingSource<Tuple2<String, Integer>> {
 		private static final long serialVersionUID = 1L;
 		private final long[] marks;
 		Watermarks(long[] marks, int waitFor) {
@@ -250,6 +255,11 @@ public final class OperatorCheck {
 				// window (0,3000) with its timer at 2999, in the past, so it fires at once.
 				return Arrays.asList(Arrays.asList("(key2,3)@2999", "(key1,2)@2999")); //V:110
 				return Arrays.asList(Arrays.asList("(key2,3)@2999", "(key1,2)@2999"), Arrays.asList("WM " + Long.MAX_VALUE)); //V:23
+			case "reader":
+				// operators.md §6.4: the four splits of the 1.1 writer, each read once, with
+				// the modification times of Flink 1.2's restore rule at clock 0.
+				return Arrays.asList(Arrays.asList("#3 test/test1 0+100 @3", "#2 test/test2 101+200 @2", "#1 test/test2 0+100 @1", "#0 test/test3 0+100 @0")); //V:110
+				return Arrays.asList(Arrays.asList("#3 test/test1 0+100 @3", "#2 test/test2 101+200 @2", "#1 test/test2 0+100 @1", "#0 test/test3 0+100 @0"), Arrays.asList("WM " + Long.MAX_VALUE)); //V:23
 			case "kafka-consumer":
 				// operators.md §5.4, the offsets of the test's 1.1 writer.
 				return Arrays.asList(Arrays.asList("abc-13=16768", "def-7=987654321"));
@@ -310,6 +320,57 @@ public final class OperatorCheck {
 		lines.transform("check", TypeInformation.of(Object.class), new Check<String>(false)).uid("check").setParallelism(1).disableChaining();
 	}
 
+	/**
+	 * ContinuousFileReaderOperator (uid) → check, fed no new splits: what it reads are the
+	 * restored ones. The format reads no file; each split is one record naming it, as the
+	 * BlockingFileInputFormat of Flink's test returned the split itself.
+	 */
+	static void reader(StreamExecutionEnvironment env, String uid, int records) {
+		SplitFormat format = new SplitFormat();
+		DataStream<TimestampedFileInputSplit> none = env.addSource(new NoSplits(records), "no splits", TypeInformation.of(TimestampedFileInputSplit.class)).uid("no-splits").setParallelism(1);
+		DataStream<String> lines = none.transform("reader", BasicTypeInfo.STRING_TYPE_INFO, new ContinuousFileReaderOperator<>(format)).uid(uid).setParallelism(1); //V:110
+		DataStream<String> lines = none.transform("reader", BasicTypeInfo.STRING_TYPE_INFO, new ContinuousFileReaderOperatorFactory<>(format)).uid(uid).setParallelism(1); //V:23
+		lines.transform("check", TypeInformation.of(Object.class), new Check<String>(false)).uid("check").setParallelism(1).disableChaining();
+	}
+
+	/** Emits no split; waits until the restored ones are read. */
+	static final class NoSplits extends AwaitingSource<TimestampedFileInputSplit> {
+		private static final long serialVersionUID = 1L;
+		NoSplits(int waitFor) {
+			super(waitFor);
+		}
+		@Override
+		public void run(SourceContext<TimestampedFileInputSplit> ctx) throws Exception {
+			awaitOutput();
+		}
+	}
+
+	/** Opens no file: a split is one record, "#number path start+length @modificationTime". */
+	static final class SplitFormat extends org.apache.flink.api.common.io.FileInputFormat<String> {
+		private static final long serialVersionUID = 1L;
+		private transient TimestampedFileInputSplit split;
+		SplitFormat() {
+			super(new org.apache.flink.core.fs.Path("file:/splits-are-not-read"));
+		}
+		@Override
+		public void open(org.apache.flink.core.fs.FileInputSplit s) {
+			split = (TimestampedFileInputSplit) s;
+		}
+		@Override
+		public boolean reachedEnd() {
+			return split == null;
+		}
+		@Override
+		public String nextRecord(String reuse) {
+			TimestampedFileInputSplit t = split;
+			split = null;
+			return "#" + t.getSplitNumber() + " " + t.getPath() + " " + t.getStart() + "+" + t.getLength() + " @" + t.getModificationTime();
+		}
+		@Override
+		public void close() {
+		}
+	}
+
 	/** The 1.1 writer's input of reduce/apply-event-time (operators.md §4.1.1), then it idles. */
 	static final class WriterInput implements SourceFunction<Tuple2<String, Integer>> {
 		private static final long serialVersionUID = 1L;
@@ -367,6 +428,8 @@ public final class OperatorCheck {
 					.transform("check", TypeInformation.of(Object.class), new Check<String>(false)).uid("check").setParallelism(1).disableChaining();
 		} else if (continuous) {
 			monitoring(env, uid);
+		} else if (scenario.equals("reader")) {
+			reader(env, uid, records);
 		} else {
 			// The test's watermarks after the restore (none in processing time).
 			long[] marks = eventTime ? new long[] {2999, 3999, 4999, 5999} : new long[0];
@@ -447,9 +510,7 @@ public final class OperatorCheck {
 		try {
 			mc.start();
 			mc.submitJob(job).get();
-			// OPERATOR_CHECK_WAIT_MS: how long to wait for output that may never come (controls).
-			String wait = System.getenv("OPERATOR_CHECK_WAIT_MS");
-			long deadline = System.currentTimeMillis() + (wait == null ? 30000 : Long.parseLong(wait));
+			long deadline = System.currentTimeMillis() + 30000;
 			while (!WriterInput.emitted && System.currentTimeMillis() < deadline) {
 				Thread.sleep(20);
 			}
@@ -480,9 +541,7 @@ public final class OperatorCheck {
 				mc.executeJobBlocking(job);
 			} else {
 				mc.submitJob(job).get();
-				// OPERATOR_CHECK_WAIT_MS: how long to wait for output that may never come (controls).
-			String wait = System.getenv("OPERATOR_CHECK_WAIT_MS");
-			long deadline = System.currentTimeMillis() + (wait == null ? 30000 : Long.parseLong(wait));
+				long deadline = System.currentTimeMillis() + waitMillis();
 				while (SEEN.size() < records && System.currentTimeMillis() < deadline) {
 					if (mc.getJobStatus(job.getJobID()).get().isGloballyTerminalState()) {
 						mc.requestJobResult(job.getJobID()).get().toJobExecutionResult(OperatorCheck.class.getClassLoader());

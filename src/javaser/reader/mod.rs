@@ -81,6 +81,67 @@ pub fn parse_first_object(
     parse(source, start, end, limits, true)
 }
 
+/// What comes next in a stream that mixes objects with raw bytes written beside its
+/// `ObjectOutputStream` (drained between them, so no block-data framing): an object, `n`
+/// raw bytes, or the end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    Object,
+    Raw(u64),
+    End,
+}
+
+/// Parses such a stream in `[start, end)` of `source`: `next` is asked before each item,
+/// given the raw runs read so far (whose bytes may say how many objects follow). Returns
+/// the graph of the objects (handles run on across the raw bytes, as Java numbers them)
+/// and where each raw run is.
+pub fn parse_interleaved(
+    source: Arc<dyn Source>,
+    start: u64,
+    end: u64,
+    limits: &Limits,
+    next: &mut dyn FnMut(&[Span]) -> Next,
+) -> Result<(Graph, Vec<Span>)> {
+    let end = end.min(source.len());
+    let unbox = |e: Box<Error>| *e;
+    let mut r = Reader::new(&*source, start, end, limits);
+    r.header().map_err(unbox)?;
+    let mut contents = Vec::new();
+    let mut raw = Vec::new();
+    loop {
+        match next(&raw) {
+            Next::End => break,
+            Next::Raw(n) => {
+                let span = r.cur.skip(n, "raw bytes").map_err(|k| *r.fail(k))?;
+                raw.push(span);
+            }
+            Next::Object => {
+                let code = r.cur.peek("an object").map_err(|k| *r.fail(k))?;
+                if matches!(code, tc::BLOCKDATA | tc::BLOCKDATALONG | tc::RESET) {
+                    return Err(*r.fail(ErrorKind::UnexpectedTypeCode {
+                        expected: "an object",
+                        found: code,
+                    }));
+                }
+                let c = r.content(true).map_err(unbox)?;
+                r.charge(CONTENT_COST, r.cur.pos).map_err(unbox)?;
+                contents.push(c);
+            }
+        }
+    }
+    let (nodes, len) = (r.nodes, r.cur.pos - start);
+    Ok((
+        Graph {
+            source,
+            start,
+            len,
+            nodes,
+            contents,
+        },
+        raw,
+    ))
+}
+
 fn parse(
     source: Arc<dyn Source>,
     start: u64,
