@@ -352,3 +352,111 @@ fn file_reader_splits_equal_flink_1_2s_own_given_its_modification_times() {
         assert!(ours == theirs, "split #{number} at mod time {time} differs");
     }
 }
+
+#[test]
+fn bucketing_sink_state_is_written_as_flink_1_2_wrote_it() {
+    use savepointfs::convert::rolling_sink::{self, Bucket};
+    use savepointfs::javaser::{Graph, Value};
+    use savepointfs::source::{MemSource, Source};
+    let Some(fx) = common::shared_fixtures() else {
+        return;
+    };
+    // Flink 1.2's BucketingSink state of its own test: its one bucket read back, then
+    // written by us: every byte of the element, and the same header as our conversion.
+    let twin = twin(
+        &fx.join("flink-1.2/operator-snapshots/bucketing-sink-migration-test-flink1.2-snapshot"),
+    );
+    let (name, offsets, stream) = twin.managed_operator.unwrap();
+    assert_eq!(
+        (name.as_str(), offsets.len()),
+        (rolling_sink::BUCKET_STATES, 1)
+    );
+    let theirs = &stream[offsets[0] as usize..];
+    let src: std::sync::Arc<dyn Source> =
+        std::sync::Arc::new(MemSource::new("twin", theirs.to_vec()));
+    let len = src.len();
+    let g = savepointfs::javaser::parse_stream(src, 0, len, &Default::default()).unwrap();
+    let strings = |g: &Graph, v: Value| -> Vec<Option<String>> {
+        let list = g.object(v).unwrap().unwrap();
+        list.array_list_elements()
+            .unwrap()
+            .into_iter()
+            .map(|s| g.string_value(s).unwrap())
+            .collect()
+    };
+    let state = g.object(g.roots().next().unwrap()).unwrap().unwrap();
+    let map = g
+        .object(state.field("bucketStates").unwrap())
+        .unwrap()
+        .unwrap();
+    let (dir, bs) = map.hash_map_entries().unwrap()[0];
+    let dir = g.string_value(dir).unwrap().unwrap();
+    let bs = g.object(bs).unwrap().unwrap();
+    let per = g
+        .object(bs.field("pendingFilesPerCheckpoint").unwrap())
+        .unwrap()
+        .unwrap();
+    let Some(Value::Long(valid)) = bs.field("currentFileValidLength") else {
+        panic!()
+    };
+    let bucket = Bucket {
+        current_file: g.string_value(bs.field("currentFile").unwrap()).unwrap(),
+        valid_length: valid,
+        pending: strings(&g, bs.field("pendingFiles").unwrap()),
+        per_checkpoint: per
+            .hash_map_entries()
+            .unwrap()
+            .into_iter()
+            .map(|(k, v)| {
+                let Ok(Value::Long(id)) = g.object(k).unwrap().unwrap().boxed() else {
+                    panic!()
+                };
+                (id, strings(&g, v))
+            })
+            .collect(),
+        map_shape: (12, 16),
+    };
+    assert_eq!(
+        bucket.directory().as_deref(),
+        Some(dir.as_str()),
+        "the bucket is the file's parent"
+    );
+    let ours = rolling_sink::element(&dir, &bucket).unwrap();
+    assert!(
+        ours == theirs,
+        "the element differs ({} vs {} B)",
+        ours.len(),
+        theirs.len()
+    );
+
+    // Our conversion of Flink 1.1's RollingSink snapshot: the same header, one element.
+    let snapshot =
+        fx.join("flink-1.1/operator-snapshots/rolling-sink-migration-test-flink1.1-snapshot");
+    let tmp = tempfile::tempdir().unwrap();
+    let (out, _) = wrap_and_convert(
+        &snapshot,
+        tmp.path(),
+        "rolling-sink",
+        &["--target", "flink-1.10"],
+    );
+    let converted = std::fs::read(
+        common::walk_files(&out)
+            .into_iter()
+            .find(|p| p.ends_with("chain-0/managed-operator-state"))
+            .unwrap(),
+    )
+    .unwrap();
+    let header = offsets[0] as usize;
+    assert_eq!(converted[..header], stream[..header], "the header");
+    // The same shape as the twin's: only the six paths (the bucket, the in-progress file
+    // and four pending ones) are longer, by the difference of the two test directories.
+    let ours_dir = "/var/folders/z5/fxvg1j6s6mn94nsf8b1yc8s80000gn/T/junit2927527303216950257/junit5645682027227039270/2017-01-09--18";
+    let longer = 6 * (ours_dir.len() - dir.len());
+    assert_eq!(converted.len() - header, theirs.len() + longer);
+    let at = |b: &[u8], s: &str| b.windows(s.len()).filter(|w| *w == s.as_bytes()).count();
+    assert_eq!(
+        at(&converted, ours_dir),
+        6,
+        "every path in the fixture's bucket"
+    );
+}

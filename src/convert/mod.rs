@@ -27,6 +27,7 @@ pub mod refile;
 pub mod relayout;
 pub mod rename;
 pub mod rocks;
+pub mod rolling_sink;
 mod scan;
 pub mod snapshots;
 mod spill;

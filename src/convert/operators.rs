@@ -2,9 +2,9 @@
 //! `v0::operators`), and where. Window timers (`convert/timers.rs`), aligned windows
 //! (`convert/aligned.rs`, given `--window`), the file monitoring function
 //! (`convert/monitoring.rs`), Kafka offsets (`convert/kafka.rs`) and the file reader's
-//! splits (`convert/file_reader.rs`) have rules of their own; the other operators'
-//! native files, which would drop their state silently (buffered panes, NFAs) or fail
-//! obscurely (RollingSink buckets), are refused with the reason, and `verify` reports
+//! splits (`convert/file_reader.rs`) and RollingSink buckets (`convert/rolling_sink.rs`,
+//! for Flinks that have BucketingSink) have rules of their own; the other operators'
+//! native files, which would drop their state silently (buffered panes, NFAs), are refused with the reason, and `verify` reports
 //! them. Flink 1.2.0's migration form (`legacy-operator-state`, `keyed-state`) still
 //! carries everything: Flink 1.2 restores these operators from it.
 
@@ -34,7 +34,7 @@ impl NativeLoss for Operator {
             Operator::CepKeyed | Operator::CepNonKeyed => "CEP state of Flink 1.1 cannot be carried: its NFA and buffered events are Java- and Kryo-serialized 1.1 objects that no later Flink reads; drain the job (let pending matches complete) before the upgrade".into(),
             Operator::FileReader => "its splits are not Flink 1.1's current split, pending count, pending splits and format state".into(),
             Operator::Kafka => "its offsets are not a HashMap of KafkaTopicPartition and Long".into(),
-            Operator::RollingSink => "RollingSink is gone from later Flink (its state class cannot be loaded); BucketingSink state is not written yet".into(),
+            Operator::RollingSink => "BucketingSink, which restores a RollingSink's bucket, is gone from Flink 1.12 on: convert with --target flink-1.10, restore into a BucketingSink with the same uid there (it truncates the in-progress file and finalizes the pending ones), then stop it with a savepoint and move on to a FileSink".into(),
             Operator::FileMonitoring => "its modification time is not a java.lang.Long".into(),
         }
     }
@@ -46,10 +46,7 @@ impl NativeLoss for Operator {
             | Operator::Kafka
             | Operator::FileReader => false,
             Operator::AlignedWindow | Operator::CepNonKeyed => kind == FileKind::OperatorState,
-            Operator::RollingSink => matches!(
-                kind,
-                FileKind::ManagedOperatorState | FileKind::ManagedOperatorStateV5
-            ),
+            Operator::RollingSink => kind == FileKind::ManagedOperatorStateV5,
             Operator::CepKeyed => matches!(
                 kind,
                 FileKind::ManagedKeyedState | FileKind::ManagedKeyedStateV6
@@ -70,9 +67,10 @@ impl NativeLoss for Operator {
             Operator::Kafka => "offsets converted for flink-1.10 and flink-1.2",
             Operator::FileMonitoring => "its modification time converted on every target",
             Operator::FileReader => "its splits converted on every target",
-            Operator::CepKeyed | Operator::CepNonKeyed | Operator::RollingSink => {
-                "not carried by the native targets"
+            Operator::RollingSink => {
+                "its bucket converted into BucketingSink state for flink-1.10 and flink-1.2"
             }
+            Operator::CepKeyed | Operator::CepNonKeyed => "not carried by the native targets",
         }
     }
 }

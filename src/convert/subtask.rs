@@ -388,6 +388,7 @@ impl Cx<'_> {
                             Some(self.monitoring_state(e.index, h, kind))
                         }
                         Some(Operator::Kafka) => self.kafka_offsets(e.index, h, kind),
+                        Some(Operator::RollingSink) => self.bucketing_sink(e.index, h),
                         _ => Some(guard(self.managed_operator_state(e.index, h), kind)),
                     }
                 })

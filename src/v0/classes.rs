@@ -658,6 +658,31 @@ pub static TIMESTAMPED_FILE_INPUT_SPLIT: ClassSpec = class(
     Some(&FILE_INPUT_SPLIT),
 );
 
+/// `BucketingSink$State` (SUID 1): bucket directory → its state.
+pub static BUCKETING_SINK_STATE: ClassSpec = class(
+    "org.apache.flink.streaming.connectors.fs.bucketing.BucketingSink$State",
+    1,
+    S,
+    &[FieldSpec::reference("bucketStates", "Ljava/util/Map;")],
+    None,
+);
+
+/// `BucketingSink$BucketState` (SUID 1) as Flink 1.2 wrote it (1.10's `creationTime`
+/// absent, read as 0).
+pub static BUCKETING_SINK_BUCKET_STATE: ClassSpec = class(
+    "org.apache.flink.streaming.connectors.fs.bucketing.BucketingSink$BucketState",
+    1,
+    S,
+    &[
+        FieldSpec::primitive(b'J', "currentFileValidLength"),
+        FieldSpec::primitive(b'J', "lastWrittenToTime"),
+        FieldSpec::reference("currentFile", "Ljava/lang/String;"),
+        FieldSpec::reference("pendingFiles", "Ljava/util/List;"),
+        FieldSpec::reference("pendingFilesPerCheckpoint", "Ljava/util/Map;"),
+    ],
+    None,
+);
+
 pub static STRING_ARRAY: ClassSpec =
     class("[Ljava.lang.String;", -5921575005990323385, S, &[], None);
 
@@ -742,6 +767,8 @@ pub static ALL: &[&ClassSpec] = &[
     &FILE_INPUT_SPLIT,
     &TIMESTAMPED_FILE_INPUT_SPLIT,
     &STRING_ARRAY,
+    &BUCKETING_SINK_STATE,
+    &BUCKETING_SINK_BUCKET_STATE,
 ];
 
 #[cfg(test)]

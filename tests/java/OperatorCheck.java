@@ -14,6 +14,7 @@
  *   SCENARIO  reduce-event-time | apply-event-time | reduce-processing-time | apply-processing-time
  *             | aggr-aligned | accum-aligned (Flink 1.1's aligned operators, converted into a WindowOperator)
  *             | reader (ContinuousFileReaderOperator's restored splits)
+ *             | rolling-sink (a stand-in reads the bucket as Flink 1.10's BucketingSink does; 1.10 only)
  *             | session-with-stateful-trigger-mint | monitoring-function | kafka-consumer (a stand-in: the connector is not in Flink's jars)
  *   UID       the uid the converted savepoint's vertex id was derived from
  *   PARALLELISM, MAX_PARALLELISM  of the window operator (default 1 and 1, as Flink's test harness)
@@ -260,6 +261,12 @@ public final class OperatorCheck {
 				// the modification times of Flink 1.2's restore rule at clock 0.
 				return Arrays.asList(Arrays.asList("#3 test/test1 0+100 @3", "#2 test/test2 101+200 @2", "#1 test/test2 0+100 @1", "#0 test/test3 0+100 @0")); //V:110
 				return Arrays.asList(Arrays.asList("#3 test/test1 0+100 @3", "#2 test/test2 101+200 @2", "#1 test/test2 0+100 @1", "#0 test/test3 0+100 @0"), Arrays.asList("WM " + Long.MAX_VALUE)); //V:23
+			case "rolling-sink": {
+				// operators.md §7.4: the validator of Flink's test, on the 1.1 writer's bucket.
+				String p = ROLLING_SINK_DIR + "/part-0-";
+				return Arrays.asList(Arrays.asList("bucket " + ROLLING_SINK_DIR + ": in progress " + p + "4, valid 6, pending [], per checkpoint {0=["
+						+ p + "0, " + p + "1, " + p + "2, " + p + "3]}"));
+			}
 			case "kafka-consumer":
 				// operators.md §5.4, the offsets of the test's 1.1 writer.
 				return Arrays.asList(Arrays.asList("abc-13=16768", "def-7=987654321"));
@@ -297,6 +304,48 @@ public final class OperatorCheck {
 		}
 		@Override
 		public void cancel() {
+		}
+	}
+
+	/** The bucket of Flink's RollingSink test in Flink 1.1 (its temporary directory then). */
+	static final String ROLLING_SINK_DIR = "/var/folders/z5/fxvg1j6s6mn94nsf8b1yc8s80000gn/T/junit2927527303216950257/junit5645682027227039270/2017-01-09--18";
+
+	/**
+	 * BucketingSink's restore of a RollingSink's bucket, stood in for (operators.md §2.6, §7):
+	 * it reads `bucket-states` with the JavaSerializer, as Flink 1.10's BucketingSink does, and
+	 * reports each bucket (the files themselves are on the machine that wrote them).
+	 */
+	static final class BucketingSinkStandIn extends AbstractStreamOperator<Object> implements OneInputStreamOperator<String, Object> {
+		private static final long serialVersionUID = 1L;
+		@Override
+		@SuppressWarnings("unchecked")
+		public void initializeState(org.apache.flink.runtime.state.StateInitializationContext ctx) throws Exception {
+			super.initializeState(ctx);
+			ListState<java.io.Serializable> states = ctx.getOperatorStateStore().getSerializableListState("bucket-states"); //V:110
+			ListState<java.io.Serializable> states = ctx.getOperatorStateStore().getListState(new ListStateDescriptor<>("bucket-states", new JavaSerializer<>())); //V:23
+			for (java.io.Serializable o : states.get()) {
+				org.apache.flink.streaming.connectors.fs.bucketing.BucketingSink.State<String> s = (org.apache.flink.streaming.connectors.fs.bucketing.BucketingSink.State<String>) o;
+				for (java.util.Map.Entry<String, org.apache.flink.streaming.connectors.fs.bucketing.BucketingSink.BucketState<String>> e : s.bucketStates.entrySet()) {
+					org.apache.flink.streaming.connectors.fs.bucketing.BucketingSink.BucketState<String> b = e.getValue();
+					SEEN.add("bucket " + e.getKey() + ": in progress " + b.currentFile + ", valid " + b.currentFileValidLength
+							+ ", pending " + b.pendingFiles + ", per checkpoint " + b.pendingFilesPerCheckpoint);
+				}
+			}
+		}
+		@Override
+		public void processElement(StreamRecord<String> r) {
+		}
+	}
+
+	/** Emits nothing; waits until the stand-in has reported the restored buckets. */
+	static final class NoLines extends AwaitingSource<String> {
+		private static final long serialVersionUID = 1L;
+		NoLines(int waitFor) {
+			super(waitFor);
+		}
+		@Override
+		public void run(SourceContext<String> ctx) throws Exception {
+			awaitOutput();
 		}
 	}
 
@@ -430,6 +479,9 @@ public final class OperatorCheck {
 			monitoring(env, uid);
 		} else if (scenario.equals("reader")) {
 			reader(env, uid, records);
+		} else if (scenario.equals("rolling-sink")) {
+			env.addSource(new NoLines(records), "no lines", BasicTypeInfo.STRING_TYPE_INFO).uid("no-lines").setParallelism(1)
+					.transform("bucketing sink", TypeInformation.of(Object.class), new BucketingSinkStandIn()).uid(uid).setParallelism(1);
 		} else {
 			// The test's watermarks after the restore (none in processing time).
 			long[] marks = eventTime ? new long[] {2999, 3999, 4999, 5999} : new long[0];
