@@ -313,6 +313,13 @@ fn aligned_windows_restore_as_window_operators_on_every_target_and_backend() {
             assert_ok(scenario, &out, backend, F23);
         }
     }
+    // From the live mount too, `--window` given to `mount`.
+    if fuse_available() {
+        let sp = dir.path().join("aggr-aligned.savepoint");
+        let spec = window_spec("aggr-aligned");
+        let m = Mounted::new(&sp, &["--target", "flink-2.3", "--window", &spec]);
+        assert_ok("aggr-aligned", m.path(), "heap", F23);
+    }
     // Re-filed for 128 key groups over 2 subtasks: the windows and timers go with their keys.
     let spec = window_spec("accum-aligned");
     let args = [
