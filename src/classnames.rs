@@ -144,6 +144,15 @@ pub const KAFKA_TOPIC_PARTITION: &str =
 pub const TIMER_SERIALIZER_SNAPSHOT: &str =
     "org.apache.flink.streaming.api.operators.TimerSerializerSnapshot";
 
+// org.apache.flink.streaming.runtime.streamrecord
+/// An EvictingWindowOperator's element serializer in Flink 1.1 (the value only) and in
+/// Flink 1.2+ (a tag, a timestamp if any, the value); same SUID 1 and field.
+pub const STREAM_RECORD_SERIALIZER: &str =
+    "org.apache.flink.streaming.runtime.streamrecord.StreamRecordSerializer";
+pub const STREAM_ELEMENT_SERIALIZER: &str =
+    "org.apache.flink.streaming.runtime.streamrecord.StreamElementSerializer";
+pub const STREAM_ELEMENT_SERIALIZER_SNAPSHOT: &str = "org.apache.flink.streaming.runtime.streamrecord.StreamElementSerializer$StreamElementSerializerSnapshot";
+
 // org.apache.flink.streaming.api.windowing.windows
 pub const GLOBAL_WINDOW_SERIALIZER: &str =
     "org.apache.flink.streaming.api.windowing.windows.GlobalWindow$Serializer";

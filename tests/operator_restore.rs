@@ -437,6 +437,76 @@ fn aligned_windows_are_refused_until_named_and_when_the_name_does_not_fit() {
 }
 
 #[test]
+fn evicting_windows_restore_with_their_elements_re_framed() {
+    let Some(fx) = setup() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    // No fixture holds an EvictingWindowOperator: the apply-event-time snapshot with its
+    // element serializer in 1.1's StreamRecordSerializer (tests/common).
+    let snapshot = dir.path().join("evicting-snapshot");
+    common::evicting_snapshot(&fx, &snapshot);
+    let sp = dir.path().join("evicting.savepoint");
+    let uid = "apply-event-time-evicting";
+    let w = run(&[
+        "wrap",
+        snapshot.to_str().unwrap(),
+        sp.to_str().unwrap(),
+        "--uid",
+        uid,
+    ]);
+    assert!(w.status.success(), "{}", String::from_utf8_lossy(&w.stderr));
+    let convert = |args: &[&str], name: &str| {
+        let out = dir.path().join(name);
+        let mut all = vec!["convert", sp.to_str().unwrap(), out.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let c = run(&all);
+        assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stderr));
+        out
+    };
+    // Every element comes back (an evictor keeping 100 emits apply-event-time's sums),
+    // and each is an element of its own (an evictor keeping the last 2 sums 2 of them).
+    let runs = [
+        (for_1_10("heap").to_vec(), "heap", F110),
+        (for_1_10("rocksdb").to_vec(), "rocksdb", F110),
+        (vec!["--target", "flink-2.3"], "heap", F23),
+        (vec!["--target", "flink-2.3"], "rocksdb", F23),
+    ];
+    for (i, (args, backend, flink)) in runs.iter().enumerate() {
+        let out = convert(args, &format!("out-{i}"));
+        for scenario in [uid, "apply-event-time-evicting-2"] {
+            let (code, text) = check(
+                scenario,
+                &out,
+                backend,
+                &[*flink, &["--uid", uid][..]].concat(),
+            );
+            assert_eq!(code, Some(0), "{scenario} {args:?} ({backend}):\n{text}");
+        }
+    }
+    // Control: one element's tag patched from "no timestamp" (01) to "timestamp" (00):
+    // Flink reads its value's bytes as a timestamp, and the window comes out wrong or
+    // the restore fails.
+    let patched = convert(&for_1_10("heap"), "patched");
+    patch(
+        &file_of(&patched, "managed-keyed-state"),
+        b"\x01\x05key1\x00\x00\x00\x01",
+        b"\x00\x05key1\x00\x00\x00\x01",
+    );
+    let (code, text) = check(uid, &patched, "heap", &["--flink", "1.10", "--uid", uid]);
+    assert!(matches!(code, Some(2 | 3)), "{text}");
+    // Views decode the re-framed elements.
+    let out = dir.path().join("out-2");
+    let view = common::walk_files(&out)
+        .into_iter()
+        .find(|p| p.ends_with("state/window-contents.jsonl"))
+        .unwrap();
+    let text = std::fs::read_to_string(view).unwrap();
+    assert!(
+        text.contains(r#""value":[["key1",1],["key1",1],["key1",1]]"#),
+        "{text}"
+    );
+}
+
+#[test]
 fn the_file_reader_reads_each_restored_split_once_on_every_target_and_backend() {
     let Some(fx) = setup() else { return };
     let dir = tempfile::tempdir().unwrap();

@@ -17,6 +17,8 @@ use crate::stream::Piece;
 use std::io;
 use std::sync::Arc;
 
+/// `StreamElementSerializer`'s tag of a record without a timestamp.
+pub const STREAM_RECORD_TAG: u8 = 1;
 /// Records between checkpoints.
 const STRIDE: u64 = 1024;
 /// Namespaces are small (a window is 16 bytes); a larger one is refused, not held.
@@ -26,6 +28,7 @@ const SMALL: u64 = 4096;
 use crate::keygroup::{END_OF_KEY_GROUP, LAST_IN_STATE};
 
 /// One heap state: its `data` range and how to measure its entries.
+#[derive(Clone)]
 pub struct HeapStateData {
     pub source: Arc<dyn Source>,
     pub span: Span,
@@ -55,10 +58,21 @@ fn out_len(
         )));
     }
     let n = i32::from_be_bytes(value()?);
-    Ok(if n <= 0 { 0 } else { v - 4 + (n as u64 - 1) })
+    // Without the count, with a delimiter between elements and, for records, a tag each.
+    let tags = match &state.list {
+        Some(Codec::Record(_)) => n.max(0) as u64,
+        _ => 0,
+    };
+    Ok(if n <= 0 {
+        0
+    } else {
+        v - 4 + (n as u64 - 1) + tags
+    })
 }
 
-/// A 1.1 heap list value as the RocksDB layouts hold it: its elements joined by `,`.
+/// A 1.1 heap list value as the RocksDB layouts hold it: its elements joined by `,`
+/// (records, Flink 1.1's StreamRecordSerializer's, as Flink 1.2+ writes them: tag `01`
+/// and the value).
 fn delimited(value: &[u8], element: &Codec) -> io::Result<Vec<u8>> {
     let n = value
         .get(..4)
@@ -72,6 +86,9 @@ fn delimited(value: &[u8], element: &Codec) -> io::Result<Vec<u8>> {
         }
         let before = rest;
         element.read(&mut rest)?;
+        if let Codec::Record(_) = element {
+            out.push(STREAM_RECORD_TAG);
+        }
         out.extend_from_slice(&before[..before.len() - rest.len()]);
     }
     if !rest.is_empty() {
@@ -79,6 +96,71 @@ fn delimited(value: &[u8], element: &Codec) -> io::Result<Vec<u8>> {
             "{} bytes after a list's {n} elements",
             rest.len()
         )));
+    }
+    Ok(out)
+}
+
+/// Heap data above this size are refused rather than re-framed in memory.
+const MAX_TAGGED_DATA: u64 = 1 << 30;
+
+/// Whether a state's values are lists of Flink 1.1 records (an evicting window's
+/// contents), whose elements Flink 1.2+ reads with a tag each.
+pub fn has_records(state: &HeapStateData) -> bool {
+    matches!(state.list, Some(Codec::Record(_)))
+}
+
+/// A heap state's 1.1 `data` in the heap layout with each list element tagged `01`, as
+/// Flink 1.2+'s `StreamElementSerializer` writes a record: namespaces, keys and list
+/// counts unchanged. Held in memory (at most [`MAX_TAGGED_DATA`] bytes of input).
+pub fn tagged_heap_data(state: &HeapStateData) -> io::Result<Vec<u8>> {
+    let Some(element) = &state.list else {
+        return Err(bad("not a list state".into()));
+    };
+    if state.span.len > MAX_TAGGED_DATA {
+        return Err(bad(format!(
+            "{} bytes of evicting-window contents (at most {MAX_TAGGED_DATA} are re-framed)",
+            state.span.len
+        )));
+    }
+    let mut input = vec![0u8; state.span.len as usize];
+    state.source.read_at(state.span.start, &mut input)?;
+    let mut r = &input[..];
+    let mut out = Vec::with_capacity(input.len() + input.len() / 8);
+    let at = |r: &[u8]| state.span.start + (input.len() - r.len()) as u64;
+    let copy = |r: &mut &[u8], out: &mut Vec<u8>, codec: &Codec, what: &str| {
+        let before = *r;
+        let from = at(r);
+        codec
+            .read(r)
+            .map_err(|e| bad(format!("{what} at offset {from}: {e}")))?;
+        out.extend_from_slice(&before[..before.len() - r.len()]);
+        io::Result::Ok(())
+    };
+    let count = |r: &mut &[u8], out: &mut Vec<u8>, what: &str| {
+        let from = at(r);
+        let Some((b, rest)) = r.split_first_chunk::<4>() else {
+            return Err(bad(format!("{what} at offset {from}: cut short")));
+        };
+        *r = rest;
+        let n = i32::from_be_bytes(*b);
+        if n < 0 {
+            return Err(bad(format!("negative {what} {n} at offset {from}")));
+        }
+        out.extend_from_slice(&n.to_be_bytes());
+        io::Result::Ok(n)
+    };
+    for _ in 0..count(&mut r, &mut out, "namespace count")? {
+        copy(&mut r, &mut out, &state.namespace, "a namespace")?;
+        for _ in 0..count(&mut r, &mut out, "entry count")? {
+            copy(&mut r, &mut out, &state.key, "a key")?;
+            for _ in 0..count(&mut r, &mut out, "list length")? {
+                out.push(STREAM_RECORD_TAG);
+                copy(&mut r, &mut out, element, "a list element")?;
+            }
+        }
+    }
+    if !r.is_empty() {
+        return Err(bad(format!("{} bytes after the last namespace", r.len())));
     }
     Ok(out)
 }
@@ -261,6 +343,9 @@ fn measure(codec: &Codec, scan: &mut Scan<'_>) -> io::Result<u64> {
             for _ in 0..n {
                 measure(elem, scan)?;
             }
+        }
+        Codec::Record(inner) => {
+            measure(inner, scan)?;
         }
         Codec::Pojo(fields) => {
             if super::keys::pojo_flags(scan.u8()?)? {

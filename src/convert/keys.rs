@@ -31,6 +31,10 @@ pub enum Codec {
     Pojo(Vec<Codec>),
     /// Fixed-size values we cannot interpret (e.g. `TimeWindow$Serializer`: 16 bytes).
     Opaque(usize),
+    /// Flink 1.1's `StreamRecordSerializer` (an EvictingWindowOperator's elements): the
+    /// value alone. Flink 1.2+'s `StreamElementSerializer` writes a record as `01` + the
+    /// value, which is how re-framing writes it.
+    Record(Box<Codec>),
 }
 
 const BASE: &str = crate::classnames::TYPEUTILS_BASE;
@@ -68,6 +72,11 @@ impl Codec {
             }
             _ if name == crate::classnames::POJO_SERIALIZER => {
                 Codec::Pojo(Self::fields_of(graph, node, &name, depth)?)
+            }
+            _ if name == crate::classnames::STREAM_RECORD_SERIALIZER => {
+                let inner =
+                    field_node(graph, node, "typeSerializer").ok_or_else(|| unmeasurable(&name))?;
+                Codec::Record(Box::new(Self::of_depth(graph, inner, depth + 1)?))
             }
             _ if name == crate::classnames::ARRAY_LIST_SERIALIZER => {
                 let elem = field_node(graph, node, "elementSerializer")
@@ -110,6 +119,7 @@ impl Codec {
             Codec::Bool | Codec::Void => Some(1),
             Codec::Opaque(n) => Some(*n as u64),
             Codec::Tuple(parts) => parts.iter().map(Codec::fixed_len).sum(),
+            Codec::Record(inner) => inner.fixed_len(),
             Codec::String | Codec::List(_) | Codec::Bytes | Codec::Pojo(_) => None,
         }
     }
@@ -136,6 +146,7 @@ impl Codec {
                 r.read_exact(&mut b8[..1])?;
                 None
             }
+            Codec::Record(inner) => inner.read(r)?,
             Codec::String => read_string_value(r)?.map(JavaKey::String),
             Codec::Tuple(parts) => {
                 let mut fields = Vec::with_capacity(parts.len());

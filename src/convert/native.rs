@@ -94,9 +94,11 @@ pub fn array_list_serializer(element: &[u8]) -> Result<Vec<u8>, HeaderError> {
     Ok(out)
 }
 
-/// A serializer object re-emitted as a fresh standalone stream (handles renumbered).
+/// A serializer object re-emitted as a fresh standalone stream (handles renumbered),
+/// under the names native Flink knows (`rename::Native`).
 pub(super) fn reemit(graph: &Graph, node: NodeId) -> Result<Vec<u8>, HeaderError> {
-    let chunks = javaser::write_object(graph, Value::Node(node), &WriteOptions::default())?;
+    let opts = super::rename::native_options();
+    let chunks = javaser::write_object(graph, Value::Node(node), &opts)?;
     Ok(chunks.to_vec(&**graph.source())?)
 }
 

@@ -49,7 +49,16 @@ impl Cx<'_> {
         let header = native::heap_header(&self.model.graph, &heaps).map_err(Error::header(loc))?;
         if layout == KeyedLayout::Heap {
             let data_piece = |h: &HeapSnapshot| -> Result<(Piece, i32), Error> {
-                let piece = self.bytes_piece(h.data.clone(), loc)?;
+                // An evicting window's records gain their tags (heap_reframe.rs).
+                let state = self.heap_state_data(&h.state_name, h, "re-framing records", loc);
+                let piece = match state {
+                    Ok(s) if super::heap_reframe::has_records(&s) => {
+                        let data = super::heap_reframe::tagged_heap_data(&s)
+                            .map_err(|e| fail(format!("state {:?}: {e}", h.state_name)))?;
+                        Piece::bytes(data)
+                    }
+                    _ => self.bytes_piece(h.data.clone(), loc)?,
+                };
                 let namespaces = native::first_int(&piece).map_err(|e| {
                     fail(format!(
                         "state {:?}: cannot read its namespace count: {e}",
@@ -129,6 +138,18 @@ impl Cx<'_> {
         snapshot
             .declare(&self.opts.rocksdb_namespaces)
             .map_err(&fail)?;
+        // An evicting window's records would need a tag each, which this path does not add.
+        let record = crate::classnames::STREAM_RECORD_SERIALIZER.as_bytes();
+        if let Some(c) = (snapshot.columns.iter()).find(|c| {
+            c.value_serializer
+                .windows(record.len())
+                .any(|w| w == record)
+        }) {
+            return Err(fail(format!(
+                "state {:?} holds Flink 1.1 stream records (an evicting window's contents) in a RocksDB snapshot; re-framing them for Flink 1.2+ is done for heap snapshots only",
+                c.name
+            )));
+        }
         Ok((!snapshot.is_empty()).then_some(snapshot))
     }
 

@@ -85,6 +85,34 @@ pub fn migration_options() -> WriteOptions {
     }
 }
 
+/// The classes Flink 1.1 serializers name that a native target (Flink 1.2+ reading its own
+/// form) knows under another name with the same UID and fields: an evicting window's
+/// `StreamRecordSerializer`, which Flink 1.2+ replaced by `StreamElementSerializer` (the
+/// elements are re-framed to match, convert/heap_reframe.rs).
+#[derive(Debug)]
+pub struct Native;
+
+impl Renamer for Native {
+    fn class_name(&self, name: &[u8]) -> Option<Vec<u8>> {
+        (name == crate::classnames::STREAM_RECORD_SERIALIZER.as_bytes()).then(|| {
+            crate::classnames::STREAM_ELEMENT_SERIALIZER
+                .as_bytes()
+                .to_vec()
+        })
+    }
+    fn type_string(&self, _: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
+}
+
+/// Writer options that rename for the native targets.
+pub fn native_options() -> WriteOptions {
+    WriteOptions {
+        renamer: Some(&Native),
+        ..WriteOptions::default()
+    }
+}
+
 const FLINK_DOTTED: &[u8] = b"org.apache.flink.";
 const MIGRATION_DOTTED: &[u8] = b"org.apache.flink.migration.";
 const FLINK_SLASHED: &[u8] = b"org/apache/flink/";

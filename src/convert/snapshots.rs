@@ -94,6 +94,15 @@ fn of_depth(graph: &Graph, node: NodeId, depth: usize) -> Result<Snapshot, Seria
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(Snapshot::composite(TUPLE_SNAPSHOT, vec![class], parts))
         }
+        // Flink 1.1's element serializer of evicting windows becomes Flink 1.2+'s
+        // (convert/heap_reframe.rs tags each element).
+        crate::classnames::STREAM_RECORD_SERIALIZER | crate::classnames::STREAM_ELEMENT_SERIALIZER => {
+            Ok(Snapshot::composite(
+                snapshot::STREAM_ELEMENT_SNAPSHOT,
+                vec![],
+                vec![nested("typeSerializer")?],
+            ))
+        }
         ARRAY_LIST_SERIALIZER => Ok(Snapshot::composite(
             ARRAY_LIST_SNAPSHOT,
             vec![],

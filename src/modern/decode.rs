@@ -5,8 +5,8 @@
 //! a value as its byte span.
 
 use super::snapshot::{
-    ARRAY_LIST_SNAPSHOT, Body, GENERIC_ARRAY_SNAPSHOT, LIST_SNAPSHOT, MAP_SNAPSHOT, Snapshot,
-    TUPLE_SNAPSHOT,
+    ARRAY_LIST_SNAPSHOT, Body, GENERIC_ARRAY_SNAPSHOT, LIST_SNAPSHOT, MAP_SNAPSHOT,
+    STREAM_ELEMENT_SNAPSHOT, Snapshot, TUPLE_SNAPSHOT,
 };
 use serde_json::{Value, json};
 use std::io::{self, Read};
@@ -53,6 +53,9 @@ pub enum Decoder {
     GenericArray(Box<Decoder>),
     Enum(Vec<String>),
     Pojo(Vec<(String, Decoder)>),
+    /// `StreamElementSerializer` (an evicting window's elements): tag `01` + the value, or
+    /// `00` + a timestamp + the value (shown as `{"timestamp", "value"}`).
+    StreamElement(Box<Decoder>),
     /// No decoder: the snapshot class, or why.
     Unknown(String),
 }
@@ -99,6 +102,7 @@ impl Decoder {
             ("ListSerializer" | "ArrayListSerializer", _) => Decoder::List(Box::new(nested(0))),
             ("MapSerializer", _) => Decoder::Map(Box::new(nested(0)), Box::new(nested(1))),
             ("GenericArraySerializer", _) => Decoder::GenericArray(Box::new(nested(0))),
+            ("StreamElementSerializer", _) => Decoder::StreamElement(Box::new(nested(0))),
             (_, Body::Enum { constants, .. }) => Decoder::Enum(constants.clone()),
             (_, Body::Pojo { fields, .. }) => Decoder::Pojo(
                 fields
@@ -189,6 +193,18 @@ impl Decoder {
             Decoder::StringArray => array(r, |r| {
                 Ok(read_string_value(r)?.map_or(Value::Null, Value::String))
             })?,
+            Decoder::StreamElement(value) => match take::<1>(r)?[0] {
+                1 => value.decode(r)?,
+                0 => {
+                    let timestamp = i64::from_be_bytes(take(r)?);
+                    json!({"timestamp": timestamp, "value": value.decode(r)?})
+                }
+                tag => {
+                    return Err(Undecodable::Bytes(bad(format!(
+                        "stream element tag {tag}, not a record's"
+                    ))));
+                }
+            },
             Decoder::Tuple(fields) => Value::Array(
                 fields
                     .iter()
@@ -272,6 +288,7 @@ fn serializer_name(class: &str) -> &str {
         (ARRAY_LIST_SNAPSHOT.0, "ArrayListSerializer"),
         (MAP_SNAPSHOT.0, "MapSerializer"),
         (GENERIC_ARRAY_SNAPSHOT.0, "GenericArraySerializer"),
+        (STREAM_ELEMENT_SNAPSHOT.0, "StreamElementSerializer"),
     ] {
         if class == snapshot {
             return name;

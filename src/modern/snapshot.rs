@@ -94,6 +94,8 @@ pub const JAVA_SERIALIZER: &str = crate::classnames::JAVA_SERIALIZER;
 /// Composite snapshots (all version 3) and their outer versions.
 pub const TUPLE_SNAPSHOT: (&str, i32) = (crate::classnames::TUPLE_SERIALIZER_SNAPSHOT, 2);
 pub const TIMER_SNAPSHOT: (&str, i32) = (crate::classnames::TIMER_SERIALIZER_SNAPSHOT, 2);
+pub const STREAM_ELEMENT_SNAPSHOT: (&str, i32) =
+    (crate::classnames::STREAM_ELEMENT_SERIALIZER_SNAPSHOT, 2);
 pub const ARRAY_LIST_SNAPSHOT: (&str, i32) = (crate::classnames::ARRAY_LIST_SERIALIZER_SNAPSHOT, 1);
 pub const LIST_SNAPSHOT: (&str, i32) = (crate::classnames::LIST_SERIALIZER_SNAPSHOT, 1);
 pub const MAP_SNAPSHOT: (&str, i32) = (crate::classnames::MAP_SERIALIZER_SNAPSHOT, 1);

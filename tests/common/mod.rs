@@ -250,3 +250,82 @@ pub fn kafka_snapshot(fx: &std::path::Path, dir: &std::path::Path) -> Option<Pat
     std::fs::write(&path, out).unwrap();
     Some(path)
 }
+
+/// An EvictingWindowOperator's snapshot as Flink 1.1 would have written it for the
+/// apply-event-time scenario (no fixture has one): the same snapshot with the window
+/// contents' element serializer wrapped in 1.1's `StreamRecordSerializer`, which writes
+/// the elements as they are (operators.md §4.1 (1)). Built by editing the parsed graph and
+/// writing it again (handles renumbered), so the stream is one Java would write.
+#[allow(dead_code)]
+pub fn evicting_snapshot(fx: &std::path::Path, out: &std::path::Path) {
+    use savepointfs::javaser::{
+        self, ClassData, ClassDesc, FieldDesc, JStr, Node, NodeKind, Object, Value,
+    };
+    use savepointfs::source::{MemSource, Source, Span};
+    let path = fx.join(
+        "flink-1.1/operator-snapshots/win-op-migration-test-apply-event-time-flink1.1-snapshot",
+    );
+    let bytes = std::fs::read(path).unwrap();
+    let src: std::sync::Arc<dyn Source> =
+        std::sync::Arc::new(MemSource::new("apply", bytes.clone()));
+    let mut g =
+        javaser::parse_stream(src.clone(), 0, bytes.len() as u64, &Default::default()).unwrap();
+    let list = (0..g.nodes.len() as u32)
+        .find(|&id| {
+            g.class_name_of(id)
+                .is_some_and(|n| n.is("org.apache.flink.runtime.state.ArrayListSerializer"))
+                && matches!(g.nodes[id as usize].kind, NodeKind::Object(_))
+        })
+        .expect("the window contents' ArrayListSerializer");
+    let NodeKind::Object(o) = &g.nodes[list as usize].kind else {
+        unreachable!()
+    };
+    let list_desc = g.class_desc(o.desc).unwrap().clone();
+    let element = o.class_data.last().unwrap().values[0];
+    let super_desc = list_desc.super_desc.unwrap();
+    let signature = list_desc.fields[0].type_name;
+    let desc = g.nodes.len() as u32;
+    g.nodes.push(Node {
+        kind: NodeKind::ClassDesc(ClassDesc {
+            name: JStr::new(
+                "org.apache.flink.streaming.runtime.streamrecord.StreamRecordSerializer",
+            ),
+            uid: 1,
+            flags: javaser::flags::SERIALIZABLE,
+            fields: vec![FieldDesc {
+                typecode: b'L',
+                name: JStr::new("typeSerializer"),
+                type_name: signature,
+            }],
+            annotation: Vec::new(),
+            super_desc: Some(super_desc),
+            proxy_interfaces: None,
+        }),
+        span: Span::new(0, 0),
+    });
+    let record = g.nodes.len() as u32;
+    g.nodes.push(Node {
+        kind: NodeKind::Object(Object {
+            desc,
+            class_data: vec![
+                ClassData {
+                    desc: super_desc,
+                    values: Vec::new(),
+                    annotation: None,
+                },
+                ClassData {
+                    desc,
+                    values: vec![element],
+                    annotation: None,
+                },
+            ],
+        }),
+        span: Span::new(0, 0),
+    });
+    let NodeKind::Object(o) = &mut g.nodes[list as usize].kind else {
+        unreachable!()
+    };
+    o.class_data.last_mut().unwrap().values[0] = Value::Node(record);
+    let chunks = javaser::write_stream(&g, &Default::default()).unwrap();
+    std::fs::write(out, chunks.to_vec(&*src).unwrap()).unwrap();
+}

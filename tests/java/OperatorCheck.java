@@ -13,6 +13,7 @@
  *   (Flink 2.3: heap is the HashMap backend, rocksdb the embedded RocksDB one)
  *   SCENARIO  reduce-event-time | apply-event-time | reduce-processing-time | apply-processing-time
  *             | aggr-aligned | accum-aligned (Flink 1.1's aligned operators, converted into a WindowOperator)
+ *             | apply-event-time-evicting[-2] (apply-event-time with an evictor keeping 100 / 2 elements)
  *             | reader (ContinuousFileReaderOperator's restored splits)
  *             | rolling-sink (a stand-in reads the bucket as Flink 1.10's BucketingSink does; 1.10 only)
  *             | session-with-stateful-trigger-mint | monitoring-function | kafka-consumer (a stand-in: the connector is not in Flink's jars)
@@ -231,9 +232,18 @@ public final class OperatorCheck {
 		switch (scenario) {
 			case "reduce-event-time":
 			case "apply-event-time":
+			case "apply-event-time-evicting":
 				// operators.md §4.1.1 / §4.1.2; MAX is the source's end of input.
 				return Arrays.asList(
 						Arrays.asList("(key1,3)@2999", "(key2,3)@2999"), Arrays.asList("WM 2999"),
+						Arrays.asList("WM 3999"),
+						Arrays.asList("WM 4999"),
+						Arrays.asList("(key2,2)@5999"), Arrays.asList("WM 5999"),
+						Arrays.asList("WM " + Long.MAX_VALUE));
+			case "apply-event-time-evicting-2":
+				// The same windows, each keeping its last 2 elements before the sum.
+				return Arrays.asList(
+						Arrays.asList("(key1,2)@2999", "(key2,2)@2999"), Arrays.asList("WM 2999"),
 						Arrays.asList("WM 3999"),
 						Arrays.asList("WM 4999"),
 						Arrays.asList("(key2,2)@5999"), Arrays.asList("WM 5999"),
@@ -459,7 +469,7 @@ public final class OperatorCheck {
 		int parallelism = args.length > 5 ? Integer.parseInt(args[4]) : 1;
 		int maxParallelism = args.length > 5 ? Integer.parseInt(args[5]) : 1;
 		List<List<String>> want = expected(scenario);
-		boolean eventTime = scenario.endsWith("-event-time") || scenario.startsWith("session-");
+		boolean eventTime = scenario.contains("-event-time") || scenario.startsWith("session-");
 		boolean continuous = scenario.equals("monitoring-function");
 
 		StreamExecutionEnvironment env = environment(backend, eventTime, parallelism, maxParallelism);
@@ -519,6 +529,10 @@ public final class OperatorCheck {
 		WindowedStream<Tuple2<String, Integer>, String, TimeWindow> windowed = eventTime
 				? keyed.window(TumblingEventTimeWindows.of(size))
 				: keyed.window(TumblingProcessingTimeWindows.of(size));
+		// The evicting scenarios: an EvictingWindowOperator that keeps all (100) or the last 2.
+		if (scenario.startsWith("apply-event-time-evicting")) {
+			windowed = windowed.evictor(org.apache.flink.streaming.api.windowing.evictors.CountEvictor.of(scenario.endsWith("-2") ? 2 : 100));
+		}
 		// aggr-aligned was a reduce, accum-aligned an apply (operators.md §4.2 (4)).
 		DataStream<Tuple2<String, Integer>> out = scenario.startsWith("reduce-") || scenario.equals("aggr-aligned")
 				? windowed.reduce(new SumReducer())

@@ -17,6 +17,7 @@ import org.apache.flink.runtime.state.JavaSerializer;
 import org.apache.flink.runtime.state.VoidNamespaceSerializer;
 import org.apache.flink.streaming.api.windowing.windows.GlobalWindow;
 import org.apache.flink.streaming.api.windowing.windows.TimeWindow;
+import org.apache.flink.streaming.runtime.streamrecord.StreamElementSerializer;
 import java.io.ByteArrayOutputStream;
 import java.io.ObjectOutputStream;
 import java.util.LinkedHashMap;
@@ -75,6 +76,7 @@ public class SnapshotReference {
 		m.put("Tuple2<Tuple1<Long>,int[]>", new TypeHint<Tuple2<Tuple1<Long>, int[]>>() {}.getTypeInfo().createSerializer(sc));
 		m.put("List<Long>", new ListSerializer<>(LongSerializer.INSTANCE));
 		m.put("ArrayList<Tuple1<Long>>", new ArrayListSerializer<>(new TypeHint<Tuple1<Long>>() {}.getTypeInfo().createSerializer(sc)));
+		m.put("StreamElement<Tuple2<String,Integer>>", new StreamElementSerializer<>(new TypeHint<Tuple2<String, Integer>>() {}.getTypeInfo().createSerializer(sc)));
 		m.put("Map<String,Long>", new MapSerializer<>(StringSerializer.INSTANCE, LongSerializer.INSTANCE));
 		m.put("Long[]", new GenericArraySerializer<>(Long.class, LongSerializer.INSTANCE));
 		m.put("Enum", new EnumSerializer<>(java.util.concurrent.TimeUnit.class));

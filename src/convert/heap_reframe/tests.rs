@@ -176,20 +176,47 @@ fn damaged_data_is_an_error() {
 /// `,` (an empty list an empty value), at every read offset.
 #[test]
 fn list_values_become_delimited_element_lists() {
+    list_values(false);
+}
+
+/// An evicting window's 1.1 records: every element gains Flink 1.2+'s tag `01`, in the
+/// delimited lists and in the heap layout.
+#[test]
+fn records_gain_their_tag() {
+    let (state, tagged) = list_values(true);
+    assert_eq!(tagged_heap_data(&state).unwrap(), tagged);
+    // Cut anywhere, the heap layout is an error naming an offset.
+    let mut short = state;
+    short.span = Span::new(0, short.span.len - 3);
+    let e = tagged_heap_data(&short).unwrap_err().to_string();
+    assert!(e.contains("at offset"), "{e}");
+}
+
+/// 500 keys with lists of 0-3 longs, re-framed (and compared) in the canonical layout;
+/// the state and what its heap data is with each element tagged.
+fn list_values(records: bool) -> (HeapStateData, Vec<u8>) {
     let mut rng = Prng::new(9);
     let mut data = 1i32.to_be_bytes().to_vec();
     data.push(0); // the void namespace
     let entries: i32 = 500;
     data.extend_from_slice(&entries.to_be_bytes());
+    let mut tagged = data.clone();
     let mut want = 0u16.to_be_bytes().to_vec();
     for i in 0..entries {
         let key = rng.below(u64::MAX).to_be_bytes();
         let n = i % 4;
         let elements: Vec<[u8; 8]> = (0..n).map(|_| rng.below(u64::MAX).to_be_bytes()).collect();
-        data.extend_from_slice(&key);
-        data.extend_from_slice(&n.to_be_bytes());
+        for d in [&mut data, &mut tagged] {
+            d.extend_from_slice(&key);
+            d.extend_from_slice(&n.to_be_bytes());
+        }
         elements.iter().for_each(|e| data.extend_from_slice(e));
-        let value: Vec<u8> = elements.join(&[b','][..]);
+        let framed: Vec<Vec<u8>> = elements
+            .iter()
+            .map(|e| [&[STREAM_RECORD_TAG][..records as usize], &e[..]].concat())
+            .collect();
+        framed.iter().for_each(|e| tagged.extend_from_slice(e));
+        let value: Vec<u8> = framed.join(&[b','][..]);
         want.extend_from_slice(&10u32.to_be_bytes());
         want.push(if i + 1 == entries { 0x85 } else { 5 });
         want.extend_from_slice(&key);
@@ -199,16 +226,21 @@ fn list_values_become_delimited_element_lists() {
     }
     want.extend_from_slice(&0xFFFFu16.to_be_bytes());
     let src: Arc<dyn Source> = Arc::new(MemSource::new("heap", data.clone()));
+    let element = match records {
+        true => Codec::Record(Box::new(Codec::Long)),
+        false => Codec::Long,
+    };
     let state = HeapStateData {
         source: src,
         span: Span::new(0, data.len() as u64),
         key: Codec::Long,
         namespace: Codec::Void,
-        value: Codec::List(Box::new(Codec::Long)),
-        list: Some(Codec::Long),
+        value: Codec::List(Box::new(element.clone())),
+        list: Some(element),
     };
-    let recs = HeapRecords::index("t".into(), vec![state], 5, 8)
+    let recs = HeapRecords::index("t".into(), vec![state.clone()], 5, 8)
         .unwrap()
         .unwrap();
     reads_equal(&recs, &want, &mut rng, 300);
+    (state, tagged)
 }
