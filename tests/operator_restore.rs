@@ -167,6 +167,22 @@ fn flink_1_10_fires_restored_window_timers_on_the_heap_backend() {
         "{text}"
     );
 
+    // Control 1b: the generic recipe (`--operator generic`) leaves the timers in raw
+    // operator state, which Flink 1.10's WindowOperator ignores: nothing fires at 2999.
+    let vertex = savepointfs::ids::hex(&savepointfs::modern::operator_id_of_uid(
+        "reduce-event-time",
+    ));
+    let generic = format!("{vertex}/chain-0=generic");
+    let args = ["--target", "flink-1.10", "--operator", &generic];
+    let out = converted(&fx, dir.path(), "reduce-event-time", &args, "generic");
+    assert!(file_of(&out, "chain-0/operator-state").exists());
+    let (code, text) = check("reduce-event-time", &out, "heap", F110);
+    assert_eq!(code, Some(3), "{text}");
+    assert!(
+        text.contains("expected [(key1,3)@2999, (key2,3)@2999] at output 0, got [WM 2999"),
+        "{text}"
+    );
+
     // Control 2: a window's value patched (key1's sum 3 → 7) is what comes out.
     let patched = converted(
         &fx,
