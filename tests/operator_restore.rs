@@ -1,18 +1,16 @@
-//! Flink's own operator migration tests, rerun in a real Flink 1.10.3 and 2.3.0 on our
+//! Flink's own window migration tests, rerun in a real Flink 1.10.3 and 2.3.0 on our
 //! conversion of Flink 1.1's operator snapshots (`scripts/flink-operator-check`,
-//! operators.md §4.1, §6): the restored windows fire at the test's watermarks (or at once,
-//! for past processing timers) and emit exactly the test's records, on both state
-//! backends, and on 2.3 after rescaling; the file monitoring function resumes from its
-//! modification time; aligned windows (given `--window`) fire as WindowOperators; the
-//! file reader reads each restored split once; a RollingSink's bucket is read as
-//! BucketingSink reads it (a stand-in, Flink 1.10). The controls show the check would see a
-//! lost or moved timer, a wrong value, a monitoring function that starts over, and
-//! panes or splits left where no later Flink reads them.
+//! operators.md §4): the restored windows fire at the test's watermarks (or at once, for
+//! past processing timers) and emit exactly the test's records, on both state backends,
+//! and on 2.3 after rescaling; aligned windows (given `--window`) fire as WindowOperators;
+//! evicting windows keep their elements. The controls show the check would see a lost or
+//! moved timer, a wrong value, and panes left where no later Flink reads them.
 
 mod common;
 
 use common::mount::{Mounted, fuse_available, run};
-use std::path::{Path, PathBuf};
+use common::operators::*;
+use std::path::Path;
 use std::process::Command;
 
 const SCENARIOS: [&str; 5] = [
@@ -24,107 +22,6 @@ const SCENARIOS: [&str; 5] = [
     // work from a savepoint that holds none.
     "session-with-stateful-trigger-mint",
 ];
-
-/// `wrap` the scenario's 1.1 snapshot (uid = scenario) and `convert` it into `dir/NAME`
-/// with `args` (the target and its options).
-fn converted(fx: &Path, dir: &Path, scenario: &str, args: &[&str], name: &str) -> PathBuf {
-    let file = match scenario {
-        MONITORING => "monitoring-function-migration-test-1482144479339-flink1.1-snapshot".into(),
-        READER => "reader-migration-test-flink1.1-snapshot".into(),
-        ROLLING_SINK => "rolling-sink-migration-test-flink1.1-snapshot".into(),
-        _ => format!("win-op-migration-test-{scenario}-flink1.1-snapshot"),
-    };
-    let snapshot = fx.join("flink-1.1/operator-snapshots").join(file);
-    let sp = dir.join(format!("{scenario}.savepoint"));
-    if !sp.exists() {
-        let w = run(&[
-            "wrap",
-            snapshot.to_str().unwrap(),
-            sp.to_str().unwrap(),
-            "--uid",
-            scenario,
-        ]);
-        assert!(w.status.success(), "{}", String::from_utf8_lossy(&w.stderr));
-    }
-    let out = dir.join(name);
-    let mut all = vec!["convert", sp.to_str().unwrap(), out.to_str().unwrap()];
-    all.extend_from_slice(args);
-    let c = run(&all);
-    assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stderr));
-    out
-}
-
-/// The conversion for Flink 1.10 with the backend's keyed layout.
-fn for_1_10(layout: &str) -> [&str; 4] {
-    ["--target", "flink-1.10", "--keyed-layout", layout]
-}
-
-/// Runs the check on Flink `flink` (`--flink` and any options after it); (exit code,
-/// its output).
-fn check(scenario: &str, dir: &Path, backend: &str, flink: &[&str]) -> (Option<i32>, String) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/flink-operator-check");
-    let out = Command::new(script)
-        .args([scenario, dir.to_str().unwrap(), "--backend", backend])
-        .args(flink)
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.code(), text)
-}
-
-fn assert_ok(scenario: &str, dir: &Path, backend: &str, flink: &[&str]) {
-    let (code, text) = check(scenario, dir, backend, flink);
-    assert_eq!(code, Some(0), "{scenario} ({backend}):\n{text}");
-    assert!(
-        text.contains(&format!("OK {scenario} ({backend})")),
-        "{text}"
-    );
-}
-
-/// A control on Flink 1.10 whose state is lost: no record comes out, within 3 s (the
-/// check waits that long, not its usual 30 s, for output that never comes).
-fn assert_nothing_comes_out(scenario: &str, dir: &Path) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/flink-operator-check");
-    let out = Command::new(script)
-        .args([scenario, dir.to_str().unwrap(), "--flink", "1.10"])
-        .env("OPERATOR_CHECK_WAIT_MS", "3000")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(3), "{text}");
-    assert!(text.contains("at output 0, got []"), "{text}");
-}
-
-fn setup() -> Option<PathBuf> {
-    let fx = common::shared_fixtures()?;
-    common::flink_tool("flinkrestore")?;
-    Some(fx)
-}
-
-fn patch(file: &Path, from: &[u8], to: &[u8]) {
-    let mut bytes = std::fs::read(file).unwrap();
-    let at = bytes
-        .windows(from.len())
-        .position(|w| w == from)
-        .unwrap_or_else(|| panic!("{from:02x?} not in {}", file.display()));
-    bytes[at..at + to.len()].copy_from_slice(to);
-    std::fs::write(file, bytes).unwrap();
-}
-
-const MONITORING: &str = "monitoring-function";
-const READER: &str = "reader";
-const ROLLING_SINK: &str = "rolling-sink";
-const F110: &[&str] = &["--flink", "1.10"];
-const F23: &[&str] = &["--flink", "2.3"];
-
-/// The single file of kind `kind` under `dir`.
-fn file_of(dir: &Path, kind: &str) -> PathBuf {
-    common::walk_files(dir)
-        .into_iter()
-        .find(|p| p.ends_with(format!("subtask-0/{kind}")))
-        .unwrap_or_else(|| panic!("no {kind} in {}", dir.display()))
-}
 
 #[test]
 fn flink_1_10_fires_restored_window_timers_on_the_heap_backend() {
@@ -169,10 +66,7 @@ fn flink_1_10_fires_restored_window_timers_on_the_heap_backend() {
 
     // Control 1b: the generic recipe (`--operator generic`) leaves the timers in raw
     // operator state, which Flink 1.10's WindowOperator ignores: nothing fires at 2999.
-    let vertex = savepointfs::ids::hex(&savepointfs::modern::operator_id_of_uid(
-        "reduce-event-time",
-    ));
-    let generic = format!("{vertex}/chain-0=generic");
+    let generic = generic_recipe("reduce-event-time");
     let args = ["--target", "flink-1.10", "--operator", &generic];
     let out = converted(&fx, dir.path(), "reduce-event-time", &args, "generic");
     assert!(file_of(&out, "chain-0/operator-state").exists());
@@ -386,7 +280,7 @@ fn aligned_windows_restore_as_window_operators_on_every_target_and_backend() {
             "--target",
             "flink-1.10",
             "--operator",
-            &format!("{}=generic", spec.split_once('=').unwrap().0),
+            &generic_recipe("aggr-aligned"),
         ],
         "generic",
     );
@@ -522,90 +416,6 @@ fn evicting_windows_restore_with_their_elements_re_framed() {
     );
 }
 
-#[test]
-fn the_file_reader_reads_each_restored_split_once_on_every_target_and_backend() {
-    let Some(fx) = setup() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    for (target, flink) in [("flink-1.10", F110), ("flink-2.3", F23)] {
-        let out = converted(&fx, dir.path(), READER, &["--target", target], target);
-        for backend in ["heap", "rocksdb"] {
-            assert_ok(READER, &out, backend, flink);
-        }
-    }
-    // Control: the generic recipe leaves the splits in raw operator state, which the
-    // reader of Flink 1.10 ignores: nothing is read.
-    let vertex = savepointfs::ids::hex(&savepointfs::modern::operator_id_of_uid(READER));
-    let generic = format!("{vertex}/chain-0=generic");
-    let args = ["--target", "flink-1.10", "--operator", &generic];
-    let out = converted(&fx, dir.path(), READER, &args, "generic");
-    assert_nothing_comes_out(READER, &out);
-}
-
-#[test]
-fn a_rolling_sinks_bucket_restores_as_bucketing_sink_state_in_flink_1_10() {
-    let Some(fx) = setup() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    // A stand-in reads `bucket-states` as Flink 1.10's BucketingSink does (the connector
-    // is not in the offline jars): the bucket of Flink's test, as its validator wants it.
-    let out = converted(
-        &fx,
-        dir.path(),
-        ROLLING_SINK,
-        &["--target", "flink-1.10"],
-        "1.10",
-    );
-    assert_ok(ROLLING_SINK, &out, "heap", F110);
-    // Control: the generic recipe's `_default_` holds a RollingSink$BucketState, a class
-    // later Flink does not have: the restore fails.
-    let vertex = savepointfs::ids::hex(&savepointfs::modern::operator_id_of_uid(ROLLING_SINK));
-    let generic = format!("{vertex}/chain-0=generic");
-    let args = ["--target", "flink-1.10", "--operator", &generic];
-    let out = converted(&fx, dir.path(), ROLLING_SINK, &args, "generic");
-    let (code, text) = check(ROLLING_SINK, &out, "heap", F110);
-    assert_eq!(code, Some(2), "{text}");
-    assert!(
-        text.contains("ClassNotFoundException: org.apache.flink.streaming.connectors.fs.RollingSink$BucketState"),
-        "{text}"
-    );
-    // Flink 2.3 has no BucketingSink: refused, saying which Flink to use.
-    let sp = dir.path().join(format!("{ROLLING_SINK}.savepoint"));
-    let c = run(&[
-        "convert",
-        sp.to_str().unwrap(),
-        dir.path().join("2.3").to_str().unwrap(),
-        "--target",
-        "flink-2.3",
-    ]);
-    let err = String::from_utf8_lossy(&c.stderr);
-    assert_eq!(c.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains(
-            "managed-operator-state-v5: cannot be migrated: RollingSink state: BucketingSink"
-        ) && err.contains("convert with --target flink-1.10"),
-        "{err}"
-    );
-}
-
-#[test]
-fn the_file_monitoring_function_resumes_from_its_modification_time() {
-    let Some(fx) = setup() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let vertex = savepointfs::ids::hex(&savepointfs::modern::operator_id_of_uid(MONITORING));
-    let operator = format!("{vertex}/chain-0=monitoring-function");
-    for (target, flink) in [("flink-1.10", F110), ("flink-2.3", F23)] {
-        let args = ["--target", target, "--operator", &operator];
-        let out = converted(&fx, dir.path(), MONITORING, &args, target);
-        // Only the file newer than the restored time is read (operators.md §6.4).
-        assert_ok(MONITORING, &out, "heap", flink);
-    }
-    // Control: without --operator the Long is a user's ListCheckpointed state, which the
-    // function does not read: it starts over and reads the older file again.
-    let generic = converted(&fx, dir.path(), MONITORING, &for_1_10("heap"), "generic");
-    let (code, text) = check(MONITORING, &generic, "heap", F110);
-    assert_eq!(code, Some(3), "{text}");
-    assert!(text.contains("got [read before the savepoint]"), "{text}");
-}
-
 /// A canonical keyed stream's records after its header: (state id, key with its
 /// last-in-state flag cleared, value), sorted (Flink writes them in hash-map order).
 fn records(stream: &[u8], header: usize) -> Vec<(u16, Vec<u8>, Vec<u8>)> {
@@ -690,55 +500,5 @@ fn flink_2_3_writes_the_same_keyed_stream_for_the_same_window_job() {
         ours.iter().filter(|r| r.0 == 2).count(),
         3,
         "three event timers"
-    );
-}
-
-#[test]
-fn kafka_offsets_restore_in_flink_1_10_and_are_named_where_they_cannot_go() {
-    let Some(fx) = setup() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let Some(snapshot) = common::kafka_snapshot(&fx, dir.path()) else {
-        return;
-    };
-    const KAFKA: &str = "kafka-consumer";
-    let sp = dir.path().join("kafka.savepoint");
-    let w = run(&[
-        "wrap",
-        snapshot.to_str().unwrap(),
-        sp.to_str().unwrap(),
-        "--uid",
-        KAFKA,
-    ]);
-    assert!(w.status.success(), "{}", String::from_utf8_lossy(&w.stderr));
-    let convert = |name: &str, extra: &[&str]| {
-        let out = dir.path().join(name);
-        let mut args = vec!["convert", sp.to_str().unwrap(), out.to_str().unwrap()];
-        args.extend_from_slice(extra);
-        let c = run(&args);
-        assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stderr));
-        out
-    };
-    // A stand-in consumer reads the offsets as Flink 1.10's does (operators.md §2.6).
-    let out = convert("ok", &["--target", "flink-1.10"]);
-    assert_ok(KAFKA, &out, "heap", F110);
-    // Control: the generic recipe hands the consumer the 1.1 HashMap, which it cannot
-    // read as its Tuple2 elements (the job fails).
-    let vertex = savepointfs::ids::hex(&savepointfs::modern::operator_id_of_uid(KAFKA));
-    let generic = format!("{vertex}/chain-0=generic");
-    let out = convert(
-        "generic",
-        &["--target", "flink-1.10", "--operator", &generic],
-    );
-    let (code, text) = check(KAFKA, &out, "heap", F110);
-    assert_eq!(code, Some(2), "{text}");
-    assert!(text.contains("ClassCastException"), "{text}");
-    // Flink >= 1.11 reads only a Kryo union state: refused, with the offsets named.
-    let v = run(&["verify", sp.to_str().unwrap(), "--target", "flink-2.3"]);
-    let err = String::from_utf8_lossy(&v.stdout).to_string() + &String::from_utf8_lossy(&v.stderr);
-    assert!(!v.status.success());
-    assert!(
-        err.contains("FlinkKafkaConsumer offsets abc-13=16768, def-7=987654321")
-            && err.contains("setStartFromSpecificOffsets"),
-        "{err}"
     );
 }

@@ -14,8 +14,10 @@
 //! by the synthesized bytes (the savepoint's offsets unchanged, nothing copied), so the
 //! other chain entries keep their handles.
 
+use super::FileKind;
 use super::key_serializer::KeySerializer;
 use super::keys::Codec;
+use super::operators::Operator;
 use crate::javaser::builder::StreamBuilder;
 use crate::javaser::{self, Limits};
 use crate::source::{Source, Span};
@@ -367,6 +369,37 @@ fn serializers(spec: &WindowSpec) -> Result<Vec<u8>, String> {
         out.extend_from_slice(s.get(4..).ok_or("a serializer stream without its header")?);
     }
     Ok(out)
+}
+
+/// The subtask re-expressed with its aligned window operator as a WindowOperator, where
+/// `--window` names one, or why that fails, with its chain index.
+pub(super) fn rewrite_named(
+    model: &SubtaskModel,
+    parallelism: u32,
+    opts: &super::ConvertOptions,
+) -> Option<(usize, Result<SubtaskModel, String>)> {
+    let (_, vertex) = model.location.task?;
+    let (&(_, chain), spec) = opts.windows.iter().find(|((v, _), _)| *v == vertex.0)?;
+    let cx = super::subtask::Cx::new(model, parallelism, opts);
+    let rewritten = (|| {
+        let entry = model.chain.get(chain).and_then(Option::as_ref);
+        let entry = entry.ok_or_else(|| format!("chain entry {chain} has no state"))?;
+        // What the entry is: as `--operator` names it, else as its state shows.
+        let detected = cx.operator(entry);
+        let handle = entry
+            .operator_state
+            .as_ref()
+            .filter(|_| detected == Some(Operator::AlignedWindow));
+        let handle = handle.ok_or_else(|| {
+            format!("chain entry {chain}'s state is not an aligned window operator's panes")
+        })?;
+        let loc = cx.location(Some(chain), FileKind::OperatorState);
+        let bytes = cx
+            .bytes_range(handle.bytes(), &loc)
+            .map_err(|e| e.to_string())?;
+        super::aligned::rewrite(model, chain, spec, bytes)
+    })();
+    Some((chain, rewritten))
 }
 
 /// `model` with chain entry `chain` (an aligned window operator whose operator bytes

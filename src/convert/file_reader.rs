@@ -11,12 +11,11 @@
 use super::FileKind;
 use super::error::{Error, FileLocation, HeaderError};
 use super::native;
-use super::subtask::{Cx, FileResult, Offsets, handle_classes, not_migratable};
+use super::subtask::{Cx, FileResult, handle_classes, not_migratable};
 use crate::javaser::builder::StreamBuilder;
 use crate::javaser::{self, Elements, Graph, Limits, Next, Value, WriteOptions};
 use crate::modern::proxy::{self, Distribution};
 use crate::modern::snapshot::{JAVA_SERIALIZER, Snapshot};
-use crate::stream::Piece;
 use crate::v0::StateHandle;
 use crate::v0::classes::{FILE_INPUT_SPLIT, STRING_ARRAY, TIMESTAMPED_FILE_INPUT_SPLIT};
 use std::sync::Arc;
@@ -299,27 +298,14 @@ impl Cx<'_> {
             }
             _ => native::list_state_header(READER_STATE).map_err(Error::header(&loc))?,
         };
-        let mut at = header.len() as u64;
-        let mut pieces = vec![Piece::bytes(header)];
-        let mut offsets = Vec::with_capacity(elements.len());
-        let mut labels = Vec::with_capacity(elements.len());
-        for (label, e) in elements {
-            offsets.push(at);
-            at += e.len() as u64;
-            pieces.push(Piece::bytes(e));
-            labels.push(label);
-        }
+        let (labels, elements): (Vec<String>, Vec<Vec<u8>>) = elements.into_iter().unzip();
         let handle = format!(
             "ContinuousFileReaderOperator splits {} ({})",
             labels.join(", "),
             handle_classes(h)
         );
-        let mut file = self.file(loc, handle, pieces, offsets[0]);
+        let mut file = self.list_file(loc, handle, header, elements);
         file.list_state = Some(READER_STATE);
-        file.offsets = Some(Arc::new(Offsets {
-            first_key_group: 0,
-            offsets,
-        }));
         Ok(file)
     }
 }

@@ -11,13 +11,11 @@
 use super::FileKind;
 use super::error::{Error, FileLocation, HeaderError};
 use super::native;
-use super::subtask::{Cx, FileResult, Offsets, handle_classes, not_migratable};
+use super::subtask::{Cx, FileResult, handle_classes, not_migratable};
 use crate::javaser::builder::StreamBuilder;
 use crate::javaser::{self, Graph, Value, WriteOptions};
-use crate::stream::Piece;
 use crate::v0::StateHandle;
 use crate::v0::classes::TUPLE2;
-use std::sync::Arc;
 
 const HASH_MAP: &str = "java.util.HashMap";
 
@@ -135,25 +133,16 @@ impl Cx<'_> {
             )));
         }
         let header = native::operator_state_header().map_err(Error::header(&loc))?;
-        let mut pieces = vec![Piece::bytes(header)];
-        let mut offsets = Vec::with_capacity(all.len());
-        let mut at = pieces[0].len();
-        for o in all {
-            let e = element(graph, o).map_err(Error::header(&loc))?;
-            offsets.push(at);
-            at += e.len() as u64;
-            pieces.push(Piece::bytes(e));
-        }
+        let elements = all
+            .iter()
+            .map(|o| element(graph, o))
+            .collect::<Result<_, _>>()
+            .map_err(Error::header(&loc))?;
         let handle = format!(
             "FlinkKafkaConsumer offsets {} ({})",
             labels.join(", "),
             handle_classes(h)
         );
-        let mut file = self.file(loc, handle, pieces, offsets[0]);
-        file.offsets = Some(Arc::new(Offsets {
-            first_key_group: 0,
-            offsets,
-        }));
-        Ok(file)
+        Ok(self.list_file(loc, handle, header, elements))
     }
 }

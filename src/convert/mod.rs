@@ -23,6 +23,7 @@ mod monitoring;
 pub(crate) mod native;
 mod native_files;
 pub mod operators;
+mod records;
 pub mod refile;
 pub mod relayout;
 pub mod rename;

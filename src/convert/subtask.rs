@@ -86,7 +86,7 @@ pub fn convert_subtask(
     opts: &ConvertOptions,
 ) -> ConvertedSubtask {
     let converted = convert_model(model, parallelism, opts);
-    match aligned_window(model, parallelism, opts) {
+    match super::aligned::rewrite_named(model, parallelism, opts) {
         None => converted,
         // The WindowOperator's forms, but Flink 1.2's migration form of the operator
         // itself (Flink 1.2 restores aligned operators from their own bytes).
@@ -127,62 +127,12 @@ pub fn convert_subtask(
     }
 }
 
-/// The subtask re-expressed with its aligned window operator as a WindowOperator, where
-/// `--window` names one (`convert/aligned.rs`), or why that fails, with its chain index.
-fn aligned_window(
-    model: &SubtaskModel,
-    parallelism: u32,
-    opts: &ConvertOptions,
-) -> Option<(usize, Result<SubtaskModel, String>)> {
-    let (_, vertex) = model.location.task?;
-    let (&(_, chain), spec) = opts.windows.iter().find(|((v, _), _)| *v == vertex.0)?;
-    let cx = Cx {
-        model,
-        parallelism,
-        policy: &opts.policy,
-        opts,
-        savepoint: model.graph.source().clone(),
-    };
-    let rewritten = (|| {
-        let entry = model.chain.get(chain).and_then(Option::as_ref);
-        let entry = entry.ok_or_else(|| format!("chain entry {chain} has no state"))?;
-        let detected = super::operators::detect(model, entry, &|h, n| {
-            let (src, span) = cx
-                .bytes_range(
-                    h.bytes(),
-                    &cx.location(Some(chain), FileKind::OperatorState),
-                )
-                .ok()?;
-            super::operators::head(&*src, span.start, span.len, n)
-        });
-        let handle = entry
-            .operator_state
-            .as_ref()
-            .filter(|_| detected == Some(Operator::AlignedWindow));
-        let handle = handle.ok_or_else(|| {
-            format!("chain entry {chain}'s state is not an aligned window operator's panes")
-        })?;
-        let loc = cx.location(Some(chain), FileKind::OperatorState);
-        let bytes = cx
-            .bytes_range(handle.bytes(), &loc)
-            .map_err(|e| e.to_string())?;
-        super::aligned::rewrite(model, chain, spec, bytes)
-    })();
-    Some((chain, rewritten))
-}
-
 fn convert_model(
     model: &SubtaskModel,
     parallelism: u32,
     opts: &ConvertOptions,
 ) -> ConvertedSubtask {
-    let cx = Cx {
-        model,
-        parallelism,
-        policy: &opts.policy,
-        opts,
-        savepoint: model.graph.source().clone(),
-    };
+    let cx = Cx::new(model, parallelism, opts);
     // Each entry's operator, recognised once (it peeks at its state, maybe in files).
     let operators: Vec<_> = model
         .chain
@@ -238,6 +188,18 @@ pub(super) struct Cx<'a> {
 
 const SIGNAL_0: u8 = 0;
 const SIGNAL_1: u8 = 1;
+
+impl<'a> Cx<'a> {
+    pub(super) fn new(model: &'a SubtaskModel, parallelism: u32, opts: &'a ConvertOptions) -> Self {
+        Cx {
+            model,
+            parallelism,
+            policy: &opts.policy,
+            opts,
+            savepoint: model.graph.source().clone(),
+        }
+    }
+}
 
 impl Cx<'_> {
     pub(super) fn location(&self, chain: Option<usize>, kind: FileKind) -> FileLocation {
@@ -320,6 +282,36 @@ impl Cx<'_> {
         }
     }
 
+    /// A list state's file: `header`, then its elements (each a Java stream of its own),
+    /// with the element offsets its `_metadata` entry names.
+    pub(super) fn list_file(
+        &self,
+        location: FileLocation,
+        handle: String,
+        header: Vec<u8>,
+        elements: Vec<Vec<u8>>,
+    ) -> ConvertedFile {
+        let mut at = header.len() as u64;
+        let mut pieces = vec![Piece::bytes(header)];
+        let mut offsets = Vec::with_capacity(elements.len());
+        for e in elements {
+            offsets.push(at);
+            at += e.len() as u64;
+            pieces.push(Piece::bytes(e));
+        }
+        let mut file = self.file(
+            location,
+            handle,
+            pieces,
+            offsets.first().copied().unwrap_or(at),
+        );
+        file.offsets = Some(Arc::new(Offsets {
+            first_key_group: 0,
+            offsets,
+        }));
+        file
+    }
+
     /// The built-in operator of a chain entry that is converted by its own rules: the
     /// one `--operator` names, else the one its state shows.
     pub(super) fn operator(&self, e: &ChainEntry) -> Option<super::operators::Operator> {
@@ -362,6 +354,22 @@ impl Cx<'_> {
             let loss = op.filter(|o| o.lost_in(kind));
             self.unless_lost(f, loss, self.location(Some(e.index), kind))
         };
+        // Managed operator state of `kind`: the built-in operators' own, else the
+        // function state by the generic recipe (refused where it would lose state).
+        let managed = |kind: FileKind| -> Option<FileResult> {
+            if let (Some(Operator::FileReader), Some(h)) = (op, &e.operator_state) {
+                return self.reader_splits(e.index, h, kind);
+            }
+            let h = e.function_state.as_ref()?;
+            let native = kind == FileKind::ManagedOperatorState;
+            match op {
+                Some(Operator::FileMonitoring) => Some(self.monitoring_state(e.index, h, kind)),
+                Some(Operator::Kafka) => self.kafka_offsets(e.index, h, kind),
+                Some(Operator::RollingSink) if native => self.bucketing_sink(e.index, h),
+                _ if native => Some(guard(self.managed_operator_state(e.index, h), kind)),
+                _ => Some(guard(self.managed_operator_state_v5(e.index, h), kind)),
+            }
+        };
         ConvertedEntry {
             index: e.index,
             operator: op,
@@ -374,43 +382,8 @@ impl Cx<'_> {
                 .operator_state
                 .as_ref()
                 .map(|h| guard(single(h, FileKind::OperatorState), FileKind::OperatorState)),
-            managed_operator_state: match (op, &e.operator_state) {
-                (Some(Operator::FileReader), Some(h)) => {
-                    self.reader_splits(e.index, h, FileKind::ManagedOperatorState)
-                }
-                _ => None,
-            }
-            .or_else(|| {
-                e.function_state.as_ref().and_then(|h| {
-                    let kind = FileKind::ManagedOperatorState;
-                    match op {
-                        Some(Operator::FileMonitoring) => {
-                            Some(self.monitoring_state(e.index, h, kind))
-                        }
-                        Some(Operator::Kafka) => self.kafka_offsets(e.index, h, kind),
-                        Some(Operator::RollingSink) => self.bucketing_sink(e.index, h),
-                        _ => Some(guard(self.managed_operator_state(e.index, h), kind)),
-                    }
-                })
-            }),
-            managed_operator_state_v5: match (op, &e.operator_state) {
-                (Some(Operator::FileReader), Some(h)) => {
-                    self.reader_splits(e.index, h, FileKind::ManagedOperatorStateV5)
-                }
-                _ => None,
-            }
-            .or_else(|| {
-                e.function_state.as_ref().and_then(|h| {
-                    let kind = FileKind::ManagedOperatorStateV5;
-                    match op {
-                        Some(Operator::FileMonitoring) => {
-                            Some(self.monitoring_state(e.index, h, kind))
-                        }
-                        Some(Operator::Kafka) => self.kafka_offsets(e.index, h, kind),
-                        _ => Some(guard(self.managed_operator_state_v5(e.index, h), kind)),
-                    }
-                })
-            }),
+            managed_operator_state: managed(FileKind::ManagedOperatorState),
+            managed_operator_state_v5: managed(FileKind::ManagedOperatorStateV5),
         }
     }
 
