@@ -224,6 +224,16 @@ public final class OperatorCheck {
 		}
 	}
 
+	/** The event-time scenarios' output: the sums of key1 and key2 in [0, 3000), key2 in [3000, 6000). */
+	static List<List<String>> eventTimeWindows(int key1, int key2, int key2Later) {
+		return Arrays.asList(
+				Arrays.asList("(key1," + key1 + ")@2999", "(key2," + key2 + ")@2999"), Arrays.asList("WM 2999"),
+				Arrays.asList("WM 3999"),
+				Arrays.asList("WM 4999"),
+				Arrays.asList("(key2," + key2Later + ")@5999"), Arrays.asList("WM 5999"),
+				Arrays.asList("WM " + Long.MAX_VALUE));
+	}
+
 	/**
 	 * The expected output: groups of records (any order inside a group, as the tests sort them)
 	 * separated by watermarks, which must come in order.
@@ -234,20 +244,10 @@ public final class OperatorCheck {
 			case "apply-event-time":
 			case "apply-event-time-evicting":
 				// operators.md §4.1.1 / §4.1.2; MAX is the source's end of input.
-				return Arrays.asList(
-						Arrays.asList("(key1,3)@2999", "(key2,3)@2999"), Arrays.asList("WM 2999"),
-						Arrays.asList("WM 3999"),
-						Arrays.asList("WM 4999"),
-						Arrays.asList("(key2,2)@5999"), Arrays.asList("WM 5999"),
-						Arrays.asList("WM " + Long.MAX_VALUE));
+				return eventTimeWindows(3, 3, 2);
 			case "apply-event-time-evicting-2":
 				// The same windows, each keeping its last 2 elements before the sum.
-				return Arrays.asList(
-						Arrays.asList("(key1,2)@2999", "(key2,2)@2999"), Arrays.asList("WM 2999"),
-						Arrays.asList("WM 3999"),
-						Arrays.asList("WM 4999"),
-						Arrays.asList("(key2,2)@5999"), Arrays.asList("WM 5999"),
-						Arrays.asList("WM " + Long.MAX_VALUE));
+				return eventTimeWindows(2, 2, 2);
 			case "session-with-stateful-trigger-mint":
 				// operators.md §4.1.6: the count trigger fires at the 4th element of a session,
 				// merged sessions included; the end of input only cleans up.
