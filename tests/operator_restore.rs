@@ -189,14 +189,18 @@ fn flink_2_3_fires_restored_window_timers_after_rescaling() {
 
 /// `--window` for the aligned scenario's one chain entry: Flink's test ran it with 3 s
 /// tumbling windows, String keys and `Tuple2<String, Integer>` elements (operators.md §4.2).
+/// The `-sliding` scenarios read the same panes as 6 s windows sliding by 3 s.
 fn window_spec(scenario: &str) -> String {
     let vertex = savepointfs::ids::hex(&savepointfs::modern::operator_id_of_uid(scenario));
-    let function = if scenario == "aggr-aligned" {
-        "reduce"
-    } else {
-        "apply"
+    let function = match scenario.starts_with("aggr-aligned") {
+        true => "reduce",
+        false => "apply",
     };
-    format!("{vertex}/chain-0=tumbling:3000,{function},key=string,value=tuple2-string-int")
+    let assigner = match scenario.ends_with("-sliding") {
+        true => "sliding:6000:3000",
+        false => "tumbling:3000",
+    };
+    format!("{vertex}/chain-0={assigner},{function},key=string,value=tuple2-string-int")
 }
 
 #[test]
@@ -222,6 +226,23 @@ fn aligned_windows_restore_as_window_operators_on_every_target_and_backend() {
         for backend in ["heap", "rocksdb"] {
             assert_ok(scenario, &out, backend, F23);
         }
+    }
+    // Sliding windows: the pane is in two windows still to fire, each with its timer.
+    for scenario in ["aggr-aligned-sliding", "accum-aligned-sliding"] {
+        let spec = window_spec(scenario);
+        let mut args = for_1_10("heap").to_vec();
+        args.extend(["--window", &spec]);
+        let out = converted(
+            &fx,
+            dir.path(),
+            scenario,
+            &args,
+            &format!("{scenario}-1.10"),
+        );
+        assert_ok(scenario, &out, "heap", F110);
+        let args = ["--target", "flink-2.3", "--window", &spec];
+        let out = converted(&fx, dir.path(), scenario, &args, &format!("{scenario}-2.3"));
+        assert_ok(scenario, &out, "rocksdb", F23);
     }
     // From the live mount too, `--window` given to `mount`.
     if fuse_available() {

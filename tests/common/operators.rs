@@ -15,7 +15,11 @@ pub fn converted(fx: &Path, dir: &Path, scenario: &str, args: &[&str], name: &st
         MONITORING => "monitoring-function-migration-test-1482144479339-flink1.1-snapshot".into(),
         READER => "reader-migration-test-flink1.1-snapshot".into(),
         ROLLING_SINK => "rolling-sink-migration-test-flink1.1-snapshot".into(),
-        _ => format!("win-op-migration-test-{scenario}-flink1.1-snapshot"),
+        // The aligned snapshots read as sliding windows are the same files.
+        _ => format!(
+            "win-op-migration-test-{}-flink1.1-snapshot",
+            scenario.strip_suffix("-sliding").unwrap_or(scenario)
+        ),
     };
     let snapshot = fx.join("flink-1.1/operator-snapshots").join(file);
     let sp = dir.join(format!("{scenario}.savepoint"));

@@ -13,6 +13,7 @@
  *   (Flink 2.3: heap is the HashMap backend, rocksdb the embedded RocksDB one)
  *   SCENARIO  reduce-event-time | apply-event-time | reduce-processing-time | apply-processing-time
  *             | aggr-aligned | accum-aligned (Flink 1.1's aligned operators, converted into a WindowOperator)
+ *             | aggr-aligned-sliding | accum-aligned-sliding (the same panes as 6 s windows sliding by 3 s)
  *             | apply-event-time-evicting[-2] (apply-event-time with an evictor keeping 100 / 2 elements)
  *             | reader (ContinuousFileReaderOperator's restored splits)
  *             | rolling-sink (a stand-in reads the bucket as Flink 1.10's BucketingSink does; 1.10 only)
@@ -277,6 +278,12 @@ public final class OperatorCheck {
 				return Arrays.asList(Arrays.asList("bucket " + ROLLING_SINK_DIR + ": in progress " + p + "4, valid 6, pending [], per checkpoint {0=["
 						+ p + "0, " + p + "1, " + p + "2, " + p + "3]}"));
 			}
+			case "aggr-aligned-sliding":
+			case "accum-aligned-sliding":
+				// The same pane [0, 3000) read as 6 s windows sliding by 3 s: it is in the windows
+				// [-3000, 3000) and [0, 6000), both due at once.
+				return Arrays.asList(Arrays.asList("(key2,3)@2999", "(key1,2)@2999", "(key2,3)@5999", "(key1,2)@5999")); //V:110
+				return Arrays.asList(Arrays.asList("(key2,3)@2999", "(key1,2)@2999", "(key2,3)@5999", "(key1,2)@5999"), Arrays.asList("WM " + Long.MAX_VALUE)); //V:23
 			case "kafka-consumer":
 				// operators.md §5.4, the offsets of the test's 1.1 writer.
 				return Arrays.asList(Arrays.asList("abc-13=16768", "def-7=987654321"));
@@ -526,15 +533,19 @@ public final class OperatorCheck {
 		KeyedStream<Tuple2<String, Integer>, String> keyed = in.keyBy(new FirstField(), BasicTypeInfo.STRING_TYPE_INFO);
 		Time size = Time.seconds(3); //V:110
 		java.time.Duration size = java.time.Duration.ofSeconds(3); //V:23
+		Time slide = Time.seconds(3), sliding = Time.seconds(6); //V:110
+		java.time.Duration slide = java.time.Duration.ofSeconds(3), sliding = java.time.Duration.ofSeconds(6); //V:23
 		WindowedStream<Tuple2<String, Integer>, String, TimeWindow> windowed = eventTime
 				? keyed.window(TumblingEventTimeWindows.of(size))
+				: scenario.endsWith("-sliding")
+				? keyed.window(org.apache.flink.streaming.api.windowing.assigners.SlidingProcessingTimeWindows.of(sliding, slide))
 				: keyed.window(TumblingProcessingTimeWindows.of(size));
 		// The evicting scenarios: an EvictingWindowOperator that keeps all (100) or the last 2.
 		if (scenario.startsWith("apply-event-time-evicting")) {
 			windowed = windowed.evictor(org.apache.flink.streaming.api.windowing.evictors.CountEvictor.of(scenario.endsWith("-2") ? 2 : 100));
 		}
 		// aggr-aligned was a reduce, accum-aligned an apply (operators.md §4.2 (4)).
-		DataStream<Tuple2<String, Integer>> out = scenario.startsWith("reduce-") || scenario.equals("aggr-aligned")
+		DataStream<Tuple2<String, Integer>> out = scenario.startsWith("reduce-") || scenario.startsWith("aggr-aligned")
 				? windowed.reduce(new SumReducer())
 				: windowed.apply(new RichSumReducer(), type);
 		((org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator<Tuple2<String, Integer>>) out).uid(uid);
