@@ -57,11 +57,12 @@ fn flink_1_10_fires_restored_window_timers_on_the_heap_backend() {
     );
     bytes[header..].fill(0);
     std::fs::write(&raw, bytes).unwrap();
-    let (code, text) = check("reduce-event-time", &lost, "heap", F110);
-    assert_eq!(code, Some(3), "{text}");
-    assert!(
-        text.contains("expected [(key1,3)@2999, (key2,3)@2999] at output 0, got [WM 2999"),
-        "{text}"
+    assert_caught(
+        "reduce-event-time",
+        &lost,
+        "heap",
+        F110,
+        "expected [(key1,3)@2999, (key2,3)@2999] at output 0, got [WM 2999",
     );
 
     // Control 1b: the generic recipe (`--operator generic`) leaves the timers in raw
@@ -70,11 +71,12 @@ fn flink_1_10_fires_restored_window_timers_on_the_heap_backend() {
     let args = ["--target", "flink-1.10", "--operator", &generic];
     let out = converted(&fx, dir.path(), "reduce-event-time", &args, "generic");
     assert!(file_of(&out, "chain-0/operator-state").exists());
-    let (code, text) = check("reduce-event-time", &out, "heap", F110);
-    assert_eq!(code, Some(3), "{text}");
-    assert!(
-        text.contains("expected [(key1,3)@2999, (key2,3)@2999] at output 0, got [WM 2999"),
-        "{text}"
+    assert_caught(
+        "reduce-event-time",
+        &out,
+        "heap",
+        F110,
+        "expected [(key1,3)@2999, (key2,3)@2999] at output 0, got [WM 2999",
     );
 
     // Control 2: a window's value patched (key1's sum 3 → 7) is what comes out.
@@ -91,11 +93,12 @@ fn flink_1_10_fires_restored_window_timers_on_the_heap_backend() {
         b"\x05key1\x00\x00\x00\x03",
         b"\x05key1\x00\x00\x00\x07",
     );
-    let (code, text) = check("reduce-event-time", &patched, "heap", F110);
-    assert_eq!(code, Some(3), "{text}");
-    assert!(
-        text.contains("got [(key1,7)@2999, (key2,3)@2999]"),
-        "{text}"
+    assert_caught(
+        "reduce-event-time",
+        &patched,
+        "heap",
+        F110,
+        "got [(key1,7)@2999, (key2,3)@2999]",
     );
 }
 
@@ -141,9 +144,13 @@ fn flink_2_3_fires_restored_window_timers_on_both_backends() {
         b"\x80\x00\x00\x00\x00\x00\x0b\xb7\x05key1",
         b"\x80\x00\x00\x00\x00\x00\x17\x70\x05key1",
     );
-    let (code, text) = check("reduce-event-time", &moved, "heap", F23);
-    assert_eq!(code, Some(3), "{text}");
-    assert!(text.contains("got [(key2,3)@2999, WM 2999]"), "{text}");
+    assert_caught(
+        "reduce-event-time",
+        &moved,
+        "heap",
+        F23,
+        "got [(key2,3)@2999, WM 2999]",
+    );
 }
 
 #[test]
@@ -284,11 +291,12 @@ fn aligned_windows_restore_as_window_operators_on_every_target_and_backend() {
         b"\x05key2\x00\x00\x00\x03",
         b"\x05key2\x00\x00\x00\x05",
     );
-    let (code, text) = check("aggr-aligned", &patched, "heap", F110);
-    assert_eq!(code, Some(3), "{text}");
-    assert!(
-        text.contains("got [(key1,2)@2999, (key2,5)@2999]"),
-        "{text}"
+    assert_caught(
+        "aggr-aligned",
+        &patched,
+        "heap",
+        F110,
+        "got [(key1,2)@2999, (key2,5)@2999]",
     );
 
     // Control 2: the generic recipe (the panes left in raw operator state, which the

@@ -119,3 +119,10 @@ pub fn generic_recipe(uid: &str) -> String {
     let vertex = savepointfs::ids::hex(&savepointfs::modern::operator_id_of_uid(uid));
     format!("{vertex}/chain-0=generic")
 }
+
+/// A control: the check sees other output than the test's (exit 3), and says `what`.
+pub fn assert_caught(scenario: &str, dir: &Path, backend: &str, flink: &[&str], what: &str) {
+    let (code, text) = check(scenario, dir, backend, flink);
+    assert_eq!(code, Some(3), "{text}");
+    assert!(text.contains(what), "{text}");
+}

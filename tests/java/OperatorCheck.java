@@ -354,14 +354,14 @@ public final class OperatorCheck {
 		}
 	}
 
-	/** Emits nothing; waits until the stand-in has reported the restored buckets. */
-	static final class NoLines extends AwaitingSource<String> {
+	/** Emits nothing; waits until the operator under test has reported what it restored. */
+	static final class Silent<T> extends AwaitingSource<T> {
 		private static final long serialVersionUID = 1L;
-		NoLines(int waitFor) {
+		Silent(int waitFor) {
 			super(waitFor);
 		}
 		@Override
-		public void run(SourceContext<String> ctx) throws Exception {
+		public void run(SourceContext<T> ctx) throws Exception {
 			awaitOutput();
 		}
 	}
@@ -393,22 +393,10 @@ public final class OperatorCheck {
 	 */
 	static void reader(StreamExecutionEnvironment env, String uid, int records) {
 		SplitFormat format = new SplitFormat();
-		DataStream<TimestampedFileInputSplit> none = env.addSource(new NoSplits(records), "no splits", TypeInformation.of(TimestampedFileInputSplit.class)).uid("no-splits").setParallelism(1);
+		DataStream<TimestampedFileInputSplit> none = env.addSource(new Silent<TimestampedFileInputSplit>(records), "no splits", TypeInformation.of(TimestampedFileInputSplit.class)).uid("no-splits").setParallelism(1);
 		DataStream<String> lines = none.transform("reader", BasicTypeInfo.STRING_TYPE_INFO, new ContinuousFileReaderOperator<>(format)).uid(uid).setParallelism(1); //V:110
 		DataStream<String> lines = none.transform("reader", BasicTypeInfo.STRING_TYPE_INFO, new ContinuousFileReaderOperatorFactory<>(format)).uid(uid).setParallelism(1); //V:23
 		lines.transform("check", TypeInformation.of(Object.class), new Check<String>(false)).uid("check").setParallelism(1).disableChaining();
-	}
-
-	/** Emits no split; waits until the restored ones are read. */
-	static final class NoSplits extends AwaitingSource<TimestampedFileInputSplit> {
-		private static final long serialVersionUID = 1L;
-		NoSplits(int waitFor) {
-			super(waitFor);
-		}
-		@Override
-		public void run(SourceContext<TimestampedFileInputSplit> ctx) throws Exception {
-			awaitOutput();
-		}
 	}
 
 	/** Opens no file: a split is one record, "#number path start+length @modificationTime". */
@@ -497,7 +485,7 @@ public final class OperatorCheck {
 		} else if (scenario.equals("reader")) {
 			reader(env, uid, records);
 		} else if (scenario.equals("rolling-sink")) {
-			env.addSource(new NoLines(records), "no lines", BasicTypeInfo.STRING_TYPE_INFO).uid("no-lines").setParallelism(1)
+			env.addSource(new Silent<String>(records), "no lines", BasicTypeInfo.STRING_TYPE_INFO).uid("no-lines").setParallelism(1)
 					.transform("bucketing sink", TypeInformation.of(Object.class), new BucketingSinkStandIn()).uid(uid).setParallelism(1);
 		} else {
 			// The test's watermarks after the restore (none in processing time).
