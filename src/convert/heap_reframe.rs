@@ -17,7 +17,7 @@ use crate::stream::Piece;
 use std::io;
 use std::sync::Arc;
 
-pub use super::records::{STREAM_RECORD_TAG, has_records, tagged_heap_data};
+pub use super::records::STREAM_RECORD_TAG;
 /// Records between checkpoints.
 const STRIDE: u64 = 1024;
 /// Namespaces are small (a window is 16 bytes); a larger one is refused, not held.

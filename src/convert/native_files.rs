@@ -49,15 +49,16 @@ impl Cx<'_> {
         let header = native::heap_header(&self.model.graph, &heaps).map_err(Error::header(loc))?;
         if layout == KeyedLayout::Heap {
             let data_piece = |h: &HeapSnapshot| -> Result<(Piece, i32), Error> {
-                // An evicting window's records gain their tags (heap_reframe.rs).
-                let state = self.heap_state_data(&h.state_name, h, "re-framing records", loc);
-                let piece = match state {
-                    Ok(s) if super::heap_reframe::has_records(&s) => {
-                        let data = super::heap_reframe::tagged_heap_data(&s)
-                            .map_err(|e| fail(format!("state {:?}: {e}", h.state_name)))?;
-                        Piece::bytes(data)
-                    }
-                    _ => self.bytes_piece(h.data.clone(), loc)?,
+                // An evicting window's records gain their tags (records.rs); what cannot
+                // be measured to tag them is refused, never written untagged.
+                let piece = if super::records::holds_records(&self.model.graph, h) {
+                    let state =
+                        self.heap_state_data(&h.state_name, h, "re-framing records", loc)?;
+                    let data = super::records::tagged_heap_data(&state)
+                        .map_err(|e| fail(format!("state {:?}: {e}", h.state_name)))?;
+                    Piece::bytes(data)
+                } else {
+                    self.bytes_piece(h.data.clone(), loc)?
                 };
                 let namespaces = native::first_int(&piece).map_err(|e| {
                     fail(format!(

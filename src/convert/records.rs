@@ -18,10 +18,13 @@ fn bad(msg: String) -> io::Error {
 /// Heap data above this size are refused rather than re-framed in memory.
 const MAX_TAGGED_DATA: u64 = 1 << 30;
 
-/// Whether a state's values are lists of Flink 1.1 records (an evicting window's
-/// contents), whose elements Flink 1.2+ reads with a tag each.
-pub fn has_records(state: &HeapStateData) -> bool {
-    matches!(state.list, Some(Codec::Record(_)))
+/// Whether a heap list state's elements are Flink 1.1 stream records (an evicting
+/// window's contents), which Flink 1.2+ reads with a tag each: its serializer says so.
+pub fn holds_records(graph: &crate::javaser::Graph, h: &crate::v0::HeapSnapshot) -> bool {
+    h.kind == crate::v0::StateKind::List
+        && super::snapshots::list_element(graph, h.state_serializer)
+            .and_then(|e| graph.class_name_of(e))
+            .is_some_and(|n| n.is(crate::classnames::STREAM_RECORD_SERIALIZER))
 }
 
 /// A heap state's 1.1 `data` in the heap layout with each list element tagged `01`, as

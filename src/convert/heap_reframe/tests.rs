@@ -1,6 +1,7 @@
 //! Re-framing against records built here: whole reads, random reads, damaged data.
 
 use super::*;
+use crate::convert::records::tagged_heap_data;
 use crate::prng::Prng;
 use crate::source::MemSource;
 
