@@ -1,9 +1,10 @@
 //! The FUSE floor for traversals in `scripts/bench-mount`: a minimal fuser file system
 //! serving a directory tree held in memory (names, kinds and sizes copied from a real
 //! directory at start), with savepointfs's kernel settings for listings (READDIRPLUS,
-//! parallel directory operations, no opendir, day-long TTLs, extended-attribute calls
-//! answered). Nothing is computed per request: whatever savepointfs's `find` or
-//! `ls -lR` is slower than this is our own cost, the rest is FUSE's.
+//! parallel directory operations, no opendir, POSIX ACLs declared, day-long TTLs,
+//! extended-attribute calls answered). Nothing is computed per request: whatever
+//! savepointfs's `find` or `ls -lR` is slower than this is our own cost, the rest is
+//! FUSE's.
 //!
 //! `cargo run --release --example static_tree -- DIR MOUNTPOINT [THREADS]`
 //! (foreground; stop it with `fusermount3 -u MOUNTPOINT`). Files read as zeros.
@@ -111,6 +112,7 @@ impl Filesystem for StaticTree {
             InitFlags::FUSE_DO_READDIRPLUS,
             InitFlags::FUSE_PARALLEL_DIROPS,
             InitFlags::FUSE_NO_OPENDIR_SUPPORT,
+            InitFlags::FUSE_POSIX_ACL,
         ] {
             let _ = config.add_capabilities(cap);
         }

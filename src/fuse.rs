@@ -226,9 +226,13 @@ impl Filesystem for SavepointFs {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
         // Attributes come with the listing (`ls -l`, `find`, `cp -r` without a lookup per
         // entry); directory operations may run in parallel (nothing here is per directory).
+        // Declaring POSIX ACLs (there are none) lets the kernel cache "no ACL" per inode,
+        // which `ls -l` asks of every entry, and makes it check the mode bits itself
+        // (default_permissions), which is all `access` below does.
         for cap in [
             InitFlags::FUSE_DO_READDIRPLUS,
             InitFlags::FUSE_PARALLEL_DIROPS,
+            InitFlags::FUSE_POSIX_ACL,
         ] {
             if let Err(missing) = config.add_capabilities(cap) {
                 log::info!("kernel lacks FUSE capability {missing:?}");

@@ -393,6 +393,28 @@ fn every_write_fails_with_erofs() {
     assert!(src.starts_with("generated("), "{src}");
     let e = xattr(&file, "user.other").unwrap_err();
     assert_eq!(e.raw_os_error(), Some(libc::ENODATA), "{e}");
+    // POSIX ACL support is declared (so the kernel caches "no ACL" per inode) and none
+    // is there; the kernel then checks the mode bits itself, as `access` did.
+    for (path, acl) in [
+        (&file, "system.posix_acl_access"),
+        (&p.join(&vertex), "system.posix_acl_default"),
+    ] {
+        let e = xattr(path, acl).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENODATA), "{acl}: {e}");
+    }
+    let access = |path: &Path, mode| {
+        let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        // SAFETY: a valid C string.
+        match unsafe { libc::access(c.as_ptr(), mode) } {
+            0 => None,
+            _ => std::io::Error::last_os_error().raw_os_error(),
+        }
+    };
+    assert_eq!(access(&file, libc::R_OK), None);
+    assert_eq!(access(&p.join(&vertex), libc::R_OK | libc::X_OK), None);
+    assert_eq!(access(&file, libc::X_OK), Some(libc::EACCES));
+    assert_eq!(access(&file, libc::W_OK), Some(libc::EROFS));
+    assert_eq!(access(&p.join(&vertex), libc::W_OK), Some(libc::EROFS));
     drop(m);
     // -o noxattr: the kernel is told once and answers by itself from then on.
     let m = Mounted::new(&sp, &["-o", "noxattr"]);
