@@ -24,8 +24,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+mod ahead;
 mod dir;
 mod passthrough;
+use ahead::Ahead;
 use dir::dir_entries;
 use passthrough::{Backings, Served};
 
@@ -84,6 +86,10 @@ pub struct SavepointFs {
     /// Serve `user.savepointfs.*`; without them the kernel stops sending any xattr
     /// request (`ls -l` asks three per entry).
     xattrs: bool,
+    /// Decode the next subtasks while one is listed (off with one serving thread); the
+    /// worker starts with the session, in the process that serves (after the fork).
+    decode_ahead: bool,
+    ahead: Option<Ahead>,
 }
 
 thread_local! {
@@ -102,7 +108,15 @@ impl SavepointFs {
             dirs: Mutex::new(HashMap::new()),
             no_opendir: false,
             xattrs: true,
+            decode_ahead: false,
+            ahead: None,
         }
+    }
+
+    /// A worker decodes the subtasks after each one listed, ahead of the traversal.
+    pub fn with_decode_ahead(mut self) -> Self {
+        self.decode_ahead = true;
+        self
     }
 
     /// Every file served by the daemon, none passed through to the kernel.
@@ -189,7 +203,12 @@ impl SavepointFs {
     }
 
     /// The listing of an open directory, or a fresh one (a readdir without opendir).
-    fn listing(&self, ino: Ino, fh: FileHandle) -> Result<Arc<Vec<Listed>>, Errno> {
+    /// The listing of directory `ino` from `offset` on; a listing from the start is
+    /// a traversal arriving there, and the decoding ahead is told.
+    fn listing(&self, ino: Ino, fh: FileHandle, offset: u64) -> Result<Arc<Vec<Listed>>, Errno> {
+        if let (0, Some(ahead)) = (offset, &self.ahead) {
+            ahead.listed(&self.tree, ino);
+        }
         if let Some(l) = lock(&self.dirs).get(&fh.0) {
             return Ok(l.clone());
         }
@@ -250,6 +269,12 @@ impl Filesystem for SavepointFs {
                 log::info!("kernel lacks FUSE passthrough; every file is served by the daemon");
             }
             self.backings.set_granted(granted);
+        }
+        if self.decode_ahead {
+            match Ahead::start(self.tree.clone()) {
+                Ok(ahead) => self.ahead = Some(ahead),
+                Err(e) => log::warn!("no decoding ahead: cannot start its thread: {e}"),
+            }
         }
         // As much readahead as the kernel allows.
         let mut ra = u32::MAX;
@@ -396,7 +421,7 @@ impl Filesystem for SavepointFs {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        let listing = match self.listing(ino.0, fh) {
+        let listing = match self.listing(ino.0, fh, offset) {
             Ok(l) => l,
             Err(e) => return reply.error(e),
         };
@@ -428,7 +453,7 @@ impl Filesystem for SavepointFs {
         offset: u64,
         mut reply: ReplyDirectoryPlus,
     ) {
-        let listing = match self.listing(ino.0, fh) {
+        let listing = match self.listing(ino.0, fh, offset) {
             Ok(l) => l,
             Err(e) => return reply.error(e),
         };

@@ -38,9 +38,16 @@ pub(crate) struct Window<'a> {
     buf: Vec<u8>,
     /// Source offset of `buf[0]`.
     start: u64,
-    /// How far a refill reads ahead (at least what one request needs).
+    /// How far a refill may read ahead (at least what one request needs).
     size: usize,
+    /// How far the next refill reads ahead: [`FIRST_REFILL`] after a jump, doubling up to
+    /// `size` while refills follow each other, so that a parser stepping over a large
+    /// array (a memory-backend subtask's inline state) does not read its bytes.
+    ahead: usize,
 }
+
+/// The first refill after a jump; a Java stream's header objects fit in it.
+const FIRST_REFILL: usize = 4096;
 
 #[cold]
 fn short_of(pos: u64, n: usize, end: u64) -> Short {
@@ -69,6 +76,7 @@ impl<'a> Window<'a> {
             buf: Vec::new(),
             start: 0,
             size,
+            ahead: FIRST_REFILL.min(size),
         }
     }
 
@@ -108,7 +116,15 @@ impl<'a> Window<'a> {
     }
 
     fn refill(&mut self, pos: u64, n: usize, have: u64) -> Result<(), Short> {
-        let want = have.min(self.size.max(n) as u64) as usize;
+        // A read starting inside the window or right after it continues a sequential
+        // pass; anything else is a jump.
+        let end = self.start + self.buf.len() as u64;
+        let follows = !self.buf.is_empty() && pos >= self.start && pos <= end;
+        self.ahead = match follows {
+            true => self.ahead.saturating_mul(2).min(self.size),
+            false => FIRST_REFILL.min(self.size),
+        };
+        let want = have.min(self.ahead.max(n) as u64) as usize;
         self.buf.resize(want, 0);
         self.src.read_at(pos, &mut self.buf).map_err(Short::Io)?;
         self.start = pos;
@@ -253,5 +269,64 @@ impl<'a> Scan<'a> {
             self.at = 0;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod window_tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// A source of zeros that records every read's offset and length.
+    struct Counting(Mutex<Vec<(u64, usize)>>, u64);
+
+    impl Source for Counting {
+        fn len(&self) -> u64 {
+            self.1
+        }
+        fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+            self.0.lock().unwrap().push((offset, buf.len()));
+            buf.fill(0);
+            Ok(())
+        }
+        fn name(&self) -> String {
+            "counting".into()
+        }
+    }
+
+    #[test]
+    fn stepping_over_an_array_does_not_read_it() {
+        let src = Counting(Mutex::new(Vec::new()), 1 << 20);
+        let mut w = Window::new(&src, 128 << 10);
+        let end = src.len();
+        // A header, then a 512 KiB array stepped over, then the fields after it.
+        w.fetch(0, 2, end).unwrap();
+        w.fetch(100, 4, end).unwrap();
+        w.fetch(600 << 10, 2, end).unwrap();
+        let reads = src.0.lock().unwrap().clone();
+        assert_eq!(reads, vec![(0, FIRST_REFILL), (600 << 10, FIRST_REFILL)]);
+    }
+
+    #[test]
+    fn a_sequential_pass_reads_ever_larger_windows() {
+        let src = Counting(Mutex::new(Vec::new()), 4 << 20);
+        let mut w = Window::new(&src, 128 << 10);
+        let end = src.len();
+        // 6-byte records: most refills start inside the window, not at its end.
+        let mut pos = 0;
+        while pos + 6 <= 1 << 20 {
+            w.fetch(pos, 6, end).unwrap();
+            pos += 6;
+        }
+        let reads = src.0.lock().unwrap().clone();
+        let sizes: Vec<usize> = reads.iter().map(|r| r.1).collect();
+        assert_eq!(&sizes[..6], &[4096, 8192, 16384, 32768, 65536, 131072]);
+        assert!(sizes[6..].iter().all(|&s| s == 128 << 10), "{sizes:?}");
+        // Every byte read, and little twice (the records straddling refills).
+        let total: usize = sizes.iter().sum();
+        assert!(
+            ((1 << 20)..(1 << 20) + (256 << 10)).contains(&total),
+            "{total}"
+        );
     }
 }

@@ -80,6 +80,9 @@ enum Op {
     Missing(String),
     /// Reads from several threads at once.
     Concurrent(Vec<(String, u64, usize)>),
+    /// Decodes ahead from a directory (as the mount's worker does once it is listed)
+    /// while its siblings are listed and sized on another thread.
+    Ahead(String),
 }
 
 /// How the tree is opened, as the CLI would for the same savepoint and options.
@@ -197,6 +200,36 @@ fn check(tree: &Arc<Tree>, model: &Model, op: &Op) -> Result<(), String> {
             )),
             Err(_) => Ok(()),
         },
+        Op::Ahead(dir) => {
+            let e = tree.resolve(dir).map_err(|e| format!("ahead {dir}: {e}"))?;
+            let parent = dir.rsplit_once('/').map_or("", |(p, _)| p);
+            let siblings: Vec<String> = model
+                .children(parent)
+                .into_iter()
+                .map(|n| {
+                    if parent.is_empty() {
+                        n
+                    } else {
+                        format!("{parent}/{n}")
+                    }
+                })
+                .filter(|p| model.dirs.contains(p))
+                .collect();
+            std::thread::scope(|s| {
+                let worker = s.spawn(|| {
+                    for at in tree.subtasks_after(e.ino, 8) {
+                        tree.warm(at);
+                    }
+                });
+                let listed = siblings
+                    .iter()
+                    .try_for_each(|p| check(tree, model, &Op::List(p.clone())));
+                worker
+                    .join()
+                    .map_err(|_| "decoding ahead panicked".to_string())?;
+                listed
+            })
+        }
         Op::Concurrent(reads) => std::thread::scope(|s| {
             let handles: Vec<_> = reads
                 .iter()
@@ -248,7 +281,8 @@ fn random_op(rng: &mut Prng, model: &Model, files: &[&String], dirs: &[&String])
         let most = if rng.below(8) == 0 { 1 << 20 } else { 4096 };
         (offset, 1 + rng.below(most) as usize)
     };
-    match rng.below(10) {
+    match rng.below(11) {
+        10 => Op::Ahead(dirs[rng.below(dirs.len() as u64) as usize].clone()),
         0 | 1 => Op::Stat(if rng.below(2) == 0 {
             file(rng)
         } else {

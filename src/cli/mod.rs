@@ -50,7 +50,7 @@ pub struct Cli {
     pub command: Command,
     /// Memory one decoded Java object graph may take (a subtask's state handles, an
     /// inline state stream); a bigger one is refused, naming its offset. Each serving
-    /// thread of a mount decodes at most one graph at a time.
+    /// thread of a mount, and its decoding-ahead thread, decodes at most one at a time.
     #[arg(long, global = true, value_name = "BYTES", value_parser = savepointfs::size::parse_size, default_value = "24MiB")]
     pub graph_memory: u64,
 }

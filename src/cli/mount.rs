@@ -34,7 +34,8 @@ pub struct MountArgs {
     /// Stay in the foreground and log to stderr (default: become a daemon once mounted).
     #[arg(short = 'f', long)]
     pub foreground: bool,
-    /// Threads serving FUSE requests (more help parallel readers).
+    /// Threads serving FUSE requests (more help parallel readers). With more than one, a
+    /// further thread decodes the next subtasks while a traversal lists one.
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub threads: u16,
     /// URI prefix `_metadata` names files under (default: file:<absolute mount point>).
@@ -125,6 +126,9 @@ pub fn run(mut args: MountArgs) -> CliResult {
     }
     if args.no_passthrough {
         fs = fs.without_passthrough();
+    }
+    if args.threads > 1 {
+        fs = fs.with_decode_ahead();
     }
     if args.foreground {
         return serve(fs, &mountpoint, &config, &mut None);

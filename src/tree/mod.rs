@@ -4,6 +4,7 @@
 //! decoded and converted when something under it is first looked at, and kept in a
 //! byte-bounded LRU.
 
+mod ahead;
 mod cache;
 mod documents;
 mod error;
@@ -14,6 +15,7 @@ pub mod verify;
 mod views;
 pub mod walk;
 
+pub use ahead::SubtaskAt;
 pub use error::{Error, io_kind_errno};
 pub use ino::{Ino, NodeRef, ROOT};
 
@@ -246,17 +248,14 @@ impl Tree {
         let Some(rescale) = self.rescale_of(task) else {
             return self.source_subtask(task, sub);
         };
-        if let Some(hit) = self.cache.get(&(task, sub)) {
-            return Ok(hit);
-        }
         if sub >= rescale.parallelism {
             return Err(Error::NotFound(format!("task {task} subtask {sub}")));
         }
-        let converted = self.rescaled_subtask(task, sub)?;
-        let cost = converted.as_ref().map_or(256, ConvertedSubtask::heap_bytes);
-        let value = Arc::new(converted);
-        self.cache.insert((task, sub), value.clone(), cost);
-        Ok(value)
+        self.cache.get_or_make(&(task, sub), || {
+            let converted = self.rescaled_subtask(task, sub)?;
+            let cost = converted.as_ref().map_or(256, ConvertedSubtask::heap_bytes);
+            Ok((converted, cost))
+        })
     }
 
     /// A 1.1 subtask converted as it is (what a re-filed task is made from).
@@ -265,36 +264,32 @@ impl Tree {
             Some(_) => (task, sub | SOURCE_SUBTASK),
             None => (task, sub),
         };
-        if let Some(hit) = self.cache.get(&key) {
-            return Ok(hit);
-        }
         let (t, s) = self.subtask_entry(task, sub)?;
-        let converted = match SubtaskModel::decode(&self.index, t, s) {
-            Ok(model) if model.chain.len() > ino::MAX_CHAIN => {
-                let e = convert::Error::NotMigratable {
-                    location: convert::FileLocation::new(model.location.clone(), ""),
-                    reason: format!(
-                        "chain of {} operators, more than {} supported",
-                        model.chain.len(),
-                        ino::MAX_CHAIN
-                    ),
-                };
-                (Err(e), 256)
-            }
-            Ok(model) => {
-                let c = convert::convert_subtask(&model, t.parallelism, &self.convert);
-                // The graph is dropped here: only the converted pieces are kept.
-                let cost = c.heap_bytes();
-                (Ok(c), cost)
-            }
-            Err(e) => {
-                log::warn!("{e}");
-                (Err(convert::Error::Decode(Arc::new(e))), 256)
-            }
-        };
-        let value = Arc::new(converted.0);
-        self.cache.insert(key, value.clone(), converted.1);
-        Ok(value)
+        self.cache.get_or_make(&key, || {
+            Ok(match SubtaskModel::decode(&self.index, t, s) {
+                Ok(model) if model.chain.len() > ino::MAX_CHAIN => {
+                    let e = convert::Error::NotMigratable {
+                        location: convert::FileLocation::new(model.location.clone(), ""),
+                        reason: format!(
+                            "chain of {} operators, more than {} supported",
+                            model.chain.len(),
+                            ino::MAX_CHAIN
+                        ),
+                    };
+                    (Err(e), 256)
+                }
+                Ok(model) => {
+                    let c = convert::convert_subtask(&model, t.parallelism, &self.convert);
+                    // The graph is dropped here: only the converted pieces are kept.
+                    let cost = c.heap_bytes();
+                    (Ok(c), cost)
+                }
+                Err(e) => {
+                    log::warn!("{e}");
+                    (Err(convert::Error::Decode(Arc::new(e))), 256)
+                }
+            })
+        })
     }
 
     fn subtask_entry(

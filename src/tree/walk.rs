@@ -96,7 +96,7 @@ impl Iterator for Walk<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::join;
     use crate::convert::ExternalPolicy;
     use crate::source::{FileSource, Source};
@@ -106,9 +106,14 @@ mod tests {
     use std::sync::Arc;
 
     fn open(path: &std::path::Path) -> Tree {
+        open_with_cache(path, 1 << 20)
+    }
+
+    /// A tree over a savepoint for the `migration` target, every form shown.
+    pub(in crate::tree) fn open_with_cache(path: &std::path::Path, cache_bytes: usize) -> Tree {
         let source: Arc<dyn Source> = Arc::new(FileSource::open(path).unwrap());
         let opts = TreeOptions {
-            cache_bytes: 1 << 20,
+            cache_bytes,
             metadata_root: "file:/x".into(),
             policy: ExternalPolicy::default(),
             target: crate::convert::Target::parse("migration").unwrap(),

@@ -160,8 +160,9 @@ fn first_class(b: &[u8]) -> Option<String> {
     std::str::from_utf8(name).ok().map(str::to_string)
 }
 
+/// Whether `needle` occurs in `hay` (run on every subtask a listing converts).
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
+    memchr::memmem::find(hay, needle).is_some()
 }
 
 /// Up to `n` bytes at the start of `src`.
