@@ -202,9 +202,8 @@ impl SavepointFs {
         Ok(attrs)
     }
 
-    /// The listing of an open directory, or a fresh one (a readdir without opendir).
-    /// The listing of directory `ino` from `offset` on; a listing from the start is
-    /// a traversal arriving there, and the decoding ahead is told.
+    /// The listing of an open directory, or a fresh one (a readdir without opendir). A
+    /// listing from offset 0 is a traversal arriving there: the decoding ahead is told.
     fn listing(&self, ino: Ino, fh: FileHandle, offset: u64) -> Result<Arc<Vec<Listed>>, Errno> {
         if let (0, Some(ahead)) = (offset, &self.ahead) {
             ahead.listed(&self.tree, ino);

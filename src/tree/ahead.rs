@@ -12,11 +12,15 @@ pub type SubtaskAt = (u32, u32);
 
 impl Tree {
     /// Up to `n` subtasks after the one whose directory `ino` is, in listing order, not
-    /// made yet (none when `ino` is not a subtask directory).
+    /// made yet (none when `ino` is not a subtask directory, or is one of a re-filed
+    /// task: each of its subtasks is made from the whole vertex, too much to guess at).
     pub fn subtasks_after(&self, ino: Ino, n: u32) -> Vec<SubtaskAt> {
         let Some(NodeRef::Subtask { task, sub }) = NodeRef::from_ino(ino) else {
             return Vec::new();
         };
+        if self.rescale_of(task).is_some() {
+            return Vec::new();
+        }
         let count = self.subtask_count(task).unwrap_or(0);
         (sub.saturating_add(1)..count.min(sub.saturating_add(1).saturating_add(n)))
             .filter(|&s| !self.cache.has(&(task, s)))
@@ -46,9 +50,13 @@ impl Tree {
 
 #[cfg(test)]
 mod tests {
-    use super::super::walk::tests::open_with_cache;
+    use super::super::walk::tests::open_with;
     use super::*;
     use crate::synth::{SynthSpec, generate};
+
+    fn open_with_cache(path: &std::path::Path, cache_bytes: usize) -> Tree {
+        open_with(path, |o| o.cache_bytes = cache_bytes)
+    }
 
     fn subtask_dir(tree: &Tree, task: u32, sub: u32) -> Ino {
         let vertex = tree.list(super::super::ROOT).unwrap()[2 + task as usize].ino;
@@ -97,5 +105,24 @@ mod tests {
         assert_eq!(tree.cache_usage().0, 0);
         // Requests still convert what they need.
         assert!(!tree.list(subtask_dir(&tree, 0, 1)).unwrap().is_empty());
+    }
+
+    #[test]
+    fn nothing_is_guessed_ahead_in_a_re_filed_task() {
+        let dir = tempfile::tempdir().unwrap();
+        let sp = dir.path().join("sp");
+        generate(&SynthSpec::default(), &sp).unwrap();
+        let tree = open_with(&sp, |o| {
+            o.cache_bytes = 64 << 20;
+            o.target = crate::convert::Target::Flink23;
+            o.relative_paths = true;
+            o.rescale = crate::convert::refile::RescaleRequest {
+                max_parallelism: Some(128),
+                parallelism: Some(2),
+            };
+        });
+        let first = subtask_dir(&tree, 0, 0);
+        assert_eq!(tree.subtask_count(0).unwrap(), 2);
+        assert!(tree.subtasks_after(first, 8).is_empty());
     }
 }

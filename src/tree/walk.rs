@@ -106,14 +106,18 @@ pub(super) mod tests {
     use std::sync::Arc;
 
     fn open(path: &std::path::Path) -> Tree {
-        open_with_cache(path, 1 << 20)
+        open_with(path, |_| {})
     }
 
-    /// A tree over a savepoint for the `migration` target, every form shown.
-    pub(in crate::tree) fn open_with_cache(path: &std::path::Path, cache_bytes: usize) -> Tree {
+    /// A tree over a savepoint for the `migration` target, every form shown, a 1 MiB
+    /// cache, as `change` leaves these options.
+    pub(in crate::tree) fn open_with(
+        path: &std::path::Path,
+        change: impl FnOnce(&mut TreeOptions),
+    ) -> Tree {
         let source: Arc<dyn Source> = Arc::new(FileSource::open(path).unwrap());
-        let opts = TreeOptions {
-            cache_bytes,
+        let mut opts = TreeOptions {
+            cache_bytes: 1 << 20,
             metadata_root: "file:/x".into(),
             policy: ExternalPolicy::default(),
             target: crate::convert::Target::parse("migration").unwrap(),
@@ -128,6 +132,7 @@ pub(super) mod tests {
             rescale: Default::default(),
             spill_dir: std::env::temp_dir(),
         };
+        change(&mut opts);
         Tree::open(source, opts).unwrap()
     }
 
