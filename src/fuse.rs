@@ -16,7 +16,7 @@ use fuser::{
     TimeOrNow, WriteFlags,
 };
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -36,6 +36,10 @@ use passthrough::{Backings, Served};
 const TTL: Duration = Duration::from_secs(24 * 3600);
 /// Largest `st_blksize`: `cp` and friends size their buffers by it.
 const BLKSIZE: u32 = 1 << 20;
+/// Streams kept for reads without an open (FUSE_NO_OPEN_SUPPORT): enough for the files
+/// the readahead of a few parallel readers interleaves, so a file whose subtask left the
+/// cache is not converted again for every read.
+const RECENT_STREAMS: usize = 16;
 /// Largest `getxattr`/`listxattr` value the kernel accepts (XATTR_SIZE_MAX).
 const XATTR_MAX: usize = 64 << 10;
 /// Every extended attribute the tree provides is named under this prefix.
@@ -83,6 +87,12 @@ pub struct SavepointFs {
     /// The kernel opens directories without asking us (FUSE_NO_OPENDIR_SUPPORT): two
     /// round trips fewer per directory, and it caches listings by itself.
     no_opendir: bool,
+    /// The kernel opens files without asking us either (FUSE_NO_OPEN_SUPPORT): no OPEN
+    /// and RELEASE round trips, two of the three `cp -r` costs per small file. Chosen at
+    /// `init` when no file would be passed through (passthrough is set up at open).
+    no_open: bool,
+    /// With `no_open`: the streams of the files read last, newest at the back.
+    recent: Mutex<VecDeque<(Ino, Arc<MultiStream>)>>,
     /// Serve `user.savepointfs.*`; without them the kernel stops sending any xattr
     /// request (`ls -l` asks three per entry).
     xattrs: bool,
@@ -107,6 +117,8 @@ impl SavepointFs {
             backings: Backings::new(true),
             dirs: Mutex::new(HashMap::new()),
             no_opendir: false,
+            no_open: false,
+            recent: Mutex::new(VecDeque::new()),
             xattrs: true,
             decode_ahead: false,
             ahead: None,
@@ -163,6 +175,17 @@ impl SavepointFs {
         }
     }
 
+    /// A node's entry. A file that failed to convert is listed with size 0 and fails
+    /// when opened; when the kernel opens files without us, it would read as empty, so
+    /// then its `stat` fails instead, with the reason's errno.
+    fn entry(&self, ino: Ino) -> Result<tree::Entry, tree::Error> {
+        let e = self.tree.getattr(ino)?;
+        if self.no_open && e.failed {
+            self.tree.open_file(ino)?;
+        }
+        Ok(e)
+    }
+
     fn entry_attr(&self, e: &tree::Entry) -> FileAttr {
         self.attr(e.ino, e.is_dir, e.size)
     }
@@ -188,15 +211,39 @@ impl SavepointFs {
         self.next_fh.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn stream(&self, fh: FileHandle) -> Option<Arc<MultiStream>> {
-        lock(&self.files).get(&fh.0).map(|(s, _)| s.clone())
+    /// The stream a read is served from: the open file's, or without opens, the file's
+    /// own (kept among the recent ones).
+    fn stream(&self, ino: Ino, fh: FileHandle) -> Result<Arc<MultiStream>, Errno> {
+        if !self.no_open {
+            return lock(&self.files)
+                .get(&fh.0)
+                .map(|(s, _)| s.clone())
+                .ok_or(Errno::EBADF);
+        }
+        if let Some((_, s)) = lock(&self.recent).iter().rev().find(|(i, _)| *i == ino) {
+            return Ok(s.clone());
+        }
+        let stream = self
+            .building(|| self.tree.open_file(ino))
+            .map_err(|e| fail(ino, &e))?
+            .stream;
+        let mut recent = lock(&self.recent);
+        if recent.len() == RECENT_STREAMS {
+            recent.pop_front();
+        }
+        recent.push_back((ino, stream.clone()));
+        Ok(stream)
     }
 
     /// The tree's attributes of a node, and for a file opened before, how it was served
     /// (`user.savepointfs.served`: `daemon` or `passthrough`).
     fn xattrs_of(&self, ino: Ino) -> Result<Vec<(&'static str, String)>, tree::Error> {
         let mut attrs = self.tree.xattrs(ino)?;
-        if let Some(how) = self.backings.served(ino) {
+        let how = match self.no_open {
+            true if !self.tree.getattr(ino)?.is_dir => Some(Served::Daemon),
+            _ => self.backings.served(ino),
+        };
+        if let Some(how) = how {
             attrs.push(("user.savepointfs.served", how.name().to_string()));
         }
         Ok(attrs)
@@ -269,6 +316,15 @@ impl Filesystem for SavepointFs {
             }
             self.backings.set_granted(granted);
         }
+        // Without a file to pass through, opens need not reach us. A savepoint whose state
+        // is all inside it has none.
+        let passthrough =
+            self.backings.enabled() && self.tree.index().may_reference_external_state();
+        if !passthrough {
+            self.no_open = config
+                .add_capabilities(InitFlags::FUSE_NO_OPEN_SUPPORT)
+                .is_ok();
+        }
         if self.decode_ahead {
             match Ahead::start(self.tree.clone()) {
                 Ok(ahead) => self.ahead = Some(ahead),
@@ -290,7 +346,12 @@ impl Filesystem for SavepointFs {
         let Some(name) = name.to_str() else {
             return reply.error(Errno::ENOENT);
         };
-        match self.building(|| self.tree.lookup(parent.0, name)) {
+        let found = || {
+            self.tree
+                .lookup(parent.0, name)
+                .and_then(|e| self.entry(e.ino))
+        };
+        match self.building(found) {
             Ok(e) => reply.entry(&TTL, &self.entry_attr(&e), Generation(0)),
             // Names never appear later: cache the miss (inode 0 = negative entry).
             Err(tree::Error::NotFound(_)) => {
@@ -303,7 +364,7 @@ impl Filesystem for SavepointFs {
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        match self.building(|| self.tree.getattr(ino.0)) {
+        match self.building(|| self.entry(ino.0)) {
             Ok(e) => reply.attr(&TTL, &self.entry_attr(&e)),
             Err(e) => reply.error(fail(ino.0, &e)),
         }
@@ -312,6 +373,11 @@ impl Filesystem for SavepointFs {
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         if flags.acc_mode() != OpenAccMode::O_RDONLY {
             return reply.error(Errno::EROFS);
+        }
+        if self.no_open {
+            // The kernel opens this and every later file itself, with KEEP_CACHE and no
+            // RELEASE (the mount is `ro`: it refuses writable opens itself).
+            return reply.error(Errno::ENOSYS);
         }
         match self.building(|| self.tree.open_file(ino.0)) {
             Ok(file) => {
@@ -356,8 +422,9 @@ impl Filesystem for SavepointFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        let Some(stream) = self.stream(fh) else {
-            return reply.error(Errno::EBADF);
+        let stream = match self.stream(ino.0, fh) {
+            Ok(s) => s,
+            Err(e) => return reply.error(e),
         };
         READ_BUF.with_borrow_mut(|buf| {
             if buf.len() < size as usize {
@@ -386,8 +453,10 @@ impl Filesystem for SavepointFs {
         reply.ok();
     }
 
+    /// Nothing to flush: ENOSYS makes the kernel stop sending FLUSH on close (it would for
+    /// files opened without us, whose flags lack FOPEN_NOFLUSH).
     fn flush(&self, _: &Request, _: INodeNo, _: FileHandle, _: LockOwner, reply: ReplyEmpty) {
-        reply.ok();
+        reply.error(Errno::ENOSYS);
     }
 
     fn fsync(&self, _: &Request, _: INodeNo, _: FileHandle, _: bool, reply: ReplyEmpty) {
@@ -462,7 +531,7 @@ impl Filesystem for SavepointFs {
         {
             // `.` and `..` are not linked by the kernel: their attributes go unused.
             let known = i >= 2 && self.tree.attr_is_cheap(child);
-            let (attr, ttl) = match known.then(|| self.tree.getattr(child)) {
+            let (attr, ttl) = match known.then(|| self.entry(child)) {
                 Some(Ok(e)) => (self.entry_attr(&e), TTL),
                 Some(Err(e)) => {
                     fail(child, &e);
@@ -554,14 +623,15 @@ impl Filesystem for SavepointFs {
     fn lseek(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         fh: FileHandle,
         offset: i64,
         whence: i32,
         reply: ReplyLseek,
     ) {
-        let Some(stream) = self.stream(fh) else {
-            return reply.error(Errno::EBADF);
+        let stream = match self.stream(ino.0, fh) {
+            Ok(s) => s,
+            Err(e) => return reply.error(e),
         };
         let len = crate::source::Source::len(stream.as_ref());
         match u64::try_from(offset) {

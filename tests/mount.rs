@@ -908,3 +908,57 @@ fn a_hostile_blob_does_not_blow_up_the_daemon() {
         .unwrap();
     assert!(hwm_kib < 64 << 10, "daemon peak RSS {hwm_kib} KiB");
 }
+
+/// A file the target cannot carry (Flink 2.3 has no BucketingSink) is listed but never
+/// reads as empty. A savepoint with all its state inside has nothing to pass through, so
+/// the kernel opens its files without asking the daemon; the refusal then comes at `stat`,
+/// with the errno a read would give, and `cp -r` fails naming the file.
+#[test]
+fn a_refused_file_never_reads_as_empty_when_the_kernel_opens_files_itself() {
+    if !fuse_available() {
+        return;
+    }
+    let Some(fx) = common::shared_fixtures() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot =
+        fx.join("flink-1.1/operator-snapshots/rolling-sink-migration-test-flink1.1-snapshot");
+    let sp = dir.path().join("rolling-sink.savepoint");
+    let (snapshot, sp_arg) = (snapshot.to_str().unwrap(), sp.to_str().unwrap());
+    let w = run(&["wrap", snapshot, sp_arg, "--uid", "rolling-sink"]);
+    assert!(w.status.success(), "{}", String::from_utf8_lossy(&w.stderr));
+    for extra in [&[][..], &["--no-passthrough"][..]] {
+        let m = Mounted::new(&sp, extra);
+        let all = common::walk_files(m.path());
+        let refused: Vec<_> = all
+            .iter()
+            .filter(|f| f.ends_with("managed-operator-state-v5"))
+            .collect();
+        assert_eq!(refused.len(), 1, "{all:?}");
+        let refused = refused[0].clone();
+        let e = std::fs::metadata(&refused).expect_err("stat of a refused file");
+        assert_eq!(e.raw_os_error(), Some(libc::EIO), "{e}");
+        assert!(std::fs::read(&refused).is_err());
+        // `_metadata` names it, so it cannot be written either; the rest reads.
+        assert!(std::fs::read(m.path().join("_metadata")).is_err());
+        assert!(
+            !std::fs::read(m.path().join("savepoint.json"))
+                .unwrap()
+                .is_empty()
+        );
+        let out = dir.path().join("copy");
+        let cp = Command::new("cp")
+            .args(["-r", m.path().to_str().unwrap(), out.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&cp.stderr);
+        assert!(
+            !cp.status.success(),
+            "cp -r of a mount with a refused file: {err}"
+        );
+        assert!(err.contains("managed-operator-state-v5"), "{err}");
+        assert!(!out.join(refused.strip_prefix(m.path()).unwrap()).exists());
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+}

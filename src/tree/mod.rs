@@ -101,6 +101,8 @@ pub struct Entry {
     pub is_dir: bool,
     /// Exact length for files; 0 for directories and for files that fail to convert.
     pub size: u64,
+    /// A file whose conversion failed: it is listed, and reading it reports why.
+    pub failed: bool,
 }
 
 /// A directory entry without its size (see [`Tree::list`]).
@@ -390,12 +392,14 @@ impl Tree {
                 name,
                 is_dir: true,
                 size: 0,
+                failed: false,
             }),
             NodeRef::ViewDir { .. } => Ok(Entry {
                 ino,
                 name,
                 is_dir: true,
                 size: 0,
+                failed: false,
             }),
             NodeRef::Chain { task, sub, chain } => {
                 let c = self.converted(task, sub)?;
@@ -405,15 +409,16 @@ impl Tree {
                         name,
                         is_dir: true,
                         size: 0,
+                        failed: false,
                     }),
                     _ => Err(Error::NotFound(name)),
                 }
             }
             _ => {
-                let size = match self.file_stream(node) {
-                    Ok(s) => s.len(),
+                let (size, failed) = match self.file_stream(node) {
+                    Ok(s) => (s.len(), false),
                     // A file that fails to convert still exists; opening it reports why.
-                    Err(Error::Convert(_)) => 0,
+                    Err(Error::Convert(_)) => (0, true),
                     Err(e) => return Err(e),
                 };
                 Ok(Entry {
@@ -421,6 +426,7 @@ impl Tree {
                     name,
                     is_dir: false,
                     size,
+                    failed,
                 })
             }
         }

@@ -146,6 +146,21 @@ impl SavepointIndex {
         self.tasks.iter().find(|t| t.vertex == *vertex)
     }
 
+    /// Whether some state may live outside the savepoint file: the recorded state sizes
+    /// (which count an external file's length) exceed the bytes the file's own subtask
+    /// entries hold. A memory-backend savepoint holds all of its state, so never. Only a
+    /// hint (the sizes are the writer's word): it decides whether opens are worth a
+    /// round trip for passing external files through, never what is served.
+    pub fn may_reference_external_state(&self) -> bool {
+        let (recorded, held) = self.subtasks().fold((0u64, 0u64), |(r, h), (_, s)| {
+            (
+                r.saturating_add(s.state_size.max(0) as u64),
+                h.saturating_add(s.blob.map_or(0, |b| b.len)),
+            )
+        });
+        recorded > held
+    }
+
     /// Every (task, subtask) pair in file order.
     pub fn subtasks(&self) -> impl Iterator<Item = (&TaskEntry, &SubtaskEntry)> {
         self.tasks

@@ -118,6 +118,26 @@ fn reads_a_well_formed_index_in_file_order() {
 }
 
 #[test]
+fn external_state_is_suspected_only_where_recorded_sizes_exceed_the_blobs() {
+    let file = |sizes: &[(&[u8], i64)]| {
+        let mut b = Builder::new(0, 1, 1);
+        b.task(1, sizes.len() as i32, sizes.len() as i32);
+        for (i, (blob, size)) in sizes.iter().enumerate() {
+            b.subtask(i as i32, Some(blob), *size);
+        }
+        b.end_task(0);
+        open(&b).unwrap().may_reference_external_state()
+    };
+    // Inline state: a blob holds its bytes and the Java framing around them.
+    assert!(!file(&[(b"framing+abc", 3), (b"xyz", 3)]));
+    // A file handle: a short path, the file's length recorded.
+    assert!(file(&[(b"framing+abc", 3), (b"/state/f", 1 << 20)]));
+    // Hostile sizes neither overflow nor count below zero.
+    assert!(file(&[(b"a", i64::MAX), (b"b", i64::MAX)]));
+    assert!(!file(&[(b"a", -5), (b"b", i64::MIN)]));
+}
+
+#[test]
 fn rejects_wrong_magic_and_other_versions() {
     let mut b = Builder::new(0, 1, 0);
     b.out[0] = 0x48;
