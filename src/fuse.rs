@@ -16,7 +16,7 @@ use fuser::{
     TimeOrNow, WriteFlags,
 };
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -27,19 +27,17 @@ use std::time::{Duration, SystemTime};
 mod ahead;
 mod dir;
 mod passthrough;
+mod recent;
 use ahead::Ahead;
 use dir::dir_entries;
 use passthrough::{Backings, Served};
+use recent::RecentStreams;
 
 /// Entries and attributes never change while mounted; a new mount is a new superblock,
 /// so nothing stale can outlive it.
 const TTL: Duration = Duration::from_secs(24 * 3600);
 /// Largest `st_blksize`: `cp` and friends size their buffers by it.
 const BLKSIZE: u32 = 1 << 20;
-/// Streams kept for reads without an open (FUSE_NO_OPEN_SUPPORT): enough for the files
-/// the readahead of a few parallel readers interleaves, so a file whose subtask left the
-/// cache is not converted again for every read.
-const RECENT_STREAMS: usize = 16;
 /// Largest `getxattr`/`listxattr` value the kernel accepts (XATTR_SIZE_MAX).
 const XATTR_MAX: usize = 64 << 10;
 /// Every extended attribute the tree provides is named under this prefix.
@@ -91,8 +89,8 @@ pub struct SavepointFs {
     /// and RELEASE round trips, two of the three `cp -r` costs per small file. Chosen at
     /// `init` when no file would be passed through (passthrough is set up at open).
     no_open: bool,
-    /// With `no_open`: the streams of the files read last, newest at the back.
-    recent: Mutex<VecDeque<(Ino, Arc<MultiStream>)>>,
+    /// With `no_open`: the streams made last.
+    recent: RecentStreams,
     /// Serve `user.savepointfs.*`; without them the kernel stops sending any xattr
     /// request (`ls -l` asks three per entry).
     xattrs: bool,
@@ -118,7 +116,7 @@ impl SavepointFs {
             dirs: Mutex::new(HashMap::new()),
             no_opendir: false,
             no_open: false,
-            recent: Mutex::new(VecDeque::new()),
+            recent: RecentStreams::default(),
             xattrs: true,
             decode_ahead: false,
             ahead: None,
@@ -220,19 +218,11 @@ impl SavepointFs {
                 .map(|(s, _)| s.clone())
                 .ok_or(Errno::EBADF);
         }
-        if let Some((_, s)) = lock(&self.recent).iter().rev().find(|(i, _)| *i == ino) {
-            return Ok(s.clone());
-        }
-        let stream = self
-            .building(|| self.tree.open_file(ino))
-            .map_err(|e| fail(ino, &e))?
-            .stream;
-        let mut recent = lock(&self.recent);
-        if recent.len() == RECENT_STREAMS {
-            recent.pop_front();
-        }
-        recent.push_back((ino, stream.clone()));
-        Ok(stream)
+        self.recent.get_or_make(ino, || {
+            self.building(|| self.tree.open_file(ino))
+                .map(|f| f.stream)
+                .map_err(|e| fail(ino, &e))
+        })
     }
 
     /// The tree's attributes of a node, and for a file opened before, how it was served
