@@ -173,13 +173,13 @@ impl SavepointFs {
         }
     }
 
-    /// A node's entry. A file that failed to convert is listed with size 0 and fails
-    /// when opened; when the kernel opens files without us, it would read as empty, so
-    /// then its `stat` fails instead, with the reason's errno.
-    fn entry(&self, ino: Ino) -> Result<tree::Entry, tree::Error> {
-        let e = self.tree.getattr(ino)?;
+    /// A node's entry as the kernel may cache it. A file that failed to convert is
+    /// listed with size 0 and fails when opened; when the kernel opens files without us,
+    /// it would read as empty, so then its `stat` fails instead, with the reason's errno.
+    fn entry(&self, found: Result<tree::Entry, tree::Error>) -> Result<tree::Entry, tree::Error> {
+        let e = found?;
         if self.no_open && e.failed {
-            self.tree.open_file(ino)?;
+            self.tree.open_file(e.ino)?;
         }
         Ok(e)
     }
@@ -336,12 +336,7 @@ impl Filesystem for SavepointFs {
         let Some(name) = name.to_str() else {
             return reply.error(Errno::ENOENT);
         };
-        let found = || {
-            self.tree
-                .lookup(parent.0, name)
-                .and_then(|e| self.entry(e.ino))
-        };
-        match self.building(found) {
+        match self.building(|| self.entry(self.tree.lookup(parent.0, name))) {
             Ok(e) => reply.entry(&TTL, &self.entry_attr(&e), Generation(0)),
             // Names never appear later: cache the miss (inode 0 = negative entry).
             Err(tree::Error::NotFound(_)) => {
@@ -354,7 +349,7 @@ impl Filesystem for SavepointFs {
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        match self.building(|| self.entry(ino.0)) {
+        match self.building(|| self.entry(self.tree.getattr(ino.0))) {
             Ok(e) => reply.attr(&TTL, &self.entry_attr(&e)),
             Err(e) => reply.error(fail(ino.0, &e)),
         }
@@ -521,7 +516,7 @@ impl Filesystem for SavepointFs {
         {
             // `.` and `..` are not linked by the kernel: their attributes go unused.
             let known = i >= 2 && self.tree.attr_is_cheap(child);
-            let (attr, ttl) = match known.then(|| self.entry(child)) {
+            let (attr, ttl) = match known.then(|| self.entry(self.tree.getattr(child))) {
                 Some(Ok(e)) => (self.entry_attr(&e), TTL),
                 Some(Err(e)) => {
                     fail(child, &e);

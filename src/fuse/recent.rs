@@ -24,15 +24,22 @@ impl RecentStreams {
         ino: Ino,
         make: impl FnOnce() -> Result<Arc<MultiStream>, E>,
     ) -> Result<Arc<MultiStream>, E> {
-        if let Some((_, s)) = super::lock(&self.kept)
-            .iter()
-            .rev()
-            .find(|(i, _)| *i == ino)
-        {
-            return Ok(s.clone());
+        let find = |kept: &VecDeque<(Ino, Arc<MultiStream>)>| {
+            kept.iter()
+                .rev()
+                .find(|(i, _)| *i == ino)
+                .map(|(_, s)| s.clone())
+        };
+        if let Some(s) = find(&super::lock(&self.kept)) {
+            return Ok(s);
         }
+        // Made without the lock held (it may convert a subtask).
         let stream = make()?;
         let mut kept = super::lock(&self.kept);
+        // Another reader of the same file may have kept its stream meanwhile.
+        if let Some(s) = find(&kept) {
+            return Ok(s);
+        }
         if kept.len() == KEPT {
             kept.pop_front();
         }
